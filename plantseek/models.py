@@ -1,0 +1,115 @@
+"""The host architecture: a fully connected ReLU MLP with a linear last layer.
+
+Parameters are named ``layers.{l}.weight`` (shape ``out x in``) and ``layers.{l}.bias``. The weights are the
+prunable parameters; biases are never masked by the harness. A network of depth ``L`` (input and output layers
+counted) has ``L - 1`` weight matrices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+Mask = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer widths from input to output, e.g. ``(2, 100, 100, 100, 4)`` for Circle depth 5 width 100."""
+
+    widths: tuple[int, ...]
+
+    @classmethod
+    def mlp(cls, in_features: int, out_features: int, depth: int, width: int) -> "Architecture":
+        return cls((in_features, *([width] * (depth - 2)), out_features))
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight matrices."""
+        return len(self.widths) - 1
+
+    def weight_names(self) -> list[str]:
+        return [weight_name(layer) for layer in range(self.n_layers)]
+
+    def weight_shapes(self) -> dict[str, tuple[int, int]]:
+        return {weight_name(l): (self.widths[l + 1], self.widths[l]) for l in range(self.n_layers)}
+
+    @property
+    def n_prunable(self) -> int:
+        return sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:]))
+
+
+def weight_name(layer: int) -> str:
+    return f"layers.{layer}.weight"
+
+
+def bias_name(layer: int) -> str:
+    return f"layers.{layer}.bias"
+
+
+class MLP(nn.Module):
+    """ReLU MLP; ``forward(x, mask)`` multiplies each weight by its mask when one is given."""
+
+    def __init__(self, arch: Architecture, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.arch = arch
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b, dtype=dtype) for a, b in zip(arch.widths[:-1], arch.widths[1:])
+        )
+
+    def forward(self, x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
+        last = len(self.layers) - 1
+        for l, layer in enumerate(self.layers):
+            w = layer.weight if mask is None else layer.weight * mask[weight_name(l)].to(layer.weight.dtype)
+            x = torch.nn.functional.linear(x, w, layer.bias)
+            if l < last:
+                x = torch.relu(x)
+        return x
+
+    def prunable(self) -> dict[str, nn.Parameter]:
+        """The prunable parameters (the weights), by name, in layer order."""
+        return {weight_name(l): layer.weight for l, layer in enumerate(self.layers)}
+
+
+def forward_state(state: dict[str, torch.Tensor], x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
+    """Forward pass of an MLP given as a state dict (used for float64 evaluation without building a module)."""
+    n_layers = sum(1 for k in state if k.endswith(".weight"))
+    for l in range(n_layers):
+        w = state[weight_name(l)]
+        if mask is not None:
+            w = w * mask[weight_name(l)].to(w.dtype)
+        x = torch.nn.functional.linear(x, w, state[bias_name(l)])
+        if l < n_layers - 1:
+            x = torch.relu(x)
+    return x
+
+
+def he_init(arch: Architecture, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Paper initialisation in float64: W_l ~ N(0, 2/n_{l-1}); b_l ~ N(0, s_l^2), s_l = prod_{k<=l} sqrt(2/n_{k-1}).
+
+    The bias spread shrinks multiplicatively with depth.
+    """
+    state: dict[str, torch.Tensor] = {}
+    bias_std = 1.0
+    for l in range(arch.n_layers):
+        fan_in, fan_out = arch.widths[l], arch.widths[l + 1]
+        std = math.sqrt(2.0 / fan_in)
+        bias_std *= std
+        state[weight_name(l)] = torch.randn(fan_out, fan_in, generator=generator, dtype=torch.float64) * std
+        state[bias_name(l)] = torch.randn(fan_out, generator=generator, dtype=torch.float64) * bias_std
+    return state
+
+
+def build_model(arch: Architecture, state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> MLP:
+    """A fresh MLP holding a copy of ``state`` in ``dtype``."""
+    model = MLP(arch, dtype=dtype)
+    with torch.no_grad():
+        model.load_state_dict({k: v.to(dtype) for k, v in state.items()})
+    return model

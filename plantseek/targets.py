@@ -1,0 +1,111 @@
+"""Target tickets: small hand-made ReLU networks in float64, and the piecewise-linear building block.
+
+A :class:`TargetNetwork` is a list of dense float64 layers ``(W_l, b_l)`` with ReLU between them and a linear
+last layer; its nonzero weights are the ticket. Weights with ``|w| < ZERO_TOL`` are numerically zero and are
+set to exactly zero (they are not ticket weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ZERO_TOL = 1e-12
+
+
+@dataclass
+class TargetNetwork:
+    weights: list[np.ndarray]  # W_l, shape (n_{l+1}, n_l), float64
+    biases: list[np.ndarray]  # b_l, shape (n_{l+1},), float64
+    description: str = ""
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.weights = [np.asarray(w, dtype=np.float64).copy() for w in self.weights]
+        self.biases = [np.asarray(b, dtype=np.float64).copy() for b in self.biases]
+        for w in self.weights:
+            w[np.abs(w) < ZERO_TOL] = 0.0
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if w.shape[0] != b.shape[0]:
+                raise ValueError(f"target layer {l}: weight rows {w.shape[0]} != bias size {b.shape[0]}")
+            if l and w.shape[1] != self.weights[l - 1].shape[0]:
+                raise ValueError(f"target layer {l}: input size {w.shape[1]} != previous output size")
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights) + 1
+
+    def n_weights_per_layer(self) -> list[int]:
+        return [int(np.count_nonzero(w)) for w in self.weights]
+
+    @property
+    def n_weights(self) -> int:
+        return sum(self.n_weights_per_layer())
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        h = np.asarray(x, dtype=np.float64)
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = h @ w.T + b
+            if l < len(self.weights) - 1:
+                h = np.maximum(h, 0.0)
+        return h
+
+
+@dataclass(frozen=True)
+class PiecewiseLinear:
+    """relu-units representation of a continuous piecewise-linear approximation of ``f`` on knots ``s_0 < ... < s_{n-1}`` (+ end).
+
+    Unit ``j`` computes ``relu(p_j * (x - s_j))`` with signs ``p_j`` alternating +1, -1, +1, ... (unit 0 is +1),
+    ``out_weights[j]`` are the changes of slope at the knots, corrected for the negative-sign units (unit 0,
+    active on the whole domain, absorbs their linear parts), and ``out_bias`` makes the sum equal ``f`` at the
+    first knot. Exact on ``[s_0, end]`` for the interpolant.
+    """
+
+    in_weights: np.ndarray  # p_j, shape (n,)
+    in_biases: np.ndarray  # -p_j * s_j
+    out_weights: np.ndarray  # shape (n,)
+    out_bias: float
+
+    @classmethod
+    def fit(cls, f, lo: float, hi: float, n_knots: int, method: str = "least_squares") -> "PiecewiseLinear":
+        """Continuous PL approximation of ``f`` on ``n_knots`` equal intervals of ``[lo, hi]``.
+
+        ``method="interpolate"`` matches ``f`` at the grid points; ``"least_squares"`` (default) chooses the
+        grid values that minimise the mean squared error on a fine uniform grid (about 6x smaller MSE).
+        """
+        if n_knots < 1:
+            raise ValueError("need at least one knot")
+        grid = np.linspace(lo, hi, n_knots + 1)  # n intervals, n knots s_0..s_{n-1}, and the end point
+        if method == "interpolate":
+            values = np.asarray([f(t) for t in grid], dtype=np.float64)
+        elif method == "least_squares":
+            fine = np.linspace(lo, hi, 64 * n_knots + 1)
+            hats = np.stack([np.interp(fine, grid, np.eye(n_knots + 1)[i]) for i in range(n_knots + 1)], axis=1)
+            target = np.asarray([f(t) for t in fine], dtype=np.float64)
+            values = np.linalg.lstsq(hats, target, rcond=None)[0]
+        else:
+            raise ValueError(f"unknown PL fit method {method!r}")
+        slopes = np.diff(values) / np.diff(grid)
+        knots = grid[:-1]
+        changes = np.concatenate([[slopes[0]], np.diff(slopes)])  # a_j
+        signs = np.where(np.arange(n_knots) % 2 == 0, 1.0, -1.0)
+        out_w = changes.copy()
+        out_b = values[0]
+        odd = signs < 0
+        # a*relu(x-s) = a*relu(s-x) + a*(x-s);  x - s = (x - s_0) + (s_0 - s) and relu(x - s_0) = x - s_0 on domain
+        out_w[0] += changes[odd].sum()
+        out_b += float((changes[odd] * (knots[0] - knots[odd])).sum())
+        return cls(in_weights=signs, in_biases=-signs * knots, out_weights=out_w, out_bias=float(out_b))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        units = np.maximum(np.multiply.outer(np.asarray(x, dtype=np.float64), self.in_weights) + self.in_biases, 0)
+        return units @ self.out_weights + self.out_bias
+
+    @property
+    def n_units(self) -> int:
+        return len(self.in_weights)

@@ -1,0 +1,104 @@
+"""Training masked networks: the per-network reference path.
+
+``train_masks`` takes a *list* of masks for one architecture and trains each from the same initial weights
+with the mask fixed (pruned weights stay exactly zero in the forward pass and get no update). The batched
+engine (``plantseek.batched``) trains such a list as one stacked model and must match this path numerically.
+
+Data order: in every epoch the training set is permuted with ``torch.randperm(n, generator=g)`` from the
+network's own generator and cut into consecutive batches of ``batch_size`` (the last one may be smaller).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .errors import ConfigError
+from .models import MLP, Architecture, Mask, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training allowance: also the ``budget`` handed to pruners that train."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd"
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" or "cosine" (per epoch)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ConfigError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+
+    def replace(self, **changes) -> "TrainConfig":
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+Budget = TrainConfig
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def epoch_lr(config: TrainConfig, epoch: int) -> float:
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, config.epochs)))
+    return config.lr
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator):
+    perm = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        yield perm[start : start + batch_size]
+
+
+def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor, loss_fn,
+                config: TrainConfig, generator: torch.Generator) -> MLP:
+    """Train ``model`` in place with ``mask`` fixed; returns it with pruned weights set to exactly zero."""
+    optimizer = make_optimizer(model.parameters(), config)
+    model.train()
+    for epoch in range(config.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = epoch_lr(config, epoch)
+        for idx in batches(x.shape[0], config.batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx], mask), y[idx])
+            loss.backward()
+            optimizer.step()
+    if mask is not None:
+        with torch.no_grad():
+            for name, p in model.prunable().items():
+                p.mul_(mask[name].to(p.dtype))
+    model.eval()
+    return model
+
+
+def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor], masks: Sequence[Mask],
+                x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
+                generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32) -> list[MLP]:
+    """Train one fresh copy of the initial network per mask (per-network path, one after the other)."""
+    if len(generators) != len(masks):
+        raise ValueError("need one generator per mask")
+    x = x.to(dtype)
+    y = y if not y.is_floating_point() else y.to(dtype)
+    return [train_model(build_model(arch, initial_state, dtype), m, x, y, loss_fn, config, g)
+            for m, g in zip(masks, generators)]
