@@ -159,3 +159,25 @@ def select_top(
             out[n] = keep.reshape(scores[n].shape)
         return out
     raise ConfigError(f"unknown selection scope {scope!r} (known: global, local)")
+
+
+def pack_mask(mask: Mapping[str, torch.Tensor]) -> bytes:
+    """Compact bytes of a mask: the flattened layers in key order, one bit per weight (numpy.packbits)."""
+    import numpy as np
+
+    flat = np.concatenate([m.detach().cpu().numpy().astype(bool).reshape(-1) for m in mask.values()])
+    return np.packbits(flat).tobytes()
+
+
+def unpack_mask(blob: bytes, shapes: Shapes) -> Mask:
+    """Inverse of :func:`pack_mask` given the layer shapes (in the same key order)."""
+    import numpy as np
+
+    total = sum(math.prod(s) for s in shapes.values())
+    bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=total).astype(bool)
+    out, start = {}, 0
+    for name, shape in shapes.items():
+        n = math.prod(shape)
+        out[name] = torch.from_numpy(bits[start : start + n].reshape(shape).copy())
+        start += n
+    return out
