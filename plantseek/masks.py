@@ -71,18 +71,25 @@ def mask_density(mask: Mapping[str, torch.Tensor]) -> float:
     return mask_count(mask) / sum(m.numel() for m in mask.values())
 
 
-def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = None) -> Mask:
-    """Check a pruner's mask exactly; return it (on the CPU) or raise MaskError with a one-line reason."""
+def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = None,
+                  optional: Shapes | None = None) -> Mask:
+    """Check a pruner's mask exactly; return it (on the CPU) or raise MaskError with a one-line reason.
+
+    ``shapes``: the required entries (prunable weights; ``expected_count`` counts these only);
+    ``optional``: entries that may be present (bias masks), checked for dtype and shape when they are.
+    """
     if not isinstance(mask, Mapping):
         raise MaskError(f"mask must be a dict {{parameter_name: BoolTensor}}, got {type(mask).__name__}")
+    optional = dict(optional or {})
     missing = [n for n in shapes if n not in mask]
-    extra = [n for n in mask if n not in shapes]
+    extra = [n for n in mask if n not in shapes and n not in optional]
     if missing:
         raise MaskError(f"mask is missing prunable parameter(s) {', '.join(map(str, missing))}")
     if extra:
         raise MaskError(f"mask has unknown key(s) {', '.join(map(str, extra))} (prunable: {', '.join(shapes)})")
     out: Mask = {}
-    for name, shape in shapes.items():
+    present = {**shapes, **{n: s for n, s in optional.items() if n in mask}}
+    for name, shape in present.items():
         m = mask[name]
         if not isinstance(m, torch.Tensor):
             raise MaskError(f"mask[{name!r}] is a {type(m).__name__}, not a torch.Tensor")
@@ -94,7 +101,7 @@ def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = Non
             raise MaskError(f"mask[{name!r}] has shape {tuple(m.shape)}, expected {tuple(shape)}")
         out[name] = m.detach().cpu()
     if expected_count is not None:
-        kept = mask_count(out)
+        kept = mask_count({n: out[n] for n in shapes})
         if kept != expected_count:
             total = sum(math.prod(s) for s in shapes.values())
             raise MaskError(

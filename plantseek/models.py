@@ -1,7 +1,8 @@
 """The host architecture: a fully connected ReLU MLP with a linear last layer.
 
 Parameters are named ``layers.{l}.weight`` (shape ``out x in``) and ``layers.{l}.bias``. The weights are the
-prunable parameters; biases are never masked by the harness. A network of depth ``L`` (input and output layers
+prunable parameters: density counts weights only. A mask may also carry optional ``layers.{l}.bias`` entries
+(edge-popup scores biases too); biases without an entry are kept. A network of depth ``L`` (input and output layers
 counted) has ``L - 1`` weight matrices.
 """
 
@@ -41,6 +42,9 @@ class Architecture:
     def weight_shapes(self) -> dict[str, tuple[int, int]]:
         return {weight_name(l): (self.widths[l + 1], self.widths[l]) for l in range(self.n_layers)}
 
+    def bias_shapes(self) -> dict[str, tuple[int]]:
+        return {bias_name(l): (self.widths[l + 1],) for l in range(self.n_layers)}
+
     @property
     def n_prunable(self) -> int:
         return sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:]))
@@ -67,8 +71,12 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
-            w = layer.weight if mask is None else layer.weight * mask[weight_name(l)].to(layer.weight.dtype)
-            x = torch.nn.functional.linear(x, w, layer.bias)
+            w, b = layer.weight, layer.bias
+            if mask is not None:
+                w = w * mask[weight_name(l)].to(w.dtype)
+                if bias_name(l) in mask:
+                    b = b * mask[bias_name(l)].to(b.dtype)
+            x = torch.nn.functional.linear(x, w, b)
             if l < last:
                 x = torch.relu(x)
         return x
@@ -82,10 +90,12 @@ def forward_state(state: dict[str, torch.Tensor], x: torch.Tensor, mask: Mask | 
     """Forward pass of an MLP given as a state dict (used for float64 evaluation without building a module)."""
     n_layers = sum(1 for k in state if k.endswith(".weight"))
     for l in range(n_layers):
-        w = state[weight_name(l)]
+        w, b = state[weight_name(l)], state[bias_name(l)]
         if mask is not None:
             w = w * mask[weight_name(l)].to(w.dtype)
-        x = torch.nn.functional.linear(x, w, state[bias_name(l)])
+            if bias_name(l) in mask:
+                b = b * mask[bias_name(l)].to(b.dtype)
+        x = torch.nn.functional.linear(x, w, b)
         if l < n_layers - 1:
             x = torch.relu(x)
     return x
