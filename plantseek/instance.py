@@ -88,9 +88,10 @@ class PlantedInstance:
         return build_model(self.arch, self.initial_state, dtype)
 
     def pruner_data(self, dtype: torch.dtype = torch.float32) -> PrunerData:
+        """Copies of the training split (a pruner may modify them without affecting anything else)."""
         tr = self.data.train
-        y = tr.y if self.task.kind == "classification" else tr.y.to(dtype)
-        return PrunerData(tr.x.to(dtype), y, self.task.loss, self.task.kind)
+        y = tr.y.clone() if self.task.kind == "classification" else tr.y.to(dtype, copy=True)
+        return PrunerData(tr.x.to(dtype, copy=True), y, self.task.loss, self.task.kind)
 
     # --- metadata -----------------------------------------------------------------------------------------
     @property

@@ -1,0 +1,161 @@
+"""``python -m plantseek evaluate``: run pruners on planted instances, store and print the results."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+HELP = "run pruners on planted tasks (a named suite, optionally narrowed), store and print results"
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--suite", default="default", help="named grid (see `list`; default: default)")
+    p.add_argument("--tasks", type=_csv, help="comma-separated task names (overrides the suite's)")
+    p.add_argument("--pruners", type=_csv,
+                   help="comma-separated registered names and/or path/to/file.py:ClassName")
+    p.add_argument("--densities", type=_csv, help="comma-separated densities in (0, 1] or 'ticket'")
+    p.add_argument("--seeds", type=_csv, help="comma-separated seeds, or a range like 0-24")
+    p.add_argument("--depth", type=int, help="host depth (layers incl. input and output)")
+    p.add_argument("--width", type=int, help="host hidden width")
+    p.add_argument("--noise", type=float, help="task noise level (default: the task's, 0.01)")
+    p.add_argument("--epochs", type=int, help="weak-training epochs (default 10)")
+    p.add_argument("--n-samples", type=int, help="samples per instance (train + test; default 10000)")
+    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
+    p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds a single prune call may take (default 1800)")
+    p.add_argument("--store", default=None, help="results store (SQLite file; default results/plantseek.db)")
+    p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
+    p.add_argument("--json", action="store_true", help="print one JSON object per cell instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_seeds(items: list[str] | None):
+    from ..errors import ConfigError
+
+    if items is None:
+        return None
+    seeds: list[int] = []
+    for item in items:
+        try:
+            if "-" in item[1:]:
+                a, b = item.split("-", 1)
+                seeds.extend(range(int(a), int(b) + 1))
+            else:
+                seeds.append(int(item))
+        except ValueError:
+            raise ConfigError(f"seeds must be integers or ranges like 0-24, got {item!r}") from None
+    if any(s < 0 for s in seeds):
+        raise ConfigError("seeds must be >= 0")
+    return seeds
+
+
+def build_suite(args):
+    from ..suites import SUITES
+
+    suite = SUITES.get(args.suite)
+    changes = dict(tasks=args.tasks, pruners=args.pruners, densities=args.densities, seeds=parse_seeds(args.seeds),
+                   depth=args.depth, width=args.width, n_samples=args.n_samples)
+    if args.noise is not None:
+        changes["task_options"] = {**suite.task_options, "noise": args.noise}
+    if args.epochs is not None:
+        changes["train"] = suite.train.replace(epochs=args.epochs)
+    return suite.with_overrides(**changes)
+
+
+def validate_grid(suite) -> None:
+    """Fail fast, before any work, on unknown tasks/pruners and bad options."""
+    from ..pruners import get_pruner
+    from ..task import get_task
+
+    for t in suite.tasks:
+        get_task(t, **suite.task_options).check_depth(suite.depth)
+    for p in suite.pruners:
+        get_pruner(p)
+
+
+def result_row(config, result) -> dict:
+    m = result.metrics or {}
+    return {
+        "task": config.task, "pruner": config.pruner, "density": config.density, "seed": config.seed,
+        "status": result.status, "strong_metric": result.strong_metric, "weak_metric": result.weak_metric,
+        "ticket_metric": result.ticket_metric, "metric_name": result.metric_name,
+        "achieved_density": result.achieved_density, "recall": m.get("recall"), "precision": m.get("precision"),
+        "prune_seconds": result.prune_seconds, "train_seconds": result.train_seconds, "error": result.error,
+        "cell_id": config.cell_id,
+    }
+
+
+def _num(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def print_table(rows: list[dict]) -> None:
+    import pandas as pd
+
+    if not rows:
+        print("no cells")
+        return
+    df = pd.DataFrame(rows)
+    cols = ["task", "pruner", "density", "seed", "status", "metric_name", "strong_metric", "weak_metric",
+            "ticket_metric", "recall", "precision", "prune_seconds"]
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:.4g}".format):
+        print(df[cols].to_string(index=False))
+    failed = df[df.status != "ok"]
+    for _, r in failed.iterrows():
+        print(f"FAILED {r.task} {r.pruner} density={r.density} seed={r.seed}: {r.error}")
+
+
+def run(args) -> int:
+    from ..harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
+
+    suite = build_suite(args)
+    validate_grid(suite)
+    cells = expand(suite)
+    store = None
+    if not args.no_store:
+        from ..paths import default_store_path
+        from ..store import ResultStore
+
+        store = ResultStore(args.store or default_store_path())
+    done = store.finished_ids() if store is not None else set()
+    todo = [c for c in cells if c.cell_id not in done]
+    print(f"plantseek evaluate: suite {suite.name!r}, {len(cells)} cells ({len(cells) - len(todo)} already in "
+          f"{'the store' if store else 'nothing'}), {len(todo)} to run", file=sys.stderr)
+
+    bar = None
+    if not args.no_progress and not args.json and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True)
+
+    def on_result(config, result):
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{config.task}/{config.pruner}", refresh=False)
+        if args.json:
+            row = {k: _num(v) for k, v in result_row(config, result).items()}
+            print(json.dumps(row), flush=True)
+
+    try:
+        results = run_cells(todo, store=store, jobs=args.jobs, executor=args.executor,
+                  prune_timeout=args.timeout or DEFAULT_PRUNE_TIMEOUT, device=args.device, on_result=on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        return 0
+    if store is None:
+        print_table([result_row(c, r) for c, r in results])
+        return 0
+    ids = {c.cell_id for c in cells}
+    df = store.frame()
+    df = df[df.cell_id.isin(ids)].assign(density=lambda d: d.density_spec)
+    print_table(df.to_dict("records"))
+    print(f"results stored in {store.path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,241 @@
+"""The evaluation harness: run a grid of (instance x pruner x density) cells and evaluate every mask.
+
+Cells are grouped by instance (task, depth, width, seed, options). For one group the harness:
+
+1. plants the seeded instance (the ground truth stays inside it);
+2. for each pruner, hands it a fresh host copy at the initial weights, copies of the training split, a seeded
+   generator per cell and the training budget; times only the prune call; validates the mask exactly
+   (keys, shapes, dtype bool, kept count = ``kept_count(density)``). A pruner that raises, hangs past the time
+   limit or returns a bad mask gives a *failed* cell with a one-line reason; the other cells go on;
+3. evaluates every valid mask as a **strong** ticket (host's initial weights, scale-correct readout, test split);
+4. trains every valid mask as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32, from the initial
+   weights with the mask fixed), all masks of the group (plus the dense host, as a reference) through one
+   ``train_masks`` call, and evaluates them on the test split;
+5. computes recovery metrics against the planted ticket.
+
+Seeds: the pruner's generator derives from (seed, pruner, density); every network of an instance is trained
+with the same data order (seed "train"), so masks are compared on equal footing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+from . import seeding
+from .errors import PlantseekError
+from .evaluation import model_metric, strong_metric
+from .instance import PlantedInstance, plant
+from .masks import Mask, kept_count, mask_count, pack_mask, validate_mask
+from .pruners import get_pruner, is_file_ref, protocol_of
+from .records import CellConfig, CellResult, provenance
+from .suites import Suite
+from .task import DataConfig
+from .timeout import time_limit
+from .training import train_masks
+
+DEFAULT_PRUNE_TIMEOUT = 1800.0
+
+
+def pruner_code_hash(ref: str) -> str:
+    if not is_file_ref(ref):
+        return ""
+    path = Path(ref.partition(":")[0])
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
+
+
+def expand(suite: Suite) -> list[CellConfig]:
+    """All cells of a suite, in a stable order (task, seed, pruner, density)."""
+    options = tuple(sorted(suite.task_options.items()))
+    codes = {p: pruner_code_hash(p) for p in suite.pruners}
+    return [
+        CellConfig(task=t, depth=suite.depth, width=suite.width, seed=s, pruner=p, density=d,
+                   task_options=options, train=suite.train, budget=suite.budget, pruner_code=codes[p],
+                   n_samples=suite.n_samples)
+        for t in suite.tasks for s in suite.seeds for p in suite.pruners for d in suite.densities
+    ]
+
+
+def group_cells(cells: Iterable[CellConfig]) -> list[list[CellConfig]]:
+    groups: "OrderedDict[tuple, list[CellConfig]]" = OrderedDict()
+    for c in cells:
+        groups.setdefault(c.instance_key, []).append(c)
+    return list(groups.values())
+
+
+def instance_for(cell: CellConfig) -> PlantedInstance:
+    return plant(cell.task, depth=cell.depth, width=cell.width, seed=cell.seed,
+                 data=DataConfig(n_samples=cell.n_samples), **dict(cell.task_options))
+
+
+def resolve_density(spec: str, instance: PlantedInstance) -> float:
+    return instance.ticket_density if spec == "ticket" else float(spec)
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, PlantseekError):
+        text = str(exc)
+    else:
+        where = ""
+        tb = traceback.extract_tb(exc.__traceback__)
+        if tb:
+            where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}"
+        text = f"{type(exc).__name__}: {exc}{where}"
+    return " ".join(text.split())[:500]
+
+
+@dataclass
+class _Pending:
+    config: CellConfig
+    density: float
+    mask: Mask | None = None
+    prune_seconds: float = math.nan
+    error: str = ""
+
+
+def _prune_cells(pruner: Any, pending: list[_Pending], instance: PlantedInstance, timeout: float | None) -> None:
+    """Run one pruner on its cells of one instance; fill masks or errors in place."""
+    shapes = instance.arch.weight_shapes()
+    optional = instance.arch.bias_shapes()
+    data = instance.pruner_data()
+    budget = pending[0].config.budget
+    gens = [seeding.generator(p.config.seed, "prune", p.config.pruner, p.config.density) for p in pending]
+    what = f"pruner {pending[0].config.pruner!r}"
+    batch = getattr(pruner, "prune_batch", None)
+    if callable(batch) and len(pending) > 1:
+        try:
+            with time_limit(timeout and timeout * len(pending), what):
+                t0 = time.perf_counter()
+                masks = batch(instance.host(), data, [p.density for p in pending], generators=gens, budget=budget)
+                share = (time.perf_counter() - t0) / len(pending)
+            if not isinstance(masks, (list, tuple)) or len(masks) != len(pending):
+                raise PlantseekError(f"{what}: prune_batch returned {type(masks).__name__}, not one mask per density")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a crashing pruner fails its cells, nothing else
+            for p in pending:
+                p.error = f"{what} crashed: {one_line(exc)}"
+            return
+        results = [(m, share) for m in masks]
+    else:
+        results = []
+        for p, g in zip(pending, gens):
+            try:
+                with time_limit(timeout, what):
+                    t0 = time.perf_counter()
+                    m = pruner.prune(instance.host(), data, p.density, generator=g, budget=budget)
+                    results.append((m, time.perf_counter() - t0))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                results.append((exc, math.nan))
+    for p, (m, seconds) in zip(pending, results):
+        p.prune_seconds = seconds
+        if isinstance(m, BaseException):
+            p.error = f"{what} crashed: {one_line(m)}"
+            continue
+        try:
+            p.mask = validate_mask(m, shapes, kept_count(p.density, instance.arch.n_prunable), optional)
+        except PlantseekError as exc:
+            p.error = f"{what} returned an invalid mask: {exc}"
+
+
+def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT,
+              device: str | None = None) -> list[tuple[CellConfig, CellResult]]:
+    """Run all cells of one instance; never raises for a failing pruner (its cells are marked failed)."""
+    from .metrics import recovery_metrics
+
+    prov = provenance()
+    first = cells[0]
+    try:
+        instance = instance_for(first)
+    except PlantseekError as exc:
+        return [(c, CellResult(status="failed", error=f"instance: {exc}", provenance=prov)) for c in cells]
+    task = instance.task
+    ticket_ref = strong_metric(instance, instance.ticket)
+    dense_ref = strong_metric(instance, None)
+
+    pending: list[_Pending] = []
+    by_pruner: "OrderedDict[str, list[_Pending]]" = OrderedDict()
+    protocols: dict[str, str] = {}
+    for c in cells:
+        p = _Pending(c, resolve_density(c.density, instance))
+        pending.append(p)
+        by_pruner.setdefault(c.pruner, []).append(p)
+    for ref, group in by_pruner.items():
+        try:
+            pruner = get_pruner(ref)
+        except PlantseekError as exc:
+            for p in group:
+                p.error = str(exc)
+            continue
+        protocols[ref] = protocol_of(pruner)
+        _prune_cells(pruner, group, instance, prune_timeout)
+
+    ok = [p for p in pending if p.mask is not None]
+    dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
+    train_cfg = first.train
+    t0 = time.perf_counter()
+    kwargs = {"device": device} if device else {}
+    models = train_masks(instance.arch, instance.initial_state, [p.mask for p in ok] + [dense_mask],
+                         instance.data.train.x, instance.data.train.y, task.loss, train_cfg,
+                         [seeding.generator(first.seed, "train") for _ in range(len(ok) + 1)], **kwargs)
+    train_share = (time.perf_counter() - t0) / (len(ok) + 1)
+    dense_weak = model_metric(instance, models[-1], None)
+
+    model_of = {id(p): m for p, m in zip(ok, models)}
+    out = []
+    for p in pending:
+        common = dict(metric_name=task.metric_name, density=p.density, ticket_metric=ticket_ref,
+                      dense_metric=dense_ref, dense_weak_metric=dense_weak, prune_seconds=p.prune_seconds,
+                      protocol=protocols.get(p.config.pruner, ""), provenance=prov)
+        if p.mask is None:
+            out.append((p.config, CellResult(status="failed", error=p.error, **common)))
+            continue
+        model = model_of[id(p)]
+        out.append((p.config, CellResult(
+            status="ok",
+            achieved_density=mask_count({n: p.mask[n] for n in instance.arch.weight_names()}) / instance.arch.n_prunable,
+            strong_metric=strong_metric(instance, p.mask),
+            weak_metric=model_metric(instance, model, p.mask),
+            train_seconds=train_share,
+            metrics=recovery_metrics(p.mask, instance.ticket),
+            mask=pack_mask(p.mask),
+            **common,
+        )))
+    return out
+
+
+def _run_group_task(args) -> list[tuple[CellConfig, CellResult]]:
+    cells, timeout, device = args
+    return run_group(cells, timeout, device)
+
+
+def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
+              prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
+              on_result: Callable[[CellConfig, CellResult], None] | None = None,
+              ) -> list[tuple[CellConfig, CellResult]]:
+    """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its group ends."""
+    from .executors import make_executor
+
+    if store is not None:
+        done = store.finished_ids()
+        cells = [c for c in cells if c.cell_id not in done]
+    results: list[tuple[CellConfig, CellResult]] = []
+    work = [(g, prune_timeout, device) for g in group_cells(cells)]
+    for group_results in make_executor(jobs, executor).imap(_run_group_task, work):
+        for config, result in group_results:
+            if store is not None:
+                store.put(config, result)
+            results.append((config, result))
+            if on_result is not None:
+                on_result(config, result)
+    return results
