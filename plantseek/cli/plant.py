@@ -8,7 +8,8 @@ HELP = "build a planted instance and print its summary and leak audit"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--task", required=True, help="task name (see `list`)")
+    p.add_argument("--task", help="task name (see `list`); required unless --load is given")
+    p.add_argument("--load", metavar="FILE", help="summarise a saved instance file instead of planting")
     p.add_argument("--depth", type=int, default=5, help="layers including input and output (default 5)")
     p.add_argument("--width", type=int, default=100, help="hidden width of the host (default 100)")
     p.add_argument("--seed", type=int, default=0, help="instance seed (default 0)")
@@ -33,10 +34,16 @@ def summary(inst) -> dict:
 
 
 def run(args) -> int:
-    from ..instance import plant
+    from ..errors import ConfigError
+    from ..instance import PlantedInstance, plant
 
-    options = {k: v for k, v in (("noise", args.noise), ("knots", args.knots)) if v is not None}
-    inst = plant(args.task, depth=args.depth, width=args.width, seed=args.seed, **options)
+    if args.load:
+        inst = PlantedInstance.load(args.load)
+    elif not args.task:
+        raise ConfigError("plant needs --task TASK (or --load FILE)")
+    else:
+        options = {k: v for k, v in (("noise", args.noise), ("knots", args.knots)) if v is not None}
+        inst = plant(args.task, depth=args.depth, width=args.width, seed=args.seed, **options)
     if args.out:
         inst.save(args.out)
     info = summary(inst)

@@ -1,0 +1,95 @@
+"""Target tickets: the piecewise-linear block and the task tickets, against hand-derived expectations."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from plantseek.targets import ZERO_TOL, PiecewiseLinear, TargetNetwork
+from plantseek.task import get_task
+
+
+@pytest.mark.parametrize("method", ["interpolate", "least_squares"])
+def test_piecewise_linear_is_continuous_pl_with_knots(method):
+    f = np.cos
+    pl = PiecewiseLinear.fit(f, -1.0, 2.0, 7, method=method)
+    grid = np.linspace(-1.0, 2.0, 8)
+    x = np.linspace(-1.0, 2.0, 2001)
+    values = pl(grid)
+    # the block is exactly the linear interpolant of its own grid values on the domain
+    assert np.max(np.abs(pl(x) - np.interp(x, grid, values))) < 1e-12
+    if method == "interpolate":
+        assert np.max(np.abs(values - f(grid))) < 1e-12
+    # signs alternate, first unit positive
+    assert list(pl.in_weights) == [1, -1, 1, -1, 1, -1, 1]
+
+
+def test_least_squares_beats_interpolation_in_mse():
+    f = lambda t: t * np.sin(3 * t)  # noqa: E731
+    x = np.linspace(0, 2, 5001)
+    err = {m: np.mean((PiecewiseLinear.fit(f, 0, 2, 12, method=m)(x) - f(x)) ** 2)
+           for m in ("interpolate", "least_squares")}
+    assert err["least_squares"] < err["interpolate"] / 2
+
+
+def test_numerically_zero_weights_are_not_ticket_weights():
+    t = TargetNetwork([np.array([[1.0, 1e-15, -3e-13, 2e-12]])], [np.zeros(1)])
+    assert t.n_weights == 2 and t.weights[0][0, 1] == 0.0 and ZERO_TOL == 1e-12
+
+
+@pytest.mark.parametrize("depth,count", [(3, 100), (4, 124), (5, 108), (6, 119), (7, 128), (10, 155)])
+def test_circle_ticket_weight_counts(depth, count):
+    # depths 3-6 match the paper's reference counts; each further mirroring layer adds 3 units x 3 inputs
+    assert get_task("circle").target(depth).n_weights == count
+
+
+def test_circle_ticket_neurons_per_layer_depth5():
+    assert get_task("circle").target(5).widths[1:] == [4, 2, 20, 4]
+
+
+@pytest.mark.parametrize("depth", [3, 4, 5, 6, 10])
+def test_relu_ticket_is_a_path(depth):
+    t = get_task("relu").target(depth)
+    assert t.n_weights == depth - 1 and all(np.all(b == 0) for b in t.biases)
+
+
+def test_helix_ticket_structure_and_drops_rounding_zeros():
+    t = get_task("helix").target(5)
+    assert t.widths == [1, 1, 30, 3, 3]
+    # f3 is linear: its 29 slope changes are ~1e-15 and must not count: 30 + 30 + 1 weights into the 3 outputs
+    assert t.n_weights_per_layer() == [1, 30, 61, 3]
+
+
+@pytest.mark.parametrize("task,depth,bound", [("circle", 4, 0.98), ("circle", 5, 0.98), ("circle", 10, 0.98)])
+def test_circle_ticket_accuracy(task, depth, bound):
+    t = get_task(task, noise=0.0)
+    s = t.sample(20000, torch.Generator().manual_seed(1))
+    assert t.metric(torch.from_numpy(t.target(depth)(s.x.numpy())), s.y) >= bound
+
+
+def test_circle_labels_by_hand():
+    t = get_task("circle", noise=0.0)
+    x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.6, 0.6], [0.8, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    # r = 0, 0.25, 0.72, 0.64, 2
+    assert t.clean_labels(x).tolist() == [0, 1, 3, 2, 3]
+
+
+def test_circle_label_noise_moves_to_adjacent_ring_only():
+    t = get_task("circle", noise=0.3)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(20000, 2, generator=g, dtype=torch.float64) * 2 - 1
+    clean = t.clean_labels(x)
+    noisy = t.add_noise(clean, g)
+    changed = noisy != clean
+    assert 0.27 < changed.double().mean() < 0.33
+    assert torch.all((noisy[changed] - clean[changed]).abs() == 1)
+    assert noisy.min() >= 0 and noisy.max() <= 3
+
+
+def test_helix_function_by_hand():
+    t = get_task("helix", noise=0.0)
+    x = torch.tensor([[0.0]], dtype=torch.float64)
+    tt = 5 * math.pi
+    expect = [tt * math.cos(tt) / (8 * math.pi), tt * math.sin(tt) / (8 * math.pi), tt / (8 * math.pi)]
+    assert torch.allclose(t.clean_labels(x)[0], torch.tensor(expect, dtype=torch.float64))
