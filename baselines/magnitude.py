@@ -1,0 +1,29 @@
+"""Magnitude pruning: keep the weights of largest absolute value |θ|.
+
+Single-shot at initialisation (``magnitude``, ``magnitude-local``) and, scored after training, the paper's
+multi-shot lottery-ticket protocol (``magnitude-multishot`` = iterative magnitude pruning with rewinding to the
+initial weights, IMP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plantseek.pruners import PRUNERS
+from plantseek.pruning import ScorePruner, local_variant, multishot_variant
+
+
+@dataclass
+class Magnitude(ScorePruner):
+    """Scores |θ| (pruned weights of a trained masked network are exactly zero)."""
+
+    name: str = "magnitude"
+    description: str = "largest absolute weights |θ|"
+
+    def score(self, model, data, *, generator, budget, mask):
+        return {n: p.detach().abs() for n, p in model.prunable().items()}
+
+
+PRUNERS.register("magnitude")(Magnitude)
+PRUNERS.register("magnitude-local")(local_variant(Magnitude, "magnitude-local"))
+PRUNERS.register("magnitude-multishot")(multishot_variant(Magnitude, "magnitude-multishot"))

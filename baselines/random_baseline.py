@@ -1,0 +1,30 @@
+"""Random pruning: uniform scores drawn from the pruner's generator (the chance baseline).
+
+(The file is not called ``random.py`` so that running it directly cannot shadow the standard library.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from plantseek.pruners import PRUNERS
+from plantseek.pruning import ScorePruner, local_variant
+
+
+@dataclass
+class Random(ScorePruner):
+    """Keeps a uniformly random set of weights: scores ~ U[0, 1), drawn layer by layer (layer order,
+    row-major) from ``generator``. Global scope keeps a uniformly random subset of all weights."""
+
+    name: str = "random"
+    description: str = "uniformly random weights (scores drawn from the seeded generator)"
+
+    def score(self, model, data, *, generator, budget, mask):
+        return {n: torch.rand(p.shape, generator=generator, dtype=torch.float64)
+                for n, p in model.prunable().items()}
+
+
+PRUNERS.register("random")(Random)
+PRUNERS.register("random-local")(local_variant(Random, "random-local"))

@@ -1,0 +1,48 @@
+"""SNIP (Lee et al. 2019): connection sensitivity |g ⊙ θ| on a prune batch.
+
+``g`` is the gradient of the task loss with respect to the weights, on one prune batch of ``batch_size`` (256)
+training samples drawn without replacement with the pruner's generator (all samples if there are fewer; see
+:func:`plantseek.pruning.score_batch`). The score is computed on the masked network in the model's dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from plantseek.models import forward_state
+from plantseek.pruners import PRUNERS
+from plantseek.pruning import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
+                               prepare_batch, score_batch)
+
+
+def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0) -> tuple[dict, dict]:
+    """``(state, g)``: a leaf copy of the weights and the gradient of ``data.loss(model(x, mask) / T, y)``
+    with respect to them (biases are constants)."""
+    state = leaf_state(model)
+    x, y = prepare_batch(model, x, y)
+    out = forward_state(state, x, device_mask(mask, x.device))
+    loss = data.loss(out / temperature, y)
+    names = list(model.prunable())
+    grads = torch.autograd.grad(loss, [state[n] for n in names])
+    return state, dict(zip(names, grads))
+
+
+@dataclass
+class SNIP(ScorePruner):
+    """Scores |g ⊙ θ| (the normalisation of the original paper does not change the ranking)."""
+
+    name: str = "snip"
+    description: str = "connection sensitivity |g ⊙ θ| on a prune batch of 256 training samples"
+    batch_size: int = 256
+
+    def score(self, model, data, *, generator, budget, mask):
+        x, y = score_batch(data, generator, self.batch_size)
+        state, g = loss_gradient(model, data, x, y, mask)
+        return {n: (g[n] * state[n].detach()).abs() for n in g}
+
+
+PRUNERS.register("snip")(SNIP)
+PRUNERS.register("snip-local")(local_variant(SNIP, "snip-local"))
+PRUNERS.register("snip-multishot")(multishot_variant(SNIP, "snip-multishot"))

@@ -1,0 +1,54 @@
+"""SynFlow (Tanaka et al. 2020): data-free synaptic flow ``|θ ⊙ ∂R/∂θ|``.
+
+``R = 1ᵀ (∏_l |W_l|) 1``: the masked network with absolute weights, biases zeroed, fed an all-ones input
+(ReLUs are then the identity, so R is exactly this product). Computed in float64 (products of many layers
+overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and for every
+hidden neuron the scores of its incoming weights sum to those of its outgoing weights.
+
+``synflow`` scores once at initialisation; ``synflow-100`` is the paper's iterative data-free schedule
+(100 rounds, density**(k/100) in round k, re-scoring the masked network); ``synflow-multishot`` scores the
+trained network in the lottery-ticket protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from plantseek.pruners import PRUNERS
+from plantseek.pruning import ScorePruner, iterative_variant, local_variant, multishot_variant
+
+
+def synaptic_flow(model, mask=None) -> dict[str, torch.Tensor]:
+    """``|θ| ⊙ ∂R/∂|θ|`` (float64) for every weight of ``model`` restricted to ``mask``."""
+    weights = {}
+    for n, p in model.prunable().items():
+        w = p.detach().to(torch.float64).abs()
+        if mask is not None:
+            w = w * mask[n].to(device=w.device, dtype=torch.float64)
+        weights[n] = w.requires_grad_(True)
+    names = list(weights)
+    h = torch.ones(1, weights[names[0]].shape[1], dtype=torch.float64, device=weights[names[0]].device)
+    for n in names:
+        h = h @ weights[n].T
+    r = h.sum()
+    grads = torch.autograd.grad(r, [weights[n] for n in names])
+    return {n: (g * weights[n].detach()).abs() for n, g in zip(names, grads)}
+
+
+@dataclass
+class SynFlow(ScorePruner):
+    """Scores ``|θ ⊙ ∂R/∂θ|`` of the absolute-weight network on an all-ones input (no data)."""
+
+    name: str = "synflow"
+    description: str = "data-free synaptic flow |θ ⊙ ∂R/∂θ|, one round"
+
+    def score(self, model, data, *, generator, budget, mask):
+        return synaptic_flow(model, mask)
+
+
+PRUNERS.register("synflow")(SynFlow)
+PRUNERS.register("synflow-local")(local_variant(SynFlow, "synflow-local"))
+PRUNERS.register("synflow-100")(iterative_variant(SynFlow, "synflow-100", 100))
+PRUNERS.register("synflow-multishot")(multishot_variant(SynFlow, "synflow-multishot"))
