@@ -87,7 +87,6 @@ class EdgePopup:
         n_layers = len(model.layers)
         weights = [layer.weight.detach() for layer in model.layers]
         biases = [layer.bias.detach() for layer in model.layers]
-        names = [weight_name(l) for l in range(n_layers)]
         sizes = {weight_name(l): w.numel() for l, w in enumerate(weights)}
 
         # initial scores and data order, per density from its own generator
@@ -116,7 +115,7 @@ class EdgePopup:
             for group in optimizer.param_groups:
                 group["lr"] = epoch_lr(config, epoch)
             dens = [s[epoch] for s in schedule]
-            w_counts = [[layer_counts(d, sizes)[n] for n in names] for d in dens]
+            w_counts = [list(layer_counts(d, sizes).values()) for d in dens]
             b_counts = [[kept_count(d, b.numel()) for b in biases] for d in dens]
             for idxs in zip(*(batches(x.shape[0], config.batch_size, g) for g in order_gens)):
                 idx = torch.stack(idxs).to(device)

@@ -106,7 +106,7 @@ def check_scores(scores: object, model: MLP, who: str) -> dict[str, torch.Tensor
         s = scores.get(name)
         if not isinstance(s, torch.Tensor) or tuple(s.shape) != tuple(p.shape):
             raise PrunerError(f"{who}: score() gave no tensor of shape {tuple(p.shape)} for {name}")
-        out[name] = s.detach()
+        out[name] = s.detach().cpu()  # selection runs on the CPU (masks live there)
     return out
 
 
