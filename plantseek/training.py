@@ -94,10 +94,26 @@ def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
 
 def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor], masks: Sequence[Mask],
                 x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
-                generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32) -> list[MLP]:
-    """Train one fresh copy of the initial network per mask (per-network path, one after the other)."""
+                generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32, *,
+                engine: str = "batched", device: str | torch.device | None = None,
+                chunk: int | None = None) -> list[MLP]:
+    """Train one fresh copy of the initial network per mask; returns the trained modules (CPU, eval mode).
+
+    ``engine="batched"`` (default) trains all masks at once as one stacked model (:mod:`plantseek.batched`, on
+    ``device``: None = CUDA when available, else the CPU; ``chunk`` = networks stacked at once, default by
+    memory); ``engine="loop"`` is the per-network reference path, one ``train_model`` after the other, on the
+    CPU. Both give the same networks up to floating-point rounding and consume the generators alike.
+    """
     if len(generators) != len(masks):
         raise ValueError("need one generator per mask")
+    if engine == "batched":
+        from .batched import train_masks_batched
+
+        states = train_masks_batched(arch, initial_state, masks, x, y, loss_fn, config, generators,
+                                     dtype=dtype, device=device, chunk=chunk)
+        return [build_model(arch, s, dtype).eval() for s in states]
+    if engine != "loop":
+        raise ConfigError(f"engine must be 'batched' or 'loop', got {engine!r}")
     x = x.to(dtype)
     y = y if not y.is_floating_point() else y.to(dtype)
     return [train_model(build_model(arch, initial_state, dtype), m, x, y, loss_fn, config, g)
