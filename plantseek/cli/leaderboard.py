@@ -1,0 +1,61 @@
+"""``python -m plantseek leaderboard``: README.md, index.html, results.csv and plots from a results store alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "write the leaderboard (README.md, index.html, results.csv, plots) from a results store"
+
+FALLBACK_STORE = "results/plantseek.db"
+
+
+def default_path(name: str, fallback: str) -> str:
+    """``plantseek.paths.<name>()`` when that module defines it (all file names live there), else ``fallback``."""
+    try:
+        from .. import paths
+    except ImportError:
+        return fallback
+    fn = getattr(paths, name, None)
+    try:
+        return str(fn()) if callable(fn) else fallback
+    except Exception:  # noqa: BLE001 - a broken helper must not break the CLI's defaults
+        return fallback
+
+
+def default_store() -> str:
+    """The project's default results store (``plantseek.paths.default_store_path``), else results/plantseek.db."""
+    return default_path("default_store_path", FALLBACK_STORE)
+
+
+def load(store: str | None):
+    """The results DataFrame of a store (``plantseek.store.load_results``), with one-line errors."""
+    from ..errors import StoreError
+
+    path = store or default_store()
+    if not Path(path).exists():
+        raise StoreError(f"no results store at {path} (run cells first, or pass --store PATH)")
+    from ..store import load_results
+
+    df = load_results(path)
+    if df is None or len(df) == 0:
+        raise StoreError(f"the results store {path} holds no cells: nothing to show")
+    return df
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--store", default=None, help=f"results store to read (default: {FALLBACK_STORE})")
+    p.add_argument("--out", default=None, help="output folder (default: leaderboard/)")
+    p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
+
+
+def run(args) -> int:
+    from ..leaderboard import write_leaderboard
+
+    df = load(args.store)
+    out = args.out or default_path("leaderboard_dir", "leaderboard")
+    files = write_leaderboard(df, out, with_plots=not args.no_plots)
+    n_plots = sum(1 for f in files if f.parent.name == "plots")
+    ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)
+    print(f"leaderboard: {len(df)} cells ({ok} ok, {len(df) - ok} failed) -> {Path(out) / 'index.html'}, "
+          f"README.md, results.csv, {n_plots} plot(s)")
+    return 0

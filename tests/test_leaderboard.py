@@ -1,0 +1,322 @@
+"""Leaderboard tables, ranking, escaping and files, from synthetic results frames (no store, no torch runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plantseek.errors import StoreError
+from plantseek.leaderboard import (RANKING_RULE, md_escape, prepare, provenance_line, ranking, render_html,
+                                   render_markdown, summary_table, write_leaderboard)
+
+NOW = dt.datetime(2025, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
+
+# (task, metric, depth, width, ticket weights, weight-matrix shapes (in, out)); host depth 5 = 4 weight matrices
+_TASKS = {
+    "circle": ("accuracy", 5, 100, 108, [(2, 100), (100, 100), (100, 100), (100, 4)]),
+    "relu": ("mse", 5, 100, 4, [(1, 100), (100, 100), (100, 100), (100, 1)]),
+    "helix": ("mse", 5, 100, 128, [(1, 100), (100, 100), (100, 100), (100, 3)]),
+}
+_PRUNERS = {  # name: (protocol, skill in [0, 1])
+    "random": ("single-shot", 0.0), "magnitude": ("single-shot", 0.3), "snip": ("single-shot", 0.5),
+    "synflow": ("single-shot", 0.6), "magnitude-imp": ("multi-shot", 0.55), "edge-popup": ("strong", 0.7),
+}
+DENSITIES = ["ticket", "0.01", "0.1", "0.5", "1"]
+
+
+def _row(**kw) -> dict:
+    base = dict(cell_id="", task="circle", depth=5, width=100, seed=0, pruner="a", density_spec="0.1", noise=0.01,
+                status="ok", error="", protocol="single-shot", metric_name="accuracy", density=0.1,
+                achieved_density=0.1, strong_metric=np.nan, weak_metric=np.nan, ticket_metric=0.99,
+                dense_metric=0.3, dense_weak_metric=0.97, prune_seconds=0.5, train_seconds=2.0,
+                plantseek_version="0.1.0", git_commit="0123456789abcdef0123", torch_version="2.3.0",
+                platform="Linux-x86_64", created_at="2025-01-01T00:00:00+00:00", recall=np.nan, precision=np.nan,
+                f1=np.nan, jaccard=np.nan, effective_density=np.nan, nominal_density=np.nan,
+                contains_ticket=False, layer_collapse=False, ticket_neurons_recovered=np.nan, metrics_json="{}")
+    base.update(kw)
+    base["cell_id"] = base["cell_id"] or f"{base['task']}-{base['pruner']}-{base['density_spec']}-{base['seed']}"
+    return base
+
+
+def synthetic_results(tasks=("circle", "relu"), pruners=tuple(_PRUNERS), seeds=(0, 1, 2),
+                      densities=DENSITIES, fail=True, nan=True, rng_seed=0) -> pd.DataFrame:
+    """A realistic results frame as load_results returns it: several tasks, pruners, densities and seeds,
+    one failed cell, one ok cell with a NaN weak metric, per-layer recovery data in metrics_json."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for task in tasks:
+        metric, depth, width, n_ticket, shapes = _TASKS[task]
+        sizes = np.array([a * b for a, b in shapes], float)
+        tick_layers = np.array([n_ticket * 0.2, n_ticket * 0.2, n_ticket * 0.5, n_ticket * 0.1])
+        ticket_dens = float(n_ticket / sizes.sum())
+        for seed in seeds:
+            ticket_metric = 0.99 if metric == "accuracy" else 1e-4 * (1 + 0.1 * seed)
+            for pruner, (protocol, skill) in _PRUNERS.items():
+                if pruner not in pruners:
+                    continue
+                for spec in densities:
+                    dens = ticket_dens if spec == "ticket" else float(spec)
+                    recall = float(np.clip(dens ** (1 - skill) + rng.normal(0, 0.02), 0, 1))
+                    if metric == "accuracy":
+                        weak = float(np.clip(0.55 + 0.4 * recall + rng.normal(0, 0.01), 0, 1))
+                        strong = float(np.clip(0.25 + 0.2 * recall * skill + rng.normal(0, 0.01), 0, 1))
+                    else:
+                        weak = float(0.05 * (1 - recall) ** 2 + 2e-4 + abs(rng.normal(0, 1e-4)))
+                        strong = float(0.5 * (1 - 0.5 * recall * skill))
+                    layer_d = np.clip(dens * np.array([1.5, 0.8, 1.0, 2.0]) * rng.uniform(0.8, 1.2, 4), 0, 1)
+                    if pruner == "synflow" and spec == "0.01":
+                        layer_d[1] = 0.0  # a collapsed layer
+                    per_layer = {"density": layer_d.tolist(), "ticket_density": (tick_layers / sizes).tolist(),
+                                 "recall": [recall] * 4, "precision": [min(1.0, recall * ticket_dens / dens)] * 4}
+                    rows.append(_row(
+                        task=task, depth=depth, width=width, seed=seed, pruner=pruner, density_spec=spec,
+                        protocol=protocol, metric_name=metric, density=dens, achieved_density=dens,
+                        strong_metric=strong, weak_metric=weak, ticket_metric=ticket_metric,
+                        dense_metric=0.3 if metric == "accuracy" else 0.4,
+                        dense_weak_metric=0.97 if metric == "accuracy" else 3e-4, recall=recall,
+                        precision=min(1.0, recall * ticket_dens / dens), f1=recall, jaccard=recall / 2,
+                        effective_density=dens, nominal_density=dens, contains_ticket=recall > 0.999,
+                        prune_seconds=float(0.01 + skill * 3 * (1 + rng.uniform())),
+                        train_seconds=float(1.5 + rng.uniform()),
+                        git_commit="0123456789abcdef0123" if seed < 2 else "fedcba9876543210fedc",
+                        metrics_json=json.dumps({"per_layer": per_layer, "collapsed_layers": []}),
+                        created_at=f"2025-01-0{1 + seed}T00:00:00+00:00"))
+    df = pd.DataFrame(rows)
+    hit = df.index[(df["pruner"] == "snip") & (df["density_spec"] == "0.01") & (df["seed"] == 1)]
+    if fail and len(hit):
+        i = hit[0]
+        for c in ["strong_metric", "weak_metric", "recall", "precision", "achieved_density", "ticket_metric",
+                  "dense_weak_metric", "prune_seconds", "train_seconds"]:
+            df.loc[i, c] = np.nan
+        df.loc[i, ["status", "error", "protocol", "metric_name", "metrics_json"]] = \
+            ["failed", "PrunerError: snip: gradient is NaN", "", "", ""]
+    hit = df.index[(df["pruner"] == "magnitude") & (df["density_spec"] == "0.1") & (df["seed"] == 0)]
+    if nan and len(hit):
+        df.loc[hit[0], "weak_metric"] = np.nan
+    return df
+
+
+def tiny() -> pd.DataFrame:
+    """Hand-checkable: pruner a (3 ok seeds, one NaN recall) and pruner b (2 ok seeds, 1 failed) at density 0.1."""
+    return pd.DataFrame([
+        _row(pruner="a", seed=0, weak_metric=0.8, strong_metric=0.30, recall=0.2),
+        _row(pruner="a", seed=1, weak_metric=0.9, strong_metric=0.40, recall=0.4),
+        _row(pruner="a", seed=2, weak_metric=1.0, strong_metric=0.50, recall=np.nan),
+        _row(pruner="b", seed=0, weak_metric=0.5, strong_metric=0.25, recall=0.1),
+        _row(pruner="b", seed=1, weak_metric=0.7, strong_metric=0.25, recall=0.1),
+        _row(pruner="b", seed=2, status="failed", error="boom", protocol="", metric_name=""),
+    ])
+
+
+# --- summary table --------------------------------------------------------------------------------------------
+def test_means_and_spreads_by_hand():
+    s = summary_table(tiny()).set_index("method")
+    a, b = s.loc["a"], s.loc["b"]
+    assert a["weak_metric_mean"] == pytest.approx(0.9)
+    assert a["weak_metric_std"] == pytest.approx(0.1)  # sample std (ddof=1) of 0.8, 0.9, 1.0
+    assert (a["weak_metric_min"], a["weak_metric_max"]) == pytest.approx((0.8, 1.0))
+    assert a["recall_mean"] == pytest.approx(0.3) and a["recall_n"] == 2  # the NaN recall is left out
+    assert a["recall_std"] == pytest.approx(math.sqrt(0.02))
+    assert (a["cells"], a["ok"], a["failed"]) == (3, 3, 0)
+    assert b["weak_metric_mean"] == pytest.approx(0.6) and b["weak_metric_std"] == pytest.approx(math.sqrt(0.02))
+    assert (b["cells"], b["ok"], b["failed"]) == (3, 2, 1)
+    assert b["strong_metric_std"] == pytest.approx(0.0)
+    assert b["protocol"] == "single-shot"  # the failed cell inherits its pruner's protocol
+
+
+def test_single_seed_has_no_spread_and_all_nan_is_dash():
+    df = pd.DataFrame([_row(pruner="a", weak_metric=0.8, recall=0.5), _row(pruner="b", weak_metric=np.nan)])
+    s = summary_table(df).set_index("method")
+    assert s.loc["a", "weak_metric_mean"] == pytest.approx(0.8) and np.isnan(s.loc["a", "weak_metric_std"])
+    assert np.isnan(s.loc["b", "weak_metric_mean"]) and s.loc["b", "weak_metric_n"] == 0
+    md = render_markdown(df, now=NOW)
+    row_a = next(line for line in md.splitlines() if line.startswith("| a |") and "W " in line)
+    assert "W 0.8" in row_a and "±" not in row_a.split("W ")[1].split("<br>")[0]
+    row_b = next(line for line in md.splitlines() if line.startswith("| b |") and "W " in line)
+    assert "W —" in row_b
+
+
+def test_density_order_and_ticket_label():
+    df = synthetic_results(tasks=("circle",), pruners=("random", "snip"), seeds=(0,), fail=False, nan=False)
+    s = summary_table(df)
+    specs = s[s["method"] == "random"]["density_spec"].tolist()
+    assert specs == ["ticket", "0.01", "0.1", "0.5", "1"]
+    md = render_markdown(df, now=NOW)
+    assert "ticket (0.00524)" in md  # 108 ticket weights of 20600
+
+
+# --- ranking ----------------------------------------------------------------------------------------------------
+def _rank_example() -> pd.DataFrame:
+    rows = []
+    circle = dict(task="circle", metric_name="accuracy")
+    relu = dict(task="relu", metric_name="mse", noise=0.01)
+    for m, w in (("A", 0.9), ("B", 0.8), ("C", 0.8)):
+        rows.append(_row(pruner=m, density_spec="0.1", density=0.1, weak_metric=w, recall=0.5, **circle))
+    for m, w in (("A", 0.5), ("B", 0.7)):
+        rows.append(_row(pruner=m, density_spec="ticket", density=0.005, weak_metric=w, recall=0.5, **circle))
+    rows.append(_row(pruner="C", density_spec="ticket", status="failed", error="x", density=np.nan, **circle))
+    for m, w in (("A", 0.1), ("B", 0.99), ("C", 0.5)):  # density 1: excluded from the ranking
+        rows.append(_row(pruner=m, density_spec="1", density=1.0, weak_metric=w, recall=1.0, **circle))
+    for m, w in (("A", 0.01), ("B", 0.001), ("C", 0.1)):  # MSE: lower is better
+        rows.append(_row(pruner=m, density_spec="0.1", density=0.1, weak_metric=w, recall=0.5, **relu))
+    rows.append(_row(pruner="A", density_spec="ticket", density=0.001, weak_metric=1.0, recall=0.5, **relu))
+    return pd.DataFrame(rows)
+
+
+def test_ranking_rule_by_hand():
+    r = ranking(_rank_example()).set_index("method")
+    # circle 0.1: A 1, B/C tie 2.5; circle ticket: B 1, A 2, C (failed) 3; relu 0.1: B 1, A 2, C 3;
+    # circle density 1 excluded; relu ticket has one method: excluded
+    assert r.loc["A", "mean_rank"] == pytest.approx(5 / 3)
+    assert r.loc["B", "mean_rank"] == pytest.approx(4.5 / 3)
+    assert r.loc["C", "mean_rank"] == pytest.approx(8.5 / 3)
+    assert list(r.index) == ["B", "A", "C"]
+    assert r["comparisons"].tolist() == [3, 3, 3]
+    assert r["position"].tolist() == [1, 2, 3]
+    assert (r.loc["C", "failed"], r.loc["C", "cells"]) == (1, 4)
+
+
+def test_ranking_ties_broken_by_recall_then_shared():
+    df = pd.DataFrame([_row(pruner=p, density_spec=s, density=float(s), weak_metric=w, recall=0.5)
+                       for s, ws in (("0.1", (0.9, 0.8)), ("0.5", (0.8, 0.9))) for p, w in zip("PQ", ws)])
+    r2 = ranking(df).set_index("method")
+    assert r2.loc["P", "mean_rank"] == r2.loc["Q", "mean_rank"] == 1.5
+    assert r2.loc["P", "position"] == r2.loc["Q", "position"] == 1  # full tie: shared position
+    df.loc[(df.pruner == "P"), "recall"] = 0.7
+    r3 = ranking(df)
+    assert r3["method"].tolist() == ["P", "Q"] and r3["position"].tolist() == [1, 2]
+
+
+def test_rule_is_stated_in_both_files(tmp_path):
+    df = _rank_example()
+    md, page = render_markdown(df, now=NOW), render_html(df, now=NOW)
+    assert RANKING_RULE in md
+    assert "mean rank over the comparisons" in page and "ties share the average" in page
+    assert "sample standard deviation" in md and "sample standard deviation" in page
+
+
+# --- escaping, failures, provenance ----------------------------------------------------------------------------------
+EVIL = '<script>alert("x")</script>|**bold**<img src=x onerror=alert(1)>'
+
+
+def test_malicious_pruner_name_is_escaped():
+    df = tiny()
+    df.loc[df["pruner"] == "b", "pruner"] = EVIL
+    df.loc[0, "task"] = 'circ"le'  # a quote in an attribute value
+    page = render_html(df, now=NOW)
+    assert page.count("<script") == 1  # only the page's own script
+    assert "<img src=x" not in page and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert 'data-task="circ&quot;le"' in page
+    md = render_markdown(df, now=NOW)
+    assert "<script" not in md and "<img" not in md
+    row = next(line for line in md.splitlines() if "alert" in line and "R " in line)
+    cells = re.split(r"(?<!\\)\|", row)[1:-1]  # unescaped pipes only
+    header = next(line for line in md.splitlines() if line.startswith("| method | protocol |"))
+    assert len(cells) == len(header.split("|")[1:-1])
+    assert md_escape("a|b*c_d") == r"a\|b\*c\_d"
+
+
+def test_failed_cells_counted_and_listed():
+    df = synthetic_results()
+    md = render_markdown(df, now=NOW)
+    assert "⚠ 1/3 failed" in md
+    assert "## Failed cells" in md and "gradient is NaN" in md
+    assert "1 failed" in provenance_line(df, NOW)
+    page = render_html(df, now=NOW)
+    assert "⚠ 1 failed" in page and "gradient is NaN" in page
+    r = ranking(df).set_index("method")
+    assert r.loc["snip", "failed"] == 1 and r.loc["random", "failed"] == 0
+    all_failed = tiny()
+    all_failed.loc[all_failed.pruner == "b", ["status", "weak_metric", "recall"]] = ["failed", np.nan, np.nan]
+    assert "failed (3/3)" in render_markdown(all_failed, now=NOW)
+
+
+def test_provenance_line():
+    line = provenance_line(synthetic_results(), NOW)
+    assert "plantseek 0.1.0" in line and "torch 2.3.0" in line
+    assert "0123456789" in line and "fedcba9876" in line
+    assert "180 cells (179 ok, 1 failed)" in line  # 2 tasks x 6 pruners x 5 densities x 3 seeds
+    assert "generated 2025-01-02 03:04 UTC" in line
+
+
+def test_nan_metrics_do_not_poison_means():
+    df = synthetic_results(tasks=("circle",), fail=False)
+    s = summary_table(df).set_index(["method", "density_spec"])
+    ok = df[(df.pruner == "magnitude") & (df.density_spec == "0.1")]["weak_metric"].dropna()
+    assert s.loc[("magnitude", "0.1"), "weak_metric_n"] == 2
+    assert s.loc[("magnitude", "0.1"), "weak_metric_mean"] == pytest.approx(ok.mean())
+    assert np.isfinite(ranking(df)["mean_rank"]).all()
+
+
+def test_errors_are_one_line():
+    with pytest.raises(StoreError, match="no cells"):
+        render_markdown(tiny().iloc[0:0])
+    with pytest.raises(StoreError, match="lack column"):
+        prepare(tiny().drop(columns=["weak_metric"]))
+
+
+def test_inputs_not_modified(tmp_path):
+    df = synthetic_results(tasks=("relu",), pruners=("random", "snip"))
+    before = df.copy()
+    write_leaderboard(df, tmp_path, with_plots=False, now=NOW)
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_write_leaderboard_files(tmp_path):
+    df = synthetic_results(tasks=("circle",), pruners=("random", "snip", "edge-popup"), seeds=(0, 1))
+    df["mask"] = [b"\x00\x01"] * len(df)  # must never reach results.csv
+    files = write_leaderboard(df, tmp_path / "lb", with_plots=False, now=NOW)
+    names = sorted(p.name for p in files)
+    assert names == ["README.md", "index.html", "results.csv"]
+    csv = pd.read_csv(tmp_path / "lb" / "results.csv")
+    assert len(csv) == len(df) and "mask" not in csv.columns and "metrics_json" in csv.columns
+    page = (tmp_path / "lb" / "index.html").read_text()
+    assert "http://" not in page and "https://" not in page and "<link rel=\"stylesheet\"" not in page
+
+
+# --- CLI ----------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fake_store(monkeypatch, tmp_path):
+    """A stand-in plantseek.store whose load_results returns a given frame (the real store is tested elsewhere)."""
+    frames = {}
+    mod = types.ModuleType("plantseek.store")
+    mod.load_results = lambda path: frames[str(path)].copy()
+    monkeypatch.setitem(sys.modules, "plantseek.store", mod)
+
+    def make(df):
+        path = tmp_path / f"store{len(frames)}.db"
+        path.write_bytes(b"")
+        frames[str(path)] = df
+        return path
+
+    return make
+
+
+def test_cli_leaderboard(fake_store, tmp_path, capsys):
+    from plantseek.cli import main
+
+    store = fake_store(synthetic_results(tasks=("relu",), pruners=("random", "synflow"), seeds=(0, 1)))
+    out = tmp_path / "board"
+    assert main(["leaderboard", "--store", str(store), "--out", str(out), "--no-plots"]) == 0
+    assert (out / "index.html").exists() and (out / "README.md").exists() and (out / "results.csv").exists()
+    assert "20 cells" in capsys.readouterr().out
+
+
+def test_cli_leaderboard_errors(fake_store, tmp_path, capsys):
+    from plantseek.cli import main
+
+    empty = fake_store(tiny().iloc[0:0])
+    assert main(["leaderboard", "--store", str(empty), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plantseek: error: ") and "no cells" in err and err.count("\n") == 1
+    assert main(["leaderboard", "--store", str(tmp_path / "missing.db"), "--out", str(tmp_path / "x")]) == 2
+    assert "no results store" in capsys.readouterr().err
