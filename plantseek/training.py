@@ -92,12 +92,15 @@ def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
     return model
 
 
-def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor], masks: Sequence[Mask],
+def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]],
+                masks: Sequence[Mask],
                 x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
                 generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32, *,
                 engine: str = "batched", device: str | torch.device | None = None,
                 chunk: int | None = None) -> list[MLP]:
     """Train one fresh copy of the initial network per mask; returns the trained modules (CPU, eval mode).
+
+    ``initial_state``: one state for all masks, or a list with one state per mask.
 
     ``engine="batched"`` (default) trains all masks at once as one stacked model (:mod:`plantseek.batched`, on
     ``device``: None = CUDA when available, else the CPU; ``chunk`` = networks stacked at once, default by
@@ -116,5 +119,6 @@ def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor], mask
         raise ConfigError(f"engine must be 'batched' or 'loop', got {engine!r}")
     x = x.to(dtype)
     y = y if not y.is_floating_point() else y.to(dtype)
-    return [train_model(build_model(arch, initial_state, dtype), m, x, y, loss_fn, config, g)
-            for m, g in zip(masks, generators)]
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * len(masks)
+    return [train_model(build_model(arch, st, dtype), m, x, y, loss_fn, config, g)
+            for st, m, g in zip(states, masks, generators)]
