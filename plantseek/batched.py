@@ -42,6 +42,8 @@ State = dict[str, torch.Tensor]
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as make_optimizer uses them
 ADAM_EPS = 1e-8
+# sqrt(floor) / sqrt(1 - beta2) < half an ulp of ADAM_EPS in that dtype (see _Adam.step)
+SQRT_FLOOR = {torch.float32: 1e-36, torch.float64: 1e-60}
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one chunk of networks (before the available-memory cap)
 
 
@@ -194,6 +196,7 @@ class _Adam:
         self.exp_avg = torch.zeros_like(param)
         self.exp_avg_sq = torch.zeros_like(param)
         self.denom = torch.empty_like(param)
+        self.floor = SQRT_FLOOR[param.dtype]
         self.t = 0
 
     def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
@@ -208,9 +211,28 @@ class _Adam:
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        torch.sqrt(self.exp_avg_sq, out=self.denom)
-        self.denom.div_(bias_correction2_sqrt).add_(ADAM_EPS)
+        # sqrt(exp_avg_sq), clamped first at a floor whose square root, divided by the bias correction, is
+        # below half an ulp of eps: the denominator is bit-identical (eps either way), but the CPU sqrt of exact
+        # zeros (every pruned weight) is ~10x slower than of normal numbers on x86.
+        torch.clamp_min(self.exp_avg_sq, self.floor, out=self.denom)
+        self.denom.sqrt_().div_(bias_correction2_sqrt).add_(ADAM_EPS)
         param.addcdiv_(self.exp_avg, self.denom, value=-step_size)
+
+
+class _FusedAdam(_Adam):
+    """The same Adam through torch's fused CPU/CUDA kernel (one pass over memory; ``torch.optim.Adam(fused=True)``
+    numerics: equal to the single-tensor path up to an ulp per step, fused multiply-adds)."""
+
+    def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
+        super().__init__(param, config)
+        self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
+
+    def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
+        self.t += 1
+        self.step_t.add_(1)
+        torch._fused_adam_([param], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t], lr=lr,
+                           beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=self.wd, eps=ADAM_EPS,
+                           amsgrad=False, maximize=False)
 
 
 class _SGD:
@@ -232,8 +254,110 @@ class _SGD:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# the stacked model
+# matrix products: batched, or network by network where the batched kernel would round differently
 # --------------------------------------------------------------------------------------------------------------
+def _fwd_bmm(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.baddbmm(bias.unsqueeze(1), h, w.transpose(1, 2))
+
+
+def _fwd_bmm_t(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    # (W h^T + b)^T: the layout the single-matrix kernel uses for a layer with one output
+    return torch.baddbmm(bias.unsqueeze(2), w, h.transpose(1, 2)).transpose(1, 2)
+
+
+def _fwd_outer(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    # a layer with one input is an outer product plus bias: one multiply-add per entry
+    if h.shape[2] != 1:
+        return None
+    return torch.addcmul(bias.unsqueeze(1), h, w.transpose(1, 2))
+
+
+def _fwd_loop(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    out = torch.empty(h.shape[0], h.shape[1], w.shape[1], dtype=h.dtype, device=h.device)
+    for k in range(h.shape[0]):  # exactly F.linear's addmm, per network
+        torch.addmm(bias[k], h[k], w[k].t(), out=out[k])
+    return out
+
+
+def _gw_bmm(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
+    torch.bmm(g.transpose(1, 2), h, out=out)
+
+
+def _gw_bmm_t(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
+    out.copy_(torch.bmm(h.transpose(1, 2), g).transpose(1, 2))
+
+
+def _gw_loop(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
+    for k in range(g.shape[0]):  # autograd's weight gradient of F.linear: grad_output^T @ input
+        torch.mm(g[k].t(), h[k], out=out[k])
+
+
+def _gh_bmm(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.bmm(g, w)
+
+
+def _gh_loop(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    out = torch.empty(g.shape[0], g.shape[1], w.shape[2], dtype=g.dtype, device=g.device)
+    for k in range(g.shape[0]):
+        torch.mm(g[k], w[k], out=out[k])
+    return out
+
+
+# per product kind: batched candidates in order of preference, then the per-network loop
+PRODUCTS = {
+    "fwd": ((_fwd_bmm, _fwd_bmm_t, _fwd_outer), _fwd_loop),
+    "gw": ((_gw_bmm, _gw_bmm_t), _gw_loop),
+    "gh": ((_gh_bmm,), _gh_loop),
+}
+_CALIBRATION: dict[tuple, int] = {}
+
+
+def _run_product(kind: str, fn, h, w, bias, g):
+    if kind == "fwd":
+        return fn(bias, h, w)
+    if kind == "gw":
+        out = torch.empty_like(w)
+        fn(g, h, out)
+        return out
+    return fn(g, w)
+
+
+def product_plan(kind: str, k: int, b: int, n_in: int, n_out: int, dtype: torch.dtype, device: torch.device,
+                 exact: bool = True):
+    """The function computing one product of a layer (``kind``: "fwd" output, "gw" weight gradient, "gh" input
+    gradient) for K networks with batches of ``b``.
+
+    With ``exact``, the first batched candidate that gives bit for bit what the per-network kernel gives on
+    random data of these shapes (three probes, cached per process), else the per-network loop. On x86 with MKL
+    the plain batched product agrees for ordinary shapes but not for degenerate ones (a layer with one input
+    or one output, a batch of one), where the single-matrix kernel takes a gemv or fused multiply-add path.
+    Such rounding differences are tiny, but training is chaotic enough to blow them up beyond 1e-5 within a
+    run; matching the kernels keeps the batched engine on the per-network trajectory.
+    """
+    candidates, loop = PRODUCTS[kind]
+    if not exact:
+        return candidates[0]
+    key = (kind, k, b, n_in, n_out, dtype, device.type, torch.get_num_threads())
+    if key not in _CALIBRATION:
+        gen = torch.Generator().manual_seed(20240611)
+        probes = []
+        for _ in range(3):
+            h, w, bias, g = (torch.randn(*shape, generator=gen, dtype=dtype).to(device)
+                             for shape in ((k, b, n_in), (k, n_out, n_in), (k, n_out), (k, b, n_out)))
+            probes.append(((h, w, bias, g), _run_product(kind, loop, h, w, bias, g)))
+        choice = -1
+        for i, fn in enumerate(candidates):
+            try:
+                if all(torch.equal(_run_product(kind, fn, *args), want) for args, want in probes):
+                    choice = i
+                    break
+            except (TypeError, AttributeError):  # candidate not applicable to these shapes
+                continue
+        _CALIBRATION[key] = choice
+    choice = _CALIBRATION[key]
+    return loop if choice < 0 else candidates[choice]
+
+
 def _as_list(value, k: int, what: str) -> list:
     if isinstance(value, (list, tuple)):
         if len(value) != k:
@@ -260,6 +384,9 @@ def _check_mask(arch: Architecture, mask: Mask | None, index: int) -> None:
             raise MaskError(f"mask {index} entry {name!r} is not 0/1")
 
 
+# --------------------------------------------------------------------------------------------------------------
+# the stacked model
+# --------------------------------------------------------------------------------------------------------------
 @dataclass
 class _Layout:
     """Offsets of every stacked parameter inside the flat buffer: [W0, b0, W1, b1, ...], each (K, *shape)."""
@@ -289,51 +416,68 @@ class StackedMLPs:
     """K masked MLPs of one architecture as stacked tensors, with a hand-written backward pass.
 
     ``weights[l]``: (K, out, in), ``biases[l]``: (K, out), all views into one flat parameter buffer ``flat``;
-    ``grads`` mirrors it. ``grad_mask`` (flat, same layout) is 1 for trainable entries and 0 for masked ones.
+    ``grad_flat`` mirrors it. ``trainable`` (flat, bool) marks the entries an optimiser may change: kept
+    weights and every bias (a masked bias gets a zero gradient, but weight decay still moves its stored value,
+    as in the per-network path). ``exact``: compute the products whose batched kernel rounds differently from
+    the per-network one with a matching formulation or network by network (see :func:`product_plan`).
     """
 
     def __init__(self, arch: Architecture, states: Sequence[State], masks: Sequence[Mask | None],
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", exact: bool = True) -> None:
         self.arch = arch
         self.k = len(masks)
         self.dtype = dtype
         self.device = torch.device(device)
-        layout = _Layout(arch, self.k)
-        self.layout = layout
-        self.flat = torch.empty(layout.numel, dtype=dtype, device=self.device)
+        self.exact = exact
+        self.layout = _Layout(arch, self.k)
+        self.flat = torch.empty(self.layout.numel, dtype=dtype, device=self.device)
         self.grad_flat = torch.zeros_like(self.flat)
-        self.grad_mask = torch.ones_like(self.flat)
-        p, g, gm = layout.views(self.flat), layout.views(self.grad_flat), layout.views(self.grad_mask)
+        keep = torch.ones_like(self.flat)
+        p, g, km = self.layout.views(self.flat), self.layout.views(self.grad_flat), self.layout.views(keep)
         L = arch.n_layers
         self.weights = [p[weight_name(l)] for l in range(L)]
         self.biases = [p[bias_name(l)] for l in range(L)]
         self.weight_grads = [g[weight_name(l)] for l in range(L)]
         self.bias_grads = [g[bias_name(l)] for l in range(L)]
+        self.weight_masks = [km[weight_name(l)] for l in range(L)]
         self.bias_masks: list[torch.Tensor | None] = [None] * L
+        self.trainable = torch.ones(self.layout.numel, dtype=torch.bool, device=self.device)
+        tr = self.layout.views(self.trainable)
         with torch.no_grad():
             for l in range(L):
                 wn, bn = weight_name(l), bias_name(l)
                 self.weights[l].copy_(torch.stack([s[wn].to(dtype) for s in states]).to(self.device))
                 self.biases[l].copy_(torch.stack([s[bn].to(dtype) for s in states]).to(self.device))
-                wm = gm[wn]
+                wm = self.weight_masks[l]
                 for k, m in enumerate(masks):
                     if m is not None:
                         wm[k].copy_(m[wn].to(dtype))
                 self.weights[l].mul_(wm)  # pruned weights are exactly zero from here on
+                tr[wn].copy_(wm != 0)
                 if any(m is not None and bn in m for m in masks):
-                    bm = gm[bn]
+                    bm = km[bn]
                     for k, m in enumerate(masks):
                         if m is not None and bn in m:
                             bm[k].copy_(m[bn].to(dtype))
                     self.bias_masks[l] = bm
+        self.dense_layer = [bool(self.weight_masks[l].all()) for l in range(L)]
+        self._plans: dict[tuple[str, int, int], Callable] = {}
+
+    def _product(self, kind: str, l: int, b: int) -> Callable:
+        key = (kind, l, b)
+        if key not in self._plans:
+            self._plans[key] = product_plan(kind, self.k, b, self.arch.widths[l], self.arch.widths[l + 1],
+                                            self.dtype, self.device, self.exact)
+        return self._plans[key]
 
     def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Outputs (K, b, out) for inputs (K, b, in); with ``keep`` also the inputs of every layer."""
         acts = [x]
         L = self.arch.n_layers
+        b = x.shape[1]
         for l in range(L):
-            b = self.biases[l] if self.bias_masks[l] is None else self.biases[l] * self.bias_masks[l]
-            z = torch.baddbmm(b.unsqueeze(1), x, self.weights[l].transpose(1, 2))
+            bias = self.biases[l] if self.bias_masks[l] is None else self.biases[l] * self.bias_masks[l]
+            z = self._product("fwd", l, b)(bias, x, self.weights[l])
             if l < L - 1:
                 z = z.relu_()
             if keep:
@@ -341,16 +485,21 @@ class StackedMLPs:
             x = z
         return x, acts
 
-    def backward(self, acts: list[torch.Tensor], g: torch.Tensor) -> None:
-        """Fill ``grad_flat`` from the output gradient ``g`` (K, b, out) and the kept activations."""
+    def backward(self, acts: list[torch.Tensor], g: torch.Tensor, mask_weight_grads: bool = True) -> None:
+        """Fill ``grad_flat`` from the output gradient ``g`` (K, b, out) and the kept activations. Gradients of
+        pruned weights are zeroed only with ``mask_weight_grads`` (an optimiser that touches only trainable
+        entries never reads them)."""
+        b = g.shape[1]
         for l in range(self.arch.n_layers - 1, -1, -1):
             h = acts[l]
-            torch.bmm(g.transpose(1, 2), h, out=self.weight_grads[l])
+            self._product("gw", l, b)(g, h, self.weight_grads[l])
+            if mask_weight_grads and not self.dense_layer[l]:
+                self.weight_grads[l].mul_(self.weight_masks[l])
             torch.sum(g, dim=1, out=self.bias_grads[l])
+            if self.bias_masks[l] is not None:
+                self.bias_grads[l].mul_(self.bias_masks[l])
             if l > 0:
-                g = torch.bmm(g, self.weights[l])
-                g = torch.ops.aten.threshold_backward(g, h, 0)
-        self.grad_flat.mul_(self.grad_mask)
+                g = torch.ops.aten.threshold_backward(self._product("gh", l, b)(g, self.weights[l]), h, 0)
 
     def state(self, k: int) -> State:
         """Network ``k``'s parameters as a CPU state dict (copies)."""
@@ -368,7 +517,6 @@ class _Data:
         shared = not isinstance(xs, (list, tuple))
         if shared != (not isinstance(ys, (list, tuple))):
             raise ConfigError("xs and ys must both be lists (one data set per network) or both single tensors")
-        self.shared = shared
         if shared:
             xs_, ys_ = [xs], [ys]
         else:
@@ -377,15 +525,14 @@ class _Data:
         if len(n) != 1:
             raise ConfigError(f"all training sets must have the same number of samples, got sizes {sorted(n)}")
         self.n = n.pop()
-        self.x = torch.stack([t.to(dtype) for t in xs_]).to(device)  # (S, n, in), S = 1 or K
-        ys_ = [t if not t.is_floating_point() else t.to(dtype) for t in ys_]
-        self.y = torch.stack(ys_).to(device)
-        self.x_flat = self.x.reshape(self.x.shape[0] * self.n, *self.x.shape[2:])
-        self.y_flat = self.y.reshape(self.y.shape[0] * self.n, *self.y.shape[2:])
-        self.offsets = (torch.arange(k, device=device) * self.n).unsqueeze(1) if not shared else None
+        x = torch.stack([t.to(dtype) for t in xs_]).to(device)  # (S, n, in), S = 1 or K
+        y = torch.stack([t if not t.is_floating_point() else t.to(dtype) for t in ys_]).to(device)
+        self.x_flat = x.reshape(x.shape[0] * self.n, *x.shape[2:])
+        self.y_flat = y.reshape(y.shape[0] * self.n, *y.shape[2:])
+        self.offsets = None if shared else (torch.arange(k, device=device) * self.n).unsqueeze(1)
 
     def gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batches for index rows ``idx`` (K, b): inputs (K, b, in) and targets (K, b, ...)."""
+        """Batches for index rows ``idx`` (K, b): inputs (K, b, in) and targets (K, b, ...), one gather each."""
         if self.offsets is not None:
             idx = idx + self.offsets
         return self.x_flat[idx], self.y_flat[idx]
@@ -407,28 +554,64 @@ def _epoch_permutations(generators: Sequence[torch.Generator], n: int, epochs: i
         yield torch.stack([p[e] for p in per_net]).to(device)
 
 
-def _train_chunk(arch: Architecture, states: Sequence[State], masks: Sequence[Mask | None], data: _Data,
-                 grad_fn, config: TrainConfig, generators: Sequence[torch.Generator], dtype: torch.dtype,
-                 device: torch.device) -> list[State]:
-    model = StackedMLPs(arch, states, masks, dtype, device)
-    opt = _Adam(model.flat, config) if config.optimizer == "adam" else _SGD(model.flat, config)
-    bs = config.batch_size
-    with torch.no_grad():
-        for epoch, perms in enumerate(_epoch_permutations(generators, data.n, config.epochs, device)):
-            lr = epoch_lr(config, epoch)
-            for start in range(0, data.n, bs):
-                xb, yb = data.gather(perms[:, start: start + bs])
-                out, acts = model.forward(xb, keep=True)
-                model.backward(acts, grad_fn(out, yb))
-                opt.step(model.flat, model.grad_flat, lr)
-    return [model.state(k) for k in range(model.k)]
+PACK_BELOW = 0.5  # optimise a packed copy of the trainable entries when fewer than this share is trainable
+
+
+class BatchedTrainer:
+    """One chunk of networks in training: the stacked model, its data, loss gradient and optimiser.
+
+    The optimiser works on the flat buffer directly when most entries are trainable; otherwise on a packed
+    copy of the trainable entries (gathered gradients in, updated parameters scattered back), which skips the
+    work on pruned weights entirely. Both give identical numbers (the optimisers are elementwise).
+    """
+
+    def __init__(self, arch: Architecture, states: Sequence[State], masks: Sequence[Mask | None], data: _Data,
+                 loss_grad, config: TrainConfig, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str = "cpu", exact: bool = True, adam_kernel: str = "exact") -> None:
+        self.model = StackedMLPs(arch, states, masks, dtype, device, exact)
+        self.data = data
+        self.loss_grad = loss_grad
+        self.config = config
+        share = float(self.model.trainable.float().mean())
+        self.packed_index = self.model.trainable.nonzero().squeeze(1) if share < PACK_BELOW else None
+        target = self.model.flat if self.packed_index is None else self.model.flat[self.packed_index]
+        self.params = target
+        if config.optimizer == "adam":
+            self.opt = (_FusedAdam if adam_kernel == "fused" else _Adam)(target, config)
+        else:
+            self.opt = _SGD(target, config)
+
+    def step(self, rows: torch.Tensor, lr: float) -> None:
+        """One optimiser step of every network on its batch ``rows`` (K, b) of sample indices."""
+        xb, yb = self.data.gather(rows)
+        out, acts = self.model.forward(xb, keep=True)
+        packed = self.packed_index is not None
+        self.model.backward(acts, self.loss_grad(out, yb), mask_weight_grads=not packed)
+        if packed:
+            grad = self.model.grad_flat.index_select(0, self.packed_index)
+            self.opt.step(self.params, grad, lr)
+            self.model.flat.index_copy_(0, self.packed_index, self.params)
+        else:
+            self.opt.step(self.params, self.model.grad_flat, lr)
+
+    def train(self, generators: Sequence[torch.Generator]) -> list[State]:
+        bs = self.config.batch_size
+        n = self.data.n
+        with torch.no_grad():
+            perms = _epoch_permutations(generators, n, self.config.epochs, self.model.device)
+            for epoch, perm in enumerate(perms):
+                lr = epoch_lr(self.config, epoch)
+                for start in range(0, n, bs):
+                    self.step(perm[:, start: start + bs], lr)
+        return [self.model.state(k) for k in range(self.model.k)]
 
 
 def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | State, masks: Sequence[Mask | None],
                         xs: Sequence[torch.Tensor] | torch.Tensor, ys: Sequence[torch.Tensor] | torch.Tensor,
                         loss_fn_or_kind, config: TrainConfig, generators: Sequence[torch.Generator],
                         dtype: torch.dtype = torch.float32, device: str | torch.device | None = "cpu",
-                        chunk: int | None = None) -> list[State]:
+                        chunk: int | None = None, *, exact: bool | None = None,
+                        adam_kernel: str = "exact") -> list[State]:
     """Train one network per mask, all at once; return their trained state dicts (CPU, ``dtype``).
 
     ``initial_states``, ``xs``, ``ys``: one per mask, or a single one shared by all. ``loss_fn_or_kind``: the
@@ -436,6 +619,11 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     or the task kinds ``"regression"``, ``"classification"``), or any callable ``(output, y) -> scalar``
     (vectorised with ``torch.func.vmap`` when possible). ``generators``: one per mask (the data order).
     ``chunk``: networks stacked at once (default: as many as fit the memory budget, see :func:`auto_chunk`).
+    ``exact`` (default: on the CPU): compute the few products whose batched kernel rounds differently from
+    the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match
+    the per-network path bit for bit where the kernels allow it. ``adam_kernel``: ``"exact"`` (the
+    ``torch.optim.Adam`` operation sequence) or ``"fused"`` (torch's fused kernel: about 3x faster optimiser
+    steps, equal up to an ulp per step, which chaotic training can amplify).
     Equivalent to ``train_model`` per network with the same generator (see the module docstring).
     """
     masks = list(masks)
@@ -447,6 +635,10 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     if k == 0:
         return []
     device = resolve_device(device)
+    if exact is None:
+        exact = device.type == "cpu"
+    if adam_kernel not in ("exact", "fused"):
+        raise ConfigError(f"adam_kernel must be 'exact' or 'fused', got {adam_kernel!r}")
     for i, m in enumerate(masks):
         _check_mask(arch, m, i)
     states = _as_list(initial_states, k, "initial state")
@@ -463,8 +655,9 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     for lo in range(0, k, chunk):
         hi = min(k, lo + chunk)
         data = shared_data or _Data(xs_l[lo:hi], ys_l[lo:hi], hi - lo, dtype, device)
-        results += _train_chunk(arch, states[lo:hi], masks[lo:hi], data, grad_fn, config, generators[lo:hi],
-                                dtype, device)
+        trainer = BatchedTrainer(arch, states[lo:hi], masks[lo:hi], data, grad_fn, config, dtype, device,
+                                 exact=exact, adam_kernel=adam_kernel)
+        results += trainer.train(generators[lo:hi])
     return results
 
 

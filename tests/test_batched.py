@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from plantseek.batched import loss_kind, resolve_device, train_masks_batched
+import plantseek.batched as batched
+from plantseek.batched import loss_kind, product_plan, resolve_device, train_masks_batched
 from plantseek.errors import ConfigError, MaskError
 from plantseek.evaluation import strong_metric, strong_metrics_batched
 from plantseek.instance import plant
@@ -84,6 +85,53 @@ def test_k1_host_size_shared_data_matches_reference(dtype):
                               dtype=dtype)
     want = reference(arch, states, masks, xs, ys, loss, config, [7], dtype)
     assert rel_diff(got[0], want[0]) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("widths", [(1, 16, 16, 1), (1, 16, 3), (3, 16, 1)], ids=["relu-like", "helix-like", "out1"])
+def test_degenerate_layers_match_reference(dtype, widths):
+    # layers with one input or one output take other kernels in the per-network path (gemv, fused
+    # multiply-add); the engine must follow them, or float32 training drifts away within a run
+    arch, states, masks, xs, ys, loss = problem(3, "regression", widths=widths, n=90)
+    config = TrainConfig(epochs=4, batch_size=16)
+    got = train_masks_batched(arch, states, masks, xs, ys, loss, config, [gen(i) for i in range(3)], dtype=dtype)
+    want = reference(arch, states, masks, xs, ys, loss, config, range(3), dtype)
+    for g_, w_ in zip(got, want):
+        assert rel_diff(g_, w_) <= TOL[dtype]
+
+
+def test_product_plans_reproduce_the_per_network_kernels():
+    cpu = torch.device("cpu")
+    for kind, loop in (("fwd", batched._fwd_loop), ("gw", batched._gw_loop), ("gh", batched._gh_loop)):
+        for b, n_in, n_out in ((32, 1, 20), (32, 20, 1), (1, 20, 20), (7, 20, 3)):
+            fn = product_plan(kind, 4, b, n_in, n_out, torch.float32, cpu)
+            g = gen(b + n_in)
+            h, w, bias, gz = (torch.randn(*s, generator=g) for s in ((4, b, n_in), (4, n_out, n_in), (4, n_out),
+                                                                     (4, b, n_out)))
+            assert torch.equal(batched._run_product(kind, fn, h, w, bias, gz),
+                               batched._run_product(kind, loop, h, w, bias, gz))
+
+
+@pytest.mark.parametrize("pack_below", [0.0, 1.01], ids=["flat", "packed"])
+def test_flat_and_packed_optimiser_state_match_reference(monkeypatch, pack_below):
+    monkeypatch.setattr(batched, "PACK_BELOW", pack_below)
+    arch, states, masks, xs, ys, loss = problem(3, "classification")
+    for config in (ADAM_WD, SGD_COSINE):
+        got = train_masks_batched(arch, states, masks, xs, ys, loss, config, [gen(i) for i in range(3)],
+                                  dtype=torch.float32)
+        want = reference(arch, states, masks, xs, ys, loss, config, range(3), torch.float32)
+        for g_, w_ in zip(got, want):
+            assert rel_diff(g_, w_) <= 1e-5
+
+
+def test_fused_adam_kernel_is_close():
+    arch, states, masks, xs, ys, loss = problem(3, "regression")
+    got = train_masks_batched(arch, states, masks, xs, ys, loss, ADAM, [gen(i) for i in range(3)],
+                              dtype=torch.float64, adam_kernel="fused")
+    want = reference(arch, states, masks, xs, ys, loss, ADAM, range(3), torch.float64)
+    for g_, w_, m in zip(got, want, masks):
+        assert rel_diff(g_, w_) <= 1e-10
+        assert all(torch.all(g_[n][~keep] == 0) for n, keep in m.items())
 
 
 def test_bias_masks_match_reference_and_masked_biases_are_inert():
