@@ -1,0 +1,233 @@
+"""Performance measurements of this machine and of the training engines (``python -m plantseek bench``).
+
+What each number means:
+
+- ``peak_gflops``: the roofline, best-of float32 dense matrix product (``n x n @ n x n``, ``2 n^3`` FLOPs).
+- Training throughput is timed over a fixed number of optimiser steps (not whole runs), after warm-up steps,
+  best of ``repeats`` timings, on a Circle-shaped host (2 -> 100 x 3 -> 4, depth 5, width 100), batch 32,
+  Adam, float32, masks of the given density (pruned weights are still multiplied: a mask makes nothing
+  faster). One *network-step* is one optimiser step of one network. FLOPs are counted as
+  ``6 * params * batch`` per network-step (forward 2, backward 4 FLOPs per parameter and sample; params =
+  weights + biases of the dense architecture), so ``train_gflops`` is comparable with ``peak_gflops``.
+- ``loop``: the per-network reference path (``training.train_model``'s step: autograd + ``torch.optim.Adam``),
+  one network at a time; its rate does not depend on K. ``speedup_vs_single[K]`` = batched network-steps/s at
+  K over the loop's.
+- ``peak_rss_mib``: peak resident set size of the bench process (``resource.getrusage``, whole process, all
+  measurements so far); ``engine_mib[K]``: the batched engine's own estimate of its working memory
+  (``batched.bytes_per_network``), which the chunking uses.
+- ``suite_seconds``: wall-clock of the ``default`` suite through the harness (no store), or null.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+from .batched import BatchedTrainer, _Data, _loss_grad_fn, bytes_per_network, default_threads
+from .models import Architecture, build_model, he_init
+from .training import TrainConfig, make_optimizer
+
+BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
+KS = (1, 8, 32, 128)
+
+
+def n_params(arch: Architecture) -> int:
+    return arch.n_prunable + sum(arch.widths[1:])
+
+
+def flops_per_network_step(arch: Architecture, batch: int) -> int:
+    return 6 * n_params(arch) * batch
+
+
+def _best_time(fn: Callable[[], None], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_gflops(n: int = 2048, repeats: int = 5, generator: torch.Generator | None = None) -> float:
+    """Best-of float32 GFLOP/s of one ``n x n`` matrix product."""
+    g = generator or torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)  # warm-up
+    return 2 * n**3 / _best_time(lambda: torch.mm(a, b, out=out), repeats) / 1e9
+
+
+def _workload(k: int, density: float, n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    arch = BENCH_ARCH
+    state = he_init(arch, g)
+    masks = [{name: torch.rand(shape, generator=g) < density for name, shape in arch.weight_shapes().items()}
+             for _ in range(k)]
+    x = torch.rand(n, arch.widths[0], generator=g) * 2 - 1
+    y = torch.randint(0, arch.widths[-1], (n,), generator=g)
+    return arch, state, masks, x, y, g
+
+
+def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
+                 batch: int = 32, adam_kernel: str = "exact", exact: bool = True) -> dict[str, float]:
+    """Network-steps/s and GFLOP/s of the batched engine training ``k`` networks at once."""
+    n = max(batch * (steps + warmup), 1024)
+    arch, state, masks, x, y, g = _workload(k, density, n)
+    config = TrainConfig(batch_size=batch)
+    data = _Data(x, y, k, torch.float32, torch.device("cpu"))
+    trainer = BatchedTrainer(arch, [state] * k, masks, data, _loss_grad_fn("cross_entropy"), config,
+                             exact=exact, adam_kernel=adam_kernel)
+    rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
+    batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]
+    with torch.no_grad():
+        for b in batches[:warmup]:
+            trainer.step(b, config.lr)
+
+        def run():
+            for b in batches[warmup:]:
+                trainer.step(b, config.lr)
+
+        seconds = _best_time(run, repeats)
+    rate = k * steps / seconds
+    return {"k": k, "seconds_per_step": seconds / steps, "network_steps_per_s": rate,
+            "gflops": rate * flops_per_network_step(arch, batch) / 1e9,
+            "packed_optimizer": trainer.packed_index is not None}
+
+
+def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
+              batch: int = 32) -> dict[str, float]:
+    """Network-steps/s and GFLOP/s of the per-network path (``train_model``'s step) for one network."""
+    n = max(batch * (steps + warmup), 1024)
+    arch, state, masks, x, y, g = _workload(1, density, n)
+    config = TrainConfig(batch_size=batch)
+    model = build_model(arch, state)
+    opt = make_optimizer(model.parameters(), config)
+    loss_fn = torch.nn.functional.cross_entropy
+    perm = torch.randperm(n, generator=g)
+    batches = [perm[i * batch:(i + 1) * batch] for i in range(steps + warmup)]
+    mask = masks[0]
+
+    def one(idx):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x[idx], mask), y[idx]).backward()
+        opt.step()
+
+    for idx in batches[:warmup]:
+        one(idx)
+
+    def run():
+        for idx in batches[warmup:]:
+            one(idx)
+
+    seconds = _best_time(run, repeats)
+    rate = steps / seconds
+    return {"seconds_per_step": seconds / steps, "network_steps_per_s": rate,
+            "gflops": rate * flops_per_network_step(arch, batch) / 1e9}
+
+
+def suite_seconds(name: str = "default") -> tuple[float | None, str]:
+    """Wall-clock of a whole suite through the harness without a store, or (None, why not)."""
+    try:
+        from .harness import expand, run_cells
+        from .suites import SUITES
+    except ImportError as exc:
+        return None, f"plantseek.harness not available ({exc})"
+    cells = expand(SUITES.get(name))
+    t0 = time.perf_counter()
+    results = run_cells(cells, store=None)
+    seconds = time.perf_counter() - t0
+    failed = sum(1 for _, r in results if r.status != "ok")
+    return seconds, f"suite {name!r}: {len(cells)} cells, {failed} failed, 1 process"
+
+
+def choose_threads(cores: int | None = None) -> tuple[int, str]:
+    """1 or all available cores, whichever runs a small batched product faster right now. On a machine shared
+    with other busy processes, multi-threaded kernels can be many times slower than one thread (the threads
+    wait for each other at every operation), so this is probed rather than assumed."""
+    cores = cores or default_threads()
+    if cores <= 1:
+        return 1, "1 core available"
+    g = torch.Generator().manual_seed(0)
+    h, w = torch.randn(32, 32, 100, generator=g), torch.randn(32, 100, 100, generator=g)
+    previous = torch.get_num_threads()
+    times = {1: float("inf"), cores: float("inf")}
+    try:
+        for _ in range(3):  # interleaved, best of three each
+            for t in times:
+                torch.set_num_threads(t)
+                torch.bmm(h, w)
+                times[t] = min(times[t], _best_time(lambda: [torch.bmm(h, w) for _ in range(20)], 1))
+    finally:
+        torch.set_num_threads(previous)
+    best = cores if times[cores] * 1.3 < times[1] else 1  # more threads only when clearly faster
+    return best, f"probed: {', '.join(f'{t} thread(s) {v * 1e3:.1f} ms' for t, v in times.items())}"
+
+
+def peak_rss_mib() -> float:
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (bytes on macOS)
+    return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024
+
+
+def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS, density: float = 1.0,
+        suite: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """All measurements as one dict (see the module docstring for what each number means)."""
+    say = progress or (lambda _m: None)
+    if threads:
+        threads_note = "given"
+    else:
+        threads, threads_note = choose_threads()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        steps, repeats = (8, 2) if quick else (30, 3)
+        say("dense matmul roofline")
+        peak = peak_gflops(1024 if quick else 2048, 3 if quick else 5)
+        say("per-network loop")
+        loop = loop_rate(steps=steps, repeats=repeats, density=density)
+        batched: dict[int, dict[str, float]] = {}
+        for k in ks:
+            say(f"batched K={k}")
+            batched[k] = batched_rate(k, steps=max(2, steps // max(1, k // 32)) if quick else steps,
+                                      repeats=repeats, density=density)
+        fused = None
+        if not quick:
+            say("batched K=32, fused Adam kernel")
+            fused = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="fused")
+        suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
+        if suite and not quick:
+            say("default suite")
+            suite_s, suite_note = suite_seconds("default")
+    finally:
+        torch.set_num_threads(previous)
+    arch = BENCH_ARCH
+    return {
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "processor": platform.processor()
+                    or platform.machine(), "threads": threads, "threads_note": threads_note, "cores_available": default_threads(),
+                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "workload": {"widths": list(arch.widths), "params": n_params(arch), "batch": 32, "dtype": "float32",
+                     "optimizer": "adam", "mask_density": density, "quick": quick,
+                     "flops_per_network_step": flops_per_network_step(arch, 32),
+                     "flops_rule": "6 * params * batch per network-step (params = weights + biases, dense)"},
+        "peak_gflops": peak,
+        "loop": loop,
+        "batched": {str(k): v for k, v in batched.items()},
+        "train_gflops": {str(k): v["gflops"] for k, v in batched.items()},
+        "network_steps_per_s": {str(k): v["network_steps_per_s"] for k, v in batched.items()},
+        "speedup_vs_single": {str(k): v["network_steps_per_s"] / loop["network_steps_per_s"]
+                              for k, v in batched.items()},
+        "fraction_of_peak": {str(k): v["gflops"] / peak for k, v in batched.items()},
+        "fused_adam_k32": fused,
+        "engine_mib": {str(k): k * bytes_per_network(arch, TrainConfig(), 9000, torch.float32, False) / 2**20
+                       for k in ks},
+        "peak_rss_mib": peak_rss_mib(),
+        "memory_rule": "peak_rss_mib: resource.getrusage ru_maxrss of the whole bench process; engine_mib: estimate",
+        "suite_seconds": suite_s,
+        "suite_note": suite_note,
+    }
