@@ -175,9 +175,35 @@ def peak_rss_mib() -> float:
     return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024
 
 
-def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS, density: float = 1.0,
-        suite: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """All measurements as one dict (see the module docstring for what each number means)."""
+def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: int, quick: bool, peak: float,
+                     say: Callable[[str], None]) -> dict[str, Any]:
+    say(f"density {density}: per-network loop")
+    loop = loop_rate(steps=steps, repeats=repeats, density=density)
+    batched: dict[str, dict[str, float]] = {}
+    for k in ks:
+        say(f"density {density}: batched K={k}")
+        batched[str(k)] = batched_rate(k, steps=max(2, steps // max(1, k // 32)) if quick else steps,
+                                       repeats=repeats, density=density)
+    fused = None
+    if not quick and 32 in ks:
+        say(f"density {density}: batched K=32, fused Adam kernel")
+        fused = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="fused")
+    return {
+        "loop": loop,
+        "batched": batched,
+        "train_gflops": {k: v["gflops"] for k, v in batched.items()},
+        "network_steps_per_s": {k: v["network_steps_per_s"] for k, v in batched.items()},
+        "speedup_vs_single": {k: v["network_steps_per_s"] / loop["network_steps_per_s"] for k, v in batched.items()},
+        "fraction_of_peak": {k: v["gflops"] / peak for k, v in batched.items()},
+        "fused_adam_k32": fused,
+    }
+
+
+def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS,
+        densities: tuple[float, ...] = (1.0, 0.1), suite: bool = True,
+        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """All measurements as one dict (see the module docstring for what each number means). The top-level
+    throughput keys are those of the first density; ``by_density`` holds every density's."""
     say = progress or (lambda _m: None)
     if threads:
         threads_note = "given"
@@ -189,17 +215,7 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         steps, repeats = (8, 2) if quick else (30, 3)
         say("dense matmul roofline")
         peak = peak_gflops(1024 if quick else 2048, 3 if quick else 5)
-        say("per-network loop")
-        loop = loop_rate(steps=steps, repeats=repeats, density=density)
-        batched: dict[int, dict[str, float]] = {}
-        for k in ks:
-            say(f"batched K={k}")
-            batched[k] = batched_rate(k, steps=max(2, steps // max(1, k // 32)) if quick else steps,
-                                      repeats=repeats, density=density)
-        fused = None
-        if not quick:
-            say("batched K=32, fused Adam kernel")
-            fused = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="fused")
+        by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
         suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
         if suite and not quick:
             say("default suite")
@@ -207,27 +223,25 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
     finally:
         torch.set_num_threads(previous)
     arch = BENCH_ARCH
+    first = by_density[str(densities[0])]
     return {
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "processor": platform.processor()
-                    or platform.machine(), "threads": threads, "threads_note": threads_note, "cores_available": default_threads(),
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "processor": platform.processor() or platform.machine(), "threads": threads,
+                    "threads_note": threads_note, "cores_available": default_threads(),
                     "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "workload": {"widths": list(arch.widths), "params": n_params(arch), "batch": 32, "dtype": "float32",
-                     "optimizer": "adam", "mask_density": density, "quick": quick,
+                     "optimizer": "adam (exact torch.optim.Adam numerics)", "mask_density": densities[0],
+                     "densities": list(densities), "quick": quick,
                      "flops_per_network_step": flops_per_network_step(arch, 32),
                      "flops_rule": "6 * params * batch per network-step (params = weights + biases, dense)"},
         "peak_gflops": peak,
-        "loop": loop,
-        "batched": {str(k): v for k, v in batched.items()},
-        "train_gflops": {str(k): v["gflops"] for k, v in batched.items()},
-        "network_steps_per_s": {str(k): v["network_steps_per_s"] for k, v in batched.items()},
-        "speedup_vs_single": {str(k): v["network_steps_per_s"] / loop["network_steps_per_s"]
-                              for k, v in batched.items()},
-        "fraction_of_peak": {str(k): v["gflops"] / peak for k, v in batched.items()},
-        "fused_adam_k32": fused,
+        **first,
+        "by_density": by_density,
         "engine_mib": {str(k): k * bytes_per_network(arch, TrainConfig(), 9000, torch.float32, False) / 2**20
                        for k in ks},
         "peak_rss_mib": peak_rss_mib(),
-        "memory_rule": "peak_rss_mib: resource.getrusage ru_maxrss of the whole bench process; engine_mib: estimate",
+        "memory_rule": "peak_rss_mib: resource.getrusage ru_maxrss of the whole bench process; "
+                       "engine_mib: the engine's own estimate for K networks (9000 shared samples)",
         "suite_seconds": suite_s,
         "suite_note": suite_note,
     }

@@ -243,3 +243,18 @@ def test_strong_metrics_batched_equals_strong_metric(task):
         assert got == pytest.approx(want, rel=1e-9, abs=0)
     assert strong_metrics_batched(inst, masks, split="val") == pytest.approx(
         [strong_metric(inst, m, "val") for m in masks], rel=1e-9)
+
+
+def test_bench_cli_quick_json(capsys):
+    import json
+
+    from plantseek.cli import main
+
+    assert main(["bench", "--quick", "--json", "--ks", "1,2", "--densities", "1.0", "--threads", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["peak_gflops"] > 0 and out["suite_seconds"] is None
+    assert set(out["train_gflops"]) == set(out["speedup_vs_single"]) == {"1", "2"}
+    assert out["machine"]["threads"] == 1
+    with pytest.raises(SystemExit) as exc:  # argparse rejects it: one line, exit code 2
+        main(["bench", "--quick", "--ks", "0"])
+    assert exc.value.code == 2

@@ -26,7 +26,8 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: 1 or all cores, whichever a quick probe finds faster)")
     p.add_argument("--ks", type=_ks, default=(1, 8, 32, 128), help="networks trained at once (default 1,8,32,128)")
-    p.add_argument("--density", type=float, default=1.0, help="density of the benchmark masks (default 1.0)")
+    p.add_argument("--densities", default="1.0,0.1",
+                   help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
     p.add_argument("--no-suite", action="store_true", help="do not time the default suite")
 
 
@@ -35,34 +36,50 @@ def _table(r: dict) -> str:
     lines = [
         f"plantseek bench: torch {m['torch']}, {m['threads']} thread(s) of {m['cores_available']} "
         f"({m['threads_note']}), load average {m['load_average']}",
-        f"  workload: MLP {w['widths']} ({w['params']} params), batch {w['batch']}, {w['dtype']}, Adam, "
-        f"mask density {w['mask_density']}; FLOPs: {w['flops_rule']}",
+        f"  workload: MLP {w['widths']} ({w['params']} params), batch {w['batch']}, {w['dtype']}, {w['optimizer']}",
+        f"  FLOPs: {w['flops_rule']}",
         f"  dense float32 matmul roofline: {r['peak_gflops']:.1f} GFLOP/s",
-        f"  per-network loop: {r['loop']['network_steps_per_s']:.0f} network-steps/s, "
-        f"{r['loop']['gflops']:.2f} GFLOP/s",
-        "      K   network-steps/s   GFLOP/s   % of peak   speedup vs loop   engine MiB",
     ]
-    for k, b in r["batched"].items():
-        lines.append(f"  {int(k):5d}   {b['network_steps_per_s']:15.0f}   {b['gflops']:7.2f}   "
-                     f"{100 * r['fraction_of_peak'][k]:8.1f}%   {r['speedup_vs_single'][k]:14.1f}x   "
-                     f"{r['engine_mib'][k]:10.1f}")
-    if r.get("fused_adam_k32"):
-        f = r["fused_adam_k32"]
-        lines.append(f"  K=32 with the fused Adam kernel: {f['network_steps_per_s']:.0f} network-steps/s, "
-                     f"{f['gflops']:.2f} GFLOP/s")
+    for density, d in r["by_density"].items():
+        lines += [
+            f"  masks of density {density}: per-network loop {d['loop']['network_steps_per_s']:.0f} network-steps/s, "
+            f"{d['loop']['gflops']:.2f} GFLOP/s",
+            "        K   network-steps/s   GFLOP/s   % of peak   speedup vs loop   engine MiB",
+        ]
+        for k, b in d["batched"].items():
+            lines.append(f"    {int(k):5d}   {b['network_steps_per_s']:15.0f}   {b['gflops']:7.2f}   "
+                         f"{100 * d['fraction_of_peak'][k]:8.1f}%   {d['speedup_vs_single'][k]:14.1f}x   "
+                         f"{r['engine_mib'][k]:10.1f}")
+        if d.get("fused_adam_k32"):
+            f = d["fused_adam_k32"]
+            speedup = f["network_steps_per_s"] / d["loop"]["network_steps_per_s"]
+            lines.append(f"    K=32 with the fused Adam kernel: {f['network_steps_per_s']:.0f} network-steps/s, "
+                         f"{f['gflops']:.2f} GFLOP/s, {speedup:.1f}x")
     lines.append(f"  peak RSS of this process: {r['peak_rss_mib']:.0f} MiB (resource.getrusage)")
     suite = "null" if r["suite_seconds"] is None else f"{r['suite_seconds']:.1f} s"
     lines.append(f"  default suite wall-clock: {suite} ({r['suite_note']})")
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    from ..bench import run as run_bench
+def _densities(text: str) -> tuple[float, ...]:
+    from ..errors import ConfigError
     from ..masks import validate_density
 
-    density = validate_density(args.density)
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"--densities must be comma-separated numbers in (0, 1], got {text!r}") from None
+    if not values:
+        raise ConfigError("--densities is empty")
+    return tuple(validate_density(v) for v in values)
+
+
+def run(args) -> int:
+    from ..bench import run as run_bench
+
+    densities = _densities(args.densities)
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
-    result = run_bench(quick=args.quick, threads=args.threads, ks=args.ks, density=density,
+    result = run_bench(quick=args.quick, threads=args.threads, ks=args.ks, densities=densities,
                        suite=not args.no_suite, progress=progress)
     print(json.dumps(result) if args.json else _table(result))
     return 0
