@@ -10,7 +10,9 @@ Cells are grouped by instance (task, depth, width, seed, options). For one group
 3. evaluates every valid mask as a **strong** ticket (host's initial weights, scale-correct readout, test split);
 4. trains every valid mask as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32, from the initial
    weights with the mask fixed), all masks of the group (plus the dense host, as a reference) through one
-   ``train_masks`` call, and evaluates them on the test split;
+   ``train_masks`` call, and evaluates them on the test split. Training starts from the masked initial
+   network with a calibrated readout and balanced neuron scales (``plantseek.readout``: the same network
+   function, fitted on the training split only);
 5. computes recovery metrics against the planted ticket.
 
 Seeds: the pruner's generator derives from (seed, pruner, density); every network of an instance is trained
@@ -36,6 +38,7 @@ from .evaluation import model_metric, strong_metric
 from .instance import PlantedInstance, plant
 from .masks import Mask, kept_count, mask_count, pack_mask, validate_mask
 from .pruners import get_pruner, is_file_ref, protocol_of
+from .readout import weak_start
 from .records import CellConfig, CellResult, provenance
 from .suites import Suite
 from .task import DataConfig
@@ -185,9 +188,11 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     train_cfg = first.train
     t0 = time.perf_counter()
     kwargs = {"device": device} if device else {}
-    models = train_masks(instance.arch, instance.initial_state, [p.mask for p in ok] + [dense_mask],
-                         instance.data.train.x, instance.data.train.y, task.loss, train_cfg,
-                         [seeding.generator(first.seed, "train") for _ in range(len(ok) + 1)], **kwargs)
+    masks = [p.mask for p in ok] + [dense_mask]
+    train = instance.data.train
+    starts = [weak_start(instance.initial_state, m, train.x, train.y, task.kind) for m in masks]
+    models = train_masks(instance.arch, starts, masks, train.x, train.y, task.loss, train_cfg,
+                         [seeding.generator(first.seed, "train") for _ in masks], **kwargs)
     train_share = (time.perf_counter() - t0) / (len(ok) + 1)
     dense_weak = model_metric(instance, models[-1], None)
 

@@ -11,6 +11,13 @@ classification (a convex problem in alpha, solved in float64). The factor is fol
 (``W_last[k] *= alpha_k``, ``b_last[k] *= alpha_k``), so the network function is the calibrated one and training
 starts from it. Every mask, the dense host included, is treated alike; for the planted ticket alpha recovers
 1/scale, so training starts from the target itself.
+
+Then :func:`balance` rescales every hidden neuron (incoming by g > 0, outgoing by 1/g) so that its incoming and
+outgoing norms are equal. ReLU is positively homogeneous, so the function stays the same; Adam's additive steps
+are not invariant to this rescaling, and the planting's per-neuron factors are an artefact of hiding the ticket
+that training should not depend on. Measured (depth 5, width 100, seeds 0-2): the trained planted ticket stays
+within 0.017 accuracy of the exact ticket on Circle (0.975-0.983 vs 0.986-0.992) and reaches MSE 2e-4..4e-4 on
+Helix (exact 1.3e-4; the trained dense host 1.2e-3); without this step it fell to 0.92 and 0.12.
 """
 
 from __future__ import annotations
@@ -81,3 +88,9 @@ def balance(state: dict[str, torch.Tensor], mask: Mask | None, sweeps: int = 3) 
             out[bias_name(l)] *= g
             out[weight_name(l + 1)] /= g[None, :]
     return out
+
+
+def weak_start(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
+               kind: str) -> dict[str, torch.Tensor]:
+    """Where weak training of ``mask`` starts: calibrated readout, then balanced hidden neurons (float64)."""
+    return balance(calibrated_state(state, mask, x, y, kind), mask)

@@ -1,0 +1,67 @@
+"""Test-only pruners. TicketOracle re-plants the instance from its known configuration and returns the planted
+ticket: the harness itself never hands the ground truth to a pruner, so a test has to know it independently."""
+
+import os
+
+import torch
+
+import plantseek
+
+
+class TicketOracle:
+    name = "ticket-oracle"
+
+    def prune(self, model, data, density, *, generator, budget):
+        spec = dict(task=os.environ.get("ORACLE_TASK", "circle"), depth=int(os.environ.get("ORACLE_DEPTH", "5")),
+                    width=int(os.environ.get("ORACLE_WIDTH", "100")), seed=int(os.environ.get("ORACLE_SEED", "0")))
+        return plantseek.plant(**spec).ticket
+
+
+class Crashes:
+    name = "crashes"
+
+    def prune(self, model, data, density, *, generator, budget):
+        raise RuntimeError("boom")
+
+
+class WrongShape:
+    name = "wrong-shape"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {n: torch.ones(3, 3, dtype=torch.bool) for n in model.prunable()}
+
+
+class WrongDtype:
+    name = "wrong-dtype"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {n: torch.ones_like(p) for n, p in model.prunable().items()}
+
+
+class HasNaN:
+    name = "has-nan"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {n: torch.full_like(p, float("nan")) for n, p in model.prunable().items()}
+
+
+class WrongKey:
+    name = "wrong-key"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {"layers.99.weight": torch.ones(1, dtype=torch.bool)}
+
+
+class WrongCount:
+    name = "wrong-count"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.prunable().items()}
+
+
+class Hangs:
+    name = "hangs"
+
+    def prune(self, model, data, density, *, generator, budget):
+        while True:
+            pass
