@@ -27,14 +27,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 EVIL = '<img src=x onerror=alert(1)>"snip'
 
 
+def _unavailable(reason: str):
+    # CI sets PLANTSEEK_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip
+    if os.environ.get("PLANTSEEK_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium at {CHROMIUM} (CI: apt-get install -y chromium)")
+        _unavailable(f"no chromium at {CHROMIUM} (CI: apt-get install -y chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("playwright for Python is not installed (CI: pip install playwright)")
+        _unavailable("playwright for Python is not installed (CI: pip install playwright)")
     df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow", "edge-popup"),
                            seeds=(0, 1))
     df.loc[df["pruner"] == "snip", "pruner"] = EVIL  # a hostile name from a user's pruner file
