@@ -34,7 +34,7 @@ import torch
 
 from . import seeding
 from .errors import PlantseekError
-from .evaluation import model_metric, strong_metric
+from .evaluation import model_metric, strong_metric, strong_metrics_batched
 from .instance import PlantedInstance, plant
 from .masks import Mask, kept_count, mask_count, pack_mask, validate_mask
 from .pruners import get_pruner, is_file_ref, protocol_of
@@ -151,9 +151,34 @@ def _prune_cells(pruner: Any, pending: list[_Pending], instance: PlantedInstance
             p.error = f"{what} returned an invalid mask: {exc}"
 
 
+ABLATIONS = ("shuffled", "reinit")
+
+
+def ablate(mask: Mask, ablation: str, generator: torch.Generator) -> Mask:
+    """Sanity ablations of a mask. ``shuffled``: every layer's kept positions permuted at random (same per-layer
+    counts); ``reinit``: the mask itself (the harness evaluates it on a re-initialised host)."""
+    if ablation == "shuffled":
+        out = {}
+        for name, m in mask.items():
+            flat = m.reshape(-1)
+            out[name] = flat[torch.randperm(flat.numel(), generator=generator)].reshape(m.shape)
+        return out
+    return mask
+
+
+def reinitialised_host(instance: PlantedInstance, seed: int) -> dict[str, torch.Tensor]:
+    """A fresh random host of the same architecture (nothing planted), for the ``reinit`` ablation."""
+    from .models import he_init
+
+    return he_init(instance.arch, seeding.generator(seed, "reinit-host", *instance.arch.widths))
+
+
 def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT,
               device: str | None = None) -> list[tuple[CellConfig, CellResult]]:
-    """Run all cells of one instance; never raises for a failing pruner (its cells are marked failed)."""
+    """Run all cells of one instance; never raises for a failing pruner (its cells are marked failed).
+
+    Each (pruner, density) is pruned once; its ablation cells reuse that mask.
+    """
     from .metrics import recovery_metrics
 
     prov = provenance()
@@ -166,13 +191,14 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     ticket_ref = strong_metric(instance, instance.ticket)
     dense_ref = strong_metric(instance, None)
 
-    pending: list[_Pending] = []
-    by_pruner: "OrderedDict[str, list[_Pending]]" = OrderedDict()
-    protocols: dict[str, str] = {}
+    jobs: "OrderedDict[tuple[str, str], _Pending]" = OrderedDict()
     for c in cells:
-        p = _Pending(c, resolve_density(c.density, instance))
-        pending.append(p)
-        by_pruner.setdefault(c.pruner, []).append(p)
+        if (c.pruner, c.density) not in jobs:
+            jobs[(c.pruner, c.density)] = _Pending(c, resolve_density(c.density, instance))
+    by_pruner: "OrderedDict[str, list[_Pending]]" = OrderedDict()
+    for (ref, _), job in jobs.items():
+        by_pruner.setdefault(ref, []).append(job)
+    protocols: dict[str, str] = {}
     for ref, group in by_pruner.items():
         try:
             pruner = get_pruner(ref)
@@ -183,39 +209,49 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
         protocols[ref] = protocol_of(pruner)
         _prune_cells(pruner, group, instance, prune_timeout)
 
-    ok = [p for p in pending if p.mask is not None]
-    dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
-    train_cfg = first.train
-    t0 = time.perf_counter()
-    kwargs = {"device": device} if device else {}
-    masks = [p.mask for p in ok] + [dense_mask]
+    # one (mask, start of weak training) per successful cell; the dense host goes last as a reference
     train = instance.data.train
-    starts = [weak_start(instance.initial_state, m, train.x, train.y, task.kind) for m in masks]
-    models = train_masks(instance.arch, starts, masks, train.x, train.y, task.loss, train_cfg,
-                         [seeding.generator(first.seed, "train") for _ in masks], **kwargs)
-    train_share = (time.perf_counter() - t0) / (len(ok) + 1)
-    dense_weak = model_metric(instance, models[-1], None)
-
-    model_of = {id(p): m for p, m in zip(ok, models)}
-    out = []
-    for p in pending:
-        common = dict(metric_name=task.metric_name, density=p.density, ticket_metric=ticket_ref,
-                      dense_metric=dense_ref, dense_weak_metric=dense_weak, prune_seconds=p.prune_seconds,
-                      protocol=protocols.get(p.config.pruner, ""), provenance=prov)
-        if p.mask is None:
-            out.append((p.config, CellResult(status="failed", error=p.error, **common)))
+    planted = instance.initial_state
+    ok: list[tuple[CellConfig, _Pending, Mask, dict[str, torch.Tensor]]] = []
+    for c in cells:
+        job = jobs[(c.pruner, c.density)]
+        if job.mask is None:
             continue
-        model = model_of[id(p)]
-        out.append((p.config, CellResult(
-            status="ok",
-            achieved_density=mask_count({n: p.mask[n] for n in instance.arch.weight_names()}) / instance.arch.n_prunable,
-            strong_metric=strong_metric(instance, p.mask),
-            weak_metric=model_metric(instance, model, p.mask),
-            train_seconds=train_share,
-            metrics=recovery_metrics(p.mask, instance.ticket),
-            mask=pack_mask(p.mask),
-            **common,
-        )))
+        g = seeding.generator(c.seed, "ablation", c.pruner, c.density, c.ablation)
+        host = reinitialised_host(instance, c.seed) if c.ablation == "reinit" else planted
+        ok.append((c, job, ablate(job.mask, c.ablation, g), host))
+    dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
+    masks = [m for _, _, m, _ in ok] + [dense_mask]
+    hosts = [h for _, _, _, h in ok] + [planted]
+    t0 = time.perf_counter()
+    starts = [weak_start(h, m, train.x, train.y, task.kind) for h, m in zip(hosts, masks)]
+    kwargs = {"device": device} if device else {}
+    models = train_masks(instance.arch, starts, masks, train.x, train.y, task.loss, first.train,
+                         [seeding.generator(first.seed, "train") for _ in masks], **kwargs)
+    train_share = (time.perf_counter() - t0) / len(masks)
+    dense_weak = model_metric(instance, models[-1], None)
+    strong = strong_metrics_batched(instance, [m for c, _, m, _ in ok if c.ablation != "reinit"])
+    strong_of = iter(strong)
+
+    done: dict[str, CellResult] = {}
+    weights = instance.arch.weight_names()
+    for (c, job, mask, _), model in zip(ok, models):
+        done[c.cell_id] = CellResult(
+            status="ok", metric_name=task.metric_name, density=job.density,
+            achieved_density=mask_count({n: mask[n] for n in weights}) / instance.arch.n_prunable,
+            strong_metric=math.nan if c.ablation == "reinit" else next(strong_of),
+            weak_metric=model_metric(instance, model, mask), ticket_metric=ticket_ref, dense_metric=dense_ref,
+            dense_weak_metric=dense_weak, prune_seconds=job.prune_seconds, train_seconds=train_share,
+            protocol=protocols.get(c.pruner, ""), metrics=recovery_metrics(mask, instance.ticket),
+            mask=pack_mask(mask), provenance=prov)
+    out = []
+    for c in cells:
+        job = jobs[(c.pruner, c.density)]
+        result = done.get(c.cell_id) or CellResult(
+            status="failed", error=job.error, metric_name=task.metric_name, density=job.density,
+            ticket_metric=ticket_ref, dense_metric=dense_ref, dense_weak_metric=dense_weak,
+            prune_seconds=job.prune_seconds, protocol=protocols.get(c.pruner, ""), provenance=prov)
+        out.append((c, result))
     return out
 
 

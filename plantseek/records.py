@@ -20,7 +20,8 @@ from .training import TrainConfig
 
 @dataclass(frozen=True)
 class CellConfig:
-    """Everything that determines a cell's result. ``cell_id`` hashes all of it."""
+    """Everything that determines a cell's result. ``cell_id`` hashes all of it (fields at their defaults
+    are left out of the hash, so adding a field with a default never orphans stored results)."""
 
     task: str
     depth: int
@@ -33,15 +34,31 @@ class CellConfig:
     budget: TrainConfig = TrainConfig()  # the pruner's training allowance
     pruner_code: str = ""  # sha256 of a pruner file (file refs only), so an edited file is re-run
     n_samples: int = 10_000
+    ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (see harness)
+
+    @property
+    def label(self) -> str:
+        """How the cell's method is shown: the pruner, with its ablation in brackets."""
+        return f"{self.pruner} [{self.ablation}]" if self.ablation else self.pruner
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["task_options"] = dict(self.task_options)
         return d
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that differ from their defaults (always task, depth, width, seed, pruner, density).
+
+        Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
+        """
+        defaults = CellConfig(self.task, self.depth, self.width, self.seed, self.pruner, self.density).as_dict()
+        mine = self.as_dict()
+        keep = {"task", "depth", "width", "seed", "pruner", "density"}
+        return {k: v for k, v in mine.items() if k in keep or v != defaults[k]}
+
     @property
     def cell_id(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property

@@ -439,7 +439,7 @@ def _row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "depth": depth,
         "width": width,
         "seed": seed,
-        "pruner": config.pruner,
+        "pruner": config.label,  # the pruner, with a sanity ablation in brackets
         "density_spec": str(config.density),
         "noise": _scalar_or_none(options.get("noise")),
         "task_options": json.dumps(options, sort_keys=True, default=str),

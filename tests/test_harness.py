@@ -86,10 +86,28 @@ def test_same_cell_twice_gives_identical_results():
 def test_cell_ids_are_pinned():
     """A new field must not silently orphan stored results: these ids are fixed."""
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
-    assert c.cell_id == PINNED_ID
+    assert c.cell_id == "aa00126550472c8db674"
+    assert CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
+                      train=TrainConfig(epochs=3)).cell_id == "c8413729dd71d16c0554"
+    assert len({c.cell_id, CellConfig(**{**c.__dict__, "seed": 1}).cell_id}) == 2
 
 
-PINNED_ID = "b0bd7bbc49d3e11b43be"
+def test_sanity_ablations_reuse_the_mask():
+    import torch
+
+    from plantseek.masks import unpack_mask
+
+    base = cells(["magnitude"], densities=("0.1",))
+    grid = base + [CellConfig(**{**base[0].__dict__, "ablation": a}) for a in ("shuffled", "reinit")]
+    results = {c.ablation: r for c, r in run_group(grid)}
+    assert all(r.status == "ok" for r in results.values())
+    inst = plantseek.plant("circle", depth=4, width=20, seed=0, data=plantseek.task.DataConfig(n_samples=600))
+    shapes = inst.arch.weight_shapes()
+    m = {k: unpack_mask(results[k].mask, shapes) for k in results}
+    assert results["reinit"].mask == results[""].mask and math.isnan(results["reinit"].strong_metric)
+    for name in shapes:  # shuffled: same count per layer, different positions
+        assert int(m["shuffled"][name].sum()) == int(m[""][name].sum())
+    assert any(not torch.equal(m["shuffled"][n], m[""][n]) for n in shapes)
 
 
 def test_density_canonical_and_validated():
