@@ -3,7 +3,8 @@
 - ``results/plantseek.db``: the results store (:mod:`plantseek.store`; SQLite, with transient ``-wal``/``-shm``
   files beside it while it is open)
 - ``results/plots/``: figures made from the store
-- ``leaderboard/``: the generated leaderboard (``index.html``)
+- ``leaderboard/``: the generated leaderboard (``index.html``) and its own store ``leaderboard/plantseek.db``
+  (the canonical results behind the committed leaderboard; ``submit`` adds to it)
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ def leaderboard_dir(root: str | Path = ".") -> Path:
 
 def leaderboard_page(root: str | Path = ".") -> Path:
     return leaderboard_dir(root) / "index.html"
+
+
+def leaderboard_store(root: str | Path = ".") -> Path:
+    return leaderboard_dir(root) / "plantseek.db"

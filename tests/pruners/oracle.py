@@ -65,3 +65,12 @@ class Hangs:
     def prune(self, model, data, density, *, generator, budget):
         while True:
             pass
+
+
+class Unseeded:
+    name = "unseeded"
+
+    def prune(self, model, data, density, *, generator, budget):
+        from plantseek.masks import select_top
+
+        return select_top({n: torch.rand(p.shape) for n, p in model.prunable().items()}, density)

@@ -1,0 +1,52 @@
+"""``python -m plantseek submit path/to/pruner.py[:Class]``: check, score, store and rank a new pruner."""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "check a pruner file, score it on the standard suite with sanity ablations, update the leaderboard"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("pruner", help="path/to/pruner.py or path/to/pruner.py:ClassName")
+    p.add_argument("--suite", default="default", help="suite to score on (default: default)")
+    p.add_argument("--store", default=None, help="results store (default: leaderboard/plantseek.db)")
+    p.add_argument("--out", default=None, help="leaderboard folder to regenerate (default: leaderboard/)")
+    p.add_argument("--jobs", type=int, default=1, help="local worker processes")
+    p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not regenerate the leaderboard")
+
+
+def run(args) -> int:
+    from .. import paths
+    from ..harness import run_cells
+    from ..store import ResultStore, load_results
+    from ..submit import check_submission, submission_cells
+    from ..suites import SUITES
+
+    print(f"checking {args.pruner}", file=sys.stderr)
+    name = check_submission(args.pruner, report=lambda line: print(line, file=sys.stderr))
+    if args.check_only:
+        return 0
+    cells = submission_cells(args.pruner, SUITES.get(args.suite))
+    store_path = args.store or paths.leaderboard_store()
+    with ResultStore(store_path) as store:
+        done = store.finished_ids()
+        todo = [c for c in cells if c.cell_id not in done]
+        print(f"scoring {name!r}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
+              f"{len(todo)} to run, store {store_path}", file=sys.stderr)
+        from tqdm import tqdm
+
+        with tqdm(total=len(todo), unit="cell", file=sys.stderr) as bar:
+            results = run_cells(todo, store=store, jobs=args.jobs, on_result=lambda c, r: bar.update(1))
+    failed = [(c, r) for c, r in results if r.status != "ok"]
+    for c, r in failed:
+        print(f"FAILED {c.task} {c.label} density={c.density}: {r.error}", file=sys.stderr)
+    if not args.no_leaderboard:
+        from ..leaderboard import write_leaderboard
+
+        out = args.out or paths.leaderboard_dir()
+        write_leaderboard(load_results(store_path), out)
+        print(f"leaderboard updated: {out}/index.html, {out}/README.md", file=sys.stderr)
+    print(f"{name}: {len(results) - len(failed)} cells scored, {len(failed)} failed")
+    return 1 if failed else 0
