@@ -13,6 +13,12 @@ a mean; tables show ``mean ± sample standard deviation`` (ddof = 1; no ± with 
 counted and shown, never averaged.
 
 Ranking rule (:data:`RANKING_RULE`): see there; it is also printed into every README.md and index.html.
+
+Sanity ablations (:data:`SANITY_RULE`): the harness scores a pruner P's masks twice more, shuffled within each
+layer and on a re-initialised host; the store names those cells ``"P [shuffled]"`` and ``"P [reinit]"``
+(:attr:`plantseek.records.CellConfig.label`). They are not competitors: they are kept out of the ranking and of
+the per-setting tables, and shown against P in their own section (:func:`sanity_table`) and in the flat table of
+all results.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from .errors import StoreError
 __all__ = [
     "REQUIRED_COLUMNS", "QUANTITIES", "RANKING_RULE", "SPREAD_RULE", "prepare", "summary_table", "ranking",
     "provenance_line", "render_markdown", "render_html", "write_results_csv", "write_leaderboard",
-    "higher_is_better", "fmt", "md_escape",
+    "higher_is_better", "fmt", "md_escape", "SANITY_RULE", "SANITY_COLUMNS", "ABLATIONS", "split_ablation",
+    "sanity_table",
 ]
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "density_spec", "status", "protocol",
@@ -57,7 +64,22 @@ RANKING_RULE = (
     "score is its mean rank over the comparisons it took part in (lower is better); ties in that score are "
     "broken by the mean rank of recall (fraction of planted-ticket weights kept, higher is better), computed "
     "the same way. The number of comparisons is shown: a method that entered fewer comparisons is ranked on "
-    "fewer data.")
+    "fewer data. Sanity ablations (a method's own masks shuffled within each layer, shown as \"P [shuffled]\", "
+    "or on a re-initialised host, \"P [reinit]\") are not competitors: they enter no comparison, do not count "
+    "towards the two methods a comparison needs, and are not ranked; they are left out of the per-setting tables "
+    "and shown in the Sanity ablations section instead.")
+
+#: the sanity ablations of plantseek.harness.ABLATIONS (not imported: this module needs no torch)
+ABLATIONS = ("shuffled", "reinit")
+_ABLATION_RE = re.compile(r"^(?P<base>.*\S) \[(?P<abl>" + "|".join(ABLATIONS) + r")\]$", re.S)
+SANITY_RULE = (
+    "Each pruner's own masks are scored twice more: shuffled at random within each layer (same per-layer counts; "
+    "\"P [shuffled]\") and applied to a re-initialised host with nothing planted (\"P [reinit]\"; its strong "
+    "metric is not meaningful). These are checks of P, not competitors, and are not ranked. Values are means ± "
+    "sample standard deviation over seeds of the weak metric and recall (ok cells, finite values). \"Beats its "
+    "shuffled mask\": yes when the pruner's mean weak metric is strictly better than its shuffled mask's in the "
+    "metric's direction (a tie is no), n/a when either mean is missing. Density 1 is left out: every weight is "
+    "kept, so a shuffled mask is the same mask.")
 
 _METRIC_DIRECTION = {"accuracy": True, "mse": False}
 _SEP = " · "
@@ -122,9 +144,10 @@ def _spec_key(spec: str) -> tuple:
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """A normalised copy of a results frame with helper columns (the input is never modified).
 
-    Added: ``_ok`` (status ok), ``_sid`` (setting index, sorted), ``_setting`` (its label), ``_slug`` (a file-name
-    safe, unique name), ``_method`` (display name of (pruner, protocol)), ``_hib`` (metric direction).
-    Failed cells get the protocol of their pruner and the metric name of their setting when those are unique.
+    Added: ``_ok`` (status ok), ``_base`` and ``_ablation`` (:func:`split_ablation` of the pruner), ``_sid``
+    (setting index, sorted), ``_setting`` (its label), ``_slug`` (a file-name safe, unique name), ``_method``
+    (display name of (pruner, protocol)), ``_hib`` (metric direction). Failed cells get the protocol of their pruner
+    (of an ablation: else of its base pruner) and the metric name of their setting when those are unique.
     """
     if not isinstance(df, pd.DataFrame):
         raise StoreError(f"expected a results DataFrame, got {type(df).__name__}")
@@ -140,12 +163,16 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     for c in ["task", "pruner", "density_spec", "status", "protocol", "metric_name", "error"]:
         d[c] = _str_col(d[c]) if c in d.columns else ""
     d["_ok"] = d["status"].eq("ok")
+    parts = [split_ablation(p) for p in d["pruner"]]
+    d["_base"] = [b for b, _ in parts]
+    d["_ablation"] = [a for _, a in parts]
 
-    # protocol of failed cells: the pruner's, when the pruner has exactly one
-    for pruner, grp in d.groupby("pruner", sort=False):
-        known = sorted(set(grp["protocol"]) - {""})
-        if len(known) == 1:
-            d.loc[grp.index[grp["protocol"].eq("")], "protocol"] = known[0]
+    # protocol of failed cells: the pruner's, when the pruner has exactly one (an ablation's: else its base's)
+    for key in ("pruner", "_base"):
+        for _, grp in d.groupby(key, sort=False):
+            known = sorted(set(grp["protocol"]) - {""})
+            if len(known) == 1:
+                d.loc[grp.index[grp["protocol"].eq("")], "protocol"] = known[0]
     protocols_of = d.groupby("pruner")["protocol"].nunique()
     d["_method"] = [p if protocols_of[p] <= 1 or not proto else f"{p} ({proto})"
                     for p, proto in zip(d["pruner"], d["protocol"])]
@@ -190,6 +217,17 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     miss = d["density"].isna() & d["density_spec"].eq("ticket")
     d.loc[miss, "density"] = d.loc[miss, "_sid"].map(tick)
     return d
+
+
+def split_ablation(pruner: str) -> tuple[str, str]:
+    """``"P [shuffled]"`` -> ``("P", "shuffled")``; a name without a sanity-ablation suffix -> ``(name, "")``."""
+    m = _ABLATION_RE.match(str(pruner))
+    return (m.group("base"), m.group("abl")) if m else (str(pruner), "")
+
+
+def _competitors(d: pd.DataFrame) -> pd.DataFrame:
+    """The prepared frame without sanity-ablation cells."""
+    return d[d["_ablation"].eq("")]
 
 
 def _stats(values: pd.Series) -> dict[str, float]:
@@ -241,9 +279,14 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     """The overall ranking (rule: :data:`RANKING_RULE`), one row per method, best first.
 
     Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
-    cells, failed``. ``mean_recall`` is the mean over the method's comparisons of its mean recall.
+    cells, failed``. ``mean_recall`` is the mean over the method's comparisons of its mean recall. Sanity-ablation
+    cells (``"P [shuffled]"``, ``"P [reinit]"``) are left out entirely.
     """
-    d = df if "_sid" in df.columns else prepare(df)
+    d = _competitors(df if "_sid" in df.columns else prepare(df))
+    cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
+            "mean_recall", "cells", "failed"]
+    if not len(d):
+        return pd.DataFrame(columns=cols)
     s = summary_table(d)
     comp = s[(s["density"] < 1) | s["density"].isna() & s["density_spec"].eq("ticket")].copy()
     comp["_weak"] = np.where(comp["higher_is_better"], -comp["weak_metric_mean"], comp["weak_metric_mean"])
@@ -281,9 +324,56 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
         pos.append(pos[-1] if prev == (a, b) else float(i))  # equal scores share a position
         prev = (a, b)
     out.insert(0, "position", pos)
-    cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
-            "mean_recall", "cells", "failed"]
     return out[cols].reset_index(drop=True)
+
+
+_SIDES = (("", ""), ("shuffled", "shuffled_"), ("reinit", "reinit_"))  # (ablation, column prefix)
+SANITY_COLUMNS = (["setting", "slug", "task", "metric_name", "higher_is_better", "method", "pruner", "protocol",
+                   "density_spec", "density"]
+                  + [f"{pre}{q}_{k}" for _, pre in _SIDES for q in ("weak_metric", "recall") for k in ("mean", "std")]
+                  + ["beats_shuffled"])
+
+
+def _verdict(mine: float, shuffled: float, hib: bool) -> str:
+    if not (np.isfinite(mine) and np.isfinite(shuffled)):
+        return "n/a"
+    return "yes" if (mine > shuffled if hib else mine < shuffled) else "no"
+
+
+def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
+    """For every pruner P with sanity-ablation cells, one row per (setting, P, requested density below 1): P's
+    weak metric and recall against ``P [shuffled]`` and ``P [reinit]`` (rule: :data:`SANITY_RULE`).
+
+    Columns: :data:`SANITY_COLUMNS`; ``pruner`` is P, ``method`` its display name; the quantities are
+    ``{side}{q}_mean`` and ``{side}{q}_std`` for side ``""`` (P itself), ``"shuffled_"`` and ``"reinit_"`` and
+    q in (weak_metric, recall), over ok cells with a finite value (std: ddof = 1, NaN with one seed).
+    ``beats_shuffled`` is "yes", "no" or "n/a". Empty (no rows) when the frame holds no ablation cells.
+    """
+    d = df if "_sid" in df.columns else prepare(df)
+    fam = d[d["_base"].isin(set(d.loc[d["_ablation"].ne(""), "_base"]))]
+    fam = fam[(fam["density"] < 1) | fam["density"].isna() & fam["density_spec"].eq("ticket")]
+    if not len(fam):
+        return pd.DataFrame(columns=SANITY_COLUMNS)
+    n_protocols = fam.groupby("_base")["protocol"].agg(lambda x: len(set(x) - {""}))
+    rows = []
+    for (sid, base, proto, spec), g in fam.groupby(["_sid", "_base", "protocol", "density_spec"], sort=False):
+        hib = bool(g["_hib"].iloc[0])
+        r: dict[str, Any] = {
+            "setting": g["_setting"].iloc[0], "slug": g["_slug"].iloc[0], "task": g["task"].iloc[0],
+            "metric_name": g["metric_name"].iloc[0], "higher_is_better": hib,
+            "method": base if n_protocols[base] <= 1 or not proto else f"{base} ({proto})", "pruner": base,
+            "protocol": proto, "density_spec": spec, "density": float(g["density"].mean()), "_sid": sid}
+        for abl, pre in _SIDES:
+            side = g[g["_ablation"].eq(abl) & g["_ok"]]
+            for q in ("weak_metric", "recall"):
+                st = _stats(side[q])
+                r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"] = st["mean"], st["std"]
+        r["beats_shuffled"] = _verdict(r["weak_metric_mean"], r["shuffled_weak_metric_mean"], hib)
+        rows.append(r)
+    out = pd.DataFrame(rows)
+    out["_skey"] = out["density_spec"].map(_spec_key)
+    out = out.sort_values(["_sid", "method", "_skey"], kind="stable")
+    return out[SANITY_COLUMNS].reset_index(drop=True)
 
 
 # --- provenance ----------------------------------------------------------------------------------------------
@@ -374,6 +464,16 @@ def _setting_blocks(d: pd.DataFrame, s: pd.DataFrame) -> list[dict[str, Any]]:
     return blocks
 
 
+def _blocks(d: pd.DataFrame) -> list[dict[str, Any]]:
+    """The per-setting blocks of the competitors (sanity ablations are shown in their own section)."""
+    main = _competitors(d)
+    return _setting_blocks(main, summary_table(main)) if len(main) else []
+
+
+def _metric_label(metric: str, hib: bool) -> str:
+    return f"{metric or 'metric'} ({'higher' if hib else 'lower'} is better)"
+
+
 def _is_best(block: dict, spec: str, q: str, value: float) -> bool:
     b = block["best"].get((spec, q))
     return b is not None and np.isfinite(value) and math.isclose(value, b, rel_tol=1e-12, abs_tol=0.0)
@@ -386,13 +486,14 @@ def _direction(block: dict) -> str:
 # --- Markdown ------------------------------------------------------------------------------------------------
 def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
                     now: _dt.datetime | None = None) -> str:
-    """README.md text: provenance, the ranking with its rule, per-setting tables, plot links.
+    """README.md text: provenance, the ranking with its rule, sanity ablations (when there are any), per-setting
+    tables, plot links.
 
     ``plots`` maps a setting slug to ``{kind: relative path}`` (see :func:`plantseek.plots.plots_by_setting`).
     """
     d = prepare(df)
-    s = summary_table(d)
     rk = ranking(d)
+    sanity = sanity_table(d)
     plots = plots or {}
     out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
            "Density = fraction of prunable weights **kept**. Recall = fraction of the planted ticket's weights kept "
@@ -406,7 +507,19 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
         out.append(f"| {fmt(r.position, 'g')} | {md_escape(r.method)} | {md_escape(r.protocol or '—')} | "
                    f"{fmt(r.mean_rank)} | {r.comparisons} | {fmt(r.mean_recall_rank)} | {fmt(r.mean_recall)} | "
                    f"{r.failed} / {r.cells} |")
-    for b in _setting_blocks(d, s):
+    if len(sanity):
+        out += ["", "## Sanity ablations", "", SANITY_RULE, "",
+                "| setting | metric | method | density | weak | recall | weak [shuffled] | recall [shuffled] | "
+                "weak [reinit] | recall [reinit] | beats its shuffled mask |",
+                "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+        for r in sanity.to_dict("records"):
+            line = [md_escape(r["setting"]), md_escape(_metric_label(r["metric_name"], r["higher_is_better"])),
+                    md_escape(r["method"]), md_escape(_density_label(r["density_spec"], r["density"]))]
+            line += [_pm(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]) for _, pre in _SIDES
+                     for q in ("weak_metric", "recall")]
+            line.append(r["beats_shuffled"])
+            out.append("| " + " | ".join(line) + " |")
+    for b in _blocks(d):
         out += ["", f"## {md_escape(b['setting'])}", "",
                 f"Metric: {md_escape(b['metric'])} ({_direction(b)}). Planted ticket (strong): "
                 f"{_pm(b['ticket']['mean'], b['ticket']['std'])}; dense host after training: "
@@ -501,6 +614,8 @@ th[aria-sort=descending]::after{content:" \\25BC";color:var(--acc)}
 td.best{background:var(--best);font-weight:600}
 .fail{color:var(--bad);font-size:12px;margin-left:4px}
 td.allfail{color:var(--bad)}
+td.verdict-yes{color:#1a7f37;font-weight:600}
+td.verdict-no{color:var(--bad);font-weight:600}
 .pm{color:var(--muted);font-size:12px}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:14px;margin:10px 0 6px}
 figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px;background:#fff}
@@ -606,14 +721,16 @@ def _pm_html(mean: float, std: float) -> str:
 
 def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
                 now: _dt.datetime | None = None) -> str:
-    """index.html: a self-contained static page (inline CSS and JS, no network) with the ranking, per-setting
-    tables (sortable by clicking a header), a flat table of all (setting, method, density) rows, filters by task
-    and protocol, and the plots as relative image files (``plots`` as in :func:`render_markdown`)."""
+    """index.html: a self-contained static page (inline CSS and JS, no network) with the ranking, sanity ablations
+    (when there are any), per-setting tables (sortable by clicking a header), a flat table of all (setting,
+    method, density) rows (ablations included), filters by task and protocol, and the plots as relative image
+    files (``plots`` as in :func:`render_markdown`)."""
     d = prepare(df)
     s = summary_table(d)
     rk = ranking(d)
+    sanity = sanity_table(d)
     plots = plots or {}
-    blocks = _setting_blocks(d, s)
+    blocks = _blocks(d)
     tasks = sorted(d["task"].unique())
     protocols = sorted(set(d["protocol"]) - {""})
     prov = provenance_line(df, now)
@@ -661,6 +778,31 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
                  f"{_num_td(r.mean_recall_rank)}{_num_td(r.mean_recall)}"
                  f"{_num_td(float(r.failed), str(r.failed))}{_num_td(float(r.cells), str(r.cells))}</tr>")
     o.append("</tbody></table></div>")
+
+    # sanity ablations
+    if len(sanity):
+        o.append('<section id="sanity"><h2>Sanity ablations</h2>')
+        o.append(f'<p class="note" id="sanity-rule">{_h(SANITY_RULE)}</p>')
+        o.append('<div class="scroll"><table class="sortable" id="sanity-table"><thead><tr>')
+        o += [_th("setting", 0, "str", cls="l"), _th("metric", 1, "str", cls="l"), _th("method", 2, "str", cls="l"),
+              _th("density", 3, first="ascending"), _th("weak", 4, cls="gs"), _th("recall", 5),
+              _th("weak [shuffled]", 6, cls="gs"), _th("recall [shuffled]", 7), _th("weak [reinit]", 8, cls="gs"),
+              _th("recall [reinit]", 9), _th("beats its shuffled mask", 10, "str", cls="l gs")]
+        o.append("</tr></thead><tbody>")
+        for r in sanity.to_dict("records"):
+            metric = _metric_label(r["metric_name"], r["higher_is_better"])
+            o.append(f'<tr data-task="{_h(r["task"])}" data-protocol="{_h(r["protocol"])}">'
+                     f'<td class="l" data-v="{_h(r["setting"])}">{_h(r["setting"])}</td>'
+                     f'<td class="l" data-v="{_h(metric)}">{_h(metric)}</td>'
+                     f'<td class="l" data-v="{_h(r["method"])}">{_h(r["method"])}</td>'
+                     f'{_num_td(r["density"], _h(_density_label(r["density_spec"], r["density"])))}')
+            for _, pre in _SIDES:
+                for j, q in enumerate(("weak_metric", "recall")):
+                    o.append(_num_td(r[f"{pre}{q}_mean"], _pm_html(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]),
+                                     "gs" if j == 0 else ""))
+            v = r["beats_shuffled"]
+            o.append(f'<td class="l gs verdict-{_h(v.replace("/", ""))}" data-v="{_h(v)}">{_h(v)}</td></tr>')
+        o.append("</tbody></table></div></section>")
 
     # per-setting tables
     for b in blocks:

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from plantseek.errors import StoreError
-from plantseek.leaderboard import (RANKING_RULE, md_escape, prepare, provenance_line, ranking, render_html,
-                                   render_markdown, summary_table, write_leaderboard)
+from plantseek.leaderboard import (RANKING_RULE, SANITY_RULE, md_escape, prepare, provenance_line, ranking,
+                                   render_html, render_markdown, sanity_table, split_ablation, summary_table,
+                                   write_leaderboard)
 
 NOW = dt.datetime(2025, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
 
@@ -201,6 +202,132 @@ def test_rule_is_stated_in_both_files(tmp_path):
     assert RANKING_RULE in md
     assert "mean rank over the comparisons" in page and "ties share the average" in page
     assert "sample standard deviation" in md and "sample standard deviation" in page
+
+
+# --- sanity ablations ----------------------------------------------------------------------------------------------
+def _ablation_example(p: str = "P") -> pd.DataFrame:
+    """P with its two sanity ablations ("P [shuffled]", "P [reinit]" as the store labels them) and a competitor Q.
+
+    circle (accuracy) 0.1: P 0.85 vs shuffled 0.75 -> yes; relu (MSE) 0.1: P 0.03 vs shuffled 0.02 -> no (higher
+    MSE is worse); circle 0.5: every shuffled cell failed -> n/a; density 1 is left out of the section. The
+    ablations' weak metrics beat every competitor, so counting them would change every rank.
+    """
+    circle = dict(task="circle", metric_name="accuracy")
+    relu = dict(task="relu", metric_name="mse")
+    rows = []
+    for seed in (0, 1):
+        def add(name, spec, weak, recall, status="ok", **kw):
+            rows.append(_row(pruner=name, seed=seed, density_spec=spec, density=float(spec), weak_metric=weak,
+                             recall=recall, strong_metric=np.nan if name.endswith("[reinit]") else 0.3,
+                             status=status, error="" if status == "ok" else "boom", **kw))
+        add(p, "0.1", (0.9, 0.8)[seed], 0.6, **circle)
+        add(f"{p} [shuffled]", "0.1", (0.7, 0.8)[seed], 0.1, **circle)
+        add(f"{p} [reinit]", "0.1", 0.95, 0.6, **circle)
+        add("Q", "0.1", 0.5, 0.3, **circle)
+        add(p, "0.5", 0.9, 0.7, **circle)
+        add(f"{p} [shuffled]", "0.5", np.nan, np.nan, status="failed", **circle)
+        add(f"{p} [reinit]", "0.5", 0.99, 0.7, **circle)
+        add("Q", "0.5", 0.6, 0.4, **circle)
+        for name in (p, f"{p} [shuffled]", f"{p} [reinit]", "Q"):
+            add(name, "1", 0.97, 1.0, **circle)
+        add(p, "0.1", (0.02, 0.04)[seed], 0.5, **relu)
+        add(f"{p} [shuffled]", "0.1", (0.01, 0.03)[seed], 0.1, **relu)
+        add(f"{p} [reinit]", "0.1", 0.001, 0.5, **relu)
+        add("Q", "0.1", 0.05, 0.2, **relu)
+    return pd.DataFrame(rows)
+
+
+def _md_table(md: str, heading: str) -> list[list[str]]:
+    lines = md.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    rows = [re.split(r"(?<!\\)\|", line)[1:-1] for line in lines if line.startswith("|")]
+    return [[c.strip() for c in r] for r in rows[2:]]  # no header, no alignment row
+
+
+def test_split_ablation():
+    assert split_ablation("P [shuffled]") == ("P", "shuffled")
+    assert split_ablation("dir/my pruner.py:Cls [reinit]") == ("dir/my pruner.py:Cls", "reinit")
+    assert split_ablation("P [other]") == ("P [other]", "") and split_ablation("P") == ("P", "")
+
+
+def test_sanity_table_verdicts_by_hand():
+    t = sanity_table(_ablation_example()).set_index(["task", "density_spec"])
+    assert sorted(t.index) == [("circle", "0.1"), ("circle", "0.5"), ("relu", "0.1")]  # density 1 left out
+    assert set(t["pruner"]) == {"P"} and set(t["method"]) == {"P"}  # Q has no ablations: no rows
+    c1, c5, r1 = t.loc[("circle", "0.1")], t.loc[("circle", "0.5")], t.loc[("relu", "0.1")]
+    assert (c1["weak_metric_mean"], c1["shuffled_weak_metric_mean"]) == pytest.approx((0.85, 0.75))
+    assert c1["weak_metric_std"] == pytest.approx(math.sqrt(0.005))
+    assert (c1["recall_mean"], c1["shuffled_recall_mean"], c1["reinit_recall_mean"]) == pytest.approx((0.6, 0.1, 0.6))
+    assert c1["reinit_weak_metric_mean"] == pytest.approx(0.95)
+    assert c1["beats_shuffled"] == "yes"
+    assert (r1["weak_metric_mean"], r1["shuffled_weak_metric_mean"]) == pytest.approx((0.03, 0.02))
+    assert r1["beats_shuffled"] == "no"  # MSE: the shuffled mask's lower error is better
+    assert np.isnan(c5["shuffled_weak_metric_mean"]) and c5["beats_shuffled"] == "n/a"
+    assert c5["reinit_weak_metric_mean"] == pytest.approx(0.99)
+
+
+def test_ablations_are_not_ranked_or_in_setting_tables():
+    df = _ablation_example()
+    r = ranking(df).set_index("method")
+    assert sorted(r.index) == ["P", "Q"]
+    # circle 0.1, circle 0.5, relu 0.1: P beats Q in each; density 1 excluded; ablations do not take ranks
+    assert r.loc["P", "mean_rank"] == 1 and r.loc["Q", "mean_rank"] == 2
+    assert r["comparisons"].tolist() == [3, 3]
+    assert (r.loc["P", "cells"], r.loc["P", "failed"]) == (8, 0)  # P's own cells only (4 per seed)
+    # without Q no comparison has two competitors: P alone is unranked, its ablations do not count
+    alone = ranking(df[df["pruner"] != "Q"])
+    assert alone["method"].tolist() == ["P"] and alone["comparisons"].tolist() == [0]
+    md = render_markdown(df, now=NOW)
+    assert RANKING_RULE in md and "are not competitors" in RANKING_RULE
+    assert [row[1] for row in _md_table(md, "## Overall ranking")] == ["P", "Q"]
+    for heading in ("## circle · depth 5 · width 100 · noise 0.01", "## relu · depth 5 · width 100 · noise 0.01"):
+        assert sorted(row[0] for row in _md_table(md, heading)) == ["P", "Q"]
+    page = render_html(df, now=NOW)
+    pivots = re.findall(r'<table class="sortable pivot".*?</table>', page, re.S)
+    ranking_html = re.search(r'<table class="sortable" id="ranking-table">.*?</table>', page, re.S).group(0)
+    assert len(pivots) == 2 and not any("[shuffled]" in t or "[reinit]" in t for t in pivots + [ranking_html])
+    flat = re.search(r'<table class="sortable" id="all-results">.*?</table>', page, re.S).group(0)
+    assert ">P [shuffled]</td>" in flat and ">P [reinit]</td>" in flat  # every row is still listed
+
+
+def test_sanity_section_in_readme_and_page():
+    df = _ablation_example()
+    md = render_markdown(df, now=NOW)
+    assert "## Sanity ablations" in md and SANITY_RULE in md
+    assert md.index("## Overall ranking") < md.index("## Sanity ablations") < md.index("## circle")
+    rows = _md_table(md, "## Sanity ablations")
+    got = {(row[0].split(" · ")[0], row[3]): (row[2], row[4], row[6], row[10]) for row in rows}
+    assert got == {("circle", "0.1"): ("P", "0.85 ± 0.071", "0.75 ± 0.071", "yes"),
+                   ("relu", "0.1"): ("P", "0.03 ± 0.014", "0.02 ± 0.014", "no"),
+                   ("circle", "0.5"): ("P", "0.9 ± 0", "—", "n/a")}
+    page = render_html(df, now=NOW)
+    assert '<section id="sanity"><h2>Sanity ablations</h2>' in page and "beats its shuffled mask" in page
+    table = re.search(r'<table class="sortable" id="sanity-table">.*?</table>', page, re.S).group(0)
+    verdicts = re.findall(r'<td class="l gs verdict-[a-z]+" data-v="([^"]*)">', table)
+    assert sorted(verdicts) == ["n/a", "no", "yes"]
+    assert table.count('data-task="relu"') == 1 and table.count('data-protocol="single-shot"') == 3  # filters
+
+
+def test_no_ablations_no_section(tmp_path):
+    df = synthetic_results(tasks=("circle",), pruners=("random", "snip"), seeds=(0, 1))
+    assert len(sanity_table(df)) == 0 and list(sanity_table(df).columns)
+    write_leaderboard(df, tmp_path, with_plots=False, now=NOW)
+    for name in ("README.md", "index.html"):
+        text = (tmp_path / name).read_text()
+        assert "Sanity ablations" in text  # only in the ranking rule, which says how they would be treated
+        assert "## Sanity ablations" not in text and 'id="sanity"' not in text and SANITY_RULE not in text
+
+
+def test_ablation_of_hostile_name_is_escaped():
+    df = _ablation_example(p=EVIL)
+    page = render_html(df, now=NOW)
+    assert page.count("<script") == 1 and "<img src=x" not in page
+    table = re.search(r'<table class="sortable" id="sanity-table">.*?</table>', page, re.S).group(0)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in table
+    md = render_markdown(df, now=NOW)
+    assert "<script" not in md and "<img" not in md
+    rows = _md_table(md, "## Sanity ablations")
+    assert len(rows) == 3 and all(len(row) == 11 for row in rows) and rows[0][2] == md_escape(EVIL)
+    assert sorted(ranking(df)["method"]) == sorted([EVIL, "Q"])
 
 
 # --- escaping, failures, provenance ----------------------------------------------------------------------------------
