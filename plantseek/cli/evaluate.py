@@ -25,7 +25,8 @@ def add_arguments(p) -> None:
     p.add_argument("--noise", type=float, help="task noise level (default: the task's, 0.01)")
     p.add_argument("--epochs", type=int, help="weak-training epochs (default 10)")
     p.add_argument("--n-samples", type=int, help="samples per instance (train + test; default 10000)")
-    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="local worker processes (default 0 = one per CPU core, at most one per instance)")
     p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
     p.add_argument("--timeout", type=float, default=None, help="seconds a single prune call may take (default 1800)")
@@ -111,6 +112,16 @@ def print_table(rows: list[dict]) -> None:
         print(f"FAILED {r.task} {r.pruner} density={r.density} seed={r.seed}: {r.error}")
 
 
+def auto_jobs(jobs: int, cells) -> int:
+    """``jobs`` if given, else one worker per usable core, but no more than there are instances to run."""
+    if jobs and jobs > 0:
+        return jobs
+    from ..batched import default_threads
+    from ..harness import group_cells
+
+    return max(1, min(default_threads(), len(group_cells(cells))))
+
+
 def run(args) -> int:
     from ..harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
 
@@ -143,7 +154,7 @@ def run(args) -> int:
             print(json.dumps(row), flush=True)
 
     try:
-        results = run_cells(todo, store=store, jobs=args.jobs, executor=args.executor,
+        results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                   prune_timeout=args.timeout or DEFAULT_PRUNE_TIMEOUT, device=args.device, on_result=on_result)
     finally:
         if bar is not None:

@@ -12,7 +12,7 @@ def add_arguments(p) -> None:
     p.add_argument("--suite", default="default", help="suite to score on (default: default)")
     p.add_argument("--store", default=None, help="results store (default: leaderboard/plantseek.db)")
     p.add_argument("--out", default=None, help="leaderboard folder to regenerate (default: leaderboard/)")
-    p.add_argument("--jobs", type=int, default=1, help="local worker processes")
+    p.add_argument("--jobs", type=int, default=0, help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
     p.add_argument("--no-leaderboard", action="store_true", help="do not regenerate the leaderboard")
 
@@ -20,6 +20,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from .. import paths
     from ..harness import run_cells
+    from .evaluate import auto_jobs
     from ..store import ResultStore, load_results
     from ..submit import check_submission, submission_cells
     from ..suites import SUITES
@@ -38,7 +39,8 @@ def run(args) -> int:
         from tqdm import tqdm
 
         with tqdm(total=len(todo), unit="cell", file=sys.stderr) as bar:
-            results = run_cells(todo, store=store, jobs=args.jobs, on_result=lambda c, r: bar.update(1))
+            results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
+                                on_result=lambda c, r: bar.update(1))
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {r.error}", file=sys.stderr)
