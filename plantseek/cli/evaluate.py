@@ -137,7 +137,7 @@ def run(args) -> int:
     done = store.finished_ids() if store is not None else set()
     todo = [c for c in cells if c.cell_id not in done]
     print(f"plantseek evaluate: suite {suite.name!r}, {len(cells)} cells ({len(cells) - len(todo)} already in "
-          f"{'the store' if store else 'nothing'}), {len(todo)} to run", file=sys.stderr)
+          f"{'the store' if store is not None else 'no store'}), {len(todo)} to run", file=sys.stderr)
 
     bar = None
     if not args.no_progress and not args.json and todo:
