@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import pkgutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -32,7 +31,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import torch
 
 from .errors import ConfigError, PrunerError
-from .registry import Registry
+from .registry import Registry, import_package_modules
 
 PRUNERS: Registry[Callable[[], Any]] = Registry("pruner")
 PROTOCOLS = ("single-shot", "multi-shot", "strong")
@@ -46,17 +45,8 @@ class Pruner(Protocol):
         ...
 
 
-_loaded = False
-
-
 def load_baselines() -> None:
-    global _loaded
-    if _loaded:
-        return
-    package = importlib.import_module("baselines")
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"baselines.{info.name}")
-    _loaded = True
+    import_package_modules("baselines")
 
 
 def pruner_names() -> list[str]:

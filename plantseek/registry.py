@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 from typing import Callable, Generic, Iterator, TypeVar
 
 from .errors import ConfigError
@@ -43,3 +46,11 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@functools.lru_cache(maxsize=None)
+def import_package_modules(package_name: str) -> None:
+    """Import every module of a plug-in package (``tasks``, ``baselines``) once, so that each registers itself."""
+    package = importlib.import_module(package_name)
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package_name}.{info.name}")

@@ -8,15 +8,13 @@ with ``@TASKS.register("name")``; :func:`get_task` imports the ``tasks`` package
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from .errors import ConfigError
-from .registry import Registry
+from .registry import Registry, import_package_modules
 from .targets import TargetNetwork
 
 TASKS: Registry[type["Task"]] = Registry("task")
@@ -31,6 +29,11 @@ class TaskOptions:
     def __post_init__(self) -> None:
         if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not self.noise >= 0:
             raise ConfigError(f"noise must be a number >= 0, got {self.noise!r}")
+
+
+def check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -144,18 +147,9 @@ class Task:
         return float(((output.double() - y.double()) ** 2).mean())
 
 
-_loaded = False
-
-
 def load_task_modules() -> None:
     """Import every module of the ``tasks`` package so that each registers itself."""
-    global _loaded
-    if _loaded:
-        return
-    package = importlib.import_module("tasks")
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"tasks.{info.name}")
-    _loaded = True
+    import_package_modules("tasks")
 
 
 def get_task(name: str, **options: Any) -> Task:

@@ -29,7 +29,7 @@ import torch
 
 from plantseek.errors import ConfigError
 from plantseek.targets import PiecewiseLinear, TargetNetwork
-from plantseek.task import TASKS, Task, TaskOptions
+from plantseek.task import TASKS, Task, TaskOptions, check_positive_int
 
 BOUNDARIES = (0.2, 0.5, 0.7)
 SLOPES = (5.0, 10.0, 20.0, 40.0)
@@ -42,8 +42,7 @@ class CircleOptions(TaskOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.knots, bool) or not isinstance(self.knots, int) or self.knots < 1:
-            raise ConfigError(f"knots must be an integer >= 1, got {self.knots!r}")
+        check_positive_int("knots", self.knots)
         if not self.pl_end > math.sqrt(BOUNDARIES[-1]):
             raise ConfigError(f"pl_end must exceed sqrt({BOUNDARIES[-1]}), got {self.pl_end!r}")
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from plantseek.errors import ConfigError
 from plantseek.targets import PiecewiseLinear, TargetNetwork
-from plantseek.task import TASKS, Task, TaskOptions
+from plantseek.task import TASKS, Task, TaskOptions, check_positive_int
 
 
 def helix(x):
@@ -34,8 +33,7 @@ class HelixOptions(TaskOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.knots, bool) or not isinstance(self.knots, int) or self.knots < 1:
-            raise ConfigError(f"knots must be an integer >= 1, got {self.knots!r}")
+        check_positive_int("knots", self.knots)
 
 
 @TASKS.register("helix")
