@@ -223,11 +223,17 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
     masks = [m for _, _, m, _ in ok] + [dense_mask]
     hosts = [h for _, _, _, h in ok] + [planted]
+    # identical (mask, host) pairs train to identical networks (same start, same data order): train each once
+    unique: dict[tuple, int] = {}
+    slot = [unique.setdefault((tuple(m), pack_mask(m), h is planted), len(unique)) for m, h in zip(masks, hosts)]
+    first_of = {i: k for k, i in reversed(list(enumerate(slot)))}
     t0 = time.perf_counter()
-    starts = [weak_start(h, m, train.x, train.y, task.kind) for h, m in zip(hosts, masks)]
+    todo = [first_of[i] for i in range(len(unique))]
+    starts = [weak_start(hosts[k], masks[k], train.x, train.y, task.kind) for k in todo]
     kwargs = {"device": device} if device else {}
-    models = train_masks(instance.arch, starts, masks, train.x, train.y, task.loss, first.train,
-                         [seeding.generator(first.seed, "train") for _ in masks], **kwargs)
+    trained = train_masks(instance.arch, starts, [masks[k] for k in todo], train.x, train.y, task.loss,
+                          first.train, [seeding.generator(first.seed, "train") for _ in todo], **kwargs)
+    models = [trained[i] for i in slot]
     train_share = (time.perf_counter() - t0) / len(masks)
     dense_weak = model_metric(instance, models[-1], None)
     strong = strong_metrics_batched(instance, [m for c, _, m, _ in ok if c.ablation != "reinit"])

@@ -172,3 +172,12 @@ def test_list_shows_tasks_pruners_suites():
     assert r.returncode == 0
     for name in ("circle", "relu", "helix", "magnitude-multishot", "edge-popup-annealed", "paper-singleshot"):
         assert name in r.stdout
+
+
+def test_full_density_masks_train_to_the_dense_reference():
+    """Density 1 keeps every weight: the network is the dense host, trained once and shared."""
+    results = run_group(cells(["random", "magnitude"], densities=("1.0", "0.1"), epochs=2))
+    full = [r for c, r in results if c.density == "1.0"]
+    assert len(full) == 2 and all(r.status == "ok" for r in full)
+    assert full[0].weak_metric == full[1].weak_metric == full[0].dense_weak_metric
+    assert full[0].strong_metric == full[0].dense_metric

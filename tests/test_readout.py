@@ -1,0 +1,50 @@
+"""Readout calibration and balancing before weak training, against independent expectations."""
+
+import torch
+
+import plantseek
+from plantseek.models import bias_name, forward_state, weight_name
+from plantseek.readout import balance, calibrated_state, fit_output_factors
+
+
+def test_least_squares_factor_by_hand():
+    y = torch.tensor([[1.0, 2.0], [2.0, -1.0], [3.0, 0.5]], dtype=torch.float64)
+    z = y * torch.tensor([0.5, -4.0], dtype=torch.float64)
+    assert torch.allclose(fit_output_factors(z, y, "regression"), torch.tensor([2.0, -0.25], dtype=torch.float64))
+    zero = torch.zeros(3, 2, dtype=torch.float64)
+    assert torch.equal(fit_output_factors(zero, y, "regression"), torch.ones(2, dtype=torch.float64))
+
+
+def test_cross_entropy_factors_are_the_optimum():
+    inst = plantseek.plant("circle", depth=5, width=100, seed=1)
+    z = forward_state(inst.initial_state, inst.data.train.x, inst.ticket)
+    alpha = fit_output_factors(z, inst.data.train.y, "classification").requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(z * alpha, inst.data.train.y)
+    (grad,) = torch.autograd.grad(loss, alpha)
+    assert grad.abs().max() < 1e-8  # stationary point of a convex problem = its minimum
+    assert loss < 0.35  # the calibrated ticket is a good classifier (log 4 = 1.39 for a blind one)
+
+
+def test_regression_ticket_calibrates_to_the_planted_scales():
+    inst = plantseek.plant("helix", depth=5, width=100, seed=0, noise=0.0)
+    state = calibrated_state(inst.initial_state, inst.ticket, inst.data.train.x, inst.data.train.y, "regression")
+    out = forward_state(state, inst.data.test.x, inst.ticket)
+    ref = torch.from_numpy(inst.target(inst.data.test.x.numpy()))
+    assert float((out - ref).norm() / ref.norm()) < 1e-3  # alpha ~ 1/scale: the target itself
+
+
+def test_balance_keeps_the_function_and_equalises_norms():
+    inst = plantseek.plant("circle", depth=5, width=100, seed=2)
+    g = torch.Generator().manual_seed(0)
+    mask = {n: torch.rand(s, generator=g) < 0.3 for n, s in inst.arch.weight_shapes().items()}
+    balanced = balance(inst.initial_state, mask, sweeps=50)
+    x = inst.data.test.x
+    before, after = forward_state(inst.initial_state, x, mask), forward_state(balanced, x, mask)
+    assert torch.allclose(before, after, rtol=1e-9, atol=1e-12)
+    for l in range(inst.arch.n_layers - 1):
+        w_in = balanced[weight_name(l)] * mask[weight_name(l)]
+        n_in = torch.sqrt((w_in ** 2).sum(1) + balanced[bias_name(l)] ** 2)
+        w_out = balanced[weight_name(l + 1)] * mask[weight_name(l + 1)]
+        n_out = torch.sqrt((w_out ** 2).sum(0))
+        live = (n_in > 0) & (n_out > 0)
+        assert torch.allclose(n_in[live], n_out[live], rtol=1e-3)
