@@ -39,10 +39,6 @@ def strong_metric(instance: PlantedInstance, mask: Mask | None, split: str = "te
     return instance.task.metric(strong_outputs(instance, mask, s.x), s.y)
 
 
-def strong_metrics(instance: PlantedInstance, masks: Sequence[Mask], split: str = "test") -> list[float]:
-    return [strong_metric(instance, m, split) for m in masks]
-
-
 def ticket_metric(instance: PlantedInstance, split: str = "test") -> float:
     """The planted ticket's strong metric (the reference every method is compared with)."""
     return strong_metric(instance, instance.ticket, split)

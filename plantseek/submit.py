@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from .errors import PlantseekError, PrunerError
+from .errors import PlantseekError
 from .harness import ABLATIONS, expand
 from .instance import plant
 from .masks import kept_count, validate_mask
@@ -67,8 +67,3 @@ def submission_cells(ref: str, suite: Suite) -> list[CellConfig]:
     """The suite's cells for ``ref`` and their sanity ablations."""
     base = expand(suite.with_overrides(pruners=[ref]))
     return base + [dataclasses.replace(c, ablation=a) for c in base for a in ABLATIONS]
-
-
-def ensure_file_ref(ref: str) -> None:
-    if not is_file_ref(ref):
-        raise PrunerError(f"submit takes path/to/pruner.py[:Class], got {ref!r}")
