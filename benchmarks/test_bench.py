@@ -18,7 +18,7 @@ from plantseek.evaluation import strong_metrics_batched
 from plantseek.instance import plant
 from plantseek.models import build_model
 from plantseek.task import DataConfig
-from plantseek.training import TrainConfig, make_optimizer
+from plantseek.training import TrainConfig, model_optimizer
 
 BATCH = 32
 
@@ -41,13 +41,14 @@ def test_dense_matmul_roofline(benchmark):
     assert out.shape == (1024, 1024)
 
 
+@pytest.mark.parametrize("adam_kernel", ["fused", "single-tensor"])
 @pytest.mark.parametrize("k", bench.KS)
 @pytest.mark.parametrize("density", [1.0, 0.1])
-def test_batched_step(benchmark, k, density):
+def test_batched_step(benchmark, k, density, adam_kernel):
     n = 1024
     arch, state, masks, x, y, g = bench._workload(k, density, n)
     trainer = BatchedTrainer(arch, [state] * k, masks, _Data(x, y, k, torch.float32, torch.device("cpu")),
-                             _loss_grad_fn("cross_entropy"), TrainConfig(batch_size=BATCH))
+                             _loss_grad_fn("cross_entropy"), TrainConfig(batch_size=BATCH, adam_kernel=adam_kernel))
     rows = torch.stack([torch.randperm(n, generator=g)[:BATCH] for _ in range(k)])
     benchmark.extra_info["flops"] = k * bench.flops_per_network_step(arch, BATCH)
     benchmark.extra_info["network_steps"] = k
@@ -57,12 +58,13 @@ def test_batched_step(benchmark, k, density):
         assert torch.all(w[trainer.model.weight_masks[l] == 0] == 0)
 
 
+@pytest.mark.parametrize("adam_kernel", ["fused", "single-tensor"])
 @pytest.mark.parametrize("density", [1.0, 0.1])
-def test_per_network_step(benchmark, density):
+def test_per_network_step(benchmark, density, adam_kernel):
     n = 1024
     arch, state, masks, x, y, g = bench._workload(1, density, n)
     model = build_model(arch, state)
-    opt = make_optimizer(model.parameters(), TrainConfig(batch_size=BATCH))
+    opt = model_optimizer(model, TrainConfig(batch_size=BATCH, adam_kernel=adam_kernel))
     idx = torch.randperm(n, generator=g)[:BATCH]
 
     def step():

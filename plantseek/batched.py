@@ -6,16 +6,18 @@ stacks them so that one batched matrix product per layer and step (``torch.baddb
 all K networks, and the optimiser runs as a handful of vectorised operations over one flat buffer holding every
 parameter of every network.
 
-Numerical contract: the same computation as the per-network path, operation by operation. The optimisers repeat
-``torch.optim.Adam`` / ``torch.optim.SGD`` (single-tensor CPU path) elementwise; the loss gradients are those of
+Numerical contract: the same computation as the per-network path, operation by operation. Adam runs torch's
+fused kernel over the padded flat buffer exactly as the per-network path runs it over its own padded flat
+buffer (``TrainConfig.adam_kernel="fused"``, the default; see :mod:`plantseek.training` for why the padding makes
+the two agree bit for bit), or repeats ``torch.optim.Adam``'s single-tensor CPU path elementwise
+(``"single-tensor"``); SGD repeats ``torch.optim.SGD``'s; the loss gradients are those of
 ``F.mse_loss`` / ``F.cross_entropy`` with mean reduction, per network (the K losses are summed, so each network's
 gradient is its own); each matrix product uses a batched formulation that rounds exactly like the per-network
 kernel, probed per shape (:func:`product_plan`), or falls back to the per-network kernel for the few degenerate
 shapes where none does (layers with one input or one output in float32). On the CPU this makes whole float32
 runs bit-identical to ``train_model`` on every task shape tested (Circle, ReLU, Helix, 10 epochs). That matters:
 training is chaotic enough to blow a single rounding difference up beyond 1e-5 within one run. Tests hold
-float64 to 1e-10 and float32 to 1e-5 relative. ``adam_kernel="fused"`` trades this for speed (torch's fused
-kernel, an ulp per step apart).
+float64 to 1e-10 and float32 to 1e-5 relative.
 
 How the data order is kept: in every epoch each network draws ``torch.randperm(n, generator=g_k)`` from its
 own generator and cuts it into consecutive batches of ``batch_size`` (the last one may be smaller) — the rule of
@@ -41,7 +43,7 @@ import torch
 
 from .errors import ConfigError, MaskError
 from .models import Architecture, Mask, bias_name, weight_name
-from .training import TrainConfig, epoch_lr
+from .training import TrainConfig, epoch_lr, padded_length
 
 State = dict[str, torch.Tensor]
 
@@ -196,6 +198,8 @@ def _loss_grad_fn(loss_fn_or_kind: object) -> Callable[[torch.Tensor, torch.Tens
 # optimisers on one flat buffer (torch.optim single-tensor numerics)
 # --------------------------------------------------------------------------------------------------------------
 class _Adam:
+    """``torch.optim.Adam``'s single-tensor CPU implementation, operation by operation."""
+
     def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
         self.wd = config.weight_decay
         self.exp_avg = torch.zeros_like(param)
@@ -224,12 +228,17 @@ class _Adam:
         param.addcdiv_(self.exp_avg, self.denom, value=-step_size)
 
 
-class _FusedAdam(_Adam):
-    """The same Adam through torch's fused CPU/CUDA kernel (one pass over memory; ``torch.optim.Adam(fused=True)``
-    numerics: equal to the single-tensor path up to an ulp per step, fused multiply-adds)."""
+class _FusedAdam:
+    """``torch.optim.Adam(fused=True)``: torch's fused CPU/CUDA kernel, one pass over memory. ``param`` must be
+    padded to a multiple of ``training.FLAT_ALIGN`` elements (see :class:`plantseek.training.FlatOptimizer`)."""
 
     def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
-        super().__init__(param, config)
+        if param.numel() % padded_length(1):
+            raise ValueError(f"fused Adam needs a padded buffer, got {param.numel()} elements")
+        self.wd = config.weight_decay
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+        self.t = 0
         self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
 
     def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
@@ -435,9 +444,10 @@ class StackedMLPs:
         self.device = torch.device(device)
         self.exact = exact
         self.layout = _Layout(arch, self.k)
-        self.flat = torch.empty(self.layout.numel, dtype=dtype, device=self.device)
+        # flat buffers padded for the fused optimiser; the padding holds zeros and is never read by the model
+        self.flat = torch.zeros(padded_length(self.layout.numel), dtype=dtype, device=self.device)
         self.grad_flat = torch.zeros_like(self.flat)
-        keep = torch.ones_like(self.flat)
+        keep = torch.ones(self.layout.numel, dtype=dtype, device=self.device)
         p, g, km = self.layout.views(self.flat), self.layout.views(self.grad_flat), self.layout.views(keep)
         L = arch.n_layers
         self.weights = [p[weight_name(l)] for l in range(L)]
@@ -565,26 +575,32 @@ PACK_BELOW = 0.5  # optimise a packed copy of the trainable entries when fewer t
 class BatchedTrainer:
     """One chunk of networks in training: the stacked model, its data, loss gradient and optimiser.
 
-    The optimiser works on the flat buffer directly when most entries are trainable; otherwise on a packed
-    copy of the trainable entries (gathered gradients in, updated parameters scattered back), which skips the
-    work on pruned weights entirely. Both give identical numbers (the optimisers are elementwise).
+    The optimiser works on the (padded) flat buffer directly when most entries are trainable; otherwise on a
+    packed, padded copy of the trainable entries (gathered gradients in, updated parameters scattered back),
+    which skips the work on pruned weights entirely. Both give identical numbers (the optimisers are
+    elementwise, and the fused kernel takes its vector loop for every element of a padded buffer).
     """
 
     def __init__(self, arch: Architecture, states: Sequence[State], masks: Sequence[Mask | None], data: _Data,
                  loss_grad, config: TrainConfig, dtype: torch.dtype = torch.float32,
-                 device: torch.device | str = "cpu", exact: bool = True, adam_kernel: str = "exact") -> None:
+                 device: torch.device | str = "cpu", exact: bool = True) -> None:
         self.model = StackedMLPs(arch, states, masks, dtype, device, exact)
         self.data = data
         self.loss_grad = loss_grad
         self.config = config
         share = float(self.model.trainable.float().mean())
         self.packed_index = self.model.trainable.nonzero().squeeze(1) if share < PACK_BELOW else None
-        target = self.model.flat if self.packed_index is None else self.model.flat[self.packed_index]
-        self.params = target
-        if config.optimizer == "adam":
-            self.opt = (_FusedAdam if adam_kernel == "fused" else _Adam)(target, config)
+        if self.packed_index is None:
+            self.params, self.grads = self.model.flat, self.model.grad_flat
         else:
-            self.opt = _SGD(target, config)
+            m = self.packed_index.numel()
+            self.params = torch.zeros(padded_length(m), dtype=dtype, device=self.model.device)
+            self.params[:m] = self.model.flat[self.packed_index]
+            self.grads = torch.zeros_like(self.params)
+        if config.optimizer == "adam":
+            self.opt = (_FusedAdam if config.adam_kernel == "fused" else _Adam)(self.params, config)
+        else:
+            self.opt = _SGD(self.params, config)
 
     def step(self, rows: torch.Tensor, lr: float) -> None:
         """One optimiser step of every network on its batch ``rows`` (K, b) of sample indices."""
@@ -593,11 +609,12 @@ class BatchedTrainer:
         packed = self.packed_index is not None
         self.model.backward(acts, self.loss_grad(out, yb), mask_weight_grads=not packed)
         if packed:
-            grad = self.model.grad_flat.index_select(0, self.packed_index)
-            self.opt.step(self.params, grad, lr)
-            self.model.flat.index_copy_(0, self.packed_index, self.params)
+            m = self.packed_index.numel()
+            torch.index_select(self.model.grad_flat, 0, self.packed_index, out=self.grads[:m])
+            self.opt.step(self.params, self.grads, lr)
+            self.model.flat.index_copy_(0, self.packed_index, self.params[:m])
         else:
-            self.opt.step(self.params, self.model.grad_flat, lr)
+            self.opt.step(self.params, self.grads, lr)
 
     def train(self, generators: Sequence[torch.Generator]) -> list[State]:
         bs = self.config.batch_size
@@ -615,8 +632,7 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
                         xs: Sequence[torch.Tensor] | torch.Tensor, ys: Sequence[torch.Tensor] | torch.Tensor,
                         loss_fn_or_kind, config: TrainConfig, generators: Sequence[torch.Generator],
                         dtype: torch.dtype = torch.float32, device: str | torch.device | None = "cpu",
-                        chunk: int | None = None, *, exact: bool | None = None,
-                        adam_kernel: str = "exact") -> list[State]:
+                        chunk: int | None = None, *, exact: bool | None = None) -> list[State]:
     """Train one network per mask, all at once; return their trained state dicts (CPU, ``dtype``).
 
     ``initial_states``, ``xs``, ``ys``: one per mask, or a single one shared by all. ``loss_fn_or_kind``: the
@@ -626,9 +642,8 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     ``chunk``: networks stacked at once (default: as many as fit the memory budget, see :func:`auto_chunk`).
     ``exact`` (default: on the CPU): compute the few products whose batched kernel rounds differently from
     the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match
-    the per-network path bit for bit where the kernels allow it. ``adam_kernel``: ``"exact"`` (the
-    ``torch.optim.Adam`` operation sequence) or ``"fused"`` (torch's fused kernel: about 3x faster optimiser
-    steps, equal up to an ulp per step, which chaotic training can amplify).
+    the per-network path bit for bit where the kernels allow it. Adam's implementation is
+    ``config.adam_kernel``, as in the per-network path.
     Equivalent to ``train_model`` per network with the same generator (see the module docstring).
     """
     masks = list(masks)
@@ -642,8 +657,6 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     device = resolve_device(device)
     if exact is None:
         exact = device.type == "cpu"
-    if adam_kernel not in ("exact", "fused"):
-        raise ConfigError(f"adam_kernel must be 'exact' or 'fused', got {adam_kernel!r}")
     for i, m in enumerate(masks):
         _check_mask(arch, m, i)
     states = _as_list(initial_states, k, "initial state")
@@ -661,7 +674,7 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
         hi = min(k, lo + chunk)
         data = shared_data or _Data(xs_l[lo:hi], ys_l[lo:hi], hi - lo, dtype, device)
         trainer = BatchedTrainer(arch, states[lo:hi], masks[lo:hi], data, grad_fn, config, dtype, device,
-                                 exact=exact, adam_kernel=adam_kernel)
+                                 exact=exact)
         results += trainer.train(generators[lo:hi])
     return results
 

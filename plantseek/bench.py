@@ -5,11 +5,12 @@ What each number means:
 - ``peak_gflops``: the roofline, best-of float32 dense matrix product (``n x n @ n x n``, ``2 n^3`` FLOPs).
 - Training throughput is timed over a fixed number of optimiser steps (not whole runs), after warm-up steps,
   best of ``repeats`` timings, on a Circle-shaped host (2 -> 100 x 3 -> 4, depth 5, width 100), batch 32,
-  Adam, float32, masks of the given density (pruned weights are still multiplied: a mask makes nothing
+  Adam (the default fused kernel; ``single_tensor_adam`` repeats K=32 and the loop with
+  ``adam_kernel="single-tensor"``), float32, masks of the given density (pruned weights are still multiplied: a mask makes nothing
   faster). One *network-step* is one optimiser step of one network. FLOPs are counted as
   ``6 * params * batch`` per network-step (forward 2, backward 4 FLOPs per parameter and sample; params =
   weights + biases of the dense architecture), so ``train_gflops`` is comparable with ``peak_gflops``.
-- ``loop``: the per-network reference path (``training.train_model``'s step: autograd + ``torch.optim.Adam``),
+- ``loop``: the per-network reference path (``training.train_model``'s step: autograd + its optimiser),
   one network at a time; its rate does not depend on K. ``speedup_vs_single[K]`` = batched network-steps/s at
   K over the loop's.
 - ``peak_rss_mib``: peak resident set size of the bench process (``resource.getrusage``, whole process, all
@@ -31,7 +32,7 @@ import torch
 
 from .batched import BatchedTrainer, _Data, _loss_grad_fn, bytes_per_network, default_threads
 from .models import Architecture, build_model, he_init
-from .training import TrainConfig, make_optimizer
+from .training import TrainConfig, model_optimizer
 
 BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
 KS = (1, 8, 32, 128)
@@ -76,14 +77,14 @@ def _workload(k: int, density: float, n: int, seed: int = 0):
 
 
 def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-                 batch: int = 32, adam_kernel: str = "exact", exact: bool = True) -> dict[str, float]:
+                 batch: int = 32, adam_kernel: str = "fused", exact: bool = True) -> dict[str, float]:
     """Network-steps/s and GFLOP/s of the batched engine training ``k`` networks at once."""
     n = max(batch * (steps + warmup), 1024)
     arch, state, masks, x, y, g = _workload(k, density, n)
-    config = TrainConfig(batch_size=batch)
+    config = TrainConfig(batch_size=batch, adam_kernel=adam_kernel)
     data = _Data(x, y, k, torch.float32, torch.device("cpu"))
     trainer = BatchedTrainer(arch, [state] * k, masks, data, _loss_grad_fn("cross_entropy"), config,
-                             exact=exact, adam_kernel=adam_kernel)
+                             exact=exact)
     rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
     batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]
     with torch.no_grad():
@@ -102,13 +103,13 @@ def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, den
 
 
 def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-              batch: int = 32) -> dict[str, float]:
+              batch: int = 32, adam_kernel: str = "fused") -> dict[str, float]:
     """Network-steps/s and GFLOP/s of the per-network path (``train_model``'s step) for one network."""
     n = max(batch * (steps + warmup), 1024)
     arch, state, masks, x, y, g = _workload(1, density, n)
-    config = TrainConfig(batch_size=batch)
+    config = TrainConfig(batch_size=batch, adam_kernel=adam_kernel)
     model = build_model(arch, state)
-    opt = make_optimizer(model.parameters(), config)
+    opt = model_optimizer(model, config)
     loss_fn = torch.nn.functional.cross_entropy
     perm = torch.randperm(n, generator=g)
     batches = [perm[i * batch:(i + 1) * batch] for i in range(steps + warmup)]
@@ -184,10 +185,14 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
         say(f"density {density}: batched K={k}")
         batched[str(k)] = batched_rate(k, steps=max(2, steps // max(1, k // 32)) if quick else steps,
                                        repeats=repeats, density=density)
-    fused = None
+    single = None
     if not quick and 32 in ks:
-        say(f"density {density}: batched K=32, fused Adam kernel")
-        fused = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="fused")
+        say(f"density {density}: single-tensor Adam, loop and batched K=32")
+        single_loop = loop_rate(steps=steps, repeats=repeats, density=density, adam_kernel="single-tensor")
+        single_k32 = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="single-tensor")
+        single = {"loop": single_loop, "k32": single_k32,
+                  "speedup_vs_single": single_k32["network_steps_per_s"] / single_loop["network_steps_per_s"],
+                  "fraction_of_peak": single_k32["gflops"] / peak}
     return {
         "loop": loop,
         "batched": batched,
@@ -195,7 +200,7 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
         "network_steps_per_s": {k: v["network_steps_per_s"] for k, v in batched.items()},
         "speedup_vs_single": {k: v["network_steps_per_s"] / loop["network_steps_per_s"] for k, v in batched.items()},
         "fraction_of_peak": {k: v["gflops"] / peak for k, v in batched.items()},
-        "fused_adam_k32": fused,
+        "single_tensor_adam": single,
     }
 
 
@@ -230,7 +235,7 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
                     "threads_note": threads_note, "cores_available": default_threads(),
                     "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "workload": {"widths": list(arch.widths), "params": n_params(arch), "batch": 32, "dtype": "float32",
-                     "optimizer": "adam (exact torch.optim.Adam numerics)", "mask_density": densities[0],
+                     "optimizer": "adam (torch's fused kernel, the default)", "mask_density": densities[0],
                      "densities": list(densities), "quick": quick,
                      "flops_per_network_step": flops_per_network_step(arch, 32),
                      "flops_rule": "6 * params * batch per network-step (params = weights + biases, dense)"},

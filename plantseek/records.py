@@ -17,11 +17,17 @@ from typing import Any
 
 from .training import TrainConfig
 
+# Bump when a code change alters the results of an unchanged configuration, so that results stored before it
+# get new cell ids (and are recomputed) instead of being taken for current ones.
+# 2: weak training and pruners' training use torch's fused Adam kernel by default (was: single-tensor Adam).
+NUMERICS = 2
+
 
 @dataclass(frozen=True)
 class CellConfig:
     """Everything that determines a cell's result. ``cell_id`` hashes all of it (fields at their defaults
-    are left out of the hash, so adding a field with a default never orphans stored results)."""
+    are left out of the hash, also inside the training configurations, so adding a field with a default never
+    orphans stored results), together with ``NUMERICS``."""
 
     task: str
     depth: int
@@ -47,14 +53,24 @@ class CellConfig:
         return d
 
     def identity(self) -> dict[str, Any]:
-        """The fields that differ from their defaults (always task, depth, width, seed, pruner, density).
+        """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
+        the training configurations, only their own non-default fields), and ``numerics``.
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
         defaults = CellConfig(self.task, self.depth, self.width, self.seed, self.pruner, self.density).as_dict()
         mine = self.as_dict()
         keep = {"task", "depth", "width", "seed", "pruner", "density"}
-        return {k: v for k, v in mine.items() if k in keep or v != defaults[k]}
+        out: dict[str, Any] = {}
+        for k, v in mine.items():
+            if isinstance(v, dict) and isinstance(defaults[k], dict) and k not in ("task_options",):
+                v = {f: x for f, x in v.items() if x != defaults[k].get(f)}
+                if v:
+                    out[k] = v
+            elif k in keep or v != defaults[k]:
+                out[k] = v
+        out["numerics"] = NUMERICS
+        return out
 
     @property
     def cell_id(self) -> str:

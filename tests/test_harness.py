@@ -84,11 +84,23 @@ def test_same_cell_twice_gives_identical_results():
 
 
 def test_cell_ids_are_pinned():
-    """A new field must not silently orphan stored results: these ids are fixed."""
+    """A new field must not silently orphan stored results: these ids are fixed (they change only with
+    records.NUMERICS, which was 2 when they were pinned)."""
+    from plantseek.records import NUMERICS
+
+    assert NUMERICS == 2
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
-    assert c.cell_id == "aa00126550472c8db674"
-    assert CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
-                      train=TrainConfig(epochs=3)).cell_id == "c8413729dd71d16c0554"
+    assert c.identity() == {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude",
+                            "density": "0.1", "numerics": 2}
+    assert c.cell_id == "00bc0ec8fe4c141ce1f9"
+    three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
+                       train=TrainConfig(epochs=3))
+    assert three.cell_id == "026772ff51601d14b1ea"
+    # a training field spelled out at its default is the same cell; a different value is another cell
+    assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="fused")}).cell_id \
+        == three.cell_id
+    assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="single-tensor")}).cell_id \
+        != three.cell_id
     assert len({c.cell_id, CellConfig(**{**c.__dict__, "seed": 1}).cell_id}) == 2
 
 
@@ -150,6 +162,14 @@ def test_evaluate_json_lines(tmp_path):
                     "--store", str(tmp_path / "r.db"))
     assert again.returncode == 0 and "8 cells (8 already in the store), 0 to run" in again.stderr
     assert "random" in again.stdout  # the table is printed from the store
+    # another Adam kernel is another configuration: new cells, trained again; the strong metrics (no
+    # training) are the same, the weak ones come from the other kernel
+    single = run_cli("evaluate", "--suite", "smoke", "--pruners", "random,magnitude", "--densities", "ticket,0.05",
+                     "--store", str(tmp_path / "r.db"), "--adam-kernel", "single-tensor", "--json")
+    assert single.returncode == 0 and "8 cells (0 already in the store), 8 to run" in single.stderr
+    other = [json.loads(line) for line in single.stdout.splitlines()]
+    assert [r["strong_metric"] for r in other] == [r["strong_metric"] for r in rows]
+    assert {r["cell_id"] for r in other}.isdisjoint(r["cell_id"] for r in rows)
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -50,11 +50,11 @@ def _table(r: dict) -> str:
             lines.append(f"    {int(k):5d}   {b['network_steps_per_s']:15.0f}   {b['gflops']:7.2f}   "
                          f"{100 * d['fraction_of_peak'][k]:8.1f}%   {d['speedup_vs_single'][k]:14.1f}x   "
                          f"{r['engine_mib'][k]:10.1f}")
-        if d.get("fused_adam_k32"):
-            f = d["fused_adam_k32"]
-            speedup = f["network_steps_per_s"] / d["loop"]["network_steps_per_s"]
-            lines.append(f"    K=32 with the fused Adam kernel: {f['network_steps_per_s']:.0f} network-steps/s, "
-                         f"{f['gflops']:.2f} GFLOP/s, {speedup:.1f}x")
+        if d.get("single_tensor_adam"):
+            st = d["single_tensor_adam"]
+            lines.append(f"    with adam_kernel='single-tensor': loop {st['loop']['network_steps_per_s']:.0f}, "
+                         f"K=32 {st['k32']['network_steps_per_s']:.0f} network-steps/s, {st['k32']['gflops']:.2f} "
+                         f"GFLOP/s, {100 * st['fraction_of_peak']:.1f}% of peak, {st['speedup_vs_single']:.1f}x")
     lines.append(f"  peak RSS of this process: {r['peak_rss_mib']:.0f} MiB (resource.getrusage)")
     suite = "null" if r["suite_seconds"] is None else f"{r['suite_seconds']:.1f} s"
     lines.append(f"  default suite wall-clock: {suite} ({r['suite_note']})")

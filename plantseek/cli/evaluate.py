@@ -25,6 +25,9 @@ def add_arguments(p) -> None:
     p.add_argument("--noise", type=float, help="task noise level (default: the task's, 0.01)")
     p.add_argument("--epochs", type=int, help="weak-training epochs (default 10)")
     p.add_argument("--n-samples", type=int, help="samples per instance (train + test; default 10000)")
+    p.add_argument("--adam-kernel", choices=("fused", "single-tensor"), default=None,
+                   help="Adam implementation for weak training and pruners' training (default fused; "
+                        "single-tensor is torch.optim.Adam's default, as in the paper's code)")
     p.add_argument("--jobs", type=int, default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
     p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
@@ -64,8 +67,15 @@ def build_suite(args):
                    depth=args.depth, width=args.width, n_samples=args.n_samples)
     if args.noise is not None:
         changes["task_options"] = {**suite.task_options, "noise": args.noise}
+    train, budget = suite.train, suite.budget
     if args.epochs is not None:
-        changes["train"] = suite.train.replace(epochs=args.epochs)
+        train = train.replace(epochs=args.epochs)
+    if args.adam_kernel is not None:
+        train, budget = train.replace(adam_kernel=args.adam_kernel), budget.replace(adam_kernel=args.adam_kernel)
+    if train != suite.train:
+        changes["train"] = train
+    if budget != suite.budget:
+        changes["budget"] = budget
     return suite.with_overrides(**changes)
 
 
