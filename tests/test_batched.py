@@ -116,9 +116,9 @@ def test_product_plans_reproduce_the_per_network_kernels():
 
 @pytest.mark.parametrize("pack_below", [0.0, 1.01], ids=["flat", "packed"])
 def test_flat_and_packed_optimiser_state_match_reference(monkeypatch, pack_below):
-    monkeypatch.setattr(batched, "PACK_BELOW", pack_below)
+    monkeypatch.setattr(batched, "PACK_BELOW", {"fused": pack_below, "multi-pass": pack_below})
     arch, states, masks, xs, ys, loss = problem(3, "classification")
-    for config in (ADAM_WD, SGD_COSINE):
+    for config in (ADAM_WD, ADAM_SINGLE.replace(weight_decay=1e-3), SGD_COSINE):
         got = train_masks_batched(arch, states, masks, xs, ys, loss, config, [gen(i) for i in range(3)],
                                   dtype=torch.float32)
         want = reference(arch, states, masks, xs, ys, loss, config, range(3), torch.float32)
