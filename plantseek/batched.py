@@ -195,7 +195,7 @@ def _loss_grad_fn(loss_fn_or_kind: object) -> Callable[[torch.Tensor, torch.Tens
 
 
 # --------------------------------------------------------------------------------------------------------------
-# optimisers on one flat buffer (torch.optim single-tensor numerics)
+# optimisers on one flat buffer (torch.optim numerics: fused Adam, single-tensor Adam, SGD)
 # --------------------------------------------------------------------------------------------------------------
 class _Adam:
     """``torch.optim.Adam``'s single-tensor CPU implementation, operation by operation."""

@@ -4,12 +4,15 @@ What each number means:
 
 - ``peak_gflops``: the roofline, best-of float32 dense matrix product (``n x n @ n x n``, ``2 n^3`` FLOPs).
 - Training throughput is timed over a fixed number of optimiser steps (not whole runs), after warm-up steps,
-  best of ``repeats`` timings, on a Circle-shaped host (2 -> 100 x 3 -> 4, depth 5, width 100), batch 32,
-  Adam (the default fused kernel; ``single_tensor_adam`` repeats K=32 and the loop with
-  ``adam_kernel="single-tensor"``), float32, masks of the given density (pruned weights are still multiplied: a mask makes nothing
-  faster). One *network-step* is one optimiser step of one network. FLOPs are counted as
-  ``6 * params * batch`` per network-step (forward 2, backward 4 FLOPs per parameter and sample; params =
-  weights + biases of the dense architecture), so ``train_gflops`` is comparable with ``peak_gflops``.
+  best of ``repeats`` timings taken in interleaved rounds over all configurations (10; on a shared virtual
+  machine timings of the same code vary by 30 % over seconds, and the best of several spread over the whole
+  run is the machine's capability, as for the roofline). Workload: a Circle-shaped host (2 -> 100 x 3 -> 4,
+  depth 5, width 100), batch 32, float32, Adam (the default fused kernel; ``single_tensor_adam`` repeats the
+  loop and K=32 with ``adam_kernel="single-tensor"``), masks of the given density (pruned weights are still
+  multiplied: a mask makes nothing faster). One *network-step* is one optimiser step of one network. FLOPs
+  are counted as ``6 * params * batch`` per network-step (forward 2, backward 4 FLOPs per parameter and
+  sample; params = weights + biases of the dense architecture), so ``train_gflops`` is comparable with
+  ``peak_gflops``.
 - ``loop``: the per-network reference path (``training.train_model``'s step: autograd + its optimiser),
   one network at a time; its rate does not depend on K. ``speedup_vs_single[K]`` = batched network-steps/s at
   K over the loop's.
@@ -26,7 +29,8 @@ import platform
 import resource
 import sys
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -76,9 +80,18 @@ def _workload(k: int, density: float, n: int, seed: int = 0):
     return arch, state, masks, x, y, g
 
 
-def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-                 batch: int = 32, adam_kernel: str = "fused", exact: bool = True) -> dict[str, float]:
-    """Network-steps/s and GFLOP/s of the batched engine training ``k`` networks at once."""
+@dataclass
+class Runner:
+    """A prepared measurement: ``run()`` performs ``network_steps`` network-steps (warm-up already done)."""
+
+    run: Callable[[], None]
+    network_steps: int
+    info: dict[str, Any]
+
+
+def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
+                   adam_kernel: str = "fused", exact: bool = True) -> Runner:
+    """``steps`` optimiser steps of the batched engine training ``k`` networks at once."""
     n = max(batch * (steps + warmup), 1024)
     arch, state, masks, x, y, g = _workload(k, density, n)
     config = TrainConfig(batch_size=batch, adam_kernel=adam_kernel)
@@ -87,24 +100,20 @@ def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, den
                              exact=exact)
     rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
     batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]
-    with torch.no_grad():
-        for b in batches[:warmup]:
-            trainer.step(b, config.lr)
 
-        def run():
-            for b in batches[warmup:]:
+    def steps_of(selected):
+        with torch.no_grad():
+            for b in selected:
                 trainer.step(b, config.lr)
 
-        seconds = _best_time(run, repeats)
-    rate = k * steps / seconds
-    return {"k": k, "seconds_per_step": seconds / steps, "network_steps_per_s": rate,
-            "gflops": rate * flops_per_network_step(arch, batch) / 1e9,
-            "packed_optimizer": trainer.packed_index is not None}
+    steps_of(batches[:warmup])
+    return Runner(lambda: steps_of(batches[warmup:]), k * steps,
+                  {"k": k, "packed_optimizer": trainer.packed_index is not None})
 
 
-def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-              batch: int = 32, adam_kernel: str = "fused") -> dict[str, float]:
-    """Network-steps/s and GFLOP/s of the per-network path (``train_model``'s step) for one network."""
+def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
+                adam_kernel: str = "fused") -> Runner:
+    """``steps`` optimiser steps of the per-network path (``train_model``'s step) for one network."""
     n = max(batch * (steps + warmup), 1024)
     arch, state, masks, x, y, g = _workload(1, density, n)
     config = TrainConfig(batch_size=batch, adam_kernel=adam_kernel)
@@ -115,22 +124,47 @@ def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float
     batches = [perm[i * batch:(i + 1) * batch] for i in range(steps + warmup)]
     mask = masks[0]
 
-    def one(idx):
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model(x[idx], mask), y[idx]).backward()
-        opt.step()
+    def steps_of(selected):
+        for idx in selected:
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[idx], mask), y[idx]).backward()
+            opt.step()
 
-    for idx in batches[:warmup]:
-        one(idx)
+    steps_of(batches[:warmup])
+    return Runner(lambda: steps_of(batches[warmup:]), steps, {})
 
-    def run():
-        for idx in batches[warmup:]:
-            one(idx)
 
-    seconds = _best_time(run, repeats)
-    rate = steps / seconds
-    return {"seconds_per_step": seconds / steps, "network_steps_per_s": rate,
-            "gflops": rate * flops_per_network_step(arch, batch) / 1e9}
+def interleaved_best(runners: Sequence[Runner], repeats: int) -> list[float]:
+    """Best-of-``repeats`` seconds of each runner, the repeats taken in rounds over all runners: on a shared
+    machine slow spells last seconds, and interleaving keeps one from falling on a single measurement only."""
+    best = [float("inf")] * len(runners)
+    for _ in range(repeats):
+        for i, r in enumerate(runners):
+            t0 = time.perf_counter()
+            r.run()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
+
+
+def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
+    """Network-steps/s and GFLOP/s of a runner that took ``seconds``."""
+    per_s = runner.network_steps / seconds
+    return {**runner.info, "seconds_per_run": seconds, "network_steps_per_s": per_s,
+            "gflops": per_s * flops_per_network_step(BENCH_ARCH, batch) / 1e9}
+
+
+def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
+                 batch: int = 32, adam_kernel: str = "fused", exact: bool = True) -> dict[str, Any]:
+    """Network-steps/s and GFLOP/s of the batched engine training ``k`` networks at once (measured alone)."""
+    r = batched_runner(k, steps, warmup, density, batch, adam_kernel, exact)
+    return rate(r, interleaved_best([r], repeats)[0], batch)
+
+
+def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
+              batch: int = 32, adam_kernel: str = "fused") -> dict[str, Any]:
+    """Network-steps/s and GFLOP/s of the per-network path for one network (measured alone)."""
+    r = loop_runner(steps, warmup, density, batch, adam_kernel)
+    return rate(r, interleaved_best([r], repeats)[0], batch)
 
 
 def suite_seconds(name: str = "default") -> tuple[float | None, str]:
@@ -178,18 +212,23 @@ def peak_rss_mib() -> float:
 
 def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: int, quick: bool, peak: float,
                      say: Callable[[str], None]) -> dict[str, Any]:
-    say(f"density {density}: per-network loop")
-    loop = loop_rate(steps=steps, repeats=repeats, density=density)
-    batched: dict[str, dict[str, float]] = {}
+    say(f"density {density}: preparing the per-network loop and batched K={', '.join(map(str, ks))}")
+    runners = {"loop": loop_runner(steps, density=density)}
     for k in ks:
-        say(f"density {density}: batched K={k}")
-        batched[str(k)] = batched_rate(k, steps=max(2, steps // max(1, k // 32)) if quick else steps,
-                                       repeats=repeats, density=density)
+        runners[str(k)] = batched_runner(k, max(2, steps // max(1, k // 32)) if quick else steps, density=density)
+    with_single = not quick and 32 in ks
+    if with_single:
+        runners["single loop"] = loop_runner(steps, density=density, adam_kernel="single-tensor")
+        runners["single 32"] = batched_runner(32, steps, density=density, adam_kernel="single-tensor")
+    say(f"density {density}: timing them, {repeats} interleaved rounds")
+    names = list(runners)
+    seconds = interleaved_best([runners[n] for n in names], repeats)
+    rates = {n: rate(runners[n], t) for n, t in zip(names, seconds)}
+    loop = rates["loop"]
+    batched = {str(k): rates[str(k)] for k in ks}
     single = None
-    if not quick and 32 in ks:
-        say(f"density {density}: single-tensor Adam, loop and batched K=32")
-        single_loop = loop_rate(steps=steps, repeats=repeats, density=density, adam_kernel="single-tensor")
-        single_k32 = batched_rate(32, steps=steps, repeats=repeats, density=density, adam_kernel="single-tensor")
+    if with_single:
+        single_loop, single_k32 = rates["single loop"], rates["single 32"]
         single = {"loop": single_loop, "k32": single_k32,
                   "speedup_vs_single": single_k32["network_steps_per_s"] / single_loop["network_steps_per_s"],
                   "fraction_of_peak": single_k32["gflops"] / peak}
@@ -217,9 +256,9 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        steps, repeats = (8, 2) if quick else (30, 3)
+        steps, repeats = (8, 2) if quick else (30, 10)
         say("dense matmul roofline")
-        peak = peak_gflops(1024 if quick else 2048, 3 if quick else 5)
+        peak = peak_gflops(1024 if quick else 2048, repeats)
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
         suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
         if suite and not quick:
