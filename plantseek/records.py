@@ -120,6 +120,7 @@ def provenance() -> dict[str, Any]:
 
     return {
         "plantseek_version": __version__,
+        "numerics": NUMERICS,
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

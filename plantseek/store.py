@@ -443,7 +443,7 @@ def _row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "density_spec": str(config.density),
         "noise": _scalar_or_none(options.get("noise")),
         "task_options": json.dumps(options, sort_keys=True, default=str),
-        "config_json": json.dumps(config.as_dict(), sort_keys=True, default=str),  # the text cell_id hashes
+        "config_json": json.dumps(config.as_dict(), sort_keys=True, default=str),  # the whole configuration
         "status": result.status,
         "error": error,
         "protocol": result.protocol or "",
