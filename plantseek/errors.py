@@ -21,5 +21,9 @@ class PrunerError(PlantseekError):
     """A pruner could not be loaded, crashed or timed out."""
 
 
+class TimeLimitError(PrunerError):
+    """A call ran past its time limit (see ``plantseek.timeout``)."""
+
+
 class StoreError(PlantseekError):
     """A results store is corrupt, foreign or unusable."""

@@ -104,13 +104,15 @@ class _Pending:
     error: str = ""
 
 
+def _prune_generators(pending: list[_Pending]) -> list[torch.Generator]:
+    return [seeding.generator(p.config.seed, "prune", p.config.pruner, p.config.density) for p in pending]
+
+
 def _prune_cells(pruner: Any, pending: list[_Pending], instance: PlantedInstance, timeout: float | None) -> None:
     """Run one pruner on its cells of one instance; fill masks or errors in place."""
-    shapes = instance.arch.weight_shapes()
-    optional = instance.arch.bias_shapes()
     data = instance.pruner_data()
     budget = pending[0].config.budget
-    gens = [seeding.generator(p.config.seed, "prune", p.config.pruner, p.config.density) for p in pending]
+    gens = _prune_generators(pending)
     what = f"pruner {pending[0].config.pruner!r}"
     batch = getattr(pruner, "prune_batch", None)
     if callable(batch) and len(pending) > 1:
@@ -140,6 +142,14 @@ def _prune_cells(pruner: Any, pending: list[_Pending], instance: PlantedInstance
                 raise
             except BaseException as exc:  # noqa: BLE001
                 results.append((exc, math.nan))
+    _accept(pending, results, instance, what)
+
+
+def _accept(pending: list[_Pending], results: list[tuple[Any, float]], instance: PlantedInstance,
+            what: str) -> None:
+    """Record (mask or exception, seconds) per cell: validated masks, or one-line errors."""
+    shapes = instance.arch.weight_shapes()
+    optional = instance.arch.bias_shapes()
     for p, (m, seconds) in zip(pending, results):
         p.prune_seconds = seconds
         if isinstance(m, BaseException):
@@ -149,6 +159,48 @@ def _prune_cells(pruner: Any, pending: list[_Pending], instance: PlantedInstance
             p.mask = validate_mask(m, shapes, kept_count(p.density, instance.arch.n_prunable), optional)
         except PlantseekError as exc:
             p.error = f"{what} returned an invalid mask: {exc}"
+
+
+def _prune_jointly(pruners: list[tuple[Any, list[_Pending]]], instance: PlantedInstance,
+                   timeout: float | None) -> None:
+    """Run several multi-shot pruners on their cells of one instance, their rounds trained as one batch
+    (:func:`plantseek.pruning.prune_jointly`; the masks equal those of separate runs). A crashing pruner fails
+    its own cells. Should the joint run time out (limit: the per-call limit times the number of cells) or a
+    joint training call fail, every pruner is run again on its own, so that the failure falls on its cause."""
+    from .pruning import prune_jointly
+
+    n_cells = sum(len(pending) for _, pending in pruners)
+    names = ", ".join(repr(pending[0].config.pruner) for _, pending in pruners)
+    try:
+        with time_limit(timeout and timeout * n_cells, f"pruners {names} (run jointly)"):
+            schedules = [pruner.run_rounds(instance.host(), instance.pruner_data(), [p.density for p in pending],
+                                       generators=_prune_generators(pending), budget=pending[0].config.budget)
+                         for pruner, pending in pruners]
+            t0 = time.perf_counter()
+            outcomes = prune_jointly(schedules)
+            share = (time.perf_counter() - t0) / n_cells
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - retried one by one below
+        for pruner, pending in pruners:
+            _prune_cells(pruner, pending, instance, timeout)
+        return
+    for (pruner, pending), outcome in zip(pruners, outcomes):
+        what = f"pruner {pending[0].config.pruner!r}"
+        if isinstance(outcome, BaseException):
+            results = [(outcome, math.nan)] * len(pending)
+        elif not isinstance(outcome, (list, tuple)) or len(outcome) != len(pending):
+            error = PlantseekError(f"{what}: run_rounds returned {type(outcome).__name__}, not one mask per density")
+            results = [(error, math.nan)] * len(pending)
+        else:
+            results = [(m, share) for m in outcome]
+        _accept(pending, results, instance, what)
+
+
+def joins_others(ref: str, pruner: Any) -> bool:
+    """Whether a pruner takes part in joint pruning: a registered multi-shot schedule (a file-referenced
+    pruner always runs alone, under its own time limit)."""
+    return not is_file_ref(ref) and callable(getattr(pruner, "run_rounds", None))
 
 
 ABLATIONS = ("shuffled", "reinit")
@@ -199,6 +251,7 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     for (ref, _), job in jobs.items():
         by_pruner.setdefault(ref, []).append(job)
     protocols: dict[str, str] = {}
+    joint: list[tuple[Any, list[_Pending]]] = []
     for ref, group in by_pruner.items():
         try:
             pruner = get_pruner(ref)
@@ -207,7 +260,15 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
                 p.error = str(exc)
             continue
         protocols[ref] = protocol_of(pruner)
-        _prune_cells(pruner, group, instance, prune_timeout)
+        if joins_others(ref, pruner):
+            joint.append((pruner, group))
+        else:
+            _prune_cells(pruner, group, instance, prune_timeout)
+    if len(joint) > 1:
+        _prune_jointly(joint, instance, prune_timeout)
+    else:
+        for pruner, group in joint:
+            _prune_cells(pruner, group, instance, prune_timeout)
 
     # one (mask, start of weak training) per successful cell; the dense host goes last as a reference
     train = instance.data.train

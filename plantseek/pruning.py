@@ -34,7 +34,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import torch
 
 from . import training
-from .errors import ConfigError, PrunerError
+from .errors import ConfigError, PrunerError, TimeLimitError
 from .masks import Mask, select_top, validate_density
 from .models import MLP, bias_name, weight_name
 
@@ -205,7 +205,9 @@ class MultiShot:
 
     All networks of a round go through one :func:`plantseek.training.train_masks` call (looked up at call time,
     so a faster engine behind that function is used automatically). :meth:`prune_batch` handles several
-    densities of one instance at once; :meth:`prune` is ``prune_batch`` with one density.
+    densities of one instance at once; :meth:`prune` is ``prune_batch`` with one density. :meth:`run_rounds` is
+    the same schedule as a coroutine that hands each round's training out as a :class:`TrainRequest`, so that
+    :func:`prune_jointly` can train the rounds of several multi-shot pruners of one instance as one batch.
 
     Seeds: from each density's generator, ``rounds`` generators for the data order of each round's training are
     derived first, then ``rounds`` for the scores (e.g. SNIP's prune batch).
@@ -236,8 +238,16 @@ class MultiShot:
 
     def prune_batch(self, model: MLP, data: Any, densities: Sequence[float], *,
                     generators: Sequence[torch.Generator], budget: Any) -> list[Mask]:
+        (masks,) = prune_jointly([self.run_rounds(model, data, densities, generators=generators, budget=budget)])
+        if isinstance(masks, BaseException):
+            raise masks
+        return masks
+
+    def run_rounds(self, model: MLP, data: Any, densities: Sequence[float], *,
+                   generators: Sequence[torch.Generator], budget: Any):
+        """The schedule of :meth:`prune_batch` as a generator: yields one :class:`TrainRequest` per round, is
+        sent the trained networks (one per requested mask, in order), returns the final masks."""
         ds = _check_generators(densities, generators)
-        arch = model.arch
         dtype = model_dtype(model)
         initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
         train_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
@@ -249,13 +259,77 @@ class MultiShot:
         for r in range(1, self.rounds + 1):
             if not active:
                 break
-            trained = training.train_masks(arch, initial, [masks[k] for k in active], data.x, data.y, data.loss,
-                                           config, [train_gens[k][r - 1] for k in active], dtype=dtype)
+            trained = yield TrainRequest(model.arch, initial, [masks[k] for k in active], data, config,
+                                         [train_gens[k][r - 1] for k in active], dtype)
             for k, net in zip(active, trained):
                 s = self.scorer.scores(net, data, generator=score_gens[k][r - 1], budget=budget, mask=masks[k])
                 masks[k] = select_top(s, ds[k] ** (r / self.rounds), scope="global", allowed=masks[k])
                 self.history[k].append(masks[k])
         return masks
+
+
+@dataclass
+class TrainRequest:
+    """Networks a multi-round pruner needs trained: one per mask, from ``initial`` on ``data``'s training
+    split, each with its own data-order generator (the arguments of :func:`plantseek.training.train_masks`)."""
+
+    arch: Any
+    initial: dict[str, torch.Tensor]
+    masks: list[Mask]
+    data: Any
+    config: Any
+    generators: list[torch.Generator]
+    dtype: torch.dtype
+
+    def joins(self, other: "TrainRequest") -> bool:
+        """Whether both can be trained in one batch (same architecture, start, data, loss, configuration)."""
+        if (self.arch, self.config, self.dtype) != (other.arch, other.config, other.dtype):
+            return False
+        if self.data.loss != other.data.loss or self.data.x.shape != other.data.x.shape:
+            return False
+        same = [torch.equal(self.data.x, other.data.x), torch.equal(self.data.y, other.data.y)]
+        return all(same) and self.initial.keys() == other.initial.keys() and all(
+            torch.equal(v, other.initial[k]) for k, v in self.initial.items())
+
+
+def prune_jointly(schedules: Sequence[Any]) -> list[Any]:
+    """Run several :meth:`MultiShot.run_rounds` generators side by side; return, per schedule, its masks or the
+    exception it raised (a failing schedule stops alone; the others go on). A time limit expiring
+    (:class:`plantseek.errors.TimeLimitError`) or a failing training call stops them all and propagates.
+
+    In every round the requests that can share a batch (:meth:`TrainRequest.joins`: in practice, the
+    multi-shot pruners of one instance) are trained by one :func:`plantseek.training.train_masks` call. Each
+    network is trained exactly as it would be alone (the batched engine is equivalent network by network, and
+    every network keeps its own generator), so the masks equal those of separate runs.
+    """
+    out: list[Any] = [None] * len(schedules)
+    waiting: dict[int, TrainRequest] = {}
+
+    def advance(i: int, sent: Any) -> None:
+        try:
+            waiting[i] = schedules[i].send(sent)
+        except StopIteration as stop:
+            out[i] = stop.value
+        except TimeLimitError:
+            raise  # the limit is on the whole joint call: the caller decides
+        except Exception as exc:  # noqa: BLE001 - this schedule fails alone
+            out[i] = exc
+
+    for i in range(len(schedules)):
+        advance(i, None)
+    while waiting:
+        first, *rest = sorted(waiting)
+        lead = waiting.pop(first)
+        group = [(first, lead)] + [(j, waiting.pop(j)) for j in rest if lead.joins(waiting[j])]
+        masks = [m for _, req in group for m in req.masks]
+        gens = [g for _, req in group for g in req.generators]
+        trained = training.train_masks(lead.arch, lead.initial, masks, lead.data.x, lead.data.y, lead.data.loss,
+                                       lead.config, gens, dtype=lead.dtype)
+        start = 0
+        for i, req in group:
+            advance(i, trained[start: start + len(req.masks)])
+            start += len(req.masks)
+    return out
 
 
 # --- registering the variants of a score ------------------------------------------------------------------
@@ -281,6 +355,6 @@ def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) ->
 
 
 __all__ = [
-    "ScorePruner", "Iterative", "MultiShot", "derive_generator", "score_batch", "leaf_state", "prepare_batch",
+    "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch", "leaf_state", "prepare_batch",
     "device_mask", "full_mask", "check_scores", "local_variant", "multishot_variant", "iterative_variant",
 ]

@@ -11,7 +11,7 @@ import contextlib
 import signal
 import threading
 
-from .errors import PrunerError
+from .errors import TimeLimitError
 
 
 @contextlib.contextmanager
@@ -21,7 +21,7 @@ def time_limit(seconds: float | None, what: str):
         return
 
     def _expire(signum, frame):
-        raise PrunerError(f"{what} exceeded the time limit of {seconds:g} s")
+        raise TimeLimitError(f"{what} exceeded the time limit of {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

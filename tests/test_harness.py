@@ -207,6 +207,43 @@ def test_full_density_masks_train_to_the_dense_reference():
     assert full[0].strong_metric == full[0].dense_metric
 
 
+def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_results(monkeypatch):
+    import plantseek.training as training
+
+    grid = cells(["magnitude-multishot", "snip-multishot"], densities=("ticket", "0.1"), epochs=1)
+    calls = []
+    original = training.train_masks
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[2]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_masks", counting)
+    joint = run_group(grid)
+    assert calls == [4] * 10  # 10 rounds, each training both pruners' 2 masks in one call
+    calls.clear()
+    separate = [r for p in ("magnitude-multishot", "snip-multishot")
+                for r in run_group([c for c in grid if c.pruner == p])]
+    assert calls == [2] * 20
+    assert [c.cell_id for c, _ in joint] == [c.cell_id for c, _ in separate]
+    for (_, a), (_, b) in zip(joint, separate):
+        assert a.status == b.status == "ok" and a.mask == b.mask
+        assert a.prune_seconds > 0
+
+
+def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
+    import plantseek.harness as harness
+
+    # file-referenced pruners never run jointly; let this one, to hang a joint run
+    monkeypatch.setattr(harness, "joins_others", lambda ref, pruner: hasattr(pruner, "run_rounds"))
+    grid = cells([f"{ORACLE}:HangingMultiShot", "magnitude-multishot"], densities=("0.1",))
+    results = {c.pruner: r for c, r in run_group(grid, prune_timeout=2.5)}
+    hanging = results[f"{ORACLE}:HangingMultiShot"]
+    assert hanging.status == "failed" and "exceeded the time limit of 2.5 s" in hanging.error
+    assert "jointly" not in hanging.error  # the retry alone put the failure on its cause
+    assert results["magnitude-multishot"].status == "ok"
+
+
 def test_batched_engine_gives_the_per_network_results_on_a_small_grid(monkeypatch):
     """Issue 5: the whole harness (weak training and multi-shot rounds) gives the same cells with either engine."""
     import plantseek.harness as harness

@@ -12,7 +12,7 @@ from plantseek.errors import ConfigError, PrunerError
 from plantseek.instance import PrunerData
 from plantseek.masks import kept_count, layer_counts, mask_count, select_top
 from plantseek.models import Architecture, build_model, he_init
-from plantseek.pruning import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant,
+from plantseek.pruning import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant, prune_jointly,
                                multishot_variant, score_batch)
 from plantseek.training import TrainConfig, train_model
 
@@ -221,6 +221,55 @@ def test_multishot_prune_equals_prune_batch_and_batches_one_train_call_per_round
         assert mask_count(m) == kept_count(d, ARCH.n_prunable)
         for a, b in zip(hist, hist[1:]):
             assert nested(a, b)
+
+
+@dataclass
+class CrashingScore(AbsScore):
+    """|θ|, but raises when asked to score for the ``crash_at``-th time."""
+
+    name: str = "crashing"
+    crash_at: int = 2
+
+    def score(self, model, data, *, generator, budget, mask):
+        if len(self.calls) + 1 == self.crash_at:
+            raise RuntimeError("score exploded")
+        return super().score(model, data, generator=generator, budget=budget, mask=mask)
+
+
+def test_prune_jointly_equals_separate_runs_in_one_train_call_per_round(monkeypatch):
+    model, budget = tiny_model(), TrainConfig(batch_size=16)
+    densities = [0.4, 0.1, 1.0]
+
+    def pruners():
+        return [MultiShot(AbsScore(), rounds=3, epochs_per_round=1),
+                MultiShot(FixedScore(values={n: torch.rand(s, generator=gen(7))
+                                              for n, s in ARCH.weight_shapes().items()}), rounds=3,
+                          epochs_per_round=1)]
+
+    separate = [p.prune_batch(model, tiny_data(), densities, generators=[gen(1), gen(2), gen(3)], budget=budget)
+                for p in pruners()]
+    rec = RecordingTrain(training.train_masks)
+    monkeypatch.setattr(training, "train_masks", rec)
+    joint = prune_jointly([p.run_rounds(model, tiny_data(), densities, generators=[gen(1), gen(2), gen(3)],
+                                        budget=budget) for p in pruners()])
+    assert len(rec.calls) == 3 and all(len(c["masks"]) == 4 for c in rec.calls)  # both pruners, every round
+    for alone, together in zip(separate, joint):
+        assert len(alone) == len(together) == 3
+        assert all(torch.equal(a[n], b[n]) for a, b in zip(alone, together) for n in a)
+
+
+def test_prune_jointly_a_crashing_schedule_fails_alone():
+    model, budget = tiny_model(), TrainConfig(batch_size=16)
+    ok_pruner = MultiShot(AbsScore(), rounds=3, epochs_per_round=1)
+    alone = ok_pruner.prune_batch(model, tiny_data(), [0.3], generators=[gen(5)], budget=budget)
+    crashing = MultiShot(CrashingScore(crash_at=2), rounds=3, epochs_per_round=1)
+    outcome = prune_jointly([crashing.run_rounds(model, tiny_data(), [0.3], generators=[gen(6)], budget=budget),
+                             ok_pruner.run_rounds(model, tiny_data(), [0.3], generators=[gen(5)], budget=budget)])
+    assert isinstance(outcome[0], RuntimeError) and "score exploded" in str(outcome[0])
+    assert all(torch.equal(alone[0][n], outcome[1][0][n]) for n in alone[0])
+    with pytest.raises(RuntimeError, match="score exploded"):  # alone, the error propagates as before
+        MultiShot(CrashingScore(crash_at=2), rounds=3, epochs_per_round=1).prune_batch(
+            model, tiny_data(), [0.3], generators=[gen(6)], budget=budget)
 
 
 def test_variant_factories():

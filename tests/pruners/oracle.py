@@ -6,6 +6,7 @@ import os
 import torch
 
 import plantseek
+import plantseek.pruning
 
 
 class TicketOracle:
@@ -74,3 +75,17 @@ class Unseeded:
         from plantseek.masks import select_top
 
         return select_top({n: torch.rand(p.shape) for n, p in model.prunable().items()}, density)
+
+
+class _HangingScore(plantseek.pruning.ScorePruner):
+    def score(self, model, data, *, generator, budget, mask):
+        while True:
+            pass
+
+
+class HangingMultiShot(plantseek.pruning.MultiShot):
+    """A multi-shot schedule whose score never returns (for the joint-pruning time limit)."""
+
+    def __init__(self):
+        super().__init__(_HangingScore(name="hanging-score", description="never returns"), rounds=2,
+                         epochs_per_round=1, name="hanging-multishot")
