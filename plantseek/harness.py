@@ -6,7 +6,9 @@ Cells are grouped by instance (task, depth, width, seed, options). For one group
 2. for each pruner, hands it a fresh host copy at the initial weights, copies of the training split, a seeded
    generator per cell and the training budget; times only the prune call; validates the mask exactly
    (keys, shapes, dtype bool, kept count = ``kept_count(density)``). A pruner that raises, hangs past the time
-   limit or returns a bad mask gives a *failed* cell with a one-line reason; the other cells go on;
+   limit or returns a bad mask gives a *failed* cell with a one-line reason; the other cells go on. The
+   registered multi-shot pruners of the instance run jointly, their rounds trained as one batch (same masks
+   as separate runs; see ``_prune_jointly``);
 3. evaluates every valid mask as a **strong** ticket (host's initial weights, scale-correct readout, test split);
 4. trains every valid mask as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32, from the initial
    weights with the mask fixed), all masks of the group (plus the dense host, as a reference) through one
