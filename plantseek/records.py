@@ -94,7 +94,7 @@ class CellResult:
     ticket_metric: float = float("nan")  # the planted ticket's strong metric (reference)
     dense_metric: float = float("nan")  # the dense host's strong metric (reference)
     dense_weak_metric: float = float("nan")  # the dense host after the same training (reference)
-    prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune() call only)
+    prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
     train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
     protocol: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.metrics)
