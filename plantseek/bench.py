@@ -19,7 +19,10 @@ What each number means:
 - ``peak_rss_mib``: peak resident set size of the bench process (``resource.getrusage``, whole process, all
   measurements so far); ``engine_mib[K]``: the batched engine's own estimate of its working memory
   (``batched.bytes_per_network``), which the chunking uses.
-- ``suite_seconds``: wall-clock of the ``default`` suite through the harness (no store), or null.
+- ``suite_seconds``: wall-clock of the ``default`` suite through the harness (no store, one process), or null.
+- ``paper_group_seconds``: wall-clock of one cell group (one instance: Circle, seed 0, every pruner and density
+  of the grid) of ``paper-singleshot`` and of ``paper-multishot`` through the harness, or null. A grid is
+  75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
 """
 
 from __future__ import annotations
@@ -182,6 +185,22 @@ def suite_seconds(name: str = "default") -> tuple[float | None, str]:
     return seconds, f"suite {name!r}: {len(cells)} cells, {failed} failed, 1 process"
 
 
+def group_seconds(name: str) -> dict[str, Any]:
+    """Wall-clock of the first cell group (one instance) of a suite through the harness."""
+    from .harness import expand, group_cells, run_group
+    from .suites import SUITES
+
+    suite = SUITES.get(name)
+    group = group_cells(expand(suite))[0]
+    t0 = time.perf_counter()
+    results = run_group(group)
+    seconds = time.perf_counter() - t0
+    failed = sum(1 for _, r in results if r.status != "ok")
+    return {"seconds": seconds, "cells": len(group), "failed": failed,
+            "groups_in_grid": len(group_cells(expand(suite))),
+            "instance": f"{group[0].task} depth {group[0].depth} width {group[0].width} seed {group[0].seed}"}
+
+
 def choose_threads(cores: int | None = None) -> tuple[int, str]:
     """1 or all available cores, whichever runs a small batched product faster right now. On a machine shared
     with other busy processes, multi-threaded kernels can be many times slower than one thread (the threads
@@ -261,9 +280,14 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         peak = peak_gflops(1024 if quick else 2048, repeats)
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
         suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
+        groups = None
         if suite and not quick:
             say("default suite")
             suite_s, suite_note = suite_seconds("default")
+            groups = {}
+            for name in ("paper-singleshot", "paper-multishot"):
+                say(f"one cell group of {name}")
+                groups[name] = group_seconds(name)
     finally:
         torch.set_num_threads(previous)
     arch = BENCH_ARCH
@@ -288,4 +312,5 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
                        "engine_mib: the engine's own estimate for K networks (9000 shared samples)",
         "suite_seconds": suite_s,
         "suite_note": suite_note,
+        "paper_group_seconds": groups,
     }

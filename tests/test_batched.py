@@ -282,6 +282,14 @@ def test_strong_metrics_batched_equals_strong_metric(task):
         [strong_metric(inst, m, "val") for m in masks], rel=1e-9)
 
 
+def test_bench_group_seconds_runs_one_instance_of_a_grid():
+    from plantseek.bench import group_seconds
+
+    g = group_seconds("smoke")  # 2 tasks x 1 seed: 2 groups of 2 pruners x 2 densities
+    assert g["cells"] == 4 and g["failed"] == 0 and g["groups_in_grid"] == 2 and g["seconds"] > 0
+    assert g["instance"] == "circle depth 4 width 20 seed 0"
+
+
 def test_bench_cli_quick_json(capsys):
     import json
 
@@ -289,7 +297,7 @@ def test_bench_cli_quick_json(capsys):
 
     assert main(["bench", "--quick", "--json", "--ks", "1,2", "--densities", "1.0", "--threads", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["peak_gflops"] > 0 and out["suite_seconds"] is None
+    assert out["peak_gflops"] > 0 and out["suite_seconds"] is None and out["paper_group_seconds"] is None
     assert set(out["train_gflops"]) == set(out["speedup_vs_single"]) == {"1", "2"}
     assert out["machine"]["threads"] == 1
     with pytest.raises(SystemExit) as exc:  # argparse rejects it: one line, exit code 2

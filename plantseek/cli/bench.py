@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--ks", type=_ks, default=(1, 8, 32, 128), help="networks trained at once (default 1,8,32,128)")
     p.add_argument("--densities", default="1.0,0.1",
                    help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
-    p.add_argument("--no-suite", action="store_true", help="do not time the default suite")
+    p.add_argument("--no-suite", action="store_true",
+                   help="do not time the default suite and the paper grids' cell groups")
 
 
 def _table(r: dict) -> str:
@@ -58,6 +59,9 @@ def _table(r: dict) -> str:
     lines.append(f"  peak RSS of this process: {r['peak_rss_mib']:.0f} MiB (resource.getrusage)")
     suite = "null" if r["suite_seconds"] is None else f"{r['suite_seconds']:.1f} s"
     lines.append(f"  default suite wall-clock: {suite} ({r['suite_note']})")
+    for name, g in (r.get("paper_group_seconds") or {}).items():
+        lines.append(f"  one cell group of {name}: {g['seconds']:.1f} s ({g['cells']} cells, {g['failed']} failed, "
+                     f"{g['instance']}; the grid has {g['groups_in_grid']} such groups)")
     return "\n".join(lines)
 
 
