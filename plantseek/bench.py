@@ -156,20 +156,6 @@ def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
             "gflops": per_s * flops_per_network_step(BENCH_ARCH, batch) / 1e9}
 
 
-def batched_rate(k: int, steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-                 batch: int = 32, adam_kernel: str = "fused", exact: bool = True) -> dict[str, Any]:
-    """Network-steps/s and GFLOP/s of the batched engine training ``k`` networks at once (measured alone)."""
-    r = batched_runner(k, steps, warmup, density, batch, adam_kernel, exact)
-    return rate(r, interleaved_best([r], repeats)[0], batch)
-
-
-def loop_rate(steps: int = 20, warmup: int = 3, repeats: int = 3, density: float = 1.0,
-              batch: int = 32, adam_kernel: str = "fused") -> dict[str, Any]:
-    """Network-steps/s and GFLOP/s of the per-network path for one network (measured alone)."""
-    r = loop_runner(steps, warmup, density, batch, adam_kernel)
-    return rate(r, interleaved_best([r], repeats)[0], batch)
-
-
 def suite_seconds(name: str = "default") -> tuple[float | None, str]:
     """Wall-clock of a whole suite through the harness without a store, or (None, why not)."""
     try:
