@@ -238,11 +238,9 @@ class _FusedAdam:
         self.wd = config.weight_decay
         self.exp_avg = torch.zeros_like(param)
         self.exp_avg_sq = torch.zeros_like(param)
-        self.t = 0
         self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
 
     def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
-        self.t += 1
         self.step_t.add_(1)
         torch._fused_adam_([param], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t], lr=lr,
                            beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=self.wd, eps=ADAM_EPS,
@@ -592,8 +590,7 @@ class BatchedTrainer:
         self.loss_grad = loss_grad
         self.config = config
         share = float(self.model.trainable.float().mean())
-        fused = config.optimizer == "adam" and config.adam_kernel == "fused"
-        pack_below = PACK_BELOW["fused" if fused else "multi-pass"]
+        pack_below = PACK_BELOW["fused" if config.fused_adam else "multi-pass"]
         self.packed_index = self.model.trainable.nonzero().squeeze(1) if share < pack_below else None
         if self.packed_index is None:
             self.params, self.grads = self.model.flat, self.model.grad_flat
@@ -602,10 +599,8 @@ class BatchedTrainer:
             self.params = torch.zeros(padded_length(m), dtype=dtype, device=self.model.device)
             self.params[:m] = self.model.flat[self.packed_index]
             self.grads = torch.zeros_like(self.params)
-        if config.optimizer == "adam":
-            self.opt = (_FusedAdam if config.adam_kernel == "fused" else _Adam)(self.params, config)
-        else:
-            self.opt = _SGD(self.params, config)
+        optimizer = _FusedAdam if config.fused_adam else _Adam if config.optimizer == "adam" else _SGD
+        self.opt = optimizer(self.params, config)
 
     def step(self, rows: torch.Tensor, lr: float) -> None:
         """One optimiser step of every network on its batch ``rows`` (K, b) of sample indices."""

@@ -63,6 +63,11 @@ class TrainConfig:
             raise ConfigError(f"adam_kernel must be one of {', '.join(map(repr, ADAM_KERNELS))}, "
                               f"got {self.adam_kernel!r}")
 
+    @property
+    def fused_adam(self) -> bool:
+        """Whether training runs torch's fused Adam kernel (over a padded flat buffer)."""
+        return self.optimizer == "adam" and self.adam_kernel == "fused"
+
     def replace(self, **changes) -> "TrainConfig":
         from dataclasses import replace
 
@@ -129,7 +134,7 @@ class FlatOptimizer:
 
 def model_optimizer(model: torch.nn.Module, config: TrainConfig):
     """The optimiser ``train_model`` uses for ``model`` under ``config``."""
-    if config.optimizer == "adam" and config.adam_kernel == "fused":
+    if config.fused_adam:
         return FlatOptimizer(model, config)
     return make_optimizer(model.parameters(), config)
 
