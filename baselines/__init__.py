@@ -1,1 +1,1 @@
-"""Baseline pruners: one file per method, each registering itself in ``plantseek.pruners.PRUNERS``."""
+"""Baseline pruners: one file per method, each registering itself in ``plantseek.prune.contract.PRUNERS``."""

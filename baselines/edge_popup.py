@@ -7,14 +7,14 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
 * Per layer (local) selection: exactly ``layer_counts(density, sizes)`` weights per layer (the exact total
   ``kept_count(density)``), and for the biases the top fraction ``density`` of each layer, at least one
   (``kept_count(density, n_out)``). The returned mask has an entry ``layers.{l}.bias`` per layer; density counts
-  weights only. Final masks are chosen with :func:`plantseek.masks.select_top` (ties by position); during
+  weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by position); during
   training ``torch.topk`` picks the same sets up to exact ties of scores.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
   batch 32, ``budget.epochs`` epochs (10 by default). Scores start ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
   Kaiming-uniform initialisation of the original code), drawn from the pruner's generator.
 * Objective: the task loss (cross-entropy or MSE) of the masked host's **raw outputs**, with no softmax or other
   readout. (The harness evaluates the mask on the host's initial weights with the scale-corrected readout of
-  :mod:`plantseek.evaluation`; the planted output scales are not known to a pruner.)
+  :mod:`plantseek.score.evaluation`; the planted output scales are not known to a pruner.)
 * ``edge-popup-annealed`` keeps density**(i/E) in epoch i = 1..E and ends at the requested density.
 
 :meth:`EdgePopup.prune_batch` trains the score sets of several densities of one instance together (one stacked
@@ -31,12 +31,12 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from plantseek.errors import ConfigError
-from plantseek.masks import Mask, kept_count, layer_counts, select_top, validate_density
-from plantseek.models import bias_name, weight_name
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import derive_generator, model_device, model_dtype
-from plantseek.training import TrainConfig, batches, epoch_lr, make_optimizer
+from plantseek.core.errors import ConfigError
+from plantseek.prune.masks import Mask, kept_count, layer_counts, select_top, validate_density
+from plantseek.nets.mlp import bias_name, weight_name
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import derive_generator, model_device, model_dtype
+from plantseek.train.loop import TrainConfig, batches, epoch_lr, make_optimizer
 
 
 def epoch_densities(density: float, epochs: int, anneal: bool) -> list[float]:

@@ -8,7 +8,7 @@ and so keeps those with the *smallest* ``-θ ⊙ Hg``. Since selection keeps the
 score is ``θ ⊙ Hg`` (signed, no absolute value): **the kept end is the largest θ ⊙ Hg**.
 
 ``Hg`` is computed by double backpropagation on one prune batch of ``batch_size`` (256) training samples drawn
-with the pruner's generator (:func:`plantseek.pruning.score_batch`): ``Hg = ∇_θ (∇_θ L · stopgrad(∇_θ L))``.
+with the pruner's generator (:func:`plantseek.prune.schedules.score_batch`): ``Hg = ∇_θ (∇_θ L · stopgrad(∇_θ L))``.
 ``grasp-local`` keeps the paper's layer-wise density variant.
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.models import forward_state
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
+from plantseek.nets.mlp import forward_state
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
                                prepare_batch, score_batch)
 
 TEMPERATURE = 200.0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import ScorePruner, local_variant, multishot_variant
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import ScorePruner, local_variant, multishot_variant
 
 
 @dataclass

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import ScorePruner, local_variant
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import ScorePruner, local_variant
 
 
 @dataclass

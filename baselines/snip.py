@@ -2,7 +2,7 @@
 
 ``g`` is the gradient of the task loss with respect to the weights, on one prune batch of ``batch_size`` (256)
 training samples drawn without replacement with the pruner's generator (all samples if there are fewer; see
-:func:`plantseek.pruning.score_batch`). The score is computed on the masked network in the model's dtype.
+:func:`plantseek.prune.schedules.score_batch`). The score is computed on the masked network in the model's dtype.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.models import forward_state
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
+from plantseek.nets.mlp import forward_state
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
                                prepare_batch, score_batch)
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.pruners import PRUNERS
-from plantseek.pruning import ScorePruner, iterative_variant, local_variant, multishot_variant
+from plantseek.prune.contract import PRUNERS
+from plantseek.prune.schedules import ScorePruner, iterative_variant, local_variant, multishot_variant
 
 
 def synaptic_flow(model, mask=None) -> dict[str, torch.Tensor]:

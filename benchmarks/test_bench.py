@@ -2,7 +2,7 @@
 
 With the project's default ``--benchmark-disable`` every case runs its function once, as a plain smoke test.
 One call of a ``batched_step`` case is one optimiser step of K networks; ``extra_info`` carries the FLOPs of
-that call (``6 * params * batch`` per network-step, see ``plantseek.bench``) so GFLOP/s = flops / mean time.
+that call (``6 * params * batch`` per network-step, see ``plantseek.perf.bench``) so GFLOP/s = flops / mean time.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import os
 import pytest
 import torch
 
-from plantseek import bench
-from plantseek.batched import BatchedTrainer, _Data, _loss_grad_fn
-from plantseek.evaluation import strong_metrics_batched
-from plantseek.instance import plant
-from plantseek.models import build_model
-from plantseek.task import DataConfig
-from plantseek.training import TrainConfig, model_optimizer
+from plantseek.perf import bench
+from plantseek.train.batched import BatchedTrainer, _Data, _loss_grad_fn
+from plantseek.score.evaluation import strong_metrics_batched
+from plantseek.planted.instance import plant
+from plantseek.nets.mlp import build_model
+from plantseek.planted.task import DataConfig
+from plantseek.train.loop import TrainConfig, model_optimizer
 
 BATCH = 32
 

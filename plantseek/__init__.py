@@ -1,22 +1,35 @@
-"""plantseek: a benchmark for neural-network pruning on networks with planted ground-truth tickets."""
+"""plantseek: a benchmark for neural-network pruning on networks with planted ground-truth tickets.
+
+The public API is loaded on first use, so that importing ``plantseek`` (e.g. for the torch-free report stage)
+does not import torch.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .errors import PlantseekError  # noqa: E402
-from .instance import PlantedInstance, plant  # noqa: E402
+_API = {
+    "PlantseekError": ("plantseek.core.errors", "PlantseekError"),
+    "PlantedInstance": ("plantseek.planted.instance", "PlantedInstance"),
+    "plant": ("plantseek.planted.instance", "plant"),
+    "load_instance": ("plantseek.planted.instance", "load_instance"),
+    "load_results": ("plantseek.store.results", "load_results"),
+}
 
 
-def load_instance(path) -> PlantedInstance:
-    return PlantedInstance.load(path)
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _API[name]
+    except KeyError:
+        raise AttributeError(f"module 'plantseek' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), attr)
 
 
-def load_results(path="results/plantseek.db"):
-    """All cells of a results store as a pandas DataFrame (one row per cell)."""
-    from .store import load_results as _load
-
-    return _load(path)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
 
 
-__all__ = ["PlantseekError", "PlantedInstance", "plant", "load_instance", "load_results", "__version__"]
+__all__ = [*_API, "__version__"]

@@ -1,1 +1,1 @@
-"""Task definitions: one module per task, each registering itself in ``plantseek.task.TASKS``."""
+"""Task definitions: one module per task, each registering itself in ``plantseek.planted.task.TASKS``."""

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from plantseek.errors import ConfigError
-from plantseek.targets import PiecewiseLinear, TargetNetwork
-from plantseek.task import TASKS, Task, TaskOptions, check_positive_int
+from plantseek.core.errors import ConfigError
+from plantseek.planted.targets import PiecewiseLinear, TargetNetwork
+from plantseek.planted.task import TASKS, Task, TaskOptions, check_positive_int
 
 BOUNDARIES = (0.2, 0.5, 0.7)
 SLOPES = (5.0, 10.0, 20.0, 40.0)

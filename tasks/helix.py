@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from plantseek.targets import PiecewiseLinear, TargetNetwork
-from plantseek.task import TASKS, Task, TaskOptions, check_positive_int
+from plantseek.planted.targets import PiecewiseLinear, TargetNetwork
+from plantseek.planted.task import TASKS, Task, TaskOptions, check_positive_int
 
 
 def helix(x):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from plantseek.targets import TargetNetwork
-from plantseek.task import TASKS, Task
+from plantseek.planted.targets import TargetNetwork
+from plantseek.planted.task import TASKS, Task
 
 
 @TASKS.register("relu")

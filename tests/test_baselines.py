@@ -14,13 +14,13 @@ from baselines.random_baseline import Random
 from baselines.snip import SNIP
 from baselines.synflow import SynFlow, synaptic_flow
 from plantseek import plant
-from plantseek.instance import PrunerData
-from plantseek.masks import kept_count, layer_counts, mask_count, validate_mask
-from plantseek.models import Architecture, MLP, build_model, he_init
-from plantseek.pruners import PROTOCOLS, PRUNERS, check_pruner, get_pruner, pruner_names
-from plantseek.pruning import score_batch
-from plantseek.task import DataConfig
-from plantseek.training import TrainConfig
+from plantseek.planted.instance import PrunerData
+from plantseek.prune.masks import kept_count, layer_counts, mask_count, validate_mask
+from plantseek.nets.mlp import Architecture, MLP, build_model, he_init
+from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner, pruner_names
+from plantseek.prune.schedules import score_batch
+from plantseek.planted.task import DataConfig
+from plantseek.train.loop import TrainConfig
 
 EXPECTED_NAMES = {
     "random", "magnitude", "snip", "grasp", "synflow", "synflow-100", "magnitude-multishot", "snip-multishot",

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import plantseek.batched as batched
-from plantseek.batched import loss_kind, product_plan, resolve_device, train_masks_batched
-from plantseek.errors import ConfigError, MaskError
-from plantseek.evaluation import strong_metric, strong_metrics_batched
-from plantseek.instance import plant
-from plantseek.models import Architecture, build_model, he_init
-from plantseek.task import DataConfig
-from plantseek.training import TrainConfig, train_masks, train_model
+import plantseek.train.batched as batched
+from plantseek.train.batched import loss_kind, product_plan, resolve_device, train_masks_batched
+from plantseek.core.errors import ConfigError, MaskError
+from plantseek.score.evaluation import strong_metric, strong_metrics_batched
+from plantseek.planted.instance import plant
+from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.planted.task import DataConfig
+from plantseek.train.loop import TrainConfig, train_masks, train_model
 
 ADAM = TrainConfig(epochs=3, batch_size=16)  # torch's fused Adam kernel (the default)
 ADAM_SINGLE = TrainConfig(epochs=3, batch_size=16, adam_kernel="single-tensor")
@@ -155,7 +155,7 @@ def test_fused_and_single_tensor_adam_agree_to_rounding_for_a_few_steps():
 
 
 def test_flat_optimizer_keeps_the_module_parameters_in_its_buffer():
-    from plantseek.training import FLAT_ALIGN, FlatOptimizer
+    from plantseek.train.loop import FLAT_ALIGN, FlatOptimizer
 
     arch = Architecture((2, 12, 3))
     model = build_model(arch, he_init(arch, gen(0)), torch.float32)
@@ -283,7 +283,7 @@ def test_strong_metrics_batched_equals_strong_metric(task):
 
 
 def test_bench_group_seconds_runs_one_instance_of_a_grid():
-    from plantseek.bench import group_seconds
+    from plantseek.perf.bench import group_seconds
 
     g = group_seconds("smoke")  # 2 tasks x 1 seed: 2 groups of 2 pruners x 2 densities
     assert g["cells"] == 4 and g["failed"] == 0 and g["groups_in_grid"] == 2 and g["seconds"] > 0

@@ -8,11 +8,11 @@ import sys
 import pytest
 
 import plantseek
-from plantseek.evaluation import strong_metric
-from plantseek.harness import expand, run_cells, run_group
-from plantseek.records import CellConfig
-from plantseek.suites import SUITES, canonical_density
-from plantseek.training import TrainConfig
+from plantseek.score.evaluation import strong_metric
+from plantseek.run.harness import expand, run_cells, run_group
+from plantseek.run.records import CellConfig
+from plantseek.run.suites import SUITES, canonical_density
+from plantseek.train.loop import TrainConfig
 
 ORACLE = "tests/pruners/oracle.py"
 
@@ -86,7 +86,7 @@ def test_same_cell_twice_gives_identical_results():
 def test_cell_ids_are_pinned():
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
     records.NUMERICS, which was 2 when they were pinned)."""
-    from plantseek.records import NUMERICS
+    from plantseek.run.records import NUMERICS
 
     assert NUMERICS == 2
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
@@ -107,13 +107,13 @@ def test_cell_ids_are_pinned():
 def test_sanity_ablations_reuse_the_mask():
     import torch
 
-    from plantseek.masks import unpack_mask
+    from plantseek.prune.masks import unpack_mask
 
     base = cells(["magnitude"], densities=("0.1",))
     grid = base + [CellConfig(**{**base[0].__dict__, "ablation": a}) for a in ("shuffled", "reinit")]
     results = {c.ablation: r for c, r in run_group(grid)}
     assert all(r.status == "ok" for r in results.values())
-    inst = plantseek.plant("circle", depth=4, width=20, seed=0, data=plantseek.task.DataConfig(n_samples=600))
+    inst = plantseek.plant("circle", depth=4, width=20, seed=0, data=plantseek.planted.task.DataConfig(n_samples=600))
     shapes = inst.arch.weight_shapes()
     m = {k: unpack_mask(results[k].mask, shapes) for k in results}
     assert results["reinit"].mask == results[""].mask and math.isnan(results["reinit"].strong_metric)
@@ -125,12 +125,12 @@ def test_sanity_ablations_reuse_the_mask():
 def test_density_canonical_and_validated():
     assert canonical_density("0.010") == "0.01" and canonical_density("Ticket") == "ticket"
     for bad in ("0", "-0.5", "1.5", "nan", "abc"):
-        with pytest.raises(plantseek.errors.ConfigError):
+        with pytest.raises(plantseek.core.errors.ConfigError):
             canonical_density(bad)
 
 
 def test_store_skips_finished_cells(tmp_path):
-    from plantseek.store import ResultStore
+    from plantseek.store.results import ResultStore
 
     grid = cells(["random", f"{ORACLE}:Crashes"], densities=("0.1",))
     with ResultStore(tmp_path / "r.db") as store:
@@ -208,7 +208,7 @@ def test_full_density_masks_train_to_the_dense_reference():
 
 
 def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_results(monkeypatch):
-    import plantseek.training as training
+    import plantseek.train.loop as training
 
     grid = cells(["magnitude-multishot", "snip-multishot"], densities=("ticket", "0.1"), epochs=1)
     calls = []
@@ -232,7 +232,7 @@ def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_resul
 
 
 def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
-    import plantseek.harness as harness
+    import plantseek.run.harness as harness
 
     # file-referenced pruners never run jointly; let this one, to hang a joint run
     monkeypatch.setattr(harness, "joins_others", lambda ref, pruner: hasattr(pruner, "run_rounds"))
@@ -246,8 +246,8 @@ def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
 
 def test_batched_engine_gives_the_per_network_results_on_a_small_grid(monkeypatch):
     """Issue 5: the whole harness (weak training and multi-shot rounds) gives the same cells with either engine."""
-    import plantseek.harness as harness
-    import plantseek.training as training
+    import plantseek.run.harness as harness
+    import plantseek.train.loop as training
 
     grid = cells(["random", "snip", "magnitude-multishot"], densities=("ticket", "0.1", "0.5"), epochs=2)
     batched = run_group(grid)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plantseek.errors import StoreError
-from plantseek.leaderboard import (RANKING_RULE, SANITY_RULE, md_escape, prepare, provenance_line, ranking,
+from plantseek.core.errors import StoreError
+from plantseek.report.leaderboard import (RANKING_RULE, SANITY_RULE, md_escape, prepare, provenance_line, ranking,
                                    render_html, render_markdown, sanity_table, split_ablation, summary_table,
                                    write_leaderboard)
 
@@ -413,11 +413,11 @@ def test_write_leaderboard_files(tmp_path):
 # --- CLI ----------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def fake_store(monkeypatch, tmp_path):
-    """A stand-in plantseek.store whose load_results returns a given frame (the real store is tested elsewhere)."""
+    """A stand-in plantseek.store.results whose load_results returns a given frame (the real store is tested elsewhere)."""
     frames = {}
-    mod = types.ModuleType("plantseek.store")
+    mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: frames[str(path)].copy()
-    monkeypatch.setitem(sys.modules, "plantseek.store", mod)
+    monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
 
     def make(df):
         path = tmp_path / f"store{len(frames)}.db"

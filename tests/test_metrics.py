@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from plantseek import metrics
-from plantseek.errors import MaskError
+from plantseek.score import metrics
+from plantseek.core.errors import MaskError
 
 KEYS = {"precision", "recall", "f1", "jaccard", "effective_density", "nominal_density", "contains_ticket",
         "layer_collapse", "collapsed_layers", "ticket_neurons_recovered", "per_layer"}

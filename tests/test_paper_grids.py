@@ -5,14 +5,14 @@ Wall-clock targets live in `python -m plantseek bench`, not here; these only che
 
 import pytest
 
-from plantseek.harness import expand, run_cells
-from plantseek.suites import SUITES
+from plantseek.run.harness import expand, run_cells
+from plantseek.run.suites import SUITES
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["paper-singleshot", "paper-multishot"])
 def test_paper_grid_completes(suite, tmp_path):
-    from plantseek.store import ResultStore
+    from plantseek.store.results import ResultStore
 
     cells = expand(SUITES.get(suite))
     with ResultStore(tmp_path / "r.db") as store:

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import plantseek
-from plantseek.audit import audit, ks_statistic
-from plantseek.errors import ConfigError
-from plantseek.evaluation import strong_metric, target_metric, ticket_metric
-from plantseek.models import bias_name, forward_state, weight_name
+from plantseek.planted.audit import audit, ks_statistic
+from plantseek.core.errors import ConfigError
+from plantseek.score.evaluation import strong_metric, target_metric, ticket_metric
+from plantseek.nets.mlp import bias_name, forward_state, weight_name
 
 CASES = [(t, d, 100) for t in ("relu", "circle", "helix") for d in (3, 4, 5, 6, 10)] + [("circle", 6, 1000)]
 
@@ -44,8 +44,8 @@ def test_ticket_counts_and_metadata():
 
 
 def test_planting_changes_only_ticket_parameters_and_zero_biases():
-    from plantseek import seeding
-    from plantseek.models import he_init
+    from plantseek.core import seeding
+    from plantseek.nets.mlp import he_init
 
     inst = plantseek.plant("circle", depth=5, width=100, seed=7)
     host = he_init(inst.arch, seeding.generator(7, "host", *inst.arch.widths))

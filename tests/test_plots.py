@@ -15,9 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import synthetic_results  # noqa: E402
 
-from plantseek.errors import ConfigError  # noqa: E402
-from plantseek.leaderboard import prepare  # noqa: E402
-from plantseek.plots import (KINDS, figure_layers, figure_metric, per_layer_profiles, plots_by_setting,  # noqa: E402
+from plantseek.core.errors import ConfigError  # noqa: E402
+from plantseek.report.leaderboard import prepare  # noqa: E402
+from plantseek.report.plots import (KINDS, figure_layers, figure_metric, per_layer_profiles, plots_by_setting,  # noqa: E402
                              write_plots)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -26,13 +26,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def no_store(monkeypatch):
     """Plots must never touch a results store: any load_results call fails the test."""
-    mod = types.ModuleType("plantseek.store")
+    mod = types.ModuleType("plantseek.store.results")
 
     def refuse(*a, **k):
         raise AssertionError("plots read the store")
 
     mod.load_results = refuse
-    monkeypatch.setitem(sys.modules, "plantseek.store", mod)
+    monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -114,9 +114,9 @@ def test_cli_plot(monkeypatch, tmp_path, capsys):
     from plantseek.cli import main
 
     df = synthetic_results(tasks=("relu",), pruners=("random", "magnitude"), seeds=(0, 1))
-    mod = types.ModuleType("plantseek.store")
+    mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: df.copy()
-    monkeypatch.setitem(sys.modules, "plantseek.store", mod)
+    monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
     store = tmp_path / "r.db"
     store.write_bytes(b"")
     out = tmp_path / "figs"

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from plantseek import training
-from plantseek.errors import ConfigError, PrunerError
-from plantseek.instance import PrunerData
-from plantseek.masks import kept_count, layer_counts, mask_count, select_top
-from plantseek.models import Architecture, build_model, he_init
-from plantseek.pruning import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant, prune_jointly,
+from plantseek.train import loop as training
+from plantseek.core.errors import ConfigError, PrunerError
+from plantseek.planted.instance import PrunerData
+from plantseek.prune.masks import kept_count, layer_counts, mask_count, select_top
+from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.prune.schedules import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant, prune_jointly,
                                multishot_variant, score_batch)
-from plantseek.training import TrainConfig, train_model
+from plantseek.train.loop import TrainConfig, train_model
 
 
 def gen(seed: int) -> torch.Generator:

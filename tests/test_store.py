@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from plantseek import paths
-from plantseek.errors import StoreError
-from plantseek.masks import pack_mask
-from plantseek.records import COLUMNS, CellConfig, CellResult, provenance
-from plantseek.store import METRIC_COLUMNS, ResultStore, load_results
+from plantseek.core import paths
+from plantseek.core.errors import StoreError
+from plantseek.prune.masks import pack_mask
+from plantseek.run.records import COLUMNS, CellConfig, CellResult, provenance
+from plantseek.store.results import METRIC_COLUMNS, ResultStore, load_results
 
 # --- cells with known contents (also used by the writer subprocesses) -------------------------------------------
 def cell(i: int) -> CellConfig:

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from plantseek.submit import SubmissionError, check_submission
+from plantseek.run.submit import SubmissionError, check_submission
 
 ORACLE = "tests/pruners/oracle.py"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from plantseek.targets import ZERO_TOL, PiecewiseLinear, TargetNetwork
-from plantseek.task import get_task
+from plantseek.planted.targets import ZERO_TOL, PiecewiseLinear, TargetNetwork
+from plantseek.planted.task import get_task
 
 
 @pytest.mark.parametrize("method", ["interpolate", "least_squares"])

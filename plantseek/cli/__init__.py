@@ -1,7 +1,7 @@
 """Command-line interface: ``python -m plantseek COMMAND``. One module per command, registered in COMMANDS.
 
 A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Every :class:`plantseek.errors.PlantseekError` becomes one line ``plantseek: error: ...`` and exit code 2.
+Every :class:`plantseek.core.errors.PlantseekError` becomes one line ``plantseek: error: ...`` and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import PlantseekError
+from plantseek.core.errors import PlantseekError
 
 COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench"]
 

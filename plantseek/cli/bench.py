@@ -1,4 +1,4 @@
-"""``python -m plantseek bench``: measure this machine and the training engines (see ``plantseek.bench``)."""
+"""``python -m plantseek bench``: measure this machine and the training engines (see ``plantseek.perf.bench``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ HELP = "measure dense GFLOP/s, batched vs per-network training throughput, memor
 
 
 def _ks(text: str) -> tuple[int, ...]:
-    from ..errors import ConfigError
+    from plantseek.core.errors import ConfigError
 
     try:
         ks = tuple(int(t) for t in text.split(",") if t.strip())
@@ -66,8 +66,8 @@ def _table(r: dict) -> str:
 
 
 def _densities(text: str) -> tuple[float, ...]:
-    from ..errors import ConfigError
-    from ..masks import validate_density
+    from plantseek.core.errors import ConfigError
+    from plantseek.prune.masks import validate_density
 
     try:
         values = [float(t) for t in text.split(",") if t.strip()]
@@ -79,7 +79,7 @@ def _densities(text: str) -> tuple[float, ...]:
 
 
 def run(args) -> int:
-    from ..bench import run as run_bench
+    from plantseek.perf.bench import run as run_bench
 
     densities = _densities(args.densities)
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))

@@ -40,7 +40,7 @@ def add_arguments(p) -> None:
 
 
 def parse_seeds(items: list[str] | None):
-    from ..errors import ConfigError
+    from plantseek.core.errors import ConfigError
 
     if items is None:
         return None
@@ -60,7 +60,7 @@ def parse_seeds(items: list[str] | None):
 
 
 def build_suite(args):
-    from ..suites import SUITES
+    from plantseek.run.suites import SUITES
 
     suite = SUITES.get(args.suite)
     changes = dict(tasks=args.tasks, pruners=args.pruners, densities=args.densities, seeds=parse_seeds(args.seeds),
@@ -81,8 +81,8 @@ def build_suite(args):
 
 def validate_grid(suite) -> None:
     """Fail fast, before any work, on unknown tasks/pruners and bad options."""
-    from ..pruners import get_pruner
-    from ..task import get_task
+    from plantseek.prune.contract import get_pruner
+    from plantseek.planted.task import get_task
 
     for t in suite.tasks:
         get_task(t, **suite.task_options).check_depth(suite.depth)
@@ -126,22 +126,22 @@ def auto_jobs(jobs: int, cells) -> int:
     """``jobs`` if given, else one worker per usable core, but no more than there are instances to run."""
     if jobs and jobs > 0:
         return jobs
-    from ..batched import default_threads
-    from ..harness import group_cells
+    from plantseek.train.batched import default_threads
+    from plantseek.run.harness import group_cells
 
     return max(1, min(default_threads(), len(group_cells(cells))))
 
 
 def run(args) -> int:
-    from ..harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
+    from plantseek.run.harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
 
     suite = build_suite(args)
     validate_grid(suite)
     cells = expand(suite)
     store = None
     if not args.no_store:
-        from ..paths import default_store_path
-        from ..store import ResultStore
+        from plantseek.core.paths import default_store_path
+        from plantseek.store.results import ResultStore
 
         store = ResultStore(args.store or default_store_path())
     done = store.finished_ids() if store is not None else set()

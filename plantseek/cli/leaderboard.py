@@ -10,9 +10,9 @@ FALLBACK_STORE = "results/plantseek.db"
 
 
 def default_path(name: str, fallback: str) -> str:
-    """``plantseek.paths.<name>()`` when that module defines it (all file names live there), else ``fallback``."""
+    """``plantseek.core.paths.<name>()`` when that module defines it (all file names live there), else ``fallback``."""
     try:
-        from .. import paths
+        from plantseek.core import paths
     except ImportError:
         return fallback
     fn = getattr(paths, name, None)
@@ -23,18 +23,18 @@ def default_path(name: str, fallback: str) -> str:
 
 
 def default_store() -> str:
-    """The project's default results store (``plantseek.paths.default_store_path``), else results/plantseek.db."""
+    """The project's default results store (``plantseek.core.paths.default_store_path``), else results/plantseek.db."""
     return default_path("default_store_path", FALLBACK_STORE)
 
 
 def load(store: str | None):
-    """The results DataFrame of a store (``plantseek.store.load_results``), with one-line errors."""
-    from ..errors import StoreError
+    """The results DataFrame of a store (``plantseek.store.results.load_results``), with one-line errors."""
+    from plantseek.core.errors import StoreError
 
     path = store or default_store()
     if not Path(path).exists():
         raise StoreError(f"no results store at {path} (run cells first, or pass --store PATH)")
-    from ..store import load_results
+    from plantseek.store.results import load_results
 
     df = load_results(path)
     if df is None or len(df) == 0:
@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..leaderboard import write_leaderboard
+    from plantseek.report.leaderboard import write_leaderboard
 
     df = load(args.store)
     out = args.out or default_path("leaderboard_dir", "leaderboard")

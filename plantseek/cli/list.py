@@ -10,9 +10,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..pruners import PRUNERS, check_pruner, load_baselines, protocol_of
-    from ..suites import SUITES
-    from ..task import TASKS, load_task_modules
+    from plantseek.prune.contract import PRUNERS, check_pruner, load_baselines, protocol_of
+    from plantseek.run.suites import SUITES
+    from plantseek.planted.task import TASKS, load_task_modules
 
     load_task_modules()
     load_baselines()

@@ -20,8 +20,8 @@ def add_arguments(p) -> None:
 
 
 def summary(inst) -> dict:
-    from ..audit import audit
-    from ..evaluation import strong_metric, target_metric, ticket_metric
+    from plantseek.planted.audit import audit
+    from plantseek.score.evaluation import strong_metric, target_metric, ticket_metric
 
     meta = inst.metadata()
     meta.update(
@@ -34,8 +34,8 @@ def summary(inst) -> dict:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
-    from ..instance import PlantedInstance, plant
+    from plantseek.core.errors import ConfigError
+    from plantseek.planted.instance import PlantedInstance, plant
 
     if args.load:
         inst = PlantedInstance.load(args.load)

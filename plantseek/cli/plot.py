@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..plots import write_plots
+    from plantseek.report.plots import write_plots
     from .leaderboard import default_path, load
 
     df = load(args.store)

@@ -18,12 +18,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from .. import paths
-    from ..harness import run_cells
+    from plantseek.core import paths
+    from plantseek.run.harness import run_cells
     from .evaluate import auto_jobs
-    from ..store import ResultStore, load_results
-    from ..submit import check_submission, submission_cells
-    from ..suites import SUITES
+    from plantseek.store.results import ResultStore, load_results
+    from plantseek.run.submit import check_submission, submission_cells
+    from plantseek.run.suites import SUITES
 
     print(f"checking {args.pruner}", file=sys.stderr)
     name = check_submission(args.pruner, report=lambda line: print(line, file=sys.stderr))
@@ -45,7 +45,7 @@ def run(args) -> int:
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {r.error}", file=sys.stderr)
     if not args.no_leaderboard:
-        from ..leaderboard import write_leaderboard
+        from plantseek.report.leaderboard import write_leaderboard
 
         out = args.out or paths.leaderboard_dir()
         write_leaderboard(load_results(store_path), out)

@@ -6,7 +6,7 @@ import os
 import torch
 
 import plantseek
-import plantseek.pruning
+import plantseek.prune.schedules
 
 
 class TicketOracle:
@@ -72,18 +72,18 @@ class Unseeded:
     name = "unseeded"
 
     def prune(self, model, data, density, *, generator, budget):
-        from plantseek.masks import select_top
+        from plantseek.prune.masks import select_top
 
         return select_top({n: torch.rand(p.shape) for n, p in model.prunable().items()}, density)
 
 
-class _HangingScore(plantseek.pruning.ScorePruner):
+class _HangingScore(plantseek.prune.schedules.ScorePruner):
     def score(self, model, data, *, generator, budget, mask):
         while True:
             pass
 
 
-class HangingMultiShot(plantseek.pruning.MultiShot):
+class HangingMultiShot(plantseek.prune.schedules.MultiShot):
     """A multi-shot schedule whose score never returns (for the joint-pruning time limit)."""
 
     def __init__(self):

@@ -1,0 +1,1 @@
+"""Host architectures behind one network protocol (the MLP is the first)."""

@@ -1,0 +1,203 @@
+"""A planted instance: host network, hidden ticket, per-output scales, data splits and metadata.
+
+What a pruner may see is produced by :meth:`PlantedInstance.host` (a fresh copy of the host at its initial
+weights) and :meth:`PlantedInstance.pruner_data` (the training split and the loss). The ticket, the scales,
+the target and the test split stay inside the instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plantseek.core import seeding
+from plantseek.core.errors import ConfigError, InstanceFileError
+from plantseek.nets.mlp import MLP, Architecture, Mask, build_model, he_init
+from plantseek.planted.planting import PlantedHost, plant_target
+from plantseek.planted.targets import TargetNetwork
+from plantseek.planted.task import DataConfig, DataSplits, Split, Task, get_task
+
+FORMAT = "plantseek-instance"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything that determines an instance. Same spec -> bit-identical instance."""
+
+    task: str
+    depth: int
+    width: int
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)  # task options (noise, knots, ...)
+    data: DataConfig = DataConfig()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "depth": self.depth,
+            "width": self.width,
+            "seed": self.seed,
+            "options": dict(sorted(self.options.items())),
+            "data": dataclasses.asdict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "InstanceSpec":
+        return cls(d["task"], int(d["depth"]), int(d["width"]), int(d["seed"]), dict(d.get("options", {})),
+                   DataConfig(**d.get("data", {})))
+
+    def key(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class PrunerData:
+    """What a pruner gets besides the model: the training split and the task's loss. Never the test split."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    loss: Any  # callable (output, y) -> scalar tensor
+    kind: str  # "regression" or "classification"
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass
+class PlantedInstance:
+    spec: InstanceSpec
+    task: Task
+    arch: Architecture
+    initial_state: dict[str, torch.Tensor]  # float64 host parameters (with the ticket planted)
+    ticket: Mask
+    scales: torch.Tensor  # float64 per output
+    data: DataSplits
+    target: TargetNetwork
+    placement: list[torch.Tensor]
+    neuron_scales: list[torch.Tensor]
+
+    # --- what pruners see ---------------------------------------------------------------------------------
+    def host(self, dtype: torch.dtype = torch.float32) -> MLP:
+        """A fresh host network at its initial weights."""
+        return build_model(self.arch, self.initial_state, dtype)
+
+    def pruner_data(self, dtype: torch.dtype = torch.float32) -> PrunerData:
+        """Copies of the training split (a pruner may modify them without affecting anything else)."""
+        tr = self.data.train
+        y = tr.y.clone() if self.task.kind == "classification" else tr.y.to(dtype, copy=True)
+        return PrunerData(tr.x.to(dtype, copy=True), y, self.task.loss, self.task.kind)
+
+    # --- metadata -----------------------------------------------------------------------------------------
+    @property
+    def ticket_weights_per_layer(self) -> list[int]:
+        return [int(self.ticket[n].sum()) for n in self.arch.weight_names()]
+
+    @property
+    def ticket_weights(self) -> int:
+        return sum(self.ticket_weights_per_layer)
+
+    @property
+    def ticket_density(self) -> float:
+        return self.ticket_weights / self.arch.n_prunable
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            **self.spec.as_dict(),
+            "options": dataclasses.asdict(self.task.options),
+            "widths": list(self.arch.widths),
+            "ticket_widths": self.target.widths,
+            "ticket_weights": self.ticket_weights,
+            "ticket_weights_per_layer": self.ticket_weights_per_layer,
+            "ticket_density": self.ticket_density,
+            "metric_name": self.task.metric_name,
+            "output_scales": self.scales.tolist(),
+        }
+
+    # --- persistence --------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        split = lambda s: {"x": s.x, "y": s.y}  # noqa: E731
+        blob = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "spec": json.dumps(self.spec.as_dict()),
+            "state": self.initial_state,
+            "ticket": self.ticket,
+            "scales": self.scales,
+            "placement": self.placement,
+            "neuron_scales": self.neuron_scales,
+            "data": {"train": split(self.data.train), "val": split(self.data.val), "test": split(self.data.test)},
+            "target": {"weights": [torch.from_numpy(w) for w in self.target.weights],
+                       "biases": [torch.from_numpy(b) for b in self.target.biases],
+                       "description": self.target.description},
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(blob, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PlantedInstance":
+        path = Path(path)
+        if not path.is_file():
+            raise InstanceFileError(f"{path}: no such instance file")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for corrupt files
+            raise InstanceFileError(f"{path}: not a readable plantseek instance file ({type(exc).__name__})") from None
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise InstanceFileError(f"{path}: not a plantseek instance file (no '{FORMAT}' header)")
+        if blob.get("version") != FORMAT_VERSION:
+            raise InstanceFileError(f"{path}: instance format version {blob.get('version')!r} is not supported")
+        try:
+            spec = InstanceSpec.from_dict(json.loads(blob["spec"]))
+            task = get_task(spec.task, **spec.options)
+            arch = Architecture.mlp(task.in_features, task.out_features, spec.depth, spec.width)
+            sp = lambda d: Split(d["x"], d["y"])  # noqa: E731
+            data = DataSplits(sp(blob["data"]["train"]), sp(blob["data"]["val"]), sp(blob["data"]["test"]))
+            tg = blob["target"]
+            target = TargetNetwork([w.numpy() for w in tg["weights"]], [b.numpy() for b in tg["biases"]],
+                                   description=tg["description"])
+            inst = cls(spec, task, arch, blob["state"], blob["ticket"], blob["scales"], data, target,
+                       list(blob["placement"]), list(blob["neuron_scales"]))
+            shapes = arch.weight_shapes()
+            for name, shape in shapes.items():
+                if tuple(inst.initial_state[name].shape) != shape or tuple(inst.ticket[name].shape) != shape:
+                    raise ValueError(f"{name} has the wrong shape")
+        except InstanceFileError:
+            raise
+        except Exception as exc:
+            raise InstanceFileError(f"{path}: corrupt plantseek instance file ({type(exc).__name__}: {exc})") from None
+        return inst
+
+
+def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | None = None,
+          **task_options: Any) -> PlantedInstance:
+    """Build the seeded planted instance of ``task`` in a host of ``depth`` layers (input and output counted)
+    and hidden ``width``. Task options (``noise``, ``knots``, ...) are passed as keywords."""
+    t = get_task(task, **task_options)
+    t.check_depth(depth)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ConfigError(f"width must be a positive integer, got {width!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    data_config = data or DataConfig()
+    spec = InstanceSpec(task, depth, width, seed, dict(task_options), data_config)
+    arch = Architecture.mlp(t.in_features, t.out_features, depth, width)
+    target = t.target(depth)
+    host = he_init(arch, seeding.generator(seed, "host", *arch.widths))
+    planted: PlantedHost = plant_target(target, arch, host, seeding.generator(seed, "plant", task, depth, width))
+    splits = t.make_data(data_config, seeding.generator(seed, "data", task))
+    return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, target,
+                           planted.placement, planted.neuron_scales)
+
+
+def load_instance(path: str | Path) -> PlantedInstance:
+    """A planted instance saved with :meth:`PlantedInstance.save` (bit-identical round trip)."""
+    return PlantedInstance.load(path)

@@ -1,0 +1,162 @@
+"""The task interface and the task registry.
+
+A task (one module each in the top-level ``tasks/`` package) knows its input/output sizes, how to draw seeded
+data, its loss and metric, and how to build its target ticket for a given depth. Tasks register themselves
+with ``@TASKS.register("name")``; :func:`get_task` imports the ``tasks`` package on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from plantseek.core.errors import ConfigError
+from plantseek.core.registry import Registry, import_package_modules
+from plantseek.planted.targets import TargetNetwork
+
+TASKS: Registry[type["Task"]] = Registry("task")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Options every task takes. ``noise``: label noise (std of Gaussian noise, or label-flip probability)."""
+
+    noise: float = 0.01
+
+    def __post_init__(self) -> None:
+        if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not self.noise >= 0:
+            raise ConfigError(f"noise must be a number >= 0, got {self.noise!r}")
+
+
+def check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Sizes of the data splits: ``n_samples`` = train + test; validation is drawn in addition."""
+
+    n_samples: int = 10_000
+    test_fraction: float = 0.1
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_samples, int) or self.n_samples < 10:
+            raise ConfigError(f"n_samples must be an integer >= 10, got {self.n_samples!r}")
+        for name in ("test_fraction", "val_fraction"):
+            v = getattr(self, name)
+            if not 0 < v < 1:
+                raise ConfigError(f"{name} must be in (0, 1), got {v!r}")
+
+    @property
+    def n_test(self) -> int:
+        return int(round(self.n_samples * self.test_fraction))
+
+    @property
+    def n_train(self) -> int:
+        return self.n_samples - self.n_test
+
+    @property
+    def n_val(self) -> int:
+        return int(round(self.n_samples * self.val_fraction))
+
+
+@dataclass(frozen=True)
+class Split:
+    x: torch.Tensor  # float64, (n, in_features)
+    y: torch.Tensor  # float64 (n, out_features) for regression, int64 (n,) for classification
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    train: Split
+    val: Split
+    test: Split
+
+
+class Task:
+    """Base class of tasks. Subclasses set the class attributes and implement ``target`` and ``clean_labels``."""
+
+    name: ClassVar[str]
+    in_features: ClassVar[int]
+    out_features: ClassVar[int]
+    kind: ClassVar[str]  # "regression" or "classification"
+    min_depth: ClassVar[int] = 3
+    Options: ClassVar[type[TaskOptions]] = TaskOptions
+
+    def __init__(self, **options: Any) -> None:
+        fields = {f.name for f in dataclasses.fields(self.Options)}
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise ConfigError(
+                f"task {self.name!r} has no option(s) {', '.join(unknown)} (options: {', '.join(sorted(fields))})"
+            )
+        self.options = self.Options(**options)
+
+    # --- to implement -------------------------------------------------------------------------------------
+    def target(self, depth: int) -> TargetNetwork:
+        raise NotImplementedError
+
+    def clean_labels(self, x: torch.Tensor) -> torch.Tensor:
+        """Noise-free labels of inputs ``x`` (float64 outputs, or int64 classes)."""
+        raise NotImplementedError
+
+    def add_noise(self, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------------------------
+    @property
+    def metric_name(self) -> str:
+        return "accuracy" if self.kind == "classification" else "mse"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.kind == "classification"
+
+    def check_depth(self, depth: int) -> None:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < self.min_depth:
+            raise ConfigError(f"depth must be an integer >= {self.min_depth} for task {self.name!r}, got {depth!r}")
+
+    def sample(self, n: int, generator: torch.Generator) -> Split:
+        x = torch.rand(n, self.in_features, generator=generator, dtype=torch.float64) * 2.0 - 1.0
+        return Split(x, self.add_noise(self.clean_labels(x), generator))
+
+    def make_data(self, config: DataConfig, generator: torch.Generator) -> DataSplits:
+        """Train, test and validation splits, drawn in that order from one generator."""
+        pool = self.sample(config.n_samples + config.n_val, generator)
+        a, b = config.n_train, config.n_samples
+        part = lambda s: Split(pool.x[s], pool.y[s])  # noqa: E731
+        return DataSplits(train=part(slice(0, a)), test=part(slice(a, b)), val=part(slice(b, None)))
+
+    def loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.kind == "classification":
+            return torch.nn.functional.cross_entropy(output, y)
+        return torch.nn.functional.mse_loss(output, y.to(output.dtype))
+
+    def metric(self, output: torch.Tensor, y: torch.Tensor) -> float:
+        """Accuracy (classification) or mean squared error (regression) of ``output`` against ``y``."""
+        if self.kind == "classification":
+            return float((output.argmax(dim=-1) == y).double().mean())
+        return float(((output.double() - y.double()) ** 2).mean())
+
+
+def load_task_modules() -> None:
+    """Import every module of the ``tasks`` package so that each registers itself."""
+    import_package_modules("tasks")
+
+
+def get_task(name: str, **options: Any) -> Task:
+    load_task_modules()
+    return TASKS.get(name)(**options)
+
+
+def task_names() -> list[str]:
+    load_task_modules()
+    return TASKS.names()

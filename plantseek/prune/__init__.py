@@ -1,0 +1,1 @@
+"""Stage 2, prune: masks and densities, the pruner contract and registry, shared scores and schedules."""

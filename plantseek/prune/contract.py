@@ -1,0 +1,129 @@
+"""The pruner contract, the pruner registry, and loading pruners from files.
+
+A pruner is any object with a ``name`` and a method::
+
+    prune(self, model, data, density, *, generator, budget) -> dict[str, torch.BoolTensor]
+
+* ``model``: a fresh copy of the host at its initial weights (``plantseek.nets.mlp.MLP``, float32); its prunable
+  parameters are ``model.prunable()`` (the weights, named ``layers.{l}.weight``);
+* ``data``: :class:`plantseek.planted.instance.PrunerData`, the training split (``x``, ``y``) and the task's ``loss``;
+* ``density``: fraction of prunable weights to keep, in (0, 1];
+* ``generator``: a seeded ``torch.Generator`` (use it for every random draw);
+* ``budget``: a :class:`plantseek.train.loop.TrainConfig`, the training allowance for pruners that train.
+
+It returns a boolean mask for every prunable weight keeping exactly ``plantseek.prune.masks.kept_count(density, n)``
+weights. The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
+``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``) and ``description``.
+
+Registered pruners live one per file in ``baselines/`` and register with ``@PRUNERS.register("name")`` on a
+zero-argument factory (usually the class). Any other file can be run as ``path/to/file.py:ClassName``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
+
+from plantseek.core.errors import ConfigError, PrunerError
+from plantseek.core.registry import Registry, import_package_modules
+
+PRUNERS: Registry[Callable[[], Any]] = Registry("pruner")
+PROTOCOLS = ("single-shot", "multi-shot", "strong")
+
+
+@runtime_checkable
+class Pruner(Protocol):
+    name: str
+
+    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> dict[str, torch.Tensor]:
+        ...
+
+
+def load_baselines() -> None:
+    import_package_modules("baselines")
+
+
+def pruner_names() -> list[str]:
+    load_baselines()
+    return PRUNERS.names()
+
+
+def protocol_of(pruner: Any) -> str:
+    return getattr(pruner, "protocol", "single-shot")
+
+
+def check_pruner(obj: Any, where: str) -> Any:
+    if not isinstance(getattr(obj, "name", None), str) or not obj.name:
+        raise PrunerError(f"{where}: a pruner needs a non-empty string attribute 'name'")
+    if not callable(getattr(obj, "prune", None)):
+        raise PrunerError(f"{where}: a pruner needs a method prune(model, data, density, *, generator, budget)")
+    params = inspect.signature(obj.prune).parameters
+    for kw in ("generator", "budget"):
+        if kw not in params and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            raise PrunerError(f"{where}: prune() must accept the keyword argument '{kw}'")
+    if protocol_of(obj) not in PROTOCOLS:
+        raise PrunerError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {protocol_of(obj)!r}")
+    return obj
+
+
+def load_module_from_path(path: Path):
+    name = "plantseek_user_" + "".join(c if c.isalnum() else "_" for c in str(path.resolve()))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PrunerError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise PrunerError(f"{path}: importing failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def pruner_from_file(ref: str) -> Any:
+    """``path/to/file.py:ClassName``, or ``path/to/file.py`` if the file defines exactly one pruner class."""
+    path_text, _, cls_name = ref.partition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise PrunerError(f"pruner file {path} does not exist")
+    module = load_module_from_path(path)
+    if cls_name:
+        cls = getattr(module, cls_name, None)
+        if cls is None:
+            raise PrunerError(f"{path} defines no {cls_name!r}")
+    else:
+        found = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                 if c.__module__ == module.__name__ and callable(getattr(c, "prune", None))]
+        if len(found) != 1:
+            raise PrunerError(f"{path} defines {len(found)} pruner classes; name one as {path}:ClassName")
+        cls = found[0]
+    try:
+        obj = cls()
+    except Exception as exc:
+        raise PrunerError(f"{ref}: constructing the pruner failed: {type(exc).__name__}: {exc}") from None
+    return check_pruner(obj, ref)
+
+
+def is_file_ref(ref: str) -> bool:
+    return ".py" in ref or "/" in ref
+
+
+def get_pruner(ref: str) -> Any:
+    """A pruner by registered name or by ``file.py[:Class]``."""
+    if is_file_ref(ref):
+        return pruner_from_file(ref)
+    load_baselines()
+    try:
+        factory = PRUNERS.get(ref)
+    except ConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return check_pruner(factory(), ref)

@@ -1,0 +1,190 @@
+"""Masks, densities and their validation; the shared top-k selection rule.
+
+A mask is ``{parameter_name: torch.BoolTensor}`` with one entry per prunable weight (see ``models``), True = kept.
+
+**Density** is the fraction of prunable weights kept. The number of weights a density keeps is fixed by one
+rounding rule, :func:`kept_count`: ``round_half_up(density * total)``, at least 1. A returned mask must keep
+exactly that many weights in total (no tolerance); layer-wise selection distributes the per-layer rounding by
+largest remainders so that its total is exact too (:func:`layer_counts`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+
+from plantseek.core.errors import ConfigError, MaskError, PrunerError
+
+Mask = dict[str, torch.Tensor]
+Shapes = Mapping[str, tuple[int, ...]]
+
+
+def validate_density(density: object) -> float:
+    """Return ``density`` as a float in (0, 1], or raise ConfigError naming what is wrong."""
+    if isinstance(density, bool) or not isinstance(density, (int, float)):
+        raise ConfigError(f"density must be a number in (0, 1], got {density!r}")
+    d = float(density)
+    if math.isnan(d) or not 0.0 < d <= 1.0:
+        raise ConfigError(f"density must be in (0, 1] (fraction of weights kept), got {density!r}")
+    return d
+
+
+def kept_count(density: float, total: int) -> int:
+    """Number of weights kept at ``density`` out of ``total``: round half up, at least 1."""
+    d = validate_density(density)
+    k = math.floor(d * total + 0.5)
+    # guard against floating error in d*total when density came from count/total
+    if abs(d * total - round(d * total)) < 1e-9:
+        k = int(round(d * total))
+    return max(1, min(total, k))
+
+
+def layer_counts(density: float, sizes: Mapping[str, int]) -> dict[str, int]:
+    """Per-layer kept counts for layer-wise (local) selection, summing exactly to ``kept_count``.
+
+    Each layer gets ``floor(density * size)``; the remaining weights go to the layers with the largest
+    fractional remainders (ties: earlier layer first).
+    """
+    total = sum(sizes.values())
+    k = kept_count(density, total)
+    raw = {n: density * s for n, s in sizes.items()}
+    counts = {n: min(sizes[n], math.floor(r)) for n, r in raw.items()}
+    left = k - sum(counts.values())
+    order = sorted(sizes, key=lambda n: (-(raw[n] - math.floor(raw[n])), list(sizes).index(n)))
+    i = 0
+    while left > 0:
+        n = order[i % len(order)]
+        if counts[n] < sizes[n]:
+            counts[n] += 1
+            left -= 1
+        i += 1
+    return counts
+
+
+def mask_count(mask: Mapping[str, torch.Tensor]) -> int:
+    return int(sum(int(m.sum()) for m in mask.values()))
+
+
+def mask_density(mask: Mapping[str, torch.Tensor]) -> float:
+    return mask_count(mask) / sum(m.numel() for m in mask.values())
+
+
+def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = None,
+                  optional: Shapes | None = None) -> Mask:
+    """Check a pruner's mask exactly; return it (on the CPU) or raise MaskError with a one-line reason.
+
+    ``shapes``: the required entries (prunable weights; ``expected_count`` counts these only);
+    ``optional``: entries that may be present (bias masks), checked for dtype and shape when they are.
+    """
+    if not isinstance(mask, Mapping):
+        raise MaskError(f"mask must be a dict {{parameter_name: BoolTensor}}, got {type(mask).__name__}")
+    optional = dict(optional or {})
+    missing = [n for n in shapes if n not in mask]
+    extra = [n for n in mask if n not in shapes and n not in optional]
+    if missing:
+        raise MaskError(f"mask is missing prunable parameter(s) {', '.join(map(str, missing))}")
+    if extra:
+        raise MaskError(f"mask has unknown key(s) {', '.join(map(str, extra))} (prunable: {', '.join(shapes)})")
+    out: Mask = {}
+    present = {**shapes, **{n: s for n, s in optional.items() if n in mask}}
+    for name, shape in present.items():
+        m = mask[name]
+        if not isinstance(m, torch.Tensor):
+            raise MaskError(f"mask[{name!r}] is a {type(m).__name__}, not a torch.Tensor")
+        if m.is_floating_point() and bool(torch.isnan(m).any()):
+            raise MaskError(f"mask[{name!r}] contains NaN")
+        if m.dtype != torch.bool:
+            raise MaskError(f"mask[{name!r}] has dtype {m.dtype}, expected torch.bool")
+        if tuple(m.shape) != tuple(shape):
+            raise MaskError(f"mask[{name!r}] has shape {tuple(m.shape)}, expected {tuple(shape)}")
+        out[name] = m.detach().cpu()
+    if expected_count is not None:
+        kept = mask_count({n: out[n] for n in shapes})
+        if kept != expected_count:
+            total = sum(math.prod(s) for s in shapes.values())
+            raise MaskError(
+                f"mask keeps {kept} of {total} weights, expected exactly {expected_count} "
+                f"(density {expected_count / total:.6g}, rule: round half up)"
+            )
+    return out
+
+
+def _check_scores(scores: Mapping[str, torch.Tensor]) -> None:
+    for name, s in scores.items():
+        if bool(torch.isnan(s).any()):
+            raise PrunerError(f"scores for {name} contain NaN")
+
+
+def select_top(
+    scores: Mapping[str, torch.Tensor],
+    density: float,
+    *,
+    scope: str = "global",
+    allowed: Mapping[str, torch.Tensor] | None = None,
+) -> Mask:
+    """Keep the highest-scoring weights: ``kept_count(density)`` of them, over all layers (``global``) or per
+    layer by :func:`layer_counts` (``local``). Only weights where ``allowed`` is True can be kept (multi-shot:
+    pruned weights are never revived). Ties are broken deterministically by position (layer order, then
+    row-major index), earlier first.
+    """
+    _check_scores(scores)
+    names = list(scores)
+    if allowed is not None:
+        scores = {
+            n: torch.where(allowed[n].bool(), scores[n].double(), torch.tensor(-math.inf, dtype=torch.float64))
+            for n in names
+        }
+        available = mask_count({n: allowed[n].bool() for n in names})
+    else:
+        available = None
+    sizes = {n: scores[n].numel() for n in names}
+    if scope == "global":
+        flat = torch.cat([scores[n].detach().double().reshape(-1).cpu() for n in names])
+        k = kept_count(density, flat.numel())
+        if available is not None and k > available:
+            raise PrunerError(f"cannot keep {k} weights: only {available} survive from earlier rounds")
+        order = torch.sort(flat, descending=True, stable=True).indices[:k]
+        keep = torch.zeros(flat.numel(), dtype=torch.bool)
+        keep[order] = True
+        out, start = {}, 0
+        for n in names:
+            out[n] = keep[start : start + sizes[n]].reshape(scores[n].shape)
+            start += sizes[n]
+        return out
+    if scope == "local":
+        counts = layer_counts(density, sizes)
+        out = {}
+        for n in names:
+            flat = scores[n].detach().double().reshape(-1).cpu()
+            k = counts[n]
+            if allowed is not None and k > int(allowed[n].sum()):
+                raise PrunerError(f"cannot keep {k} weights in {n}: only {int(allowed[n].sum())} survive")
+            keep = torch.zeros(flat.numel(), dtype=torch.bool)
+            keep[torch.sort(flat, descending=True, stable=True).indices[:k]] = True
+            out[n] = keep.reshape(scores[n].shape)
+        return out
+    raise ConfigError(f"unknown selection scope {scope!r} (known: global, local)")
+
+
+def pack_mask(mask: Mapping[str, torch.Tensor]) -> bytes:
+    """Compact bytes of a mask: the flattened layers in key order, one bit per weight (numpy.packbits)."""
+    import numpy as np
+
+    flat = np.concatenate([m.detach().cpu().numpy().astype(bool).reshape(-1) for m in mask.values()])
+    return np.packbits(flat).tobytes()
+
+
+def unpack_mask(blob: bytes, shapes: Shapes) -> Mask:
+    """Inverse of :func:`pack_mask` given the layer shapes (in the same key order)."""
+    import numpy as np
+
+    total = sum(math.prod(s) for s in shapes.values())
+    bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=total).astype(bool)
+    out, start = {}, 0
+    for name, shape in shapes.items():
+        n = math.prod(shape)
+        out[name] = torch.from_numpy(bits[start : start + n].reshape(shape).copy())
+        start += n
+    return out

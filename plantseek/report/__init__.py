@@ -1,0 +1,1 @@
+"""Stage 6, report: leaderboard tables and pages, plots; reads stored results only."""

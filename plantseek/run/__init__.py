@@ -1,0 +1,1 @@
+"""Running grids: cell records, suites, the harness, executors, time limits, submissions."""

@@ -1,0 +1,139 @@
+"""What one cell of a grid is (its configuration) and what running it produced (its result).
+
+The harness makes these, the results store persists them, the leaderboard and plots read them back as a
+DataFrame (``plantseek.store.results.load_results``) with one row per cell and the columns listed in ``COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plantseek.train.config import TrainConfig
+
+# Bump when a code change alters the results of an unchanged configuration, so that results stored before it
+# get new cell ids (and are recomputed) instead of being taken for current ones.
+# 2: weak training and pruners' training use torch's fused Adam kernel by default (was: single-tensor Adam).
+NUMERICS = 2
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """Everything that determines a cell's result. ``cell_id`` hashes all of it (fields at their defaults
+    are left out of the hash, also inside the training configurations, so adding a field with a default never
+    orphans stored results), together with ``NUMERICS``."""
+
+    task: str
+    depth: int
+    width: int
+    seed: int  # instance seed; the pruner's and trainer's generators derive from it
+    pruner: str  # registered name, or "path/to/file.py:Class"
+    density: str  # "ticket" or a canonical decimal such as "0.01"
+    task_options: tuple[tuple[str, Any], ...] = ()  # sorted (name, value) pairs, e.g. (("noise", 0.01),)
+    train: TrainConfig = TrainConfig()  # weak training after pruning
+    budget: TrainConfig = TrainConfig()  # the pruner's training allowance
+    pruner_code: str = ""  # sha256 of a pruner file (file refs only), so an edited file is re-run
+    n_samples: int = 10_000
+    ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (see harness)
+
+    @property
+    def label(self) -> str:
+        """How the cell's method is shown: the pruner, with its ablation in brackets."""
+        return f"{self.pruner} [{self.ablation}]" if self.ablation else self.pruner
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["task_options"] = dict(self.task_options)
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
+        the training configurations, only their own non-default fields), and ``numerics``.
+
+        Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
+        """
+        defaults = CellConfig(self.task, self.depth, self.width, self.seed, self.pruner, self.density).as_dict()
+        mine = self.as_dict()
+        keep = {"task", "depth", "width", "seed", "pruner", "density"}
+        out: dict[str, Any] = {}
+        for k, v in mine.items():
+            if isinstance(v, dict) and isinstance(defaults[k], dict) and k not in ("task_options",):
+                v = {f: x for f, x in v.items() if x != defaults[k].get(f)}
+                if v:
+                    out[k] = v
+            elif k in keep or v != defaults[k]:
+                out[k] = v
+        out["numerics"] = NUMERICS
+        return out
+
+    @property
+    def cell_id(self) -> str:
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def instance_key(self) -> tuple:
+        return (self.task, self.depth, self.width, self.seed, self.task_options, self.n_samples)
+
+
+@dataclass
+class CellResult:
+    status: str  # "ok" or "failed"
+    error: str = ""  # one line when failed
+    metric_name: str = ""  # "accuracy" or "mse"
+    density: float = float("nan")  # requested density as a number (ticket density resolved)
+    achieved_density: float = float("nan")
+    strong_metric: float = float("nan")  # scale-correct, host's initial weights, test split
+    weak_metric: float = float("nan")  # after training with the mask fixed, test split
+    ticket_metric: float = float("nan")  # the planted ticket's strong metric (reference)
+    dense_metric: float = float("nan")  # the dense host's strong metric (reference)
+    dense_weak_metric: float = float("nan")  # the dense host after the same training (reference)
+    prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
+    train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
+    protocol: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.score.metrics)
+    mask: bytes | None = None  # plantseek.prune.masks.pack_mask
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+# Columns of load_results(): config columns, result columns, then flattened scalar recovery metrics
+# ("recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket", "layer_collapse", ...).
+CONFIG_COLUMNS = ["cell_id", "task", "depth", "width", "seed", "pruner", "density_spec", "noise"]
+RESULT_COLUMNS = [
+    "status", "error", "protocol", "metric_name", "density", "achieved_density", "strong_metric", "weak_metric",
+    "ticket_metric", "dense_metric", "dense_weak_metric", "prune_seconds", "train_seconds",
+    "plantseek_version", "git_commit", "torch_version", "platform", "created_at",
+]
+COLUMNS = CONFIG_COLUMNS + RESULT_COLUMNS
+
+
+def provenance() -> dict[str, Any]:
+    import torch
+
+    from plantseek import __version__
+
+    return {
+        "plantseek_version": __version__,
+        "numerics": NUMERICS,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""

@@ -1,0 +1,1 @@
+"""Stage 4, score: strong and weak evaluation of masks, recovery metrics against the ticket."""

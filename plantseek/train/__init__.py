@@ -1,0 +1,1 @@
+"""Stage 3, train: training configurations, the per-network and batched training engines, readout."""

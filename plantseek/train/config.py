@@ -1,0 +1,46 @@
+"""Training configurations (typed, frozen, validated). Plain data: importing this module needs no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from plantseek.core.errors import ConfigError
+
+ADAM_KERNELS = ("fused", "single-tensor")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training allowance: also the ``budget`` handed to pruners that train."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd"
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" or "cosine" (per epoch)
+    adam_kernel: str = "fused"  # adam only: "fused" or "single-tensor" (see the module docstring)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ConfigError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.adam_kernel not in ADAM_KERNELS:
+            raise ConfigError(f"adam_kernel must be one of {', '.join(map(repr, ADAM_KERNELS))}, "
+                              f"got {self.adam_kernel!r}")
+
+    @property
+    def fused_adam(self) -> bool:
+        """Whether training runs torch's fused Adam kernel (over a padded flat buffer)."""
+        return self.optimizer == "adam" and self.adam_kernel == "fused"
+
+    def replace(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)

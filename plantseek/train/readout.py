@@ -1,0 +1,114 @@
+"""Readout calibration before weak training.
+
+A planted host's outputs carry tiny per-output factors (1e-5..1e-11), and so does any mask that keeps the
+ticket's paths. Trained as is, with Adam at lr 1e-3 (additive steps of ~1e-3 per weight), the network must first
+grow its output scale by orders of magnitude, which wrecks the structure that a good mask found: the exact planted
+ticket would come out of 10 epochs *worse* than it went in (Circle 0.99 -> 0.92, Helix MSE 1e-4 -> 0.1).
+
+So before weak training, every mask's network gets one per-output factor ``alpha_k`` fitted on the TRAINING split
+(never the ground truth): least squares through the origin for regression, minimum cross-entropy for
+classification (a convex problem in alpha, solved in float64). The factor is folded into the last layer
+(``W_last[k] *= alpha_k``, ``b_last[k] *= alpha_k``), so the network function is the calibrated one and training
+starts from it. Every mask, the dense host included, is treated alike; for the planted ticket alpha recovers
+1/scale, so training starts from the target itself.
+
+Then :func:`balance` rescales every hidden neuron (incoming by g > 0, outgoing by 1/g) so that its incoming and
+outgoing norms are equal. ReLU is positively homogeneous, so the function stays the same; Adam's additive steps
+are not invariant to this rescaling, and the planting's per-neuron factors are an artefact of hiding the ticket
+that training should not depend on. Measured (depth 5, width 100, seeds 0-2): the trained planted ticket stays
+within 0.017 accuracy of the exact ticket on Circle (0.975-0.983 vs 0.986-0.992) and reaches MSE 2e-4..4e-4 on
+Helix (exact 1.3e-4; the trained dense host 1.2e-3); without this step it fell to 0.92 and 0.12.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from plantseek.nets.mlp import Mask, bias_name, forward_state, weight_name
+
+
+@torch.no_grad()
+def _raw_outputs(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor) -> torch.Tensor:
+    return forward_state({k: v.double() for k, v in state.items()}, x.double(), mask)
+
+
+def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: int = 30) -> torch.Tensor:
+    """Per-output factors alpha (float64) so that ``alpha * z`` best fits ``y``.
+
+    Regression: least squares through the origin, per output. Classification: minimum mean cross-entropy of the
+    logits ``alpha * z`` (convex in alpha), by damped Newton steps with an exact K x K Hessian.
+    An output that is constant zero keeps alpha = 1.
+    """
+    z = z.double()
+    if kind == "regression":
+        zz = (z * z).sum(0)
+        alpha = (z * y.double()).sum(0) / torch.where(zz > 0, zz, torch.ones_like(zz))
+        return torch.where(zz > 0, alpha, torch.ones_like(alpha))
+    n, k = z.shape
+    std = z.std(0)
+    live = std > 0
+    zs = z / torch.where(live, std, torch.ones_like(std))  # well scaled: beta = alpha * std starts at 1
+    onehot = torch.nn.functional.one_hot(y, k).double()
+
+    def loss(beta):
+        return float(torch.nn.functional.cross_entropy(zs * beta, y))
+
+    beta = torch.ones(k, dtype=torch.float64)
+    current = loss(beta)
+    for _ in range(iterations):
+        p = torch.softmax(zs * beta, dim=1)
+        grad = (zs * (p - onehot)).mean(0)
+        hess = (zs.T @ (zs * p)) / n * torch.eye(k, dtype=torch.float64) - (zs * p).T @ (zs * p) / n
+        step = torch.linalg.solve(hess + 1e-9 * torch.eye(k, dtype=torch.float64), grad)
+        t = 1.0
+        while t > 1e-6:  # backtracking: accept the first step that lowers the loss
+            trial = beta - t * step
+            value = loss(trial)
+            if value < current:
+                break
+            t /= 2
+        else:
+            break
+        converged = current - value < 1e-12
+        beta, current = trial, value
+        if converged:
+            break
+    alpha = beta / torch.where(live, std, torch.ones_like(std))
+    return torch.where(live & torch.isfinite(alpha), alpha, torch.ones_like(alpha))
+
+
+def calibrated_state(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
+                     kind: str) -> dict[str, torch.Tensor]:
+    """``state`` with the fitted output factors folded into its last layer (a new dict; float64)."""
+    alpha = fit_output_factors(_raw_outputs(state, mask, x), y, kind)
+    n_layers = sum(1 for k in state if k.endswith(".weight"))
+    out = {k: v.double().clone() for k, v in state.items()}
+    out[weight_name(n_layers - 1)] *= alpha[:, None]
+    out[bias_name(n_layers - 1)] *= alpha
+    return out
+
+
+def balance(state: dict[str, torch.Tensor], mask: Mask | None, sweeps: int = 3) -> dict[str, torch.Tensor]:
+    """Rescale every hidden neuron's incoming parameters by g > 0 and its outgoing weights by 1/g so that both have
+    the same norm (over kept weights). ReLU is positively homogeneous, so the network function is unchanged; what
+    changes is the parametrisation that Adam's additive steps see."""
+    out = {k: v.double().clone() for k, v in state.items()}
+    n_layers = sum(1 for k in out if k.endswith(".weight"))
+    kept = lambda l: (out[weight_name(l)] * (mask[weight_name(l)] if mask is not None else 1))  # noqa: E731
+    for _ in range(sweeps):
+        for l in range(n_layers - 1):
+            w_in, b_in, w_out = kept(l), out[bias_name(l)], kept(l + 1)
+            n_in = torch.sqrt((w_in * w_in).sum(1) + b_in * b_in)
+            n_out = torch.sqrt((w_out * w_out).sum(0))
+            ok = (n_in > 0) & (n_out > 0)
+            g = torch.where(ok, torch.sqrt(torch.where(ok, n_out / torch.where(ok, n_in, 1.0), 1.0)), 1.0)
+            out[weight_name(l)] *= g[:, None]
+            out[bias_name(l)] *= g
+            out[weight_name(l + 1)] /= g[None, :]
+    return out
+
+
+def weak_start(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
+               kind: str) -> dict[str, torch.Tensor]:
+    """Where weak training of ``mask`` starts: calibrated readout, then balanced hidden neurons (float64)."""
+    return balance(calibrated_state(state, mask, x, y, kind), mask)
