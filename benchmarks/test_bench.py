@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from plantseek.perf import bench
-from plantseek.train.batched import BatchedTrainer, _Data, _loss_grad_fn
+from plantseek.train.batched import BatchedTrainer, _Data
+from plantseek.train.losses import loss_grad_fn
 from plantseek.score.evaluation import strong_metrics_batched
 from plantseek.planted.instance import plant
 from plantseek.nets.mlp import build_model
@@ -48,7 +49,7 @@ def test_batched_step(benchmark, k, density, adam_kernel):
     n = 1024
     arch, state, masks, x, y, g = bench._workload(k, density, n)
     trainer = BatchedTrainer(arch, [state] * k, masks, _Data(x, y, k, torch.float32, torch.device("cpu")),
-                             _loss_grad_fn("cross_entropy"), TrainConfig(batch_size=BATCH, adam_kernel=adam_kernel))
+                             loss_grad_fn("cross_entropy"), TrainConfig(batch_size=BATCH, adam_kernel=adam_kernel))
     rows = torch.stack([torch.randperm(n, generator=g)[:BATCH] for _ in range(k)])
     benchmark.extra_info["flops"] = k * bench.flops_per_network_step(arch, BATCH)
     benchmark.extra_info["network_steps"] = k

@@ -8,7 +8,11 @@ import torch
 import torch.nn.functional as F
 
 import plantseek.train.batched as batched
-from plantseek.train.batched import loss_kind, product_plan, resolve_device, train_masks_batched
+import plantseek.train.products as products
+from plantseek.train.batched import train_masks_batched
+from plantseek.train.device import resolve_device
+from plantseek.train.losses import loss_kind
+from plantseek.train.products import product_plan
 from plantseek.core.errors import ConfigError, MaskError
 from plantseek.score.evaluation import strong_metric, strong_metrics_batched
 from plantseek.planted.instance import plant
@@ -104,14 +108,14 @@ def test_degenerate_layers_match_reference(dtype, widths):
 
 def test_product_plans_reproduce_the_per_network_kernels():
     cpu = torch.device("cpu")
-    for kind, loop in (("fwd", batched._fwd_loop), ("gw", batched._gw_loop), ("gh", batched._gh_loop)):
+    for kind, loop in (("fwd", products._fwd_loop), ("gw", products._gw_loop), ("gh", products._gh_loop)):
         for b, n_in, n_out in ((32, 1, 20), (32, 20, 1), (1, 20, 20), (7, 20, 3)):
             fn = product_plan(kind, 4, b, n_in, n_out, torch.float32, cpu)
             g = gen(b + n_in)
             h, w, bias, gz = (torch.randn(*s, generator=g) for s in ((4, b, n_in), (4, n_out, n_in), (4, n_out),
                                                                      (4, b, n_out)))
-            assert torch.equal(batched._run_product(kind, fn, h, w, bias, gz),
-                               batched._run_product(kind, loop, h, w, bias, gz))
+            assert torch.equal(products._run_product(kind, fn, h, w, bias, gz),
+                               products._run_product(kind, loop, h, w, bias, gz))
 
 
 @pytest.mark.parametrize("pack_below", [0.0, 1.01], ids=["flat", "packed"])

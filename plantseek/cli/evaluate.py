@@ -126,7 +126,7 @@ def auto_jobs(jobs: int, cells) -> int:
     """``jobs`` if given, else one worker per usable core, but no more than there are instances to run."""
     if jobs and jobs > 0:
         return jobs
-    from plantseek.train.batched import default_threads
+    from plantseek.train.device import default_threads
     from plantseek.run.harness import group_cells
 
     return max(1, min(default_threads(), len(group_cells(cells))))

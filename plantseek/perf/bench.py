@@ -18,7 +18,7 @@ What each number means:
   K over the loop's.
 - ``peak_rss_mib``: peak resident set size of the bench process (``resource.getrusage``, whole process, all
   measurements so far); ``engine_mib[K]``: the batched engine's own estimate of its working memory
-  (``batched.bytes_per_network``), which the chunking uses.
+  (``device.bytes_per_network``), which the chunking uses.
 - ``suite_seconds``: wall-clock of the ``default`` suite through the harness (no store, one process), or null.
 - ``paper_group_seconds``: wall-clock of one cell group (one instance: Circle, seed 0, every pruner and density
   of the grid) of ``paper-singleshot`` and of ``paper-multishot`` through the harness, or null. A grid is
@@ -37,7 +37,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from plantseek.train.batched import BatchedTrainer, _Data, _loss_grad_fn, bytes_per_network, default_threads
+from plantseek.train.batched import BatchedTrainer, _Data
+from plantseek.train.device import bytes_per_network, default_threads
+from plantseek.train.losses import loss_grad_fn
 from plantseek.nets.mlp import Architecture, build_model, he_init
 from plantseek.train.loop import TrainConfig, model_optimizer
 
@@ -99,7 +101,7 @@ def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.
     arch, state, masks, x, y, g = _workload(k, density, n)
     config = TrainConfig(batch_size=batch, adam_kernel=adam_kernel)
     data = _Data(x, y, k, torch.float32, torch.device("cpu"))
-    trainer = BatchedTrainer(arch, [state] * k, masks, data, _loss_grad_fn("cross_entropy"), config,
+    trainer = BatchedTrainer(arch, [state] * k, masks, data, loss_grad_fn("cross_entropy"), config,
                              exact=exact)
     rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
     batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]

@@ -32,10 +32,10 @@ stored values, as in the per-network path (the module masks them in its forward 
 forward pass here too, get zero gradients, and move only by weight decay, exactly as there.
 """
 
+
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -43,331 +43,14 @@ import torch
 
 from plantseek.core.errors import ConfigError, MaskError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
-from plantseek.train.loop import TrainConfig, epoch_lr, padded_length
+from plantseek.train.config import TrainConfig
+from plantseek.train.device import auto_chunk, resolve_device
+from plantseek.train.flat_optimizers import FlatSGD, FlatAdam, FlatFusedAdam
+from plantseek.train.loop import epoch_lr, padded_length
+from plantseek.train.losses import loss_grad_fn
+from plantseek.train.products import product_plan
 
 State = dict[str, torch.Tensor]
-
-ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as make_optimizer uses them
-ADAM_EPS = 1e-8
-# sqrt(floor) / sqrt(1 - beta2) < half an ulp of ADAM_EPS in that dtype (see _Adam.step)
-SQRT_FLOOR = {torch.float32: 1e-36, torch.float64: 1e-60}
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one chunk of networks (before the available-memory cap)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# devices and memory
-# --------------------------------------------------------------------------------------------------------------
-def resolve_device(name: str | torch.device | None = None) -> torch.device:
-    """``None`` -> CUDA when available, else the CPU; otherwise the named device (checked to exist)."""
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device {name!r} (use 'cpu' or 'cuda')") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available on this machine")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device {name!r} is not supported (use 'cpu' or 'cuda')")
-    return device
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Free memory of ``device`` in bytes, or None when it cannot be read."""
-    if device.type == "cuda":
-        try:
-            free, _total = torch.cuda.mem_get_info(device)
-            return int(free)
-        except Exception:  # pragma: no cover - depends on the driver
-            return None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def bytes_per_network(arch: Architecture, config: TrainConfig, n_samples: int, dtype: torch.dtype,
-                      own_data: bool) -> int:
-    """Estimated memory one network occupies in the batched engine (parameters, gradients, optimiser state,
-    masks, activations of one batch, its share of the data and the permutation)."""
-    item = torch.empty((), dtype=dtype).element_size()
-    n_params = arch.n_prunable + sum(arch.widths[1:])
-    per_param = 6  # param, grad, grad mask, two optimiser buffers, scratch (Adam denominator)
-    activations = 3 * config.batch_size * sum(arch.widths)  # activations, their gradients, a temporary
-    data = n_samples * (arch.widths[0] + arch.widths[-1]) * item if own_data else 0
-    return per_param * n_params * item + activations * item + data + 8 * n_samples
-
-
-def auto_chunk(arch: Architecture, config: TrainConfig, n_samples: int, dtype: torch.dtype, device: torch.device,
-               own_data: bool, budget: int | None = None) -> int:
-    """How many networks to stack at once: as many as fit in ``budget`` bytes (default: 2 GiB, capped at half
-    the device's available memory)."""
-    if budget is None:
-        budget = DEFAULT_MEMORY_BUDGET
-        free = available_memory(device)
-        if free is not None:
-            budget = min(budget, free // 2)
-    return max(1, int(budget // bytes_per_network(arch, config, n_samples, dtype, own_data)))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# losses: per-network gradient of the (mean) loss with respect to the stacked outputs
-# --------------------------------------------------------------------------------------------------------------
-def loss_kind(loss_fn: object) -> str | None:
-    """``"mse"`` or ``"cross_entropy"`` when ``loss_fn`` is (equivalent to) one of the task losses with mean
-    reduction; None for any other callable (handled generically with ``torch.func.vmap``)."""
-    if isinstance(loss_fn, str):
-        name = loss_fn.lower().replace("-", "_")
-        if name in ("mse", "regression", "mse_loss"):
-            return "mse"
-        if name in ("cross_entropy", "classification", "ce"):
-            return "cross_entropy"
-        raise ConfigError(f"unknown loss {loss_fn!r} (use 'mse'/'regression' or 'cross_entropy'/'classification')")
-    if loss_fn is torch.nn.functional.mse_loss:
-        return "mse"
-    if loss_fn is torch.nn.functional.cross_entropy:
-        return "cross_entropy"
-    if type(loss_fn) is torch.nn.MSELoss and loss_fn.reduction == "mean":
-        return "mse"
-    if (type(loss_fn) is torch.nn.CrossEntropyLoss and loss_fn.reduction == "mean" and loss_fn.weight is None
-            and loss_fn.label_smoothing == 0.0):
-        return "cross_entropy"
-    owner = getattr(loss_fn, "__self__", None)
-    func = getattr(loss_fn, "__func__", None)
-    if owner is not None and func is not None:
-        from plantseek.planted.task import Task
-
-        if isinstance(owner, Task) and func is Task.loss:  # the stock task loss, not an override
-            return "cross_entropy" if owner.kind == "classification" else "mse"
-    return None
-
-
-def _mse_grad(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # F.mse_loss(mean) backward: (2 / numel) * (out - y) * grad_output, numel of one network's batch
-    norm = 2.0 / (out.shape[1] * out.shape[2])
-    return (out - y.to(out.dtype)).mul_(norm)
-
-
-def _cross_entropy_grad(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # F.cross_entropy(mean) = nll_loss(log_softmax): nll backward puts -1/b at the target class, then the
-    # log-softmax backward kernel (the same aten op autograd calls)
-    b = out.shape[1]
-    lsm = torch.log_softmax(out, dim=-1)
-    g = torch.zeros_like(out)
-    g.scatter_(-1, y.unsqueeze(-1), -(1.0 / b))
-    return torch._log_softmax_backward_data(g, lsm, -1, out.dtype)
-
-
-class _GenericGrad:
-    """Per-network gradients of an arbitrary loss ``(output, y) -> scalar``: vmap over the networks when the
-    loss supports it, else a loop (the only per-network Python loop, and only for unrecognised losses)."""
-
-    def __init__(self, loss_fn: Callable) -> None:
-        self.loss_fn = loss_fn
-        self.use_vmap = True
-
-    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.use_vmap:
-            try:
-                return torch.func.vmap(torch.func.grad(self.loss_fn))(out, y)
-            except Exception:
-                self.use_vmap = False
-        with torch.enable_grad():
-            o = out.detach().requires_grad_(True)
-            total = sum(self.loss_fn(o[k], y[k]) for k in range(o.shape[0]))
-            (g,) = torch.autograd.grad(total, o)
-        return g
-
-
-def _loss_grad_fn(loss_fn_or_kind: object) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    kind = loss_kind(loss_fn_or_kind)
-    if kind == "mse":
-        return _mse_grad
-    if kind == "cross_entropy":
-        return _cross_entropy_grad
-    if not callable(loss_fn_or_kind):
-        raise ConfigError(f"loss must be a callable or a loss name, got {loss_fn_or_kind!r}")
-    return _GenericGrad(loss_fn_or_kind)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# optimisers on one flat buffer (torch.optim numerics: fused Adam, single-tensor Adam, SGD)
-# --------------------------------------------------------------------------------------------------------------
-class _Adam:
-    """``torch.optim.Adam``'s single-tensor CPU implementation, operation by operation."""
-
-    def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
-        self.wd = config.weight_decay
-        self.exp_avg = torch.zeros_like(param)
-        self.exp_avg_sq = torch.zeros_like(param)
-        self.denom = torch.empty_like(param)
-        self.floor = SQRT_FLOOR[param.dtype]
-        self.t = 0
-
-    def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
-        beta1, beta2 = ADAM_BETAS
-        self.t += 1
-        if self.wd != 0:
-            grad.add_(param, alpha=self.wd)
-        self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step = float(self.t)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
-        # sqrt(exp_avg_sq), clamped first at a floor whose square root, divided by the bias correction, is
-        # below half an ulp of eps: the denominator is bit-identical (eps either way), but the CPU sqrt of exact
-        # zeros (every pruned weight) is ~10x slower than of normal numbers on x86.
-        torch.clamp_min(self.exp_avg_sq, self.floor, out=self.denom)
-        self.denom.sqrt_().div_(bias_correction2_sqrt).add_(ADAM_EPS)
-        param.addcdiv_(self.exp_avg, self.denom, value=-step_size)
-
-
-class _FusedAdam:
-    """``torch.optim.Adam(fused=True)``: torch's fused CPU/CUDA kernel, one pass over memory. ``param`` must be
-    padded to a multiple of ``training.FLAT_ALIGN`` elements (see :class:`plantseek.train.loop.FlatOptimizer`)."""
-
-    def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
-        if param.numel() % padded_length(1):
-            raise ValueError(f"fused Adam needs a padded buffer, got {param.numel()} elements")
-        self.wd = config.weight_decay
-        self.exp_avg = torch.zeros_like(param)
-        self.exp_avg_sq = torch.zeros_like(param)
-        self.step_t = torch.zeros((), dtype=torch.float32, device=param.device)
-
-    def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
-        self.step_t.add_(1)
-        torch._fused_adam_([param], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t], lr=lr,
-                           beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=self.wd, eps=ADAM_EPS,
-                           amsgrad=False, maximize=False)
-
-
-class _SGD:
-    def __init__(self, param: torch.Tensor, config: TrainConfig) -> None:
-        self.wd = config.weight_decay
-        self.momentum = config.momentum
-        self.buf: torch.Tensor | None = None
-
-    def step(self, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
-        if self.wd != 0:
-            grad.add_(param, alpha=self.wd)
-        if self.momentum != 0:
-            if self.buf is None:
-                self.buf = grad.detach().clone()
-            else:
-                self.buf.mul_(self.momentum).add_(grad, alpha=1)
-            grad = self.buf
-        param.add_(grad, alpha=-lr)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# matrix products: batched, or network by network where the batched kernel would round differently
-# --------------------------------------------------------------------------------------------------------------
-def _fwd_bmm(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return torch.baddbmm(bias.unsqueeze(1), h, w.transpose(1, 2))
-
-
-def _fwd_bmm_t(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    # (W h^T + b)^T: the layout the single-matrix kernel uses for a layer with one output
-    return torch.baddbmm(bias.unsqueeze(2), w, h.transpose(1, 2)).transpose(1, 2)
-
-
-def _fwd_outer(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    # a layer with one input is an outer product plus bias: one multiply-add per entry
-    if h.shape[2] != 1:
-        return None
-    return torch.addcmul(bias.unsqueeze(1), h, w.transpose(1, 2))
-
-
-def _fwd_loop(bias: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    out = torch.empty(h.shape[0], h.shape[1], w.shape[1], dtype=h.dtype, device=h.device)
-    for k in range(h.shape[0]):  # exactly F.linear's addmm, per network
-        torch.addmm(bias[k], h[k], w[k].t(), out=out[k])
-    return out
-
-
-def _gw_bmm(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
-    torch.bmm(g.transpose(1, 2), h, out=out)
-
-
-def _gw_bmm_t(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
-    out.copy_(torch.bmm(h.transpose(1, 2), g).transpose(1, 2))
-
-
-def _gw_loop(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> None:
-    for k in range(g.shape[0]):  # autograd's weight gradient of F.linear: grad_output^T @ input
-        torch.mm(g[k].t(), h[k], out=out[k])
-
-
-def _gh_bmm(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return torch.bmm(g, w)
-
-
-def _gh_loop(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    out = torch.empty(g.shape[0], g.shape[1], w.shape[2], dtype=g.dtype, device=g.device)
-    for k in range(g.shape[0]):
-        torch.mm(g[k], w[k], out=out[k])
-    return out
-
-
-# per product kind: batched candidates in order of preference, then the per-network loop
-PRODUCTS = {
-    "fwd": ((_fwd_bmm, _fwd_bmm_t, _fwd_outer), _fwd_loop),
-    "gw": ((_gw_bmm, _gw_bmm_t), _gw_loop),
-    "gh": ((_gh_bmm,), _gh_loop),
-}
-_CALIBRATION: dict[tuple, int] = {}
-
-
-def _run_product(kind: str, fn, h, w, bias, g):
-    if kind == "fwd":
-        return fn(bias, h, w)
-    if kind == "gw":
-        out = torch.empty_like(w)
-        fn(g, h, out)
-        return out
-    return fn(g, w)
-
-
-def product_plan(kind: str, k: int, b: int, n_in: int, n_out: int, dtype: torch.dtype, device: torch.device,
-                 exact: bool = True):
-    """The function computing one product of a layer (``kind``: "fwd" output, "gw" weight gradient, "gh" input
-    gradient) for K networks with batches of ``b``.
-
-    With ``exact``, the first batched candidate that gives bit for bit what the per-network kernel gives on
-    random data of these shapes (three probes, cached per process), else the per-network loop. On x86 with MKL
-    the plain batched product agrees for ordinary shapes but not for degenerate ones (a layer with one input
-    or one output, a batch of one), where the single-matrix kernel takes a gemv or fused multiply-add path.
-    Such rounding differences are tiny, but training is chaotic enough to blow them up beyond 1e-5 within a
-    run; matching the kernels keeps the batched engine on the per-network trajectory.
-    """
-    candidates, loop = PRODUCTS[kind]
-    if not exact:
-        return candidates[0]
-    key = (kind, k, b, n_in, n_out, dtype, device.type, torch.get_num_threads())
-    if key not in _CALIBRATION:
-        gen = torch.Generator().manual_seed(20240611)
-        probes = []
-        for _ in range(3):
-            h, w, bias, g = (torch.randn(*shape, generator=gen, dtype=dtype).to(device)
-                             for shape in ((k, b, n_in), (k, n_out, n_in), (k, n_out), (k, b, n_out)))
-            probes.append(((h, w, bias, g), _run_product(kind, loop, h, w, bias, g)))
-        choice = -1
-        for i, fn in enumerate(candidates):
-            try:
-                if all(torch.equal(_run_product(kind, fn, *args), want) for args, want in probes):
-                    choice = i
-                    break
-            except (TypeError, AttributeError):  # candidate not applicable to these shapes
-                continue
-        _CALIBRATION[key] = choice
-    choice = _CALIBRATION[key]
-    return loop if choice < 0 else candidates[choice]
 
 
 def _as_list(value, k: int, what: str) -> list:
@@ -599,7 +282,7 @@ class BatchedTrainer:
             self.params = torch.zeros(padded_length(m), dtype=dtype, device=self.model.device)
             self.params[:m] = self.model.flat[self.packed_index]
             self.grads = torch.zeros_like(self.params)
-        optimizer = _FusedAdam if config.fused_adam else _Adam if config.optimizer == "adam" else _SGD
+        optimizer = FlatFusedAdam if config.fused_adam else FlatAdam if config.optimizer == "adam" else FlatSGD
         self.opt = optimizer(self.params, config)
 
     def step(self, rows: torch.Tensor, lr: float) -> None:
@@ -660,7 +343,7 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     for i, m in enumerate(masks):
         _check_mask(arch, m, i)
     states = _as_list(initial_states, k, "initial state")
-    grad_fn = _loss_grad_fn(loss_fn_or_kind)
+    grad_fn = loss_grad_fn(loss_fn_or_kind)
     own_data = isinstance(xs, (list, tuple))
     xs_l, ys_l = (_as_list(xs, k, "x"), _as_list(ys, k, "y")) if own_data else (None, None)
     n = (xs_l[0] if own_data else xs).shape[0]
@@ -677,11 +360,3 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
                                  exact=exact)
         results += trainer.train(generators[lo:hi])
     return results
-
-
-def default_threads() -> int:
-    """The number of CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
