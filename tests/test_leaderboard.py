@@ -14,9 +14,14 @@ import pandas as pd
 import pytest
 
 from plantseek.core.errors import StoreError
-from plantseek.report.leaderboard import (RANKING_RULE, SANITY_RULE, md_escape, prepare, provenance_line, ranking,
-                                   render_html, render_markdown, sanity_table, split_ablation, summary_table,
-                                   write_leaderboard)
+from plantseek.report.format import md_escape
+from plantseek.report.leaderboard import write_leaderboard
+from plantseek.report.markdown import render_markdown
+from plantseek.report.page import render_html
+from plantseek.report.prepared import prepare
+from plantseek.report.provenance import provenance_line
+from plantseek.report.rules import RANKING_RULE, SANITY_RULE
+from plantseek.report.tables import ranking, sanity_table, summary_table
 
 NOW = dt.datetime(2025, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
 
@@ -34,7 +39,8 @@ DENSITIES = ["ticket", "0.01", "0.1", "0.5", "1"]
 
 
 def _row(**kw) -> dict:
-    base = dict(cell_id="", task="circle", depth=5, width=100, seed=0, pruner="a", density_spec="0.1", noise=0.01,
+    base = dict(cell_id="", task="circle", depth=5, width=100, seed=0, pruner="a", ablation="", density_spec="0.1",
+                noise=0.01,
                 status="ok", error="", protocol="single-shot", metric_name="accuracy", density=0.1,
                 achieved_density=0.1, strong_metric=np.nan, weak_metric=np.nan, ticket_metric=0.99,
                 dense_metric=0.3, dense_weak_metric=0.97, prune_seconds=0.5, train_seconds=2.0,
@@ -43,7 +49,10 @@ def _row(**kw) -> dict:
                 f1=np.nan, jaccard=np.nan, effective_density=np.nan, nominal_density=np.nan,
                 contains_ticket=False, layer_collapse=False, ticket_neurons_recovered=np.nan, metrics_json="{}")
     base.update(kw)
-    base["cell_id"] = base["cell_id"] or f"{base['task']}-{base['pruner']}-{base['density_spec']}-{base['seed']}"
+    if "higher_is_better" not in kw:  # as the harness stores it: from the task (unknown for a failed instance)
+        base["higher_is_better"] = {"accuracy": True, "mse": False}.get(base["metric_name"])
+    base["cell_id"] = base["cell_id"] or (f"{base['task']}-{base['pruner']}-{base['ablation']}-{base['density_spec']}-"
+                                          f"{base['seed']}")
     return base
 
 
@@ -206,7 +215,8 @@ def test_rule_is_stated_in_both_files(tmp_path):
 
 # --- sanity ablations ----------------------------------------------------------------------------------------------
 def _ablation_example(p: str = "P") -> pd.DataFrame:
-    """P with its two sanity ablations ("P [shuffled]", "P [reinit]" as the store labels them) and a competitor Q.
+    """P with its two sanity ablations (stored as pruner P with ablation "shuffled" / "reinit", shown as
+    "P [shuffled]", "P [reinit]") and a competitor Q.
 
     circle (accuracy) 0.1: P 0.85 vs shuffled 0.75 -> yes; relu (MSE) 0.1: P 0.03 vs shuffled 0.02 -> no (higher
     MSE is worse); circle 0.5: every shuffled cell failed -> n/a; density 1 is left out of the section. The
@@ -216,23 +226,23 @@ def _ablation_example(p: str = "P") -> pd.DataFrame:
     relu = dict(task="relu", metric_name="mse")
     rows = []
     for seed in (0, 1):
-        def add(name, spec, weak, recall, status="ok", **kw):
-            rows.append(_row(pruner=name, seed=seed, density_spec=spec, density=float(spec), weak_metric=weak,
-                             recall=recall, strong_metric=np.nan if name.endswith("[reinit]") else 0.3,
+        def add(name, spec, weak, recall, status="ok", ablation="", **kw):
+            rows.append(_row(pruner=name, ablation=ablation, seed=seed, density_spec=spec, density=float(spec),
+                             weak_metric=weak, recall=recall, strong_metric=np.nan if ablation == "reinit" else 0.3,
                              status=status, error="" if status == "ok" else "boom", **kw))
         add(p, "0.1", (0.9, 0.8)[seed], 0.6, **circle)
-        add(f"{p} [shuffled]", "0.1", (0.7, 0.8)[seed], 0.1, **circle)
-        add(f"{p} [reinit]", "0.1", 0.95, 0.6, **circle)
+        add(p, "0.1", (0.7, 0.8)[seed], 0.1, ablation="shuffled", **circle)
+        add(p, "0.1", 0.95, 0.6, ablation="reinit", **circle)
         add("Q", "0.1", 0.5, 0.3, **circle)
         add(p, "0.5", 0.9, 0.7, **circle)
-        add(f"{p} [shuffled]", "0.5", np.nan, np.nan, status="failed", **circle)
-        add(f"{p} [reinit]", "0.5", 0.99, 0.7, **circle)
+        add(p, "0.5", np.nan, np.nan, status="failed", ablation="shuffled", **circle)
+        add(p, "0.5", 0.99, 0.7, ablation="reinit", **circle)
         add("Q", "0.5", 0.6, 0.4, **circle)
-        for name in (p, f"{p} [shuffled]", f"{p} [reinit]", "Q"):
-            add(name, "1", 0.97, 1.0, **circle)
+        for name, ablation in ((p, ""), (p, "shuffled"), (p, "reinit"), ("Q", "")):
+            add(name, "1", 0.97, 1.0, ablation=ablation, **circle)
         add(p, "0.1", (0.02, 0.04)[seed], 0.5, **relu)
-        add(f"{p} [shuffled]", "0.1", (0.01, 0.03)[seed], 0.1, **relu)
-        add(f"{p} [reinit]", "0.1", 0.001, 0.5, **relu)
+        add(p, "0.1", (0.01, 0.03)[seed], 0.1, ablation="shuffled", **relu)
+        add(p, "0.1", 0.001, 0.5, ablation="reinit", **relu)
         add("Q", "0.1", 0.05, 0.2, **relu)
     return pd.DataFrame(rows)
 
@@ -243,10 +253,24 @@ def _md_table(md: str, heading: str) -> list[list[str]]:
     return [[c.strip() for c in r] for r in rows[2:]]  # no header, no alignment row
 
 
-def test_split_ablation():
-    assert split_ablation("P [shuffled]") == ("P", "shuffled")
-    assert split_ablation("dir/my pruner.py:Cls [reinit]") == ("dir/my pruner.py:Cls", "reinit")
-    assert split_ablation("P [other]") == ("P [other]", "") and split_ablation("P") == ("P", "")
+def test_ablation_and_direction_come_from_their_columns_never_from_labels():
+    # a pruner whose name merely looks like an ablation label is a competitor: only the ablation column counts
+    df = pd.DataFrame([_row(pruner="P [shuffled]", weak_metric=0.9, recall=0.5),
+                       _row(pruner="Q", weak_metric=0.8, recall=0.5)])
+    assert set(ranking(df)["method"]) == {"P [shuffled]", "Q"} and len(sanity_table(df)) == 0
+    # the direction is the stored one, whatever the metric is called: here a lower "accuracy" is better
+    flipped = df.assign(higher_is_better=False)
+    assert list(ranking(df)["method"]) == ["P [shuffled]", "Q"]
+    assert list(ranking(flipped)["method"]) == ["Q", "P [shuffled]"]
+    # a failed cell without a direction takes its setting's
+    mixed = pd.concat([flipped, pd.DataFrame([_row(pruner="R", status="failed", error="x", metric_name="",
+                                                   higher_is_better=None)])], ignore_index=True)
+    assert not prepare(mixed)["_hib"].any()
+
+
+def test_frame_without_the_new_columns_is_refused():
+    with pytest.raises(StoreError, match="ablation, higher_is_better"):
+        prepare(tiny().drop(columns=["ablation", "higher_is_better"]))
 
 
 def test_sanity_table_verdicts_by_hand():
@@ -413,7 +437,8 @@ def test_write_leaderboard_files(tmp_path):
 # --- CLI ----------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def fake_store(monkeypatch, tmp_path):
-    """A stand-in plantseek.store.results whose load_results returns a given frame (the real store is tested elsewhere)."""
+    """A stand-in plantseek.store.results whose load_results returns a given frame (the real store is tested
+    elsewhere)."""
     frames = {}
     mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: frames[str(path)].copy()

@@ -17,7 +17,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import NOW, synthetic_results  # noqa: E402
 
-from plantseek.report.leaderboard import ranking, summary_table, write_leaderboard  # noqa: E402
+from plantseek.report.leaderboard import write_leaderboard  # noqa: E402
+from plantseek.report.tables import ranking, summary_table  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

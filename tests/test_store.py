@@ -19,7 +19,8 @@ from plantseek.core import paths
 from plantseek.core.errors import StoreError
 from plantseek.prune.masks import pack_mask
 from plantseek.run.records import COLUMNS, CellConfig, CellResult, provenance
-from plantseek.store.results import METRIC_COLUMNS, ResultStore, load_results
+from plantseek.store.frame import METRIC_COLUMNS
+from plantseek.store.results import ResultStore, load_results
 
 # --- cells with known contents (also used by the writer subprocesses) -------------------------------------------
 def cell(i: int) -> CellConfig:
@@ -283,8 +284,9 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
                                                                              "density": 0.7}))
     df = load_results(path)
     assert list(df.columns[: len(COLUMNS)]) == COLUMNS
-    assert list(df.columns[len(COLUMNS): len(COLUMNS) + 3]) == ["attempts", "task_options", "config_json"]
-    assert list(df.columns[len(COLUMNS) + 3: len(COLUMNS) + 3 + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
+    extra = ["ablation", "higher_is_better", "attempts", "task_options", "config_json"]
+    assert list(df.columns[len(COLUMNS): len(COLUMNS) + 5]) == extra
+    assert list(df.columns[len(COLUMNS) + 5: len(COLUMNS) + 5 + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert list(df.columns[-3:]) == ["custom", "metric_density", "metrics_json"]
     assert "mask" not in df.columns and len(df) == 3
     assert list(df.cell_id) == [cell(0).cell_id, cell(1).cell_id, plain.cell_id]  # insertion order
@@ -387,3 +389,86 @@ def test_store_survives_fork(tmp_path):
     store.put(cell(2), ok_result(2))
     assert store.finished_ids() == {cell(i).cell_id for i in range(3)}
     store.close()
+
+
+# --- schema version 2: the ablation and the metric direction as columns; version-1 stores ----------------------------
+V1_STORE = Path(__file__).resolve().parent.parent / "leaderboard" / "plantseek.db"  # committed, schema version 1
+
+
+def test_ablation_and_direction_are_stored_columns(tmp_path):
+    path = tmp_path / "s.db"
+    shuffled = CellConfig(task="relu", depth=3, width=4, seed=0, pruner="snip", density="0.5", ablation="shuffled")
+    plain = CellConfig(task="relu", depth=3, width=4, seed=0, pruner="snip", density="0.5")
+    with ResultStore(path) as store:
+        store.put(shuffled, CellResult(status="ok", metric_name="mse", higher_is_better=False))
+        store.put(plain, CellResult(status="ok", metric_name="mse", higher_is_better=False))
+        store.put(cell(0), failed_result())  # direction unknown
+        assert store.get(shuffled.cell_id).result.higher_is_better is False
+        assert store.get(cell(0).cell_id).result.higher_is_better is None
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT cell_id, pruner, ablation, higher_is_better FROM cells ORDER BY rowid").fetchall()
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+    conn.close()
+    assert rows == [(shuffled.cell_id, "snip", "shuffled", 0), (plain.cell_id, "snip", "", 0),
+                    (cell(0).cell_id, "magnitude", "", None)]
+    df = load_results(path)
+    assert list(df.pruner) == ["snip", "snip", "magnitude"] and list(df.ablation) == ["shuffled", "", ""]
+    assert str(df.higher_is_better.dtype) == "boolean"
+    assert df.higher_is_better.tolist()[:2] == [False, False] and df.higher_is_better.isna().tolist()[2]
+
+
+def _v1_copy(tmp_path) -> Path:
+    """A copy of the committed version-1 store, plus one ablation cell written as version 1 wrote it (the label
+    "P [shuffled]" in ``pruner``, the ablation only inside ``config_json``)."""
+    path = tmp_path / "v1.db"
+    path.write_bytes(V1_STORE.read_bytes())
+    conn = sqlite3.connect(path)
+    names = [r[1] for r in conn.execute("PRAGMA table_info(cells)")]
+    assert "ablation" not in names and "higher_is_better" not in names
+    row = dict(zip(names, conn.execute("SELECT * FROM cells WHERE metric_name = 'mse' LIMIT 1").fetchone()))
+    config = json.loads(row["config_json"])
+    config["ablation"] = "shuffled"
+    row.update(cell_id="f" * 20, pruner=f"{config['pruner']} [shuffled]", config_json=json.dumps(config))
+    conn.execute(f"INSERT INTO cells ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_version_1_store_is_read_without_being_modified(tmp_path):
+    path = _v1_copy(tmp_path)
+    before = path.read_bytes()
+    df = load_results(path)
+    assert path.read_bytes() == before  # never rewritten by reading (the committed leaderboard store stays as is)
+    shuffled = df[df.cell_id == "f" * 20].iloc[0]
+    assert shuffled.ablation == "shuffled" and "[" not in shuffled.pruner and not shuffled.higher_is_better
+    assert not df.pruner.str.contains("[", regex=False).any()
+    assert set(zip(df.metric_name, df.higher_is_better)) == {("accuracy", True), ("mse", False)}
+    with ResultStore(path, create=False) as store:
+        assert store.version == 1
+        got = store.get("f" * 20)
+        assert got.config["ablation"] == "shuffled" and got.result.higher_is_better is False
+    committed = load_results(V1_STORE)
+    assert len(committed) == len(df) - 1 and set(committed.ablation) == {""}
+
+
+def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
+    path = _v1_copy(tmp_path)
+    old = load_results(path)
+    with ResultStore(path) as store:
+        assert store.version == 1
+        assert store.put(cell(0), ok_result(0)) == "new"
+        assert store.version == 2
+    conn = sqlite3.connect(path)
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
+                          ("f" * 20,)).fetchone()
+    conn.close()
+    assert stored[1] == "shuffled" and "[" not in stored[0] and stored[2] == 0
+    new = load_results(path)
+    assert list(new.cell_id[:-1]) == list(old.cell_id)  # cell ids unchanged
+    cols = ["pruner", "ablation", "higher_is_better", "weak_metric", "recall"]
+    assert new.iloc[:-1][cols].reset_index(drop=True).equals(old[cols].reset_index(drop=True))
+    with ResultStore(path) as store:  # reopening an upgraded store: version 2, nothing to do
+        assert store.version == 2 and len(store) == len(old) + 1

@@ -44,9 +44,9 @@ def test_submit_scores_the_example_and_its_ablations(tmp_path):
     r = run("submit", "examples/my_pruner.py", "--suite", "smoke", "--store", str(store), "--out", str(out))
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(out / "results.csv")
-    names = set(df["pruner"])
     ref = "examples/my_pruner.py"
-    assert {ref, f"{ref} [shuffled]", f"{ref} [reinit]"} <= names
+    methods = set(zip(df["pruner"], df["ablation"].fillna("")))  # the pruner's name; the ablation in its own column
+    assert {(ref, ""), (ref, "shuffled"), (ref, "reinit")} <= methods
     assert (df["status"] == "ok").all() and len(df) == 2 * 2 * 3  # 2 tasks x 2 densities x (method + 2 ablations)
     assert "examples/my\\_pruner.py" in (out / "README.md").read_text()  # markdown-escaped underscore
     assert ref in (out / "index.html").read_text()

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from plantseek.core import paths
+
 HELP = "write the leaderboard (README.md, index.html, results.csv, plots) from a results store"
-
-FALLBACK_STORE = "results/plantseek.db"
-
-
-def default_path(name: str, fallback: str) -> str:
-    """``plantseek.core.paths.<name>()`` when that module defines it (all file names live there), else ``fallback``."""
-    try:
-        from plantseek.core import paths
-    except ImportError:
-        return fallback
-    fn = getattr(paths, name, None)
-    try:
-        return str(fn()) if callable(fn) else fallback
-    except Exception:  # noqa: BLE001 - a broken helper must not break the CLI's defaults
-        return fallback
-
-
-def default_store() -> str:
-    """The project's default results store (``plantseek.core.paths.default_store_path``), else results/plantseek.db."""
-    return default_path("default_store_path", FALLBACK_STORE)
 
 
 def load(store: str | None):
     """The results DataFrame of a store (``plantseek.store.results.load_results``), with one-line errors."""
     from plantseek.core.errors import StoreError
 
-    path = store or default_store()
+    path = store or paths.default_store_path()
     if not Path(path).exists():
         raise StoreError(f"no results store at {path} (run cells first, or pass --store PATH)")
     from plantseek.store.results import load_results
@@ -43,8 +25,8 @@ def load(store: str | None):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--store", default=None, help=f"results store to read (default: {FALLBACK_STORE})")
-    p.add_argument("--out", default=None, help="output folder (default: leaderboard/)")
+    p.add_argument("--store", default=None, help=f"results store to read (default: {paths.default_store_path()})")
+    p.add_argument("--out", default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
 
 
@@ -52,7 +34,7 @@ def run(args) -> int:
     from plantseek.report.leaderboard import write_leaderboard
 
     df = load(args.store)
-    out = args.out or default_path("leaderboard_dir", "leaderboard")
+    out = args.out or paths.leaderboard_dir()
     files = write_leaderboard(df, out, with_plots=not args.no_plots)
     n_plots = sum(1 for f in files if f.parent.name == "plots")
     ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)

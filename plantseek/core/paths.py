@@ -24,16 +24,8 @@ def plots_dir(root: str | Path = ".") -> Path:
     return results_dir(root) / "plots"
 
 
-def plot_path(name: str, root: str | Path = ".", ext: str = "png") -> Path:
-    return plots_dir(root) / f"{name}.{ext}"
-
-
 def leaderboard_dir(root: str | Path = ".") -> Path:
     return Path(root) / "leaderboard"
-
-
-def leaderboard_page(root: str | Path = ".") -> Path:
-    return leaderboard_dir(root) / "index.html"
 
 
 def leaderboard_store(root: str | Path = ".") -> Path:

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import ConfigError
-from plantseek.report.leaderboard import _spec_key, prepare, summary_table
+from plantseek.report.format import spec_key
+from plantseek.report.prepared import prepare
+from plantseek.report.tables import summary_table
 
 __all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
            "figure_layers", "figure_walltime", "per_layer_profiles", "filter_results"]
@@ -204,7 +206,7 @@ def per_layer_profiles(cells: pd.DataFrame) -> tuple[str, float, np.ndarray | No
     okc = okc[okc["_pl"].notna()]
     if okc.empty:
         return "", np.nan, None, {}
-    specs = sorted(okc["density_spec"].unique(), key=_spec_key)
+    specs = sorted(okc["density_spec"].unique(), key=spec_key)
     spec = specs[0]
     at = okc[okc["density_spec"] == spec]
     ticket = _mean_lists([pl.get("ticket_density") for pl in at["_pl"]])

@@ -306,7 +306,7 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     weights = instance.arch.weight_names()
     for (c, job, mask, _), model in zip(ok, models):
         done[c.cell_id] = CellResult(
-            status="ok", metric_name=task.metric_name, density=job.density,
+            status="ok", metric_name=task.metric_name, higher_is_better=task.higher_is_better, density=job.density,
             achieved_density=mask_count({n: mask[n] for n in weights}) / instance.arch.n_prunable,
             strong_metric=math.nan if c.ablation == "reinit" else next(strong_of),
             weak_metric=model_metric(instance, model, mask), ticket_metric=ticket_ref, dense_metric=dense_ref,
@@ -317,8 +317,8 @@ def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT
     for c in cells:
         job = jobs[(c.pruner, c.density)]
         result = done.get(c.cell_id) or CellResult(
-            status="failed", error=job.error, metric_name=task.metric_name, density=job.density,
-            ticket_metric=ticket_ref, dense_metric=dense_ref, dense_weak_metric=dense_weak,
+            status="failed", error=job.error, metric_name=task.metric_name, higher_is_better=task.higher_is_better,
+            density=job.density, ticket_metric=ticket_ref, dense_metric=dense_ref, dense_weak_metric=dense_weak,
             prune_seconds=job.prune_seconds, protocol=protocols.get(c.pruner, ""), provenance=prov)
         out.append((c, result))
     return out

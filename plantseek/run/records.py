@@ -87,6 +87,7 @@ class CellResult:
     status: str  # "ok" or "failed"
     error: str = ""  # one line when failed
     metric_name: str = ""  # "accuracy" or "mse"
+    higher_is_better: bool | None = None  # the task metric's direction (task.higher_is_better); None: unknown
     density: float = float("nan")  # requested density as a number (ticket density resolved)
     achieved_density: float = float("nan")
     strong_metric: float = float("nan")  # scale-correct, host's initial weights, test split

@@ -2,7 +2,8 @@
 
 A store is an embedded SQLite database (default ``results/plantseek.db``, see :mod:`plantseek.core.paths`) with a
 ``cells`` table keyed by :attr:`CellConfig.cell_id` and a ``meta`` table carrying the format marker
-(``format = plantseek-results``, ``schema_version``; also ``PRAGMA application_id``).
+(``format = plantseek-results``, ``schema_version``; also ``PRAGMA application_id``). The format (columns, schema
+versions, creating a store) is :mod:`plantseek.store.schema`; the DataFrame view is :mod:`plantseek.store.frame`.
 
 Guarantees:
 
@@ -20,6 +21,10 @@ Guarantees:
   application's SQLite database, an empty, truncated or corrupt file) raises :class:`StoreError` and is left
   untouched.
 
+- **Old stores stay readable.** A store of schema version 1 is read as version 2 (see
+  :mod:`plantseek.store.legacy`) without being modified; the first :meth:`ResultStore.put` into it upgrades it in
+  place, in one transaction.
+
 Floats that are NaN are stored as NULL (SQLite has no NaN) and read back as NaN.
 """
 
@@ -31,71 +36,25 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from plantseek.core.errors import StoreError
-from plantseek.prune.masks import Mask, Shapes, unpack_mask
 from plantseek.core.paths import default_store_path
-from plantseek.run.records import COLUMNS, CellConfig, CellResult
+from plantseek.run.records import CellConfig, CellResult
+from plantseek.store import schema
+from plantseek.store.frame import SOURCE_COLUMNS, build_frame
+from plantseek.store.legacy import v1_columns
+from plantseek.store.rows import cell_row
+from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEMA_VERSION, V1_NAMES
 
-FORMAT = "plantseek-results"
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x706C736B  # "plsk", in the SQLite header (bytes 68-71)
+if TYPE_CHECKING:
+    from plantseek.core.types import Mask
+    from plantseek.prune.masks import Shapes
+
 BUSY_TIMEOUT_S = 30.0  # SQLite waits this long for a lock before reporting "database is locked"
 RETRY_S = 120.0  # ... after which a write or read is retried, with backoff, for this long
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-FLOAT_FIELDS = (
-    "density", "achieved_density", "strong_metric", "weak_metric", "ticket_metric", "dense_metric",
-    "dense_weak_metric", "prune_seconds", "train_seconds",
-)
-PROVENANCE_FIELDS = ("plantseek_version", "git_commit", "torch_version", "platform")
-
-#: Scalar recovery metrics (``plantseek.score.metrics.recovery_metrics``) that ``frame()`` always has as columns, missing
-#: values as NaN/NA; any other scalar metric key becomes a column too, after these, in order of first appearance.
-METRIC_COLUMNS = [
-    "precision", "recall", "f1", "jaccard", "effective_density", "nominal_density", "contains_ticket",
-    "layer_collapse", "ticket_neurons_recovered",
-]
-_BOOL_METRICS = {"contains_ticket", "layer_collapse"}  # boolean columns even when no cell has them
-#: Columns of ``frame()`` after ``records.COLUMNS`` and before the metric columns.
-EXTRA_COLUMNS = ["attempts", "task_options", "config_json"]
-
-_CELL_COLUMNS = [
-    ("cell_id", "TEXT PRIMARY KEY NOT NULL"),
-    ("task", "TEXT NOT NULL"),
-    ("depth", "INTEGER NOT NULL"),
-    ("width", "INTEGER NOT NULL"),
-    ("seed", "INTEGER NOT NULL"),
-    ("pruner", "TEXT NOT NULL"),
-    ("density_spec", "TEXT NOT NULL"),
-    ("noise", "REAL"),
-    ("task_options", "TEXT NOT NULL"),  # JSON, sorted keys
-    ("config_json", "TEXT NOT NULL"),
-    ("status", "TEXT NOT NULL CHECK (status IN ('ok', 'failed'))"),
-    ("error", "TEXT NOT NULL"),
-    ("protocol", "TEXT NOT NULL"),
-    ("metric_name", "TEXT NOT NULL"),
-    *[(f, "REAL") for f in FLOAT_FIELDS],
-    ("metrics_json", "TEXT NOT NULL"),
-    *[(f, "TEXT") for f in PROVENANCE_FIELDS],
-    ("provenance_json", "TEXT NOT NULL"),
-    ("created_at", "TEXT NOT NULL"),
-    ("attempts", "INTEGER NOT NULL CHECK (attempts >= 1)"),
-    ("mask", "BLOB"),  # last: reading the other columns need not walk its overflow pages
-]
-_NAMES = [name for name, _ in _CELL_COLUMNS]
-_SCHEMA = [
-    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
-    "CREATE TABLE cells (\n    "
-    + ",\n    ".join(f"{name} {decl}" for name, decl in _CELL_COLUMNS)
-    + ",\n    CHECK (status = 'failed' OR error = '')\n)",  # a success never carries an error
-]
 
 T = TypeVar("T")
 
@@ -124,11 +83,12 @@ class ResultStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self.version = SCHEMA_VERSION  # the schema version of the file, set by _validate
         if not os.path.lexists(self.path):
             if not create:
                 raise StoreError(f"{self.path}: no such results store")
-            _create(self.path)
-        _check_header(self.path)
+            schema.create(self.path)
+        schema.check_header(self.path)
         try:
             self._retry(lambda conn: self._validate(conn, check), write=False)
         except BaseException:
@@ -153,21 +113,26 @@ class ResultStore:
 
     def get(self, cell_id: str) -> StoredCell | None:
         """The stored cell (configuration, result with its packed mask), or None when it is not in the store."""
-        rows = self._read(f"SELECT {', '.join(_NAMES)} FROM cells WHERE cell_id = ?", (cell_id,))
+        rows = self._cells(NAMES, "WHERE cell_id = ?", (cell_id,))
         if not rows:
             return None
-        d = dict(zip(_NAMES, rows[0]))
+        d = rows[0]
+        hib = d["higher_is_better"]
         result = CellResult(
             status=d["status"], error=d["error"], metric_name=d["metric_name"], protocol=d["protocol"],
-            **{f: _nan(d[f]) for f in FLOAT_FIELDS},
+            higher_is_better=None if hib is None else bool(hib), **{f: _nan(d[f]) for f in FLOAT_FIELDS},
             metrics=self._json(d["metrics_json"], cell_id), mask=None if d["mask"] is None else bytes(d["mask"]),
             provenance=self._json(d["provenance_json"], cell_id),
         )
         return StoredCell(cell_id=cell_id, config=self._json(d["config_json"], cell_id), result=result,
                           created_at=d["created_at"], attempts=int(d["attempts"]))
 
-    def mask(self, cell_id: str, shapes: Shapes) -> Mask:
-        """The cell's mask ``{name: BoolTensor}``, unpacked with the layer ``shapes`` (in pack order)."""
+    def mask(self, cell_id: str, shapes: "Shapes") -> "Mask":
+        """The cell's mask ``{name: BoolTensor}``, unpacked with the layer ``shapes`` (in pack order).
+
+        The only part of the store that needs torch, imported here so that reading results never does."""
+        from plantseek.prune.masks import unpack_mask
+
         rows = self._read("SELECT status, mask FROM cells WHERE cell_id = ?", (cell_id,))
         if not rows:
             raise StoreError(f"{self.path}: no cell {cell_id} in the results store")
@@ -182,9 +147,23 @@ class ResultStore:
 
     def frame(self, include_masks: bool = False):
         """All cells as a pandas DataFrame, one row per cell in insertion order; see :func:`load_results`."""
-        cols = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json"] + (["mask"] if include_masks else [])
-        rows = self._read(f"SELECT {', '.join(cols)} FROM cells ORDER BY rowid")
-        return _build_frame(cols, rows, include_masks, self.path)
+        cols = SOURCE_COLUMNS + (["mask"] if include_masks else [])
+        return build_frame(self._cells(cols, "ORDER BY rowid"), include_masks, self.path)
+
+    def _cells(self, cols: list[str], tail: str, params: tuple = ()) -> list[dict[str, Any]]:
+        """Rows of ``cells`` as dicts of the (version-2) columns ``cols``, also from a version-1 store: there
+        ``pruner``, ``ablation`` and ``higher_is_better`` come from :func:`plantseek.store.legacy.v1_columns`."""
+        if self.version >= 2:
+            return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM cells {tail}", params)]
+        have = [c for c in cols if c in V1_NAMES]
+        need = have + [c for c in ("pruner", "config_json", "metric_name") if c not in have]
+        out = []
+        for r in self._read(f"SELECT {', '.join(need)} FROM cells {tail}", params):
+            d = dict(zip(need, r))
+            d["pruner"], d["ablation"], d["higher_is_better"] = v1_columns(d["pruner"], d["config_json"],
+                                                                         d["metric_name"])
+            out.append({c: d[c] for c in cols})
+        return out
 
     # --- writing -------------------------------------------------------------------------------------------------
     def put(self, config: CellConfig, result: CellResult, *, replace: bool = False) -> str:
@@ -194,8 +173,11 @@ class ResultStore:
         and both are successes) and this one took its place. ``"kept"``: the stored result is a success and stays
         (this result failed, or ``replace`` is False). ``attempts`` is incremented in every case.
         """
-        row = _row(config, result)
+        row = cell_row(config, result)
         cell_id = row["cell_id"]
+        if self.version < SCHEMA_VERSION:
+            self._retry(schema.upgrade, write=True)  # a no-op when another writer upgraded it first
+            self.version = SCHEMA_VERSION
 
         def write(conn: sqlite3.Connection) -> str:
             old = conn.execute("SELECT status FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
@@ -249,15 +231,17 @@ class ResultStore:
                 raise StoreError(f"{self.path}: not a plantseek results store (tables: "
                                  f"{', '.join(sorted(tables)) or 'none'}; expected meta and cells)")
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("format") != FORMAT:
+            if meta.get("format") != schema.FORMAT:
                 raise StoreError(f"{self.path}: not a plantseek results store (format {meta.get('format')!r})")
             version = meta.get("schema_version")
-            if version != str(SCHEMA_VERSION):
+            if version not in [str(v) for v in READABLE_VERSIONS]:
                 newer = str(version).isdigit() and int(version) > SCHEMA_VERSION
                 raise StoreError(f"{self.path}: results store schema version {version} is not supported (this "
-                                 f"plantseek reads version {SCHEMA_VERSION}{'; upgrade plantseek' if newer else ''})")
+                                 f"plantseek reads versions {', '.join(map(str, READABLE_VERSIONS))}"
+                                 f"{'; upgrade plantseek' if newer else ''})")
+            self.version = int(version)
             have = {r[1] for r in conn.execute("PRAGMA table_info(cells)")}
-            missing = [c for c in _NAMES if c not in have]
+            missing = [c for c in (NAMES if self.version >= 2 else V1_NAMES) if c not in have]
             if missing:
                 raise StoreError(f"{self.path}: corrupt results store (table cells lacks {', '.join(missing)})")
             if check:
@@ -319,11 +303,14 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
       prune_seconds train_seconds plantseek_version git_commit torch_version platform created_at``
       (``density_spec`` is the configured density string, ``density`` the resolved number; ``noise`` is NaN when
       the task's default was used; ``created_at`` is a UTC ISO 8601 string; missing floats are NaN);
-    - ``attempts`` (int), ``task_options`` (JSON text, sorted keys), ``config_json`` (the full configuration, the
-      text ``cell_id`` hashes);
-    - one column per scalar metric: always :data:`METRIC_COLUMNS`, then any other scalar key in order of first
-      appearance (a key that collides with a column above is prefixed ``metric_``); floats as float64 (NaN when
-      missing), booleans as pandas' nullable ``boolean`` (NA when missing);
+      ``pruner`` is the pruner's name only (a sanity ablation is in ``ablation``);
+    - ``ablation`` (``""``, ``"shuffled"`` or ``"reinit"``: the cell scores pruner ``pruner``'s mask shuffled
+      within each layer or on a re-initialised host), ``higher_is_better`` (nullable boolean: the task metric's
+      direction, NA when unknown), ``attempts`` (int), ``task_options`` (JSON text, sorted keys),
+      ``config_json`` (the full configuration, the text ``cell_id`` hashes);
+    - one column per scalar metric: always :data:`plantseek.store.frame.METRIC_COLUMNS`, then any other scalar key
+      in order of first appearance (a key that collides with a column above is prefixed ``metric_``); floats as
+      float64 (NaN when missing), booleans as pandas' nullable ``boolean`` (NA when missing);
     - ``metrics_json``: the non-scalar metric entries (e.g. ``per_layer``, ``collapsed_layers``) as JSON text;
     - ``mask`` (packed bytes or None) only with ``include_masks=True``.
 
@@ -336,217 +323,11 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
         return store.frame(include_masks=include_masks)
 
 
+
+
 # --- helpers ---------------------------------------------------------------------------------------------------
-def _create(path: Path) -> None:
-    """Build an empty store in a temporary file beside ``path`` and link it into place (never overwrites)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create the results store's folder ({exc.strerror or exc})") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        conn = sqlite3.connect(str(tmp), isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("BEGIN")
-            for stmt in _SCHEMA:
-                conn.execute(stmt)
-            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("created_at", _now()),
-            ])
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses the WAL
-        finally:
-            conn.close()
-        try:
-            os.link(tmp, path)  # atomic, and fails if anything (e.g. another process's new store) is there
-        except FileExistsError:
-            pass  # created by someone else meanwhile: open theirs
-        except OSError:  # a file system without hard links
-            if not os.path.lexists(path):
-                os.replace(tmp, path)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"{path}: cannot create the results store ({exc})") from None
-    finally:
-        for p in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-
-
-def _check_header(path: Path) -> None:
-    """Reject what is not a plantseek store from its first 100 bytes, before SQLite opens (and might write) it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(100)
-    except IsADirectoryError:
-        raise StoreError(f"{path}: is a directory, not a results store") from None
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read the results store ({exc.strerror or exc})") from None
-    if not head:
-        raise StoreError(f"{path}: not a plantseek results store (empty file); move it away or choose another path")
-    if not head.startswith(_SQLITE_MAGIC):
-        raise StoreError(f"{path}: not a plantseek results store (not an SQLite database); choose another path")
-    if len(head) < 100:
-        raise StoreError(f"{path}: corrupt results store (truncated to {len(head)} bytes)")
-    app_id = int.from_bytes(head[68:72], "big")
-    if app_id != APPLICATION_ID:
-        owner = "no application id" if app_id == 0 else f"application id {app_id:#010x}"
-        raise StoreError(f"{path}: not a plantseek results store (an SQLite database with {owner})")
-
-
-def _row(config: CellConfig, result: CellResult) -> dict[str, Any]:
-    """The column values of one cell; raises StoreError for anything that cannot be recorded faithfully."""
-    if not isinstance(config, CellConfig):
-        raise StoreError(f"put() needs a CellConfig, got {type(config).__name__}")
-    if not isinstance(result, CellResult):
-        raise StoreError(f"put() needs a CellResult, got {type(result).__name__}")
-    cell_id = config.cell_id
-    if result.status not in ("ok", "failed"):
-        raise StoreError(f"cell {cell_id}: status must be 'ok' or 'failed', got {result.status!r}")
-    error = "" if result.error is None else str(result.error)
-    if result.status == "ok" and error:
-        raise StoreError(f"cell {cell_id}: status 'ok' with an error ({' '.join(error.split())}); a failure is "
-                         "never stored as a success")
-    mask = result.mask
-    if mask is not None:
-        if not isinstance(mask, (bytes, bytearray, memoryview)):
-            raise StoreError(f"cell {cell_id}: mask must be bytes (plantseek.prune.masks.pack_mask), got "
-                             f"{type(mask).__name__}")
-        mask = bytes(mask)
-    for name in ("metrics", "provenance"):
-        if not isinstance(getattr(result, name), Mapping):
-            raise StoreError(f"cell {cell_id}: {name} must be a dict, got {type(getattr(result, name)).__name__}")
-    floats = {}
-    for f in FLOAT_FIELDS:
-        v = getattr(result, f)
-        try:
-            v = None if v is None else float(v)
-        except (TypeError, ValueError):
-            raise StoreError(f"cell {cell_id}: {f} must be a number, got {v!r}") from None
-        floats[f] = None if v is None or math.isnan(v) else v
-    try:
-        depth, width, seed = int(config.depth), int(config.width), int(config.seed)
-    except (TypeError, ValueError):
-        raise StoreError(f"cell {cell_id}: depth, width and seed must be integers") from None
-    options = dict(config.task_options)
-    prov = dict(result.provenance)
-    return {
-        "cell_id": cell_id,
-        "task": config.task,
-        "depth": depth,
-        "width": width,
-        "seed": seed,
-        "pruner": config.label,  # the pruner, with a sanity ablation in brackets
-        "density_spec": str(config.density),
-        "noise": _scalar_or_none(options.get("noise")),
-        "task_options": json.dumps(options, sort_keys=True, default=str),
-        "config_json": json.dumps(config.as_dict(), sort_keys=True, default=str),  # the whole configuration
-        "status": result.status,
-        "error": error,
-        "protocol": result.protocol or "",
-        "metric_name": result.metric_name or "",
-        **floats,
-        "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
-        "mask": mask,
-        **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
-        "provenance_json": _dumps(prov, "provenance", cell_id),
-        "created_at": _now(),
-    }
-
-
-def _build_frame(cols: list[str], rows: list[tuple], include_masks: bool, path: Path):
-    import pandas as pd
-
-    base = list(COLUMNS) + EXTRA_COLUMNS
-    records, metric_values = [], []
-    keys: dict[str, None] = dict.fromkeys(METRIC_COLUMNS)
-    others: list[str] = []
-    for r in rows:
-        d = dict(zip(cols, r))
-        try:
-            metrics = json.loads(d["metrics_json"])
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"{path}: corrupt JSON in cell {d['cell_id']} ({exc})") from None
-        scalars = {k: v for k, v in metrics.items() if _is_scalar(v)}
-        keys.update(dict.fromkeys(scalars))
-        metric_values.append(scalars)
-        rest = {k: v for k, v in metrics.items() if k not in scalars}
-        others.append(json.dumps(rest) if rest else "{}")
-        if include_masks and d["mask"] is not None:
-            d["mask"] = bytes(d["mask"])
-        records.append(d)
-    taken = set(base) | {"metrics_json", "mask"}
-    names = {}
-    for k in keys:
-        name = k
-        while name in taken:
-            name = f"metric_{name}"
-        names[k] = name
-        taken.add(name)
-    df = pd.DataFrame(records, columns=base)
-    for c in ("depth", "width", "seed", "attempts"):
-        df[c] = df[c].astype("int64")
-    for c in FLOAT_FIELDS:
-        df[c] = df[c].astype("float64")
-    try:
-        df["noise"] = df["noise"].astype("float64")
-    except (TypeError, ValueError):
-        pass  # a non-numeric noise option: left as stored
-    metric_cols = {names[k]: _metric_series([m.get(k) for m in metric_values], df.index, k in _BOOL_METRICS)
-                   for k in keys}
-    tail = {"metrics_json": pd.Series(others, index=df.index, dtype=object)}
-    if include_masks:
-        tail["mask"] = pd.Series([d["mask"] for d in records], index=df.index, dtype=object)
-    return pd.concat([df, pd.DataFrame(metric_cols, index=df.index), pd.DataFrame(tail, index=df.index)], axis=1)
-
-
-def _metric_series(values: list, index, boolean: bool):
-    import pandas as pd
-
-    present = [v for v in values if v is not None]
-    if (present or boolean) and all(isinstance(v, bool) for v in present):
-        return pd.Series(pd.array(values, dtype="boolean"), index=index)
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        if present and len(present) == len(values) and all(isinstance(v, int) for v in present):
-            return pd.Series(values, index=index, dtype="int64")
-        return pd.Series([math.nan if v is None else float(v) for v in values], index=index, dtype="float64")
-    return pd.Series(values, index=index, dtype=object)
-
-
-def _is_scalar(v: Any) -> bool:
-    return v is None or isinstance(v, (bool, int, float, str))
-
-
-def _scalar_or_none(v: Any) -> Any:
-    if v is None or isinstance(v, (int, float, str)):
-        return v
-    return str(v)
-
-
-def _dumps(obj: dict, what: str, cell_id: str) -> str:
-    try:
-        return json.dumps(obj, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"cell {cell_id}: {what} cannot be stored as JSON ({exc})") from None
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
-        return o.tolist()
-    if isinstance(o, (set, frozenset)):
-        return sorted(o, key=str)
-    return str(o)
-
-
 def _nan(v: Any) -> float:
     return math.nan if v is None else float(v)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -1,0 +1,109 @@
+"""README.md of the leaderboard: provenance, the ranking with its rule, sanity ablations (when there are any),
+per-setting tables, plot links and failed cells; text from the results frame alone."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import pandas as pd
+
+from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
+from plantseek.report.prepared import prepare
+from plantseek.report.provenance import provenance_line
+from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
+from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table
+
+
+def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
+                    now: _dt.datetime | None = None) -> str:
+    """README.md text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
+    :func:`plantseek.report.plots.plots_by_setting`)."""
+    d = prepare(df)
+    plots = plots or {}
+    out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
+           GLOSSARY + SPREAD_RULE,
+           "", "Files: [results.csv](results.csv) (every cell, no masks), [index.html](index.html) (sortable, "
+           "filterable page with the plots).", ""]
+    out += _ranking_section(ranking(d))
+    out += _sanity_section(sanity_table(d))
+    for b in blocks(d):
+        out += _setting_section(b, plots.get(b["slug"], {}))
+    out += _failed_section(d)
+    return "\n".join(out) + "\n"
+
+
+def _ranking_section(rk: pd.DataFrame) -> list[str]:
+    out = ["## Overall ranking", "", RANKING_RULE, "",
+           "| # | method | protocol | mean rank (weak metric) | comparisons | mean rank (recall) | mean recall | "
+           "failed / cells |", "|---:|---|---|---:|---:|---:|---:|---:|"]
+    for r in rk.itertuples(index=False):
+        out.append(f"| {fmt(r.position, 'g')} | {md_escape(r.method)} | {md_escape(r.protocol or '—')} | "
+                   f"{fmt(r.mean_rank)} | {r.comparisons} | {fmt(r.mean_recall_rank)} | {fmt(r.mean_recall)} | "
+                   f"{r.failed} / {r.cells} |")
+    return out
+
+
+def _sanity_section(sanity: pd.DataFrame) -> list[str]:
+    if not len(sanity):
+        return []
+    out = ["", "## Sanity ablations", "", SANITY_RULE, "",
+           "| setting | metric | method | density | weak | recall | weak [shuffled] | recall [shuffled] | "
+           "weak [reinit] | recall [reinit] | beats its shuffled mask |",
+           "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in sanity.to_dict("records"):
+        line = [md_escape(r["setting"]), md_escape(metric_label(r["metric_name"], r["higher_is_better"])),
+                md_escape(r["method"]), md_escape(density_label(r["density_spec"], r["density"]))]
+        line += [pm(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]) for _, pre in SIDES for q in ("weak_metric", "recall")]
+        line.append(r["beats_shuffled"])
+        out.append("| " + " | ".join(line) + " |")
+    return out
+
+
+def _setting_section(b: dict[str, Any], figs: dict[str, str]) -> list[str]:
+    out = ["", f"## {md_escape(b['setting'])}", "",
+           f"Metric: {md_escape(b['metric'])} ({direction(b)}). Planted ticket (strong): "
+           f"{pm(b['ticket']['mean'], b['ticket']['std'])}; dense host after training: "
+           f"{pm(b['dense_weak']['mean'], b['dense_weak']['std'])}; {b['seeds']} seed(s). "
+           f"Each cell: R = recall, S = strong {md_escape(b['metric'])}, W = weak {md_escape(b['metric'])}; "
+           "**bold** = best in its column.", ""]
+    head = ["method", "protocol"] + [md_escape(density_label(sp, b["dens"][sp])) for sp in b["specs"]] + \
+        ["failed / cells"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|---|---|" + "---|" * len(b["specs"]) + "---:|")
+    for m in b["methods"]:
+        line = [md_escape(m), md_escape(b["protocol"][m] or "—")]
+        line += [_pivot_cell(b, sp, b["cell"].get((m, sp))) for sp in b["specs"]]
+        line.append("{} / {}".format(*b["totals"][m]))
+        out.append("| " + " | ".join(line) + " |")
+    if figs:
+        out.append("")
+        for kind, rel in figs.items():
+            out.append(f"![{PLOT_TITLES.get(kind, kind)}: {md_escape(b['setting'])}]({rel})")
+    return out
+
+
+def _pivot_cell(b: dict[str, Any], spec: str, c: dict[str, Any] | None) -> str:
+    """One (method, density) cell of a setting table: R, S and W, the best in bold, failures noted."""
+    if c is None:
+        return ""
+    if c["ok"] == 0:
+        return f"failed ({c['failed']}/{c['cells']})"
+    parts = []
+    for q, letter in (("recall", "R"), ("strong_metric", "S"), ("weak_metric", "W")):
+        txt = f"{letter} {pm(c[f'{q}_mean'], c[f'{q}_std'])}"
+        parts.append(f"**{txt}**" if is_best(b, spec, q, c[f"{q}_mean"]) else txt)
+    if c["failed"]:
+        parts.append(f"⚠ {c['failed']}/{c['cells']} failed")
+    return "<br>".join(parts)
+
+
+def _failed_section(d: pd.DataFrame) -> list[str]:
+    errors = d.loc[~d["_ok"], ["_setting", "_method", "density_spec", "seed", "error"]]
+    if not len(errors):
+        return []
+    out = ["", "## Failed cells", "", "| setting | method | density | seed | error |", "|---|---|---|---:|---|"]
+    for r in errors.itertuples(index=False):
+        out.append(f"| {md_escape(r[0])} | {md_escape(r[1])} | {md_escape(r[2])} | {fmt(r[3], 'g')} | "
+                   f"{md_escape(r[4][:200])} |")
+    return out

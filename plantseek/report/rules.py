@@ -1,0 +1,46 @@
+"""The rules and captions the leaderboard states in every README.md and index.html (text only)."""
+
+from __future__ import annotations
+
+SPREAD_RULE = ("Values are mean ± sample standard deviation (ddof = 1) over seeds, from cells with status ok and "
+               "a finite value; no ± is shown when only one seed contributes. Failed cells are counted, never "
+               "averaged.")
+RANKING_RULE = (
+    "Overall ranking: one comparison per (task setting, requested density) with density below 1 (density 1 keeps "
+    "every weight, so all methods coincide) and at least two methods. In each comparison the methods are ranked "
+    "by their mean weak metric over seeds (weak = the pruned network after training; accuracy: higher is "
+    "better, MSE: lower is better); ties share the average of their ranks; a method whose cells there all "
+    "failed or have no finite weak metric is placed last (tied with any others in the same state). A method's "
+    "score is its mean rank over the comparisons it took part in (lower is better); ties in that score are "
+    "broken by the mean rank of recall (fraction of planted-ticket weights kept, higher is better), computed "
+    "the same way. The number of comparisons is shown: a method that entered fewer comparisons is ranked on "
+    "fewer data. Sanity ablations (a method's own masks shuffled within each layer, shown as \"P [shuffled]\", "
+    "or on a re-initialised host, \"P [reinit]\") are not competitors: they enter no comparison, do not count "
+    "towards the two methods a comparison needs, and are not ranked; they are left out of the per-setting tables "
+    "and shown in the Sanity ablations section instead.")
+SANITY_RULE = (
+    "Each pruner's own masks are scored twice more: shuffled at random within each layer (same per-layer counts; "
+    "\"P [shuffled]\") and applied to a re-initialised host with nothing planted (\"P [reinit]\"; its strong "
+    "metric is not meaningful). These are checks of P, not competitors, and are not ranked. Values are means ± "
+    "sample standard deviation over seeds of the weak metric and recall (ok cells, finite values). \"Beats its "
+    "shuffled mask\": yes when the pruner's mean weak metric is strictly better than its shuffled mask's in the "
+    "metric's direction (a tie is no), n/a when either mean is missing. Density 1 is left out: every weight is "
+    "kept, so a shuffled mask is the same mask.")
+#: the words both pages use for density, recall, precision, strong and weak (the page adds how to sort)
+GLOSSARY = ("Density = fraction of prunable weights **kept**. Recall = fraction of the planted ticket's weights kept "
+            "by a mask; precision = fraction of kept weights that belong to the ticket. Strong = the masked host "
+            "network at its initial weights; weak = the masked network after training. ")
+
+PLOT_TITLES = {
+    "metric": "Task metric vs density (strong and weak)",
+    "recovery": "Ticket recovery (recall, precision) vs density",
+    "layers": "Per-layer density against the ticket's",
+    "walltime": "Recall vs wall-clock",
+}
+PLOT_CAPTIONS = {
+    "metric": "Mean over seeds (line) with min–max band; dashed line: the planted ticket's strong metric.",
+    "recovery": "Mean over seeds (line) with min–max band; dotted vertical line: the ticket's density.",
+    "layers": "Per weight matrix, mean over seeds; black: the planted ticket.",
+    "walltime": "Wall-clock = prune_seconds (the pruner's own prune call) + train_seconds (weak training); "
+                "it measures search cost, not inference speed.",
+}

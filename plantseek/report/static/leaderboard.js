@@ -1,0 +1,60 @@
+(function () {
+  'use strict';
+  function cellValue(row, col, type) {
+    var c = row.cells[col];
+    if (!c) return null;
+    var v = c.getAttribute('data-v');
+    if (v === null) v = c.textContent.trim();
+    if (v === '') return null;
+    if (type === 'num') { var x = parseFloat(v); return isFinite(x) ? x : null; }
+    return v.toLowerCase();
+  }
+  function sortBy(table, th) {
+    var col = parseInt(th.getAttribute('data-col'), 10);
+    var type = th.getAttribute('data-type') || 'num';
+    var cur = th.getAttribute('aria-sort');
+    var dir = cur === 'ascending' ? 'descending' : cur === 'descending' ? 'ascending'
+      : (th.getAttribute('data-first') || (type === 'num' ? 'descending' : 'ascending'));
+    Array.prototype.forEach.call(table.querySelectorAll('th[aria-sort]'), function (h) { h.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', dir);
+    var sign = dir === 'ascending' ? 1 : -1;
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var va = cellValue(a, col, type), vb = cellValue(b, col, type);
+      if (va === null && vb === null) return 0;
+      if (va === null) return 1;
+      if (vb === null) return -1;
+      if (type === 'num') return sign * (va - vb);
+      return sign * va.localeCompare(vb);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function (table) {
+    Array.prototype.forEach.call(table.querySelectorAll('th[data-col]'), function (th) {
+      th.tabIndex = 0;
+      if (!th.title) th.title = 'sort by this column';
+      th.addEventListener('click', function () { sortBy(table, th); });
+      th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(table, th); } });
+    });
+  });
+  var fTask = document.getElementById('f-task'), fProto = document.getElementById('f-protocol');
+  function apply() {
+    var t = fTask.value, p = fProto.value;
+    Array.prototype.forEach.call(document.querySelectorAll('section[data-task]'), function (s) {
+      s.hidden = !!t && s.getAttribute('data-task') !== t;
+    });
+    var shown = 0, total = 0;
+    Array.prototype.forEach.call(document.querySelectorAll('tbody tr[data-protocol]'), function (r) {
+      var task = r.getAttribute('data-task');
+      var hide = (!!p && r.getAttribute('data-protocol') !== p) || (!!t && task !== null && task !== t);
+      r.hidden = hide;
+      if (r.closest('#all-results')) { total++; if (!hide) shown++; }
+    });
+    var n = document.getElementById('shown');
+    if (n) n.textContent = shown + ' of ' + total + ' rows shown';
+  }
+  fTask.addEventListener('change', apply);
+  fProto.addEventListener('change', apply);
+  apply();
+})();

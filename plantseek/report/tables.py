@@ -1,0 +1,230 @@
+"""The leaderboard's tables, pure functions of a results frame (:func:`plantseek.store.results.load_results`).
+
+Aggregation over seeds (the instance seeds of a setting): only cells with status ``ok`` and a finite value enter
+a mean; tables show ``mean ± sample standard deviation`` (ddof = 1; no ± with a single seed). Failed cells are
+counted and shown, never averaged. Ranking rule: :data:`plantseek.report.rules.RANKING_RULE`.
+
+Sanity ablations (:data:`plantseek.report.rules.SANITY_RULE`): the harness scores a pruner P's masks twice more,
+shuffled within each layer and on a re-initialised host (the ``ablation`` column: ``"shuffled"``, ``"reinit"``;
+shown as ``"P [shuffled]"`` and ``"P [reinit]"``). They are not competitors: they are kept out of the ranking and of
+the per-setting tables, and shown against P in their own section (:func:`sanity_table`) and in the flat table of all
+results.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from plantseek.report.format import spec_key
+from plantseek.report.prepared import competitors, prepared
+
+#: quantities aggregated over seeds for every (setting, method, density)
+QUANTITIES = ["recall", "precision", "strong_metric", "weak_metric", "achieved_density", "ticket_metric",
+              "dense_weak_metric"]
+
+
+def _stats(values: pd.Series) -> dict[str, float]:
+    v = values.to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    return {
+        "mean": float(v.mean()) if n else np.nan,
+        "std": (float(v.std(ddof=1)) if v.min() != v.max() else 0.0) if n > 1 else np.nan,
+        "min": float(v.min()) if n else np.nan,
+        "max": float(v.max()) if n else np.nan,
+        "n": n,
+    }
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, method, requested density): counts and per-quantity mean/std/min/max/n over seeds.
+
+    Columns: ``setting, slug, task, depth, width, noise, pruner, ablation, protocol, method, density_spec, density (mean
+    requested density; the ticket's for "ticket"), metric_name, higher_is_better, cells, ok, failed`` and, for each
+    quantity ``q`` of :data:`QUANTITIES`, ``q_mean, q_std, q_min, q_max, q_n`` (ok cells with finite values only).
+    Rows are ordered by setting, method and density (ticket first, then increasing).
+    """
+    d = prepared(df)
+    keys = ["_sid", "_method", "density_spec"]
+    out = d.groupby(keys, sort=False).agg(
+        setting=("_setting", "first"), slug=("_slug", "first"), task=("task", "first"), depth=("depth", "first"),
+        width=("width", "first"), noise=("noise", "first"), pruner=("pruner", "first"),
+        ablation=("_ablation", "first"), protocol=("protocol", "first"), density=("density", "mean"),
+        metric_name=("metric_name", "first"),
+        higher_is_better=("_hib", "first"), cells=("_ok", "size"), ok=("_ok", "sum"))
+    out["ok"] = out["ok"].astype(int)
+    out["failed"] = out["cells"] - out["ok"]
+    okd = d.loc[d["_ok"], keys + QUANTITIES].replace([np.inf, -np.inf], np.nan)
+    stats = okd.groupby(keys, sort=False)[QUANTITIES].agg(["mean", "std", "min", "max", "count"])  # std: ddof=1
+    stats.columns = [f"{q}_{'n' if k == 'count' else k}" for q, k in stats.columns]
+    out = out.join(stats, how="left")
+    for q in QUANTITIES:
+        out[f"{q}_n"] = out[f"{q}_n"].fillna(0).astype(int)
+        same = out[f"{q}_n"].gt(1) & out[f"{q}_min"].eq(out[f"{q}_max"])
+        out.loc[same, f"{q}_std"] = 0.0  # identical values: exactly 0, not rounding noise
+    out = out.reset_index().rename(columns={"_method": "method"})
+    out["higher_is_better"] = out["higher_is_better"].astype(bool)
+    out["_skey"] = out["density_spec"].map(spec_key)
+    out = out.sort_values(["_sid", "method", "_skey"], kind="stable").drop(columns="_skey")
+    return out.reset_index(drop=True)
+
+
+def ranking(df: pd.DataFrame) -> pd.DataFrame:
+    """The overall ranking (rule: :data:`RANKING_RULE`), one row per method, best first.
+
+    Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
+    cells, failed``. ``mean_recall`` is the mean over the method's comparisons of its mean recall. Sanity-ablation
+    cells (``"P [shuffled]"``, ``"P [reinit]"``) are left out entirely.
+    """
+    d = competitors(prepared(df))
+    cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
+            "mean_recall", "cells", "failed"]
+    if not len(d):
+        return pd.DataFrame(columns=cols)
+    ranked = _ranked_comparisons(summary_table(d))
+    totals = d.groupby("_method").agg(pruner=("pruner", "first"), protocol=("protocol", "first"),
+                                      cells=("_ok", "size"), failed=("_ok", lambda x: int((~x).sum())))
+    if ranked:
+        r = pd.concat(ranked)
+        agg = r.groupby("method").agg(mean_rank=("_rank", "mean"), mean_recall_rank=("_rrank", "mean"),
+                                      comparisons=("_rank", "size"), mean_recall=("recall_mean", "mean"))
+    else:
+        agg = pd.DataFrame(columns=["mean_rank", "mean_recall_rank", "comparisons", "mean_recall"])
+    out = totals.join(agg, how="left")
+    out["comparisons"] = out["comparisons"].fillna(0).astype(int)
+    out.index.name = "method"
+    out = out.reset_index()
+    out = out.sort_values(["mean_rank", "mean_recall_rank", "method"], na_position="last", kind="stable")
+    out.insert(0, "position", _positions(out))
+    return out[cols].reset_index(drop=True)
+
+
+def _positions(out: pd.DataFrame) -> list[float]:
+    """Places 1, 2, ... down the sorted ranking; equal scores share a place; no place without a comparison."""
+    pos: list[float] = []
+    prev = None
+    for i, (a, b) in enumerate(zip(out["mean_rank"].round(9), out["mean_recall_rank"].round(9)), start=1):
+        if not np.isfinite(a):  # took part in no comparison
+            pos.append(np.nan)
+            continue
+        pos.append(pos[-1] if prev == (a, b) else float(i))  # equal scores share a position
+        prev = (a, b)
+    return pos
+
+
+
+
+def _ranked_comparisons(s: pd.DataFrame) -> list[pd.DataFrame]:
+    """The comparisons of the summary ``s`` with each method's weak-metric rank ``_rank`` and recall rank
+    ``_rrank`` (missing values share the last places); an empty list when there is no comparison."""
+    comp = s[(s["density"] < 1) | s["density"].isna() & s["density_spec"].eq("ticket")].copy()
+    comp["_weak"] = np.where(comp["higher_is_better"], -comp["weak_metric_mean"], comp["weak_metric_mean"])
+    comp["_rec"] = -comp["recall_mean"]
+    by = ["_sid", "density_spec"]
+    size = comp.groupby(by)["_weak"].transform("size")
+    comp = comp[size >= 2]
+    ranked = []
+    if len(comp):
+        grp = comp.groupby(by)
+        size = grp["_weak"].transform("size")
+        for src, dst in (("_weak", "_rank"), ("_rec", "_rrank")):
+            finite = grp[src].transform("count")  # missing values share the last places (their mean rank)
+            comp[dst] = grp[src].rank(method="average").fillna(finite + (size - finite + 1) / 2.0)
+        ranked = [comp]
+    return ranked
+
+
+SIDES = (("", ""), ("shuffled", "shuffled_"), ("reinit", "reinit_"))  # (ablation, column prefix)
+SANITY_COLUMNS = (["setting", "slug", "task", "metric_name", "higher_is_better", "method", "pruner", "protocol",
+                   "density_spec", "density"]
+                  + [f"{pre}{q}_{k}" for _, pre in SIDES for q in ("weak_metric", "recall") for k in ("mean", "std")]
+                  + ["beats_shuffled"])
+
+
+def _verdict(mine: float, shuffled: float, hib: bool) -> str:
+    if not (np.isfinite(mine) and np.isfinite(shuffled)):
+        return "n/a"
+    return "yes" if (mine > shuffled if hib else mine < shuffled) else "no"
+
+
+def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
+    """For every pruner P with sanity-ablation cells, one row per (setting, P, requested density below 1): P's
+    weak metric and recall against ``P [shuffled]`` and ``P [reinit]`` (rule: :data:`SANITY_RULE`).
+
+    Columns: :data:`SANITY_COLUMNS`; ``pruner`` is P, ``method`` its display name; the quantities are
+    ``{side}{q}_mean`` and ``{side}{q}_std`` for side ``""`` (P itself), ``"shuffled_"`` and ``"reinit_"`` and
+    q in (weak_metric, recall), over ok cells with a finite value (std: ddof = 1, NaN with one seed).
+    ``beats_shuffled`` is "yes", "no" or "n/a". Empty (no rows) when the frame holds no ablation cells.
+    """
+    d = prepared(df)
+    fam = d[d["_base"].isin(set(d.loc[d["_ablation"].ne(""), "_base"]))]
+    fam = fam[(fam["density"] < 1) | fam["density"].isna() & fam["density_spec"].eq("ticket")]
+    if not len(fam):
+        return pd.DataFrame(columns=SANITY_COLUMNS)
+    n_protocols = fam.groupby("_base")["protocol"].agg(lambda x: len(set(x) - {""}))
+    rows = []
+    for (sid, base, proto, spec), g in fam.groupby(["_sid", "_base", "protocol", "density_spec"], sort=False):
+        hib = bool(g["_hib"].iloc[0])
+        r: dict[str, Any] = {
+            "setting": g["_setting"].iloc[0], "slug": g["_slug"].iloc[0], "task": g["task"].iloc[0],
+            "metric_name": g["metric_name"].iloc[0], "higher_is_better": hib,
+            "method": base if n_protocols[base] <= 1 or not proto else f"{base} ({proto})", "pruner": base,
+            "protocol": proto, "density_spec": spec, "density": float(g["density"].mean()), "_sid": sid}
+        for abl, pre in SIDES:
+            side = g[g["_ablation"].eq(abl) & g["_ok"]]
+            for q in ("weak_metric", "recall"):
+                st = _stats(side[q])
+                r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"] = st["mean"], st["std"]
+        r["beats_shuffled"] = _verdict(r["weak_metric_mean"], r["shuffled_weak_metric_mean"], hib)
+        rows.append(r)
+    out = pd.DataFrame(rows)
+    out["_skey"] = out["density_spec"].map(spec_key)
+    out = out.sort_values(["_sid", "method", "_skey"], kind="stable")
+    return out[SANITY_COLUMNS].reset_index(drop=True)
+
+
+def setting_blocks(d: pd.DataFrame, s: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per setting: its label, densities (ordered), methods, summary rows and references."""
+    blocks = []
+    for sid, g in s.groupby("_sid", sort=True):
+        specs = sorted(g["density_spec"].unique(), key=spec_key)
+        dens = g.groupby("density_spec")["density"].mean().to_dict()
+        cells = d[d["_sid"] == sid]
+        okc = cells[cells["_ok"]]
+        hib = bool(g["higher_is_better"].iloc[0])
+        best = {}
+        for spec, gs in g.groupby("density_spec"):
+            for q, higher in (("recall", True), ("strong_metric", hib), ("weak_metric", hib)):
+                v = gs[f"{q}_mean"].astype(float)
+                if np.isfinite(v).sum() >= 2:
+                    best[(spec, q)] = float(v.max() if higher else v.min())
+        blocks.append({
+            "sid": sid, "setting": g["setting"].iloc[0], "slug": g["slug"].iloc[0], "task": g["task"].iloc[0],
+            "metric": g["metric_name"].iloc[0] or "metric", "hib": hib, "specs": specs, "dens": dens,
+            "methods": sorted(g["method"].unique()),
+            "cell": {(r["method"], r["density_spec"]): r for r in g.to_dict("records")},
+            "protocol": dict(zip(g["method"], g["protocol"])),
+            "totals": {m: (int(t["failed"].sum()), int(t["cells"].sum())) for m, t in g.groupby("method")},
+            "ticket": _stats(okc["ticket_metric"]), "dense_weak": _stats(okc["dense_weak_metric"]),
+            "seeds": int(cells["seed"].nunique()), "best": best,
+        })
+    return blocks
+
+
+def blocks(d: pd.DataFrame) -> list[dict[str, Any]]:
+    """The per-setting blocks of the competitors (sanity ablations are shown in their own section)."""
+    main = competitors(d)
+    return setting_blocks(main, summary_table(main)) if len(main) else []
+
+
+def is_best(block: dict, spec: str, q: str, value: float) -> bool:
+    b = block["best"].get((spec, q))
+    return b is not None and np.isfinite(value) and math.isclose(value, b, rel_tol=1e-12, abs_tol=0.0)
+
+
+def direction(block: dict) -> str:
+    return "higher is better" if block["hib"] else "lower is better"

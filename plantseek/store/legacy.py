@@ -1,0 +1,34 @@
+"""Reading results stores of schema version 1, in one place.
+
+Version 1 stored the display label in ``pruner`` (``"P [shuffled]"`` for a sanity ablation of pruner P) and had no
+column for the ablation or for the metric's direction. Both are recoverable without parsing labels:
+``config_json`` holds the whole :class:`plantseek.run.records.CellConfig` (``pruner`` and ``ablation``
+included), and the only metrics version-1 stores were written with are ``accuracy`` (higher is better) and
+``mse`` (lower is better).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: The direction of every metric a version-1 store can hold (the tasks' ``higher_is_better`` at the time).
+V1_METRIC_DIRECTION = {"accuracy": True, "mse": False}
+
+
+def v1_columns(pruner: str, config_json: str, metric_name: str) -> tuple[str, str, bool | None]:
+    """``(pruner, ablation, higher_is_better)`` of a version-1 row, as schema version 2 stores them.
+
+    ``pruner`` and ``ablation`` come from the stored configuration (``config_json``); the stored label ``pruner``
+    is kept only when the configuration cannot be read. The direction comes from ``metric_name`` through
+    :data:`V1_METRIC_DIRECTION`; None for an unknown (or missing, e.g. a failed instance) metric name.
+    """
+    try:
+        config: Any = json.loads(config_json)
+    except (TypeError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        config = {}
+    name = config.get("pruner")
+    ablation = config.get("ablation") or ""
+    return (str(name) if name else str(pruner), str(ablation), V1_METRIC_DIRECTION.get(str(metric_name).lower()))

@@ -1,0 +1,110 @@
+"""One cell as one row of the ``cells`` table: the column values :meth:`ResultStore.put` writes, checked so that
+nothing is recorded unfaithfully (a success with an error, a mask that is not packed bytes, a non-number)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from plantseek.core.errors import StoreError
+from plantseek.run.records import CellConfig, CellResult
+from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
+
+
+def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
+    """The column values of one cell; raises StoreError for anything that cannot be recorded faithfully."""
+    if not isinstance(config, CellConfig):
+        raise StoreError(f"put() needs a CellConfig, got {type(config).__name__}")
+    if not isinstance(result, CellResult):
+        raise StoreError(f"put() needs a CellResult, got {type(result).__name__}")
+    cell_id = config.cell_id
+    error = _checked_error(result, cell_id)
+    mask = _checked_mask(result.mask, cell_id)
+    for name in ("metrics", "provenance"):
+        if not isinstance(getattr(result, name), Mapping):
+            raise StoreError(f"cell {cell_id}: {name} must be a dict, got {type(getattr(result, name)).__name__}")
+    try:
+        depth, width, seed = int(config.depth), int(config.width), int(config.seed)
+    except (TypeError, ValueError):
+        raise StoreError(f"cell {cell_id}: depth, width and seed must be integers") from None
+    options = dict(config.task_options)
+    prov = dict(result.provenance)
+    hib = result.higher_is_better
+    return {
+        "cell_id": cell_id,
+        "task": config.task,
+        "depth": depth,
+        "width": width,
+        "seed": seed,
+        "pruner": config.pruner,  # the pruner's name only; a sanity ablation is in its own column
+        "ablation": config.ablation or "",
+        "density_spec": str(config.density),
+        "noise": _scalar_or_none(options.get("noise")),
+        "task_options": json.dumps(options, sort_keys=True, default=str),
+        "config_json": json.dumps(config.as_dict(), sort_keys=True, default=str),  # the whole configuration
+        "status": result.status,
+        "error": error,
+        "protocol": result.protocol or "",
+        "metric_name": result.metric_name or "",
+        "higher_is_better": None if hib is None else int(bool(hib)),
+        **_floats(result, cell_id),
+        "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
+        "mask": mask,
+        **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
+        "provenance_json": _dumps(prov, "provenance", cell_id),
+        "created_at": now(),
+    }
+
+
+def _checked_error(result: CellResult, cell_id: str) -> str:
+    if result.status not in ("ok", "failed"):
+        raise StoreError(f"cell {cell_id}: status must be 'ok' or 'failed', got {result.status!r}")
+    error = "" if result.error is None else str(result.error)
+    if result.status == "ok" and error:
+        raise StoreError(f"cell {cell_id}: status 'ok' with an error ({' '.join(error.split())}); a failure is "
+                         "never stored as a success")
+    return error
+
+
+def _checked_mask(mask: Any, cell_id: str) -> bytes | None:
+    if mask is None:
+        return None
+    if not isinstance(mask, (bytes, bytearray, memoryview)):
+        raise StoreError(f"cell {cell_id}: mask must be bytes (plantseek.prune.masks.pack_mask), got "
+                         f"{type(mask).__name__}")
+    return bytes(mask)
+
+
+def _floats(result: CellResult, cell_id: str) -> dict[str, float | None]:
+    """The float fields, NaN as None (SQLite has no NaN)."""
+    floats = {}
+    for f in FLOAT_FIELDS:
+        v = getattr(result, f)
+        try:
+            v = None if v is None else float(v)
+        except (TypeError, ValueError):
+            raise StoreError(f"cell {cell_id}: {f} must be a number, got {v!r}") from None
+        floats[f] = None if v is None or math.isnan(v) else v
+    return floats
+
+
+def _scalar_or_none(v: Any) -> Any:
+    if v is None or isinstance(v, (int, float, str)):
+        return v
+    return str(v)
+
+
+def _dumps(obj: dict, what: str, cell_id: str) -> str:
+    try:
+        return json.dumps(obj, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cell {cell_id}: {what} cannot be stored as JSON ({exc})") from None
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o, key=str)
+    return str(o)

@@ -1,0 +1,174 @@
+"""The store's on-disk format: the ``cells`` table's columns, creating an empty store, recognising a store from its
+header, and upgrading an older schema in place.
+
+Schema versions:
+
+- **1**: ``pruner`` holds the display label (``"P [shuffled]"`` for a sanity ablation of pruner P); no ``ablation``
+  or ``higher_is_better`` column.
+- **2** (current): ``pruner`` holds the pruner name only; ``ablation`` (``''`` for none, else ``"shuffled"`` or
+  ``"reinit"``, from :attr:`plantseek.run.records.CellConfig.ablation`) and ``higher_is_better`` (1/0 from the task;
+  NULL when unknown) are columns of their own. A version-1 store is read as version 2 through
+  :func:`plantseek.store.legacy.v1_columns`; opened for writing it is upgraded in place by :func:`upgrade`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from plantseek.core.errors import StoreError
+from plantseek.store.legacy import v1_columns
+
+FORMAT = "plantseek-results"
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+APPLICATION_ID = 0x706C736B  # "plsk", in the SQLite header (bytes 68-71)
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+FLOAT_FIELDS = (
+    "density", "achieved_density", "strong_metric", "weak_metric", "ticket_metric", "dense_metric",
+    "dense_weak_metric", "prune_seconds", "train_seconds",
+)
+PROVENANCE_FIELDS = ("plantseek_version", "git_commit", "torch_version", "platform")
+
+#: The columns that schema version 2 added, with their declarations (valid both in CREATE and in ALTER TABLE).
+V2_COLUMNS = [
+    ("ablation", "TEXT NOT NULL DEFAULT ''"),
+    ("higher_is_better", "INTEGER CHECK (higher_is_better IN (0, 1))"),
+]
+
+CELL_COLUMNS = [
+    ("cell_id", "TEXT PRIMARY KEY NOT NULL"),
+    ("task", "TEXT NOT NULL"),
+    ("depth", "INTEGER NOT NULL"),
+    ("width", "INTEGER NOT NULL"),
+    ("seed", "INTEGER NOT NULL"),
+    ("pruner", "TEXT NOT NULL"),
+    V2_COLUMNS[0],
+    ("density_spec", "TEXT NOT NULL"),
+    ("noise", "REAL"),
+    ("task_options", "TEXT NOT NULL"),  # JSON, sorted keys
+    ("config_json", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL CHECK (status IN ('ok', 'failed'))"),
+    ("error", "TEXT NOT NULL"),
+    ("protocol", "TEXT NOT NULL"),
+    ("metric_name", "TEXT NOT NULL"),
+    V2_COLUMNS[1],
+    *[(f, "REAL") for f in FLOAT_FIELDS],
+    ("metrics_json", "TEXT NOT NULL"),
+    *[(f, "TEXT") for f in PROVENANCE_FIELDS],
+    ("provenance_json", "TEXT NOT NULL"),
+    ("created_at", "TEXT NOT NULL"),
+    ("attempts", "INTEGER NOT NULL CHECK (attempts >= 1)"),
+    ("mask", "BLOB"),  # last in a new store: reading the other columns need not walk its overflow pages
+]
+NAMES = [name for name, _ in CELL_COLUMNS]
+V1_NAMES = [name for name in NAMES if name not in dict(V2_COLUMNS)]
+_SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    "CREATE TABLE cells (\n    "
+    + ",\n    ".join(f"{name} {decl}" for name, decl in CELL_COLUMNS)
+    + ",\n    CHECK (status = 'failed' OR error = '')\n)",  # a success never carries an error
+]
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds (the store's timestamps)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def create(path: Path) -> None:
+    """Build an empty store in a temporary file beside ``path`` and link it into place (never overwrites)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the results store's folder ({exc.strerror or exc})") from None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        _fill_new(tmp)
+        try:
+            os.link(tmp, path)  # atomic, and fails if anything (e.g. another process's new store) is there
+        except FileExistsError:
+            pass  # created by someone else meanwhile: open theirs
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.replace(tmp, path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"{path}: cannot create the results store ({exc})") from None
+    finally:
+        for p in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def _fill_new(tmp: Path) -> None:
+    """Write the current schema and the format marker into the new SQLite file ``tmp``."""
+    conn = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("BEGIN")
+        for stmt in _SCHEMA:
+            conn.execute(stmt)
+        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+            ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now()),
+        ])
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses the WAL
+    finally:
+        conn.close()
+
+
+def check_header(path: Path) -> None:
+    """Reject what is not a plantseek store from its first 100 bytes, before SQLite opens (and might write) it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except IsADirectoryError:
+        raise StoreError(f"{path}: is a directory, not a results store") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the results store ({exc.strerror or exc})") from None
+    if not head:
+        raise StoreError(f"{path}: not a plantseek results store (empty file); move it away or choose another path")
+    if not head.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"{path}: not a plantseek results store (not an SQLite database); choose another path")
+    if len(head) < 100:
+        raise StoreError(f"{path}: corrupt results store (truncated to {len(head)} bytes)")
+    app_id = int.from_bytes(head[68:72], "big")
+    if app_id != APPLICATION_ID:
+        owner = "no application id" if app_id == 0 else f"application id {app_id:#010x}"
+        raise StoreError(f"{path}: not a plantseek results store (an SQLite database with {owner})")
+
+
+def stored_version(conn: sqlite3.Connection) -> str | None:
+    """The ``schema_version`` of the store's meta table, as stored (text), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else row[0]
+
+
+def upgrade(conn: sqlite3.Connection) -> bool:
+    """Upgrade a version-1 store to version 2 in place; the caller holds a write transaction (all or nothing).
+
+    Adds the ``ablation`` and ``higher_is_better`` columns, fills them and ``pruner`` from
+    :func:`plantseek.store.legacy.v1_columns`, and records the new version. Returns False (and changes nothing)
+    when another writer upgraded the store first. Cell ids are unchanged: they hash the configuration.
+    """
+    if stored_version(conn) != "1":
+        return False
+    for name, decl in V2_COLUMNS:
+        conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
+    rows = conn.execute("SELECT cell_id, pruner, config_json, metric_name FROM cells").fetchall()
+    updates = []
+    for cell_id, label, config_json, metric_name in rows:
+        pruner, ablation, hib = v1_columns(label, config_json, metric_name)
+        updates.append((pruner, ablation, None if hib is None else int(hib), cell_id))
+    conn.executemany("UPDATE cells SET pruner = ?, ablation = ?, higher_is_better = ? WHERE cell_id = ?", updates)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return True
