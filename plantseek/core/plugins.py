@@ -93,7 +93,7 @@ class PluginFamily:
         try:
             package = importlib.import_module(self.package)
         except Exception as exc:
-            self._failures[self.package] = f"built-in {self.kind} package {self.package} failed to load: {one_line(exc)}"
+            self._failures[self.package] = f"{self.kind} package {self.package} failed to load: {one_line(exc)}"
             return
         for info in pkgutil.iter_modules(package.__path__):
             module = f"{self.package}.{info.name}"
