@@ -7,9 +7,14 @@ does not import torch.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
+from plantseek.core.checkout import map_checkout_plugins
+
 __version__ = "0.1.0"
+
+map_checkout_plugins(Path(__file__).resolve().parent)  # plantseek.tasks / .baselines when run from a checkout
 
 _API = {
     "PlantseekError": ("plantseek.core.errors", "PlantseekError"),

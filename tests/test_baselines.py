@@ -7,17 +7,17 @@ import math
 import pytest
 import torch
 
-from baselines.edge_popup import EdgePopup, epoch_densities
-from baselines.grasp import GraSP, hessian_gradient
-from baselines.magnitude import Magnitude
-from baselines.random_baseline import Random
-from baselines.snip import SNIP
-from baselines.synflow import SynFlow, synaptic_flow
+from plantseek.baselines.edge_popup import EdgePopup, epoch_densities
+from plantseek.baselines.grasp import GraSP, hessian_gradient
+from plantseek.baselines.magnitude import Magnitude
+from plantseek.baselines.random_baseline import Random
+from plantseek.baselines.snip import SNIP
+from plantseek.baselines.synflow import SynFlow, synaptic_flow
 from plantseek import plant
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.masks import kept_count, layer_counts, mask_count, validate_mask
 from plantseek.nets.mlp import Architecture, MLP, build_model, he_init
-from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner, pruner_names
+from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner
 from plantseek.prune.schedules import score_batch
 from plantseek.planted.task import DataConfig
 from plantseek.train.loop import TrainConfig
@@ -339,7 +339,7 @@ def test_edge_popup_annealed_reaches_final_density(instance):
 # --- every registered pruner ------------------------------------------------------------------------------
 
 def test_registered_names():
-    assert EXPECTED_NAMES <= set(pruner_names())
+    assert EXPECTED_NAMES <= set(PRUNERS.names())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_NAMES))

@@ -1,6 +1,12 @@
-"""``python -m plantseek list``: tasks, pruners and suites."""
+"""``python -m plantseek list``: tasks, pruners (built-in and plug-ins) and suites.
+
+A plug-in that fails to load, or a pruner that breaks the contract, is reported as one warning line on stderr;
+the rest is listed regardless.
+"""
 
 from __future__ import annotations
+
+import sys
 
 HELP = "list tasks, pruners and suites"
 
@@ -9,23 +15,35 @@ def add_arguments(p) -> None:
     pass
 
 
-def run(args) -> int:
-    from plantseek.prune.contract import PRUNERS, check_pruner, load_baselines, protocol_of
-    from plantseek.run.suites import SUITES
-    from plantseek.planted.task import TASKS, load_task_modules
+def warn(message: str) -> None:
+    print(f"plantseek: warning: {message}", file=sys.stderr)
 
-    load_task_modules()
-    load_baselines()
+
+def run(args) -> int:
+    from plantseek.core.errors import PlantseekError
+    from plantseek.planted.task import TASKS
+    from plantseek.prune.contract import PRUNERS, get_pruner, protocol_of
+    from plantseek.run.suites import SUITES
+
     print("tasks:")
     for name in TASKS.names():
         t = TASKS.get(name)
-        print(f"  {name:<22} {t.kind}, {t.in_features} -> {t.out_features}, depth >= {t.min_depth}")
+        try:
+            print(f"  {name:<22} {t.kind}, {t.in_features} -> {t.out_features}, depth >= {t.min_depth}")
+        except AttributeError as exc:
+            warn(f"task {name!r}: {exc}")
     print("pruners:")
     for name in PRUNERS.names():
-        p = check_pruner(PRUNERS.get(name)(), name)
+        try:
+            p = get_pruner(name)
+        except PlantseekError as exc:
+            warn(str(exc))
+            continue
         print(f"  {name:<22} [{protocol_of(p)}] {getattr(p, 'description', '')}")
     print("suites:")
     for name in SUITES.names():
         s = SUITES.get(name)
         print(f"  {name:<22} {s.n_cells} cells: {s.description}")
+    for failure in TASKS.failures() + PRUNERS.failures():
+        warn(failure)
     return 0

@@ -1,20 +1,33 @@
-"""A tiny name -> object registry, used for tasks, pruners, suites, executors and CLI commands."""
+"""A tiny name -> object registry, used for tasks, pruners, suites, executors and CLI commands.
+
+A registry may have a :class:`Discovery` (tasks and pruners: :class:`plantseek.core.plugins.PluginFamily`) that
+loads plug-ins into it: on a lookup that misses, and before listing.
+"""
 
 from __future__ import annotations
 
-import functools
-import importlib
-import pkgutil
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, Iterator, Protocol, TypeVar
 
 from plantseek.core.errors import ConfigError
 
 T = TypeVar("T")
 
 
+class Discovery(Protocol):
+    def refresh(self, registry: "Registry", *, force: bool) -> None:
+        """Register plug-ins not yet loaded; ``force``: scan even if nothing seems to have changed."""
+
+    def failure(self, name: str) -> str | None:
+        """The one-line error of the plug-in called ``name``, if it failed to load."""
+
+    def failures(self) -> list[str]:
+        """The one-line errors of all plug-ins that failed to load."""
+
+
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, discovery: Discovery | None = None) -> None:
         self.kind = kind
+        self.discovery = discovery
         self._items: dict[str, T] = {}
 
     def register(self, name: str, item: T | None = None):
@@ -29,28 +42,38 @@ class Registry(Generic[T]):
         return _add(item) if item is not None else _add
 
     def get(self, name: str) -> T:
+        if name not in self._items and self.discovery is not None:
+            self.discovery.refresh(self, force=True)
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise ConfigError(f"unknown {self.kind} {name!r} (known: {known})") from None
+            raise ConfigError(self._unknown(name)) from None
+
+    def _unknown(self, name: str) -> str:
+        failure = self.discovery.failure(name) if self.discovery is not None else None
+        if failure is not None:
+            return failure
+        known = ", ".join(sorted(self._items)) or "none"
+        message = f"unknown {self.kind} {name!r} (known: {known})"
+        failed = self.failures()
+        return f"{message}; {len(failed)} plug-in(s) failed to load, first: {failed[0]}" if failed else message
 
     def names(self) -> list[str]:
+        if self.discovery is not None:
+            self.discovery.refresh(self, force=False)
         return sorted(self._items)
 
+    def failures(self) -> list[str]:
+        """One line per plug-in that failed to load (none without discovery)."""
+        return self.discovery.failures() if self.discovery is not None else []
+
     def __contains__(self, name: object) -> bool:
+        if name not in self._items and isinstance(name, str) and self.discovery is not None:
+            self.discovery.refresh(self, force=True)
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._items)
-
-
-@functools.lru_cache(maxsize=None)
-def import_package_modules(package_name: str) -> None:
-    """Import every module of a plug-in package (``tasks``, ``baselines``) once, so that each registers itself."""
-    package = importlib.import_module(package_name)
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package_name}.{info.name}")
+        return len(self.names())

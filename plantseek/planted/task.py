@@ -1,8 +1,9 @@
 """The task interface and the task registry.
 
-A task (one module each in the top-level ``tasks/`` package) knows its input/output sizes, how to draw seeded
-data, its loss and metric, and how to build its target ticket for a given depth. Tasks register themselves
-with ``@TASKS.register("name")``; :func:`get_task` imports the ``tasks`` package on first use.
+A task knows its input/output sizes, how to draw seeded data, its loss and metric, and how to build its target
+ticket for a given depth. Built-in tasks are the modules of ``plantseek.tasks`` (the repository's ``tasks/``)
+and register themselves with ``@TASKS.register("name")``; third-party tasks are entry points of the group
+``plantseek.tasks`` (see :mod:`plantseek.core.plugins`). :data:`TASKS` finds both when looked up.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Any, ClassVar
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.core.registry import Registry, import_package_modules
+from plantseek.core.plugins import PluginFamily
+from plantseek.core.registry import Registry
 from plantseek.planted.targets import TargetNetwork
-
-TASKS: Registry[type["Task"]] = Registry("task")
 
 
 @dataclass(frozen=True)
@@ -147,16 +147,15 @@ class Task:
         return float(((output.double() - y.double()) ** 2).mean())
 
 
-def load_task_modules() -> None:
-    """Import every module of the ``tasks`` package so that each registers itself."""
-    import_package_modules("tasks")
+def is_task_class(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Task)
+
+
+TASKS: Registry[type[Task]] = Registry("task", PluginFamily(
+    kind="task", package="plantseek.tasks", group="plantseek.tasks", accepts=is_task_class,
+    expected="a subclass of plantseek.planted.task.Task"))
 
 
 def get_task(name: str, **options: Any) -> Task:
-    load_task_modules()
+    """An instance of the task registered as ``name`` (built-in or plug-in), with its options."""
     return TASKS.get(name)(**options)
-
-
-def task_names() -> list[str]:
-    load_task_modules()
-    return TASKS.names()

@@ -15,8 +15,10 @@ It returns a boolean mask for every prunable weight keeping exactly ``plantseek.
 weights. The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
 ``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``) and ``description``.
 
-Registered pruners live one per file in ``baselines/`` and register with ``@PRUNERS.register("name")`` on a
-zero-argument factory (usually the class). Any other file can be run as ``path/to/file.py:ClassName``.
+Built-in pruners live one per file in ``plantseek.baselines`` (the repository's ``baselines/``) and register
+with ``@PRUNERS.register("name")`` on a zero-argument factory (usually the class). Third-party pruners are entry
+points of the group ``plantseek.pruners``: a module that registers itself so, or a factory registered under the
+entry point's name (see :mod:`plantseek.core.plugins`). Any other file can be run as ``path/to/file.py:ClassName``.
 """
 
 from __future__ import annotations
@@ -26,32 +28,16 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable
 
-import torch
+from plantseek.core.errors import PrunerError
+from plantseek.core.plugins import PluginFamily
+from plantseek.core.registry import Registry
 
-from plantseek.core.errors import ConfigError, PrunerError
-from plantseek.core.registry import Registry, import_package_modules
-
-PRUNERS: Registry[Callable[[], Any]] = Registry("pruner")
+PRUNERS: Registry[Callable[[], Any]] = Registry("pruner", PluginFamily(
+    kind="pruner", package="plantseek.baselines", group="plantseek.pruners", accepts=callable,
+    expected="a zero-argument pruner factory (e.g. a pruner class)"))
 PROTOCOLS = ("single-shot", "multi-shot", "strong")
-
-
-@runtime_checkable
-class Pruner(Protocol):
-    name: str
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> dict[str, torch.Tensor]:
-        ...
-
-
-def load_baselines() -> None:
-    import_package_modules("baselines")
-
-
-def pruner_names() -> list[str]:
-    load_baselines()
-    return PRUNERS.names()
 
 
 def protocol_of(pruner: Any) -> str:
@@ -118,12 +104,12 @@ def is_file_ref(ref: str) -> bool:
 
 
 def get_pruner(ref: str) -> Any:
-    """A pruner by registered name or by ``file.py[:Class]``."""
+    """A pruner by registered name (built-in or plug-in) or by ``file.py[:Class]``."""
     if is_file_ref(ref):
         return pruner_from_file(ref)
-    load_baselines()
+    factory = PRUNERS.get(ref)
     try:
-        factory = PRUNERS.get(ref)
-    except ConfigError as exc:
-        raise ConfigError(str(exc)) from None
-    return check_pruner(factory(), ref)
+        pruner = factory()
+    except Exception as exc:
+        raise PrunerError(f"{ref}: constructing the pruner failed: {type(exc).__name__}: {exc}") from None
+    return check_pruner(pruner, ref)
