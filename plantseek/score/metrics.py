@@ -259,8 +259,8 @@ def effective_mask(mask: Mapping[str, torch.Tensor], structure: Structure | None
     return out
 
 
-def _n_weights(mask: Mapping[str, torch.Tensor]) -> int:
-    return sum(m.numel() for _, m in weight_entries(mask))
+def _n_weights(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> int:
+    return sum(m.numel() for _, m in weight_entries(mask, structure))
 
 
 def nominal_density(mask: Mapping[str, torch.Tensor]) -> float:
@@ -270,7 +270,7 @@ def nominal_density(mask: Mapping[str, torch.Tensor]) -> float:
 
 def effective_density(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> float:
     """Fraction of weights that are kept and lie on an input-to-output path of kept weights."""
-    return sum(int(m.sum()) for m in effective_mask(mask, structure).values()) / _n_weights(mask)
+    return sum(int(m.sum()) for m in effective_mask(mask, structure).values()) / _n_weights(mask, structure)
 
 
 def layer_densities(mask: Mapping[str, torch.Tensor]) -> list[float]:
