@@ -7,8 +7,10 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
 * Per layer (local) selection: exactly ``layer_counts(density, sizes)`` weights per layer (the exact total
   ``kept_count(density)``), and for the biases the top fraction ``density`` of each layer, at least one
   (``kept_count(density, n_out)``). The returned mask has an entry per maskable bias (``layers.{l}.bias`` for the
-  MLP); density counts weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by position); during
-  training ``torch.topk`` picks the same sets up to exact ties of scores.
+  MLP); density counts weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by
+  position); during training ``torch.topk`` picks the same sets up to exact ties of scores. The host is reached
+  through the network protocol (:mod:`plantseek.nets.protocol`): its parameters, ``fan_in`` for the initial
+  scores, and ``forward_stacked`` with straight-through masks for the K score sets.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
   batch 32, ``budget.epochs`` epochs (10 by default). Scores start ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
   Kaiming-uniform initialisation of the original code), drawn from the pruner's generator.

@@ -4,9 +4,10 @@
 (ReLUs are then the identity, so R is exactly this product). For any architecture of the network protocol
 (:mod:`plantseek.nets.protocol`) R is the sum of the outputs of ``arch.forward`` with the prunable weights
 replaced by their masked absolute values, every other parameter (the biases) set to zero, on
-``ones(1, *arch.input_shape)``; for the MLP that is the product above, bit for bit. Computed in float64 (products of many layers
-overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and for every
-hidden neuron the scores of its incoming weights sum to those of its outgoing weights.
+``ones(1, *arch.input_shape)``; for the MLP that is the product above, bit for bit. Computed in float64 (products
+of many layers overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and
+for every hidden neuron the scores of its incoming weights sum to those of its outgoing weights (on a DAG: the
+scores of the weights leaving the inputs, and of those entering the outputs, each sum to R).
 
 ``synflow`` scores once at initialisation; ``synflow-100`` is the paper's iterative data-free schedule
 (100 rounds, density**(k/100) in round k, re-scoring the masked network); ``synflow-multishot`` scores the

@@ -360,5 +360,6 @@ def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) ->
 
 __all__ = [
     "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
-    "leaf_state", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask", "check_scores", "local_variant", "multishot_variant", "iterative_variant",
+    "leaf_state", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask", "check_scores",
+    "local_variant", "multishot_variant", "iterative_variant",
 ]

@@ -38,7 +38,7 @@ from plantseek.train.config import ADAM_KERNELS, TrainConfig  # noqa: F401 - Tra
 from plantseek.nets.mlp import Architecture, Mask
 from plantseek.nets.protocol import Network
 
-MLP = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
+Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
 
 
 FLAT_ALIGN = 64  # elements: a multiple of every CPU vector width (and of the kernel's 64-byte work units)
@@ -116,8 +116,8 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
         yield perm[start : start + batch_size]
 
 
-def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor, loss_fn,
-                config: TrainConfig, generator: torch.Generator) -> MLP:
+def train_model(model: Module, mask: Mask | None, x: torch.Tensor, y: torch.Tensor, loss_fn,
+                config: TrainConfig, generator: torch.Generator) -> Module:
     """Train ``model`` in place with ``mask`` fixed; returns it with pruned weights set to exactly zero."""
     optimizer = model_optimizer(model, config)
     model.train()
@@ -142,7 +142,7 @@ def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence
                 x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
                 generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32, *,
                 engine: str = "batched", device: str | torch.device | None = None,
-                chunk: int | None = None) -> list[MLP]:
+                chunk: int | None = None) -> list[Module]:
     """Train one fresh copy of the initial network per mask; returns the trained modules (CPU, eval mode).
 
     ``initial_state``: one state for all masks, or a list with one state per mask.
