@@ -6,9 +6,11 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
 
 * Per layer (local) selection: exactly ``layer_counts(density, sizes)`` weights per layer (the exact total
   ``kept_count(density)``), and for the biases the top fraction ``density`` of each layer, at least one
-  (``kept_count(density, n_out)``). The returned mask has an entry ``layers.{l}.bias`` per layer; density counts
-  weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by position); during
-  training ``torch.topk`` picks the same sets up to exact ties of scores.
+  (``kept_count(density, n_out)``). The returned mask has an entry per maskable bias (``layers.{l}.bias`` for the
+  MLP); density counts weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by
+  position); during training ``torch.topk`` picks the same sets up to exact ties of scores. The host is reached
+  through the network protocol (:mod:`plantseek.nets.protocol`): its parameters, ``fan_in`` for the initial
+  scores, and ``forward_stacked`` with straight-through masks for the K score sets.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
   batch 32, ``budget.epochs`` epochs (10 by default). Scores start ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
   Kaiming-uniform initialisation of the original code), drawn from the pruner's generator.
@@ -33,7 +35,7 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.prune.masks import Mask, kept_count, layer_counts, select_top, validate_density
-from plantseek.nets.mlp import bias_name, weight_name
+from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS
 from plantseek.prune.schedules import derive_generator, model_device, model_dtype
 from plantseek.train.loop import TrainConfig, batches, epoch_lr, make_optimizer
@@ -83,29 +85,16 @@ class EdgePopup:
         if len(generators) != len(ds):
             raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
         config = self.train_config(budget)
+        arch = model.arch
         dtype, device = model_dtype(model), model_device(model)
-        n_layers = len(model.layers)
-        weights = [layer.weight.detach() for layer in model.layers]
-        biases = [layer.bias.detach() for layer in model.layers]
-        sizes = {weight_name(l): w.numel() for l, w in enumerate(weights)}
+        frozen = {n: p.detach().expand(len(ds), *p.shape) for n, p in network_parameters(model).items()}
 
         # initial scores and data order, per density from its own generator
-        init_gens = [derive_generator(g) for g in generators]
+        scores = _initial_scores(arch, [derive_generator(g) for g in generators], device, dtype)
         order_gens = [derive_generator(g) for g in generators]
-        per_net = []
-        for g in init_gens:
-            layers = []
-            for w in weights:
-                bound = 1.0 / math.sqrt(w.shape[1])
-                sw = (torch.rand(w.shape, generator=g, dtype=torch.float64) * 2 - 1) * bound
-                sb = (torch.rand(w.shape[0], generator=g, dtype=torch.float64) * 2 - 1) * bound
-                layers.append((sw, sb))
-            per_net.append(layers)
-        sw = [torch.stack([net[l][0] for net in per_net]).to(device, dtype).requires_grad_(True)
-              for l in range(n_layers)]
-        sb = [torch.stack([net[l][1] for net in per_net]).to(device, dtype).requires_grad_(True)
-              for l in range(n_layers)]
-        optimizer = make_optimizer(sw + sb, config)
+        weight_names = list(arch.prunable_shapes())
+        optimizer = make_optimizer([scores[n] for n in weight_names] +
+                                   [s for n, s in scores.items() if n not in weight_names], config)
 
         x = data.x.to(device=device, dtype=dtype)
         y = data.y.to(device=device, dtype=dtype) if data.y.is_floating_point() else data.y.to(device)
@@ -114,49 +103,54 @@ class EdgePopup:
         for epoch in range(config.epochs):
             for group in optimizer.param_groups:
                 group["lr"] = epoch_lr(config, epoch)
-            dens = [s[epoch] for s in schedule]
-            w_counts = [list(layer_counts(d, sizes).values()) for d in dens]
-            b_counts = [[kept_count(d, b.numel()) for b in biases] for d in dens]
+            counts = [_kept_counts(arch, s[epoch]) for s in schedule]
             for idxs in zip(*(batches(x.shape[0], config.batch_size, g) for g in order_gens)):
                 idx = torch.stack(idxs).to(device)
-                out = self._forward(x[idx], weights, biases, sw, sb, w_counts, b_counts)
+                out = arch.forward_stacked(frozen, x[idx], _straight_through(scores, counts))
                 loss = sum(data.loss(out[k], y[idx[k]]) for k in range(len(ds)))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
             for k in range(len(ds)):
-                counts = {}
-                for l in range(n_layers):
-                    counts[weight_name(l)] = int(_top_mask(sw[l][k].detach().abs().reshape(-1), w_counts[k][l]).sum())
-                    counts[bias_name(l)] = int(_top_mask(sb[l][k].detach().abs(), b_counts[k][l]).sum())
-                self.history[k].append(counts)
+                self.history[k].append({n: int(_top_mask(s[k].detach().abs().reshape(-1), counts[k][n]).sum())
+                                        for n, s in scores.items()})
+        return [_final_mask(scores, k, d, weight_names) for k, d in enumerate(ds)]
 
-        masks = []
-        for k, d in enumerate(ds):
-            scores_w = {weight_name(l): sw[l][k].detach().abs().cpu() for l in range(n_layers)}
-            mask = select_top(scores_w, d, scope="local")
-            for l in range(n_layers):
-                mask.update({bias_name(l): select_top({"b": sb[l][k].detach().abs().cpu()}, d)["b"]})
-            masks.append(mask)
-        return masks
 
-    @staticmethod
-    def _forward(x, weights, biases, sw, sb, w_counts, b_counts):
-        """Stacked forward of K score sets: ``x`` is (K, B, in); returns (K, B, out)."""
-        K = x.shape[0]
-        h = x
-        last = len(weights) - 1
-        for l, (w, b) in enumerate(zip(weights, biases)):
-            aw, ab = sw[l].abs(), sb[l].abs()
-            mw = torch.stack([_top_mask(aw[k].detach().reshape(-1), w_counts[k][l]) for k in range(K)])
-            mb = torch.stack([_top_mask(ab[k].detach(), b_counts[k][l]) for k in range(K)])
-            # straight-through: forward uses the 0/1 mask, backward treats top-k as the identity on |score|
-            mw = mw.reshape(aw.shape) + aw - aw.detach()
-            mb = mb + ab - ab.detach()
-            h = torch.baddbmm((b * mb).unsqueeze(1), h, (w * mw).transpose(1, 2))
-            if l < last:
-                h = torch.relu(h)
-        return h
+def _initial_scores(arch, generators: Sequence[torch.Generator], device, dtype) -> dict[str, torch.Tensor]:
+    """Stacked (K, *shape) leaf scores of every scored parameter (the prunable weights and the maskable biases,
+    in parameter order), each network's drawn from its generator: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    scored = {**arch.prunable_shapes(), **arch.bias_shapes()}
+    names = [n for n in arch.parameter_shapes() if n in scored]
+    per_net = [{n: (torch.rand(scored[n], generator=g, dtype=torch.float64) * 2 - 1) * (1.0 / math.sqrt(arch.fan_in(n)))
+                for n in names} for g in generators]
+    return {n: torch.stack([net[n] for net in per_net]).to(device, dtype).requires_grad_(True) for n in names}
+
+
+def _kept_counts(arch, density: float) -> dict[str, int]:
+    """Kept entries per scored parameter: ``layer_counts`` over the weights, ``kept_count`` per bias."""
+    counts = layer_counts(density, {n: math.prod(s) for n, s in arch.prunable_shapes().items()})
+    return {**counts, **{n: kept_count(density, math.prod(s)) for n, s in arch.bias_shapes().items()}}
+
+
+def _straight_through(scores: dict[str, torch.Tensor], counts: list[dict[str, int]]) -> dict[str, torch.Tensor]:
+    """The (K, *shape) masks of the top-|score| entries: 0/1 in the forward pass, the identity on |score| in the
+    backward pass (straight-through)."""
+    masks = {}
+    for n, s in scores.items():
+        a = s.abs()
+        m = torch.stack([_top_mask(a[k].detach().reshape(-1), counts[k][n]) for k in range(len(counts))])
+        masks[n] = m.reshape(a.shape) + a - a.detach()
+    return masks
+
+
+def _final_mask(scores: dict[str, torch.Tensor], k: int, density: float, weight_names: list[str]) -> Mask:
+    """Network ``k``'s mask: the weights selected per layer with ``select_top``, then each bias's top fraction."""
+    mask = select_top({n: scores[n][k].detach().abs().cpu() for n in weight_names}, density, scope="local")
+    for n, s in scores.items():
+        if n not in weight_names:
+            mask[n] = select_top({"b": s[k].detach().abs().cpu()}, density)["b"]
+    return mask
 
 
 PRUNERS.register("edge-popup")(EdgePopup)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.nets.mlp import forward_state
 from plantseek.prune.contract import PRUNERS
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                               prepare_batch, score_batch)
+                                       prepare_batch, score_batch)
 
 TEMPERATURE = 200.0
 
@@ -33,7 +32,7 @@ def hessian_gradient(model, data, x, y, mask=None, temperature: float = TEMPERAT
     x, y = prepare_batch(model, x, y)
     names = list(model.prunable())
     params = [state[n] for n in names]
-    out = forward_state(state, x, device_mask(mask, x.device))
+    out = model.arch.forward(state, x, device_mask(mask, x.device))
     loss = data.loss(out / temperature, y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
     z = sum((gr * gr.detach()).sum() for gr in grads)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.nets.mlp import forward_state
 from plantseek.prune.contract import PRUNERS
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                               prepare_batch, score_batch)
+                                       prepare_batch, score_batch)
 
 
 def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0) -> tuple[dict, dict]:
@@ -22,7 +21,7 @@ def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0) -> tup
     with respect to them (biases are constants)."""
     state = leaf_state(model)
     x, y = prepare_batch(model, x, y)
-    out = forward_state(state, x, device_mask(mask, x.device))
+    out = model.arch.forward(state, x, device_mask(mask, x.device))
     loss = data.loss(out / temperature, y)
     names = list(model.prunable())
     grads = torch.autograd.grad(loss, [state[n] for n in names])

@@ -1,9 +1,13 @@
 """SynFlow (Tanaka et al. 2020): data-free synaptic flow ``|θ ⊙ ∂R/∂θ|``.
 
 ``R = 1ᵀ (∏_l |W_l|) 1``: the masked network with absolute weights, biases zeroed, fed an all-ones input
-(ReLUs are then the identity, so R is exactly this product). Computed in float64 (products of many layers
-overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and for every
-hidden neuron the scores of its incoming weights sum to those of its outgoing weights.
+(ReLUs are then the identity, so R is exactly this product). For any architecture of the network protocol
+(:mod:`plantseek.nets.protocol`) R is the sum of the outputs of ``arch.forward`` with the prunable weights
+replaced by their masked absolute values, every other parameter (the biases) set to zero, on
+``ones(1, *arch.input_shape)``; for the MLP that is the product above, bit for bit. Computed in float64 (products
+of many layers overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and
+for every hidden neuron the scores of its incoming weights sum to those of its outgoing weights (on a DAG: the
+scores of the weights leaving the inputs, and of those entering the outputs, each sum to R).
 
 ``synflow`` scores once at initialisation; ``synflow-100`` is the paper's iterative data-free schedule
 (100 rounds, density**(k/100) in round k, re-scoring the masked network); ``synflow-multishot`` scores the
@@ -29,10 +33,11 @@ def synaptic_flow(model, mask=None) -> dict[str, torch.Tensor]:
             w = w * mask[n].to(device=w.device, dtype=torch.float64)
         weights[n] = w.requires_grad_(True)
     names = list(weights)
-    h = torch.ones(1, weights[names[0]].shape[1], dtype=torch.float64, device=weights[names[0]].device)
-    for n in names:
-        h = h @ weights[n].T
-    r = h.sum()
+    arch = model.arch
+    device = weights[names[0]].device
+    params = {n: weights[n] if n in weights else torch.zeros(s, dtype=torch.float64, device=device)
+              for n, s in arch.parameter_shapes().items()}
+    r = arch.forward(params, torch.ones(1, *arch.input_shape, dtype=torch.float64, device=device)).sum()
     grads = torch.autograd.grad(r, [weights[n] for n in names])
     return {n: (g * weights[n].detach()).abs() for n, g in zip(names, grads)}
 

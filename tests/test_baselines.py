@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from plantseek.baselines.edge_popup import EdgePopup, epoch_densities
+from plantseek.baselines.edge_popup import EdgePopup, _straight_through, epoch_densities
 from plantseek.baselines.grasp import GraSP, hessian_gradient
 from plantseek.baselines.magnitude import Magnitude
 from plantseek.baselines.random_baseline import Random
@@ -17,6 +17,7 @@ from plantseek import plant
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.masks import kept_count, layer_counts, mask_count, validate_mask
 from plantseek.nets.mlp import Architecture, MLP, build_model, he_init
+from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner
 from plantseek.prune.schedules import score_batch
 from plantseek.planted.task import DataConfig
@@ -257,7 +258,11 @@ def test_edge_popup_straight_through_gradient():
     sb = [torch.randn(1, b.shape[0], generator=gen(9 + l), dtype=torch.float64).requires_grad_() for l, b in enumerate(biases)]
     wc, bc = [[3, 2]], [[2, 1]]
     x = torch.rand(1, 5, 2, generator=gen(3), dtype=torch.float64)
-    out = EdgePopup._forward(x, weights, biases, sw, sb, wc, bc)
+    names = [(f"layers.{l}.weight", f"layers.{l}.bias") for l in range(2)]
+    scores = {n: s for l, (wn, bn) in enumerate(names) for n, s in ((wn, sw[l]), (bn, sb[l]))}
+    counts = [{n: c for l, (wn, bn) in enumerate(names) for n, c in ((wn, wc[0][l]), (bn, bc[0][l]))}]
+    frozen = {n: p.detach().unsqueeze(0) for n, p in network_parameters(model).items()}
+    out = model.arch.forward_stacked(frozen, x, _straight_through(scores, counts))
     out.sum().backward()
     # independent: effective parameters as leaves
     eff_w, eff_b = [], []

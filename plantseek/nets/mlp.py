@@ -4,17 +4,24 @@ Parameters are named ``layers.{l}.weight`` (shape ``out x in``) and ``layers.{l}
 prunable parameters: density counts weights only. A mask may also carry optional ``layers.{l}.bias`` entries
 (edge-popup scores biases too); biases without an entry are kept. A network of depth ``L`` (input and output layers
 counted) has ``L - 1`` weight matrices.
+
+:class:`Architecture` implements the network protocol (:mod:`plantseek.nets.protocol`); its stacked forward pass
+takes an optional per-layer product so that the batched training engine can pass its exact product plans.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
+from plantseek.nets.protocol import HiddenUnits, Structure, chain_structure
+
 Mask = dict[str, torch.Tensor]
+Product = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,78 @@ class Architecture:
     def n_prunable(self) -> int:
         return sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:]))
 
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "Architecture":
+        """The architecture of an MLP state dict (``layers.{l}.weight`` / ``.bias``)."""
+        n_layers = sum(1 for k in state if k.endswith(".weight"))
+        weights = [state[weight_name(l)] for l in range(n_layers)]
+        return cls((weights[0].shape[1], *(w.shape[0] for w in weights)))
+
+    # --- the network protocol (plantseek.nets.protocol) ---------------------------------------------------------
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.widths[0],)
+
+    def prunable_shapes(self) -> dict[str, tuple[int, int]]:
+        return self.weight_shapes()
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        w, b = self.weight_shapes(), self.bias_shapes()
+        return {n: s for l in range(self.n_layers) for n, s in ((weight_name(l), w[weight_name(l)]),
+                                                                  (bias_name(l), b[bias_name(l)]))}
+
+    def fan_in(self, name: str) -> int:
+        return self.widths[int(name.split(".")[1])]
+
+    def structure(self) -> Structure:
+        return chain_structure(list(self.weight_shapes().items()))
+
+    def output_parameters(self) -> list[str]:
+        return [weight_name(self.n_layers - 1), bias_name(self.n_layers - 1)]
+
+    def hidden_units(self) -> list[HiddenUnits]:
+        return [HiddenUnits(((weight_name(l), 0), (bias_name(l), 0)), ((weight_name(l + 1), 1),))
+                for l in range(self.n_layers - 1)]
+
+    def init(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return he_init(self, generator)
+
+    def build(self, params: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> "MLP":
+        return build_model(self, params, dtype)
+
+    def forward(self, params: dict[str, torch.Tensor], x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
+        """Outputs ``(b, out)``: ``F.linear`` per layer, ReLU between layers, masked parameters multiplied."""
+        for l in range(self.n_layers):
+            w, b = params[weight_name(l)], params[bias_name(l)]
+            if mask is not None:
+                w = w * mask[weight_name(l)].to(w.dtype)
+                if bias_name(l) in mask:
+                    b = b * mask[bias_name(l)].to(b.dtype)
+            x = torch.nn.functional.linear(x, w, b)
+            if l < self.n_layers - 1:
+                x = torch.relu(x)
+        return x
+
+    def forward_stacked(self, params: dict[str, torch.Tensor], x: torch.Tensor, mask: Mask | None = None, *,
+                        product: Product | None = None,
+                        activations: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Outputs ``(K, b, out)`` of K networks (params ``(K, *shape)``, x ``(K, b, in)``); a mask entry
+        ``(K, *shape)`` multiplies its parameter. ``product(l, bias, h, w)`` computes layer ``l``'s affine map
+        (default ``torch.baddbmm(bias.unsqueeze(1), h, w.transpose(1, 2))``); ``activations`` (a list) receives the
+        output of every layer (after its ReLU)."""
+        for l in range(self.n_layers):
+            w, b = params[weight_name(l)], params[bias_name(l)]
+            if mask is not None and weight_name(l) in mask:
+                w = w * mask[weight_name(l)]
+            if mask is not None and bias_name(l) in mask:
+                b = b * mask[bias_name(l)]
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2)) if product is None else product(l, b, x, w)
+            if l < self.n_layers - 1:
+                x = x.relu_()
+            if activations is not None:
+                activations.append(x)
+        return x
+
 
 def weight_name(layer: int) -> str:
     return f"layers.{layer}.weight"
@@ -69,17 +148,9 @@ class MLP(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
-        last = len(self.layers) - 1
-        for l, layer in enumerate(self.layers):
-            w, b = layer.weight, layer.bias
-            if mask is not None:
-                w = w * mask[weight_name(l)].to(w.dtype)
-                if bias_name(l) in mask:
-                    b = b * mask[bias_name(l)].to(b.dtype)
-            x = torch.nn.functional.linear(x, w, b)
-            if l < last:
-                x = torch.relu(x)
-        return x
+        params = {n: p for l, layer in enumerate(self.layers)
+                  for n, p in ((weight_name(l), layer.weight), (bias_name(l), layer.bias))}
+        return self.arch.forward(params, x, mask)
 
     def prunable(self) -> dict[str, nn.Parameter]:
         """The prunable parameters (the weights), by name, in layer order."""
@@ -87,18 +158,9 @@ class MLP(nn.Module):
 
 
 def forward_state(state: dict[str, torch.Tensor], x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
-    """Forward pass of an MLP given as a state dict (used for float64 evaluation without building a module)."""
-    n_layers = sum(1 for k in state if k.endswith(".weight"))
-    for l in range(n_layers):
-        w, b = state[weight_name(l)], state[bias_name(l)]
-        if mask is not None:
-            w = w * mask[weight_name(l)].to(w.dtype)
-            if bias_name(l) in mask:
-                b = b * mask[bias_name(l)].to(b.dtype)
-        x = torch.nn.functional.linear(x, w, b)
-        if l < n_layers - 1:
-            x = torch.relu(x)
-    return x
+    """Forward pass of an MLP given as a state dict (kept for callers without an architecture at hand; the same as
+    ``Architecture.from_state(state).forward(state, x, mask)``)."""
+    return Architecture.from_state(state).forward(state, x, mask)
 
 
 def he_init(arch: Architecture, generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -36,7 +36,9 @@ import torch
 from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError, TimeLimitError
 from plantseek.prune.masks import Mask, select_top, validate_density
-from plantseek.nets.mlp import MLP, bias_name, weight_name
+from plantseek.nets.protocol import network_parameters
+
+Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
 
 SCOPES = ("global", "local")
 
@@ -75,17 +77,19 @@ def prepare_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return x, y
 
 
-def leaf_state(model: MLP, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-    """A detached copy of the model's parameters (optionally in ``dtype``) whose *weights* require grad.
+def leaf_state(model: Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """A detached copy of the model's parameters (optionally in ``dtype``, in the architecture's parameter order)
+    whose *prunable weights* require grad.
 
-    Scores differentiate through :func:`plantseek.nets.mlp.forward_state` on this copy, so the model itself is
-    never touched (no ``.grad`` fields, no in-place changes), whatever its ``requires_grad`` flags.
+    Scores differentiate through the architecture's ``forward`` (``model.arch.forward(state, x, mask)``) on this
+    copy, so the model itself is never touched (no ``.grad`` fields, no in-place changes), whatever its
+    ``requires_grad`` flags.
     """
+    prunable = model.arch.prunable_shapes()
     state = {}
-    for l, layer in enumerate(model.layers):
-        w = layer.weight.detach().to(dtype or layer.weight.dtype).clone()
-        state[weight_name(l)] = w.requires_grad_(True)
-        state[bias_name(l)] = layer.bias.detach().to(dtype or layer.bias.dtype).clone()
+    for name, p in network_parameters(model).items():
+        copy = p.detach().to(dtype or p.dtype).clone()
+        state[name] = copy.requires_grad_(True) if name in prunable else copy
     return state
 
 
@@ -93,11 +97,11 @@ def device_mask(mask: Mapping[str, torch.Tensor] | None, device: torch.device) -
     return None if mask is None else {n: m.to(device) for n, m in mask.items()}
 
 
-def full_mask(model: MLP) -> Mask:
+def full_mask(model: Module) -> Mask:
     return {n: torch.ones(p.shape, dtype=torch.bool) for n, p in model.prunable().items()}
 
 
-def check_scores(scores: object, model: MLP, who: str) -> dict[str, torch.Tensor]:
+def check_scores(scores: object, model: Module, who: str) -> dict[str, torch.Tensor]:
     """The scores in the model's prunable order, or a PrunerError naming what is wrong."""
     if not isinstance(scores, Mapping):
         raise PrunerError(f"{who}: score() must return a dict {{weight_name: Tensor}}, got {type(scores).__name__}")
@@ -132,17 +136,17 @@ class ScorePruner:
         if self.scope not in SCOPES:
             raise ConfigError(f"unknown selection scope {self.scope!r} (known: {', '.join(SCOPES)})")
 
-    def score(self, model: MLP, data: Any, *, generator: torch.Generator, budget: Any,
+    def score(self, model: Module, data: Any, *, generator: torch.Generator, budget: Any,
               mask: Mask | None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def scores(self, model: MLP, data: Any, *, generator: torch.Generator, budget: Any,
+    def scores(self, model: Module, data: Any, *, generator: torch.Generator, budget: Any,
                mask: Mask | None) -> dict[str, torch.Tensor]:
         """:meth:`score`, checked (one tensor per prunable weight, in layer order)."""
         raw = self.score(model, data, generator=generator, budget=budget, mask=mask)
         return check_scores(raw, model, self.name)
 
-    def prune(self, model: MLP, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
+    def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
         """Single-shot: score the network at its initial weights and keep the top ``kept_count(density)``."""
         d = validate_density(density)
         s = self.scores(model, data, generator=generator, budget=budget, mask=None)
@@ -179,7 +183,7 @@ class Iterative:
         self.description = self.description or (
             f"{self.scorer.name} re-scored over {self.rounds} rounds, density**(k/{self.rounds}) in round k")
 
-    def prune(self, model: MLP, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
+    def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
         d = validate_density(density)
         self.history = []
         if d == 1.0:
@@ -233,23 +237,23 @@ class MultiShot:
             f"{self.scorer.name} scores after {self.epochs_per_round} training epochs, {self.rounds} rounds of "
             f"prune-and-rewind (lottery-ticket protocol)")
 
-    def prune(self, model: MLP, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
+    def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
         return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
-    def prune_batch(self, model: MLP, data: Any, densities: Sequence[float], *,
+    def prune_batch(self, model: Module, data: Any, densities: Sequence[float], *,
                     generators: Sequence[torch.Generator], budget: Any) -> list[Mask]:
         (masks,) = prune_jointly([self.run_rounds(model, data, densities, generators=generators, budget=budget)])
         if isinstance(masks, BaseException):
             raise masks
         return masks
 
-    def run_rounds(self, model: MLP, data: Any, densities: Sequence[float], *,
+    def run_rounds(self, model: Module, data: Any, densities: Sequence[float], *,
                    generators: Sequence[torch.Generator], budget: Any):
         """The schedule of :meth:`prune_batch` as a generator: yields one :class:`TrainRequest` per round, is
         sent the trained networks (one per requested mask, in order), returns the final masks."""
         ds = _check_generators(densities, generators)
         dtype = model_dtype(model)
-        initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        initial = {k: v.detach().clone() for k, v in network_parameters(model).items()}
         train_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
         score_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
         config = budget.replace(epochs=self.epochs_per_round)
@@ -355,6 +359,7 @@ def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) ->
 
 
 __all__ = [
-    "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch", "leaf_state", "prepare_batch",
-    "device_mask", "full_mask", "check_scores", "local_variant", "multishot_variant", "iterative_variant",
+    "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
+    "leaf_state", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask", "check_scores",
+    "local_variant", "multishot_variant", "iterative_variant",
 ]

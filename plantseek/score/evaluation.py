@@ -9,6 +9,9 @@ applied to every mask, so all strong tickets are judged on the same footing. Eva
 
 **Weak tickets** (a mask whose weights were then trained) are evaluated on their raw outputs: training fits the
 output scale itself.
+
+The host is reached through its architecture's network protocol (:mod:`plantseek.nets.protocol`): ``forward``
+for one mask, ``forward_stacked`` for many.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Sequence
 import torch
 
 from plantseek.planted.instance import PlantedInstance
-from plantseek.nets.mlp import Mask, bias_name, forward_state, weight_name
+from plantseek.prune.masks import Mask
 
 
 def _split(instance: PlantedInstance, split: str):
@@ -30,7 +33,7 @@ def _split(instance: PlantedInstance, split: str):
 @torch.no_grad()
 def strong_outputs(instance: PlantedInstance, mask: Mask | None, x: torch.Tensor) -> torch.Tensor:
     """Scale-corrected float64 outputs of the host at its initial weights restricted to ``mask``."""
-    return forward_state(instance.initial_state, x.double(), mask) / instance.scales
+    return instance.arch.forward(instance.initial_state, x.double(), mask) / instance.scales
 
 
 def strong_metric(instance: PlantedInstance, mask: Mask | None, split: str = "test") -> float:
@@ -72,19 +75,12 @@ def _stacked_masks(masks: Sequence[Mask | None], name: str, shape) -> torch.Tens
 def strong_outputs_batched(instance: PlantedInstance, masks: Sequence[Mask | None], x: torch.Tensor) -> torch.Tensor:
     """Scale-corrected float64 outputs (K, n, out) of the host at its initial weights restricted to each mask:
     :func:`strong_outputs` for K masks in one pass (one batched product per layer)."""
-    arch = instance.arch
+    arch, k = instance.arch, len(masks)
     state = instance.initial_state
-    h = x.double().unsqueeze(0).expand(len(masks), *x.shape)
-    for l in range(arch.n_layers):
-        wn, bn = weight_name(l), bias_name(l)
-        w, b = state[wn].double(), state[bn].double()
-        wm = _stacked_masks(masks, wn, w.shape)
-        w = w.expand(len(masks), *w.shape) if wm is None else w * wm
-        bm = _stacked_masks(masks, bn, b.shape)
-        b = b.expand(len(masks), *b.shape) if bm is None else b * bm
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-        if l < arch.n_layers - 1:
-            h = torch.relu(h)
+    params = {n: state[n].double().expand(k, *state[n].shape) for n in arch.parameter_shapes()}
+    maskable = {**arch.prunable_shapes(), **arch.bias_shapes()}
+    stacked = {n: m for n, shape in maskable.items() if (m := _stacked_masks(masks, n, shape)) is not None}
+    h = arch.forward_stacked(params, x.double().unsqueeze(0).expand(k, *x.shape), stacked)
     return h / instance.scales
 
 
@@ -97,8 +93,8 @@ def strong_metrics_batched(instance: PlantedInstance, masks: Sequence[Mask | Non
     if not masks:
         return []
     if chunk is None:
-        widths = instance.arch.widths
-        per_mask = 8 * (2 * instance.arch.n_prunable + 2 * len(s) * max(widths))
+        widest = max(instance.arch.structure().groups.values())
+        per_mask = 8 * (2 * instance.arch.n_prunable + 2 * len(s) * widest)
         chunk = max(1, (256 * 1024**2) // per_mask)
     out: list[float] = []
     for lo in range(0, len(masks), chunk):

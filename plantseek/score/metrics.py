@@ -31,6 +31,14 @@ crosses every layer, so a layer without effective weights means no layer has any
 dies (the first layer after which no unit is reachable from an input), the layer in which the backward signal
 from the outputs dies (scanning from the output, the first layer before which no unit reaches an output), and
 every layer that keeps no weight at all. It is empty when the network has not collapsed.
+
+**Structure.** The path metrics (:func:`reachability`, :func:`effective_mask`, :func:`effective_density`,
+:func:`collapsed_layers`, :func:`layer_collapse`, :func:`recovery_metrics`) take an optional ``structure``: the
+unit graph of the architecture (:class:`plantseek.nets.protocol.Structure`, ``arch.structure()``), which may be
+any DAG (a skip connection included). Without one the weights are read as a chain of ``out x in`` matrices (the
+MLP). On a DAG the rules above generalise per weight: a weight is where the forward signal dies if its source
+group is reached from an input and its target group is not, where the backward signal dies if its target group
+reaches an output and its source group does not (in a chain each is exactly one layer).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import MaskError
+from plantseek.nets.protocol import Structure, chain_structure
 
 Mask = dict[str, torch.Tensor]
 
@@ -57,12 +66,16 @@ MSE_FLOOR = 1e-12
 
 
 # --- inputs -----------------------------------------------------------------------------------------------------
-def weight_entries(mask: Mapping[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
+def weight_entries(mask: Mapping[str, torch.Tensor],
+                   structure: Structure | None = None) -> list[tuple[str, torch.Tensor]]:
     """The weight entries of a mask in layer order, as boolean tensors; bias entries are dropped.
 
-    Raises MaskError unless every entry is 2-D (``out x in``) and consecutive layers chain (the ``in`` of layer
-    ``l + 1`` equals the ``out`` of layer ``l``).
+    Without ``structure``, raises MaskError unless every entry is 2-D (``out x in``) and consecutive layers chain
+    (the ``in`` of layer ``l + 1`` equals the ``out`` of layer ``l``). With one, the entries are the structure's
+    weights in its order, each in its edges' shape.
     """
+    if structure is not None:
+        return _structured_entries(mask, structure)
     out = [(n, m if m.dtype == torch.bool else m.bool()) for n, m in mask.items() if not n.endswith(".bias")]
     if not out:
         raise MaskError("mask has no weight entries")
@@ -75,9 +88,31 @@ def weight_entries(mask: Mapping[str, torch.Tensor]) -> list[tuple[str, torch.Te
     return out
 
 
-def _pair(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _structured_entries(mask: Mapping[str, torch.Tensor], structure: Structure) -> list[tuple[str, torch.Tensor]]:
+    extra = [n for n in mask if not n.endswith(".bias") and n not in structure.edges]
+    if extra:
+        raise MaskError(f"mask has weight entries the architecture lacks: {', '.join(extra)}")
+    out = []
+    for n, e in structure.edges.items():
+        if n not in mask:
+            raise MaskError(f"mask is missing {n!r}")
+        if tuple(mask[n].shape) != tuple(e.source_units.shape):
+            raise MaskError(f"mask[{n!r}] has shape {tuple(mask[n].shape)}, expected {tuple(e.source_units.shape)}")
+        out.append((n, mask[n].bool()))
+    return out
+
+
+def _structure(mask: Mapping[str, torch.Tensor], structure: Structure | None) -> Structure:
+    """``structure``, or the chain read off the mask's weight entries."""
+    if structure is not None:
+        return structure
+    return chain_structure([(n, tuple(m.shape)) for n, m in weight_entries(mask)])
+
+
+def _pair(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor],
+          structure: Structure | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(mask layer, ticket layer) pairs in the ticket's layer order, on the ticket's device."""
-    t_entries = weight_entries(ticket)
+    t_entries = weight_entries(ticket, structure)
     pairs = []
     for name, t in t_entries:
         if name not in mask:
@@ -99,9 +134,10 @@ def _ratio(num: np.ndarray, den: np.ndarray, empty: float) -> np.ndarray:
 
 
 # --- overlap with the ticket -------------------------------------------------------------------------------------
-def overlap_counts(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+def overlap_counts(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor],
+                   structure: Structure | None = None) -> dict[str, np.ndarray]:
     """Per-layer counts: ``kept`` (|M|), ``ticket`` (|T|), ``both`` (|M ∩ T|), ``total`` (weights in the layer)."""
-    pairs = _pair(mask, ticket)
+    pairs = _pair(mask, ticket, structure)
     kept = np.array([int(m.sum()) for m, _ in pairs], dtype=np.int64)
     tick = np.array([int(t.sum()) for _, t in pairs], dtype=np.int64)
     both = np.array([int((m & t).sum()) for m, t in pairs], dtype=np.int64)
@@ -161,14 +197,15 @@ def contains_ticket(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch
     return all(not bool((t & ~m).any()) for m, t in _pair(mask, ticket))
 
 
-def ticket_neurons_recovered(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+def ticket_neurons_recovered(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor],
+                             structure: Structure | None = None) -> dict[str, Any]:
     """Ticket neurons whose incoming ticket weights are all kept.
 
     A ticket neuron is a hidden or output unit with at least one ticket weight into it. Returns
     ``{"recovered": int, "total": int, "fraction": float, "recovered_per_layer": [int], "total_per_layer": [int]}``
     (per weight matrix, i.e. per receiving layer); ``fraction`` is 1 when there are no ticket neurons.
     """
-    pairs = _pair(mask, ticket)
+    pairs = _pair(mask, ticket, structure)
     tot = [int(t.any(dim=1).sum()) for _, t in pairs]
     rec = [int((t.any(dim=1) & ~(t & ~m).any(dim=1)).sum()) for m, t in pairs]
     n_rec, n_tot = sum(rec), sum(tot)
@@ -177,33 +214,53 @@ def ticket_neurons_recovered(mask: Mapping[str, torch.Tensor], ticket: Mapping[s
 
 
 # --- effective mask, densities, collapse --------------------------------------------------------------------------
-def reachability(mask: Mapping[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Forward and backward reachability of the units of every layer through kept weights.
+def reachability(mask: Mapping[str, torch.Tensor],
+                 structure: Structure | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Forward and backward reachability of the units of every unit group through kept weights.
 
-    Returns ``(forward, backward)``, each a list of ``n_layers + 1`` boolean vectors (one per layer of units,
-    input first): ``forward[k][u]`` says unit ``u`` of layer ``k`` is reachable from some input unit,
-    ``backward[k][u]`` that some output unit is reachable from it. Biases do not make a unit reachable.
+    Returns ``(forward, backward)``, each a list of boolean vectors, one per unit group in the structure's order
+    (for a chain: ``n_layers + 1`` layers of units, input first): ``forward[k][u]`` says unit ``u`` of group ``k``
+    is reachable from some input unit, ``backward[k][u]`` that some output unit is reachable from it. Biases do
+    not make a unit reachable.
     """
-    ws = [m for _, m in weight_entries(mask)]
-    dev = ws[0].device
-    fwd = [torch.ones(ws[0].shape[1], dtype=torch.bool, device=dev)]
-    for m in ws:  # a unit is reached if a kept weight comes from a reached unit
-        fwd.append((m.to(torch.float32) @ fwd[-1].to(torch.float32)) > 0)
-    bwd = [torch.ones(ws[-1].shape[0], dtype=torch.bool, device=dev)]
-    for m in reversed(ws):  # a unit reaches an output if a kept weight goes to such a unit
-        bwd.append((bwd[-1].to(torch.float32) @ m.to(torch.float32)) > 0)
-    return fwd, bwd[::-1]
+    st = _structure(mask, structure)
+    kept = dict(weight_entries(mask, structure))
+    return _reach(st, kept, forward=True), _reach(st, kept, forward=False)
 
 
-def effective_mask(mask: Mapping[str, torch.Tensor]) -> Mask:
+def _reach(st: Structure, kept: dict[str, torch.Tensor], forward: bool) -> list[torch.Tensor]:
+    """Per unit group (structure order): the units reached from the inputs (``forward``) or reaching an output."""
+    device = next(iter(kept.values())).device
+    start = st.inputs if forward else st.outputs
+    reach: dict[str, torch.Tensor] = {}
+    for group in (list(st.groups) if forward else list(st.groups)[::-1]):
+        r = torch.full((st.groups[group],), group in start, dtype=torch.bool, device=device)
+        for name, e in st.edges.items():
+            src, dst = (e.source, e.target) if forward else (e.target, e.source)
+            if dst != group:
+                continue
+            src_units, dst_units = (e.source_units, e.target_units) if forward else (e.target_units, e.source_units)
+            live = kept[name] & reach[src][src_units.to(device)]
+            r[dst_units.to(device)[live]] = True
+        reach[group] = r
+    return [reach[g] for g in st.groups]
+
+
+def effective_mask(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> Mask:
     """The kept weights that lie on some input-to-output path of kept weights (same keys, bias entries dropped)."""
-    entries = weight_entries(mask)
-    fwd, bwd = reachability(mask)
-    return {n: m & bwd[l + 1][:, None] & fwd[l][None, :] for l, (n, m) in enumerate(entries)}
+    st = _structure(mask, structure)
+    groups = list(st.groups)
+    fwd, bwd = reachability(mask, st)
+    out = {}
+    for n, m in weight_entries(mask, structure):
+        e = st.edges[n]
+        src, dst = groups.index(e.source), groups.index(e.target)
+        out[n] = m & fwd[src][e.source_units.to(m.device)] & bwd[dst][e.target_units.to(m.device)]
+    return out
 
 
-def _n_weights(mask: Mapping[str, torch.Tensor]) -> int:
-    return sum(m.numel() for _, m in weight_entries(mask))
+def _n_weights(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> int:
+    return sum(m.numel() for _, m in weight_entries(mask, structure))
 
 
 def nominal_density(mask: Mapping[str, torch.Tensor]) -> float:
@@ -211,9 +268,9 @@ def nominal_density(mask: Mapping[str, torch.Tensor]) -> float:
     return sum(int(m.sum()) for _, m in weight_entries(mask)) / _n_weights(mask)
 
 
-def effective_density(mask: Mapping[str, torch.Tensor]) -> float:
+def effective_density(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> float:
     """Fraction of weights that are kept and lie on an input-to-output path of kept weights."""
-    return sum(int(m.sum()) for m in effective_mask(mask).values()) / _n_weights(mask)
+    return sum(int(m.sum()) for m in effective_mask(mask, structure).values()) / _n_weights(mask, structure)
 
 
 def layer_densities(mask: Mapping[str, torch.Tensor]) -> list[float]:
@@ -226,27 +283,33 @@ def ticket_density_profile(ticket: Mapping[str, torch.Tensor]) -> list[float]:
     return layer_densities(ticket)
 
 
-def collapsed_layers(mask: Mapping[str, torch.Tensor]) -> list[int]:
+def collapsed_layers(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> list[int]:
     """Where the input-output path is cut (empty if a path exists); see the module docstring.
 
-    Layer indices count weight matrices (``layers.{l}.weight`` is layer ``l``).
+    Layer indices count weights in order (``layers.{l}.weight`` is layer ``l``).
     """
-    ws = [m for _, m in weight_entries(mask)]
-    fwd, bwd = reachability(mask)
-    if bool(fwd[-1].any()):  # an output is reached: a path exists
+    st = _structure(mask, structure)
+    if not layer_collapse(mask, st):
         return []
-    alive_f = np.array([bool(f.any()) for f in fwd])  # per layer of units
-    alive_b = np.array([bool(b.any()) for b in bwd])
-    cut = {int(np.argmin(alive_f)) - 1}  # forward signal dies in the matrix feeding the first dead unit layer
-    cut.add(int(len(alive_b) - 1 - np.argmin(alive_b[::-1])))  # backward signal dies in the matrix leaving it
-    cut.update(l for l, m in enumerate(ws) if not bool(m.any()))
+    fwd, bwd = reachability(mask, st)
+    groups = list(st.groups)
+    alive_f = {g: bool(f.any()) for g, f in zip(groups, fwd)}
+    alive_b = {g: bool(b.any()) for g, b in zip(groups, bwd)}
+    cut = set()
+    for l, (n, m) in enumerate(weight_entries(mask, structure)):
+        e = st.edges[n]
+        if (alive_f[e.source] and not alive_f[e.target]) or (alive_b[e.target] and not alive_b[e.source]):
+            cut.add(l)  # the forward (backward) signal dies in this weight
+        if not bool(m.any()):
+            cut.add(l)
     return sorted(cut)
 
 
-def layer_collapse(mask: Mapping[str, torch.Tensor]) -> bool:
+def layer_collapse(mask: Mapping[str, torch.Tensor], structure: Structure | None = None) -> bool:
     """True if no input-to-output path of kept weights exists (the effective mask is empty)."""
-    fwd, _ = reachability(mask)
-    return not bool(fwd[-1].any())
+    st = _structure(mask, structure)
+    fwd, _ = reachability(mask, st)
+    return not any(bool(f.any()) for g, f in zip(st.groups, fwd) if g in st.outputs)
 
 
 # --- normalised task metric -------------------------------------------------------------------------------------
@@ -270,22 +333,24 @@ def normalized(value: float, dense: float, ticket: float, higher_is_better: bool
 
 
 # --- bundle ---------------------------------------------------------------------------------------------------
-def recovery_metrics(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+def recovery_metrics(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor],
+                     structure: Structure | None = None) -> dict[str, Any]:
     """The scalar recovery metrics of a mask, JSON-serialisable (Python floats, bools, ints and lists).
 
     Keys: ``precision``, ``recall``, ``f1``, ``jaccard``, ``effective_density``, ``nominal_density``,
     ``contains_ticket``, ``layer_collapse``, ``collapsed_layers``, ``ticket_neurons_recovered`` (the fraction),
     ``per_layer`` (``{"density", "ticket_density", "recall", "precision"}``, one list entry per weight matrix).
+    ``structure``: the architecture's unit graph for the path metrics (default: the chain of the weights).
     """
-    pairs = _pair(mask, ticket)  # validates and aligns to the ticket's layer order
-    names = [n for n, _ in weight_entries(ticket)]
+    pairs = _pair(mask, ticket, structure)  # validates and aligns to the ticket's layer order
+    names = [n for n, _ in weight_entries(ticket, structure)]
     aligned = {n: m for n, (m, _) in zip(names, pairs)}
-    c = overlap_counts(aligned, ticket)
+    c = overlap_counts(aligned, ticket, structure)
     overall = {k: float(v) for k, v in _scores(c["kept"].sum(), c["ticket"].sum(), c["both"].sum()).items()}
     layer = _scores(c["kept"], c["ticket"], c["both"])
     total = int(c["total"].sum())
-    eff = effective_mask(aligned)
-    cut = collapsed_layers(aligned)
+    eff = effective_mask(aligned, structure)
+    cut = collapsed_layers(aligned, structure)
     return {
         **overall,
         "effective_density": sum(int(m.sum()) for m in eff.values()) / total,
@@ -293,7 +358,7 @@ def recovery_metrics(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torc
         "contains_ticket": bool((c["both"] == c["ticket"]).all()),
         "layer_collapse": bool(cut),
         "collapsed_layers": [int(l) for l in cut],
-        "ticket_neurons_recovered": float(ticket_neurons_recovered(aligned, ticket)["fraction"]),
+        "ticket_neurons_recovered": float(ticket_neurons_recovered(aligned, ticket, structure)["fraction"]),
         "per_layer": {
             "density": [float(x) for x in c["kept"] / c["total"]],
             "ticket_density": [float(x) for x in c["ticket"] / c["total"]],

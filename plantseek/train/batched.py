@@ -43,6 +43,7 @@ import torch
 
 from plantseek.core.errors import ConfigError, MaskError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
+from plantseek.nets.protocol import count
 from plantseek.train.config import TrainConfig
 from plantseek.train.device import auto_chunk, resolve_device
 from plantseek.train.flat_optimizers import FlatSGD, FlatAdam, FlatFusedAdam
@@ -91,17 +92,14 @@ class _Layout:
 
     def segments(self) -> list[tuple[str, tuple[int, ...], int]]:
         out, offset = [], 0
-        for l in range(self.arch.n_layers):
-            o, i = self.arch.widths[l + 1], self.arch.widths[l]
-            out.append((weight_name(l), (self.k, o, i), offset))
-            offset += self.k * o * i
-            out.append((bias_name(l), (self.k, o), offset))
-            offset += self.k * o
+        for name, shape in self.arch.parameter_shapes().items():  # the protocol's order: W0, b0, W1, b1, ...
+            out.append((name, (self.k, *shape), offset))
+            offset += self.k * math.prod(shape)
         return out
 
     @property
     def numel(self) -> int:
-        return self.k * (self.arch.n_prunable + sum(self.arch.widths[1:]))
+        return self.k * count(self.arch.parameter_shapes())
 
     def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: flat[off: off + math.prod(shape)].view(shape) for name, shape, off in self.segments()}
@@ -129,35 +127,40 @@ class StackedMLPs:
         self.flat = torch.zeros(padded_length(self.layout.numel), dtype=dtype, device=self.device)
         self.grad_flat = torch.zeros_like(self.flat)
         keep = torch.ones(self.layout.numel, dtype=dtype, device=self.device)
-        p, g, km = self.layout.views(self.flat), self.layout.views(self.grad_flat), self.layout.views(keep)
+        self.params, g, km = self.layout.views(self.flat), self.layout.views(self.grad_flat), self.layout.views(keep)
         L = arch.n_layers
-        self.weights = [p[weight_name(l)] for l in range(L)]
-        self.biases = [p[bias_name(l)] for l in range(L)]
+        self.weights = [self.params[weight_name(l)] for l in range(L)]
+        self.biases = [self.params[bias_name(l)] for l in range(L)]
         self.weight_grads = [g[weight_name(l)] for l in range(L)]
         self.bias_grads = [g[bias_name(l)] for l in range(L)]
         self.weight_masks = [km[weight_name(l)] for l in range(L)]
-        self.bias_masks: list[torch.Tensor | None] = [None] * L
         self.trainable = torch.ones(self.layout.numel, dtype=torch.bool, device=self.device)
-        tr = self.layout.views(self.trainable)
-        with torch.no_grad():
-            for l in range(L):
-                wn, bn = weight_name(l), bias_name(l)
-                self.weights[l].copy_(torch.stack([s[wn].to(dtype) for s in states]).to(self.device))
-                self.biases[l].copy_(torch.stack([s[bn].to(dtype) for s in states]).to(self.device))
-                wm = self.weight_masks[l]
-                for k, m in enumerate(masks):
-                    if m is not None:
-                        wm[k].copy_(m[wn].to(dtype))
-                self.weights[l].mul_(wm)  # pruned weights are exactly zero from here on
-                tr[wn].copy_(wm != 0)
-                if any(m is not None and bn in m for m in masks):
-                    bm = km[bn]
-                    for k, m in enumerate(masks):
-                        if m is not None and bn in m:
-                            bm[k].copy_(m[bn].to(dtype))
-                    self.bias_masks[l] = bm
+        self.stacked_masks = self._load(states, masks, km, self.layout.views(self.trainable))
+        self.bias_masks: list[torch.Tensor | None] = [self.stacked_masks.get(bias_name(l)) for l in range(L)]
         self.dense_layer = [bool(self.weight_masks[l].all()) for l in range(L)]
         self._plans: dict[tuple[str, int, int], Callable] = {}
+
+    def _load(self, states: Sequence[State], masks: Sequence[Mask | None], km: State, tr: State) -> State:
+        """Copy the states into the stacked parameters and the masks into ``km`` (mask values) and ``tr``
+        (trainable entries); zero the pruned weights. Returns the masks of the masked biases (forward pass)."""
+        prunable, maskable = self.arch.prunable_shapes(), self.arch.bias_shapes()
+        stacked_masks: State = {}
+        dtype = self.dtype
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(torch.stack([s[name].to(dtype) for s in states]).to(self.device))
+                if name in prunable:
+                    for k, m in enumerate(masks):
+                        if m is not None:
+                            km[name][k].copy_(m[name].to(dtype))
+                    p.mul_(km[name])  # pruned weights are exactly zero from here on
+                    tr[name].copy_(km[name] != 0)
+                elif name in maskable and any(m is not None and name in m for m in masks):
+                    for k, m in enumerate(masks):
+                        if m is not None and name in m:
+                            km[name][k].copy_(m[name].to(dtype))
+                    stacked_masks[name] = km[name]
+        return stacked_masks
 
     def _product(self, kind: str, l: int, b: int) -> Callable:
         key = (kind, l, b)
@@ -167,19 +170,14 @@ class StackedMLPs:
         return self._plans[key]
 
     def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Outputs (K, b, out) for inputs (K, b, in); with ``keep`` also the inputs of every layer."""
-        acts = [x]
-        L = self.arch.n_layers
+        """Outputs (K, b, out) for inputs (K, b, in); with ``keep`` also the inputs of every layer. The MLP's
+        stacked forward pass (``Architecture.forward_stacked``) with this engine's product plans."""
+        acts = [x] if keep else None
         b = x.shape[1]
-        for l in range(L):
-            bias = self.biases[l] if self.bias_masks[l] is None else self.biases[l] * self.bias_masks[l]
-            z = self._product("fwd", l, b)(bias, x, self.weights[l])
-            if l < L - 1:
-                z = z.relu_()
-            if keep:
-                acts.append(z)
-            x = z
-        return x, acts
+        out = self.arch.forward_stacked(self.params, x, self.stacked_masks,
+                                        product=lambda l, bias, h, w: self._product("fwd", l, b)(bias, h, w),
+                                        activations=acts)
+        return out, acts if keep else []
 
     def backward(self, acts: list[torch.Tensor], g: torch.Tensor, mask_weight_grads: bool = True) -> None:
         """Fill ``grad_flat`` from the output gradient ``g`` (K, b, out) and the kept activations. Gradients of

@@ -21,6 +21,9 @@ Adam comes in two implementations of torch's (``TrainConfig.adam_kernel``), equa
 
 Training is chaotic: the two drift apart over a run like two seeds of the same protocol would; neither is
 more correct. A cell's ``adam_kernel`` is part of its configuration.
+
+Any architecture of the network protocol (:mod:`plantseek.nets.protocol`) trains here through the module its
+``build`` returns; the batched engine serves the MLP (:class:`plantseek.nets.mlp.Architecture`) only.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.train.config import ADAM_KERNELS, TrainConfig  # noqa: F401 - TrainConfig re-exported
-from plantseek.nets.mlp import MLP, Architecture, Mask, build_model
+from plantseek.nets.mlp import Architecture, Mask
+from plantseek.nets.protocol import Network
+
+Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
 
 
 FLAT_ALIGN = 64  # elements: a multiple of every CPU vector width (and of the kernel's 64-byte work units)
@@ -110,8 +116,8 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
         yield perm[start : start + batch_size]
 
 
-def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor, loss_fn,
-                config: TrainConfig, generator: torch.Generator) -> MLP:
+def train_model(model: Module, mask: Mask | None, x: torch.Tensor, y: torch.Tensor, loss_fn,
+                config: TrainConfig, generator: torch.Generator) -> Module:
     """Train ``model`` in place with ``mask`` fixed; returns it with pruned weights set to exactly zero."""
     optimizer = model_optimizer(model, config)
     model.train()
@@ -131,12 +137,12 @@ def train_model(model: MLP, mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
     return model
 
 
-def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]],
+def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]],
                 masks: Sequence[Mask],
                 x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
                 generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32, *,
                 engine: str = "batched", device: str | torch.device | None = None,
-                chunk: int | None = None) -> list[MLP]:
+                chunk: int | None = None) -> list[Module]:
     """Train one fresh copy of the initial network per mask; returns the trained modules (CPU, eval mode).
 
     ``initial_state``: one state for all masks, or a list with one state per mask.
@@ -144,20 +150,21 @@ def train_masks(arch: Architecture, initial_state: dict[str, torch.Tensor] | Seq
     ``engine="batched"`` (default) trains all masks at once as one stacked model (:mod:`plantseek.train.batched`, on
     ``device``: None = CUDA when available, else the CPU; ``chunk`` = networks stacked at once, default by
     memory); ``engine="loop"`` is the per-network reference path, one ``train_model`` after the other, on the
-    CPU. Both give the same networks up to floating-point rounding and consume the generators alike.
+    CPU. Both give the same networks up to floating-point rounding and consume the generators alike. An
+    architecture other than the MLP always trains on the per-network path (through ``arch.build``).
     """
     if len(generators) != len(masks):
         raise ValueError("need one generator per mask")
-    if engine == "batched":
+    if engine == "batched" and isinstance(arch, Architecture):
         from plantseek.train.batched import train_masks_batched
 
         states = train_masks_batched(arch, initial_state, masks, x, y, loss_fn, config, generators,
                                      dtype=dtype, device=device, chunk=chunk)
-        return [build_model(arch, s, dtype).eval() for s in states]
-    if engine != "loop":
+        return [arch.build(s, dtype).eval() for s in states]
+    if engine not in ("batched", "loop"):
         raise ConfigError(f"engine must be 'batched' or 'loop', got {engine!r}")
     x = x.to(dtype)
     y = y if not y.is_floating_point() else y.to(dtype)
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * len(masks)
-    return [train_model(build_model(arch, st, dtype), m, x, y, loss_fn, config, g)
+    return [train_model(arch.build(st, dtype), m, x, y, loss_fn, config, g)
             for st, m, g in zip(states, masks, generators)]

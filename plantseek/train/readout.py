@@ -18,18 +18,40 @@ are not invariant to this rescaling, and the planting's per-neuron factors are a
 that training should not depend on. Measured (depth 5, width 100, seeds 0-2): the trained planted ticket stays
 within 0.017 accuracy of the exact ticket on Circle (0.975-0.983 vs 0.986-0.992) and reaches MSE 2e-4..4e-4 on
 Helix (exact 1.3e-4; the trained dense host 1.2e-3); without this step it fell to 0.92 and 0.12.
+
+Both steps go through the network protocol (:mod:`plantseek.nets.protocol`): calibration scales the architecture's
+``output_parameters()`` (axis 0 = output unit), balancing rescales each of its ``hidden_units()`` groups (units
+followed by ReLU, with their incoming and outgoing parameters and unit axes). Every function takes an optional
+``arch``; without one the state is read as an MLP state dict (``Architecture.from_state``).
 """
 
 from __future__ import annotations
 
 import torch
 
-from plantseek.nets.mlp import Mask, bias_name, forward_state, weight_name
+from plantseek.nets.mlp import Architecture
+from plantseek.nets.protocol import Network
+from plantseek.prune.masks import Mask
+
+
+def _arch(state: dict[str, torch.Tensor], arch: Network | None) -> Network:
+    return Architecture.from_state(state) if arch is None else arch
 
 
 @torch.no_grad()
-def _raw_outputs(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor) -> torch.Tensor:
-    return forward_state({k: v.double() for k, v in state.items()}, x.double(), mask)
+def _raw_outputs(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, arch: Network) -> torch.Tensor:
+    return arch.forward({k: v.double() for k, v in state.items()}, x.double(), mask)
+
+
+def _along(v: torch.Tensor, axis: int, ndim: int) -> torch.Tensor:
+    """``v`` shaped to broadcast along ``axis`` of an ``ndim``-dimensional tensor."""
+    return v.reshape([-1 if d == axis else 1 for d in range(ndim)])
+
+
+def _unit_squares(t: torch.Tensor, axis: int) -> torch.Tensor:
+    """Per unit along ``axis``: the sum of the squares of ``t``'s entries of that unit."""
+    dims = [d for d in range(t.dim()) if d != axis]
+    return (t * t).sum(dims) if dims else t * t
 
 
 def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: int = 30) -> torch.Tensor:
@@ -78,37 +100,47 @@ def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: 
 
 
 def calibrated_state(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
-                     kind: str) -> dict[str, torch.Tensor]:
-    """``state`` with the fitted output factors folded into its last layer (a new dict; float64)."""
-    alpha = fit_output_factors(_raw_outputs(state, mask, x), y, kind)
-    n_layers = sum(1 for k in state if k.endswith(".weight"))
+                     kind: str, arch: Network | None = None) -> dict[str, torch.Tensor]:
+    """``state`` with the fitted output factors folded into its output parameters (a new dict; float64)."""
+    arch = _arch(state, arch)
+    alpha = fit_output_factors(_raw_outputs(state, mask, x, arch), y, kind)
     out = {k: v.double().clone() for k, v in state.items()}
-    out[weight_name(n_layers - 1)] *= alpha[:, None]
-    out[bias_name(n_layers - 1)] *= alpha
+    for name in arch.output_parameters():
+        out[name] *= _along(alpha, 0, out[name].dim())
     return out
 
 
-def balance(state: dict[str, torch.Tensor], mask: Mask | None, sweeps: int = 3) -> dict[str, torch.Tensor]:
+def balance(state: dict[str, torch.Tensor], mask: Mask | None, sweeps: int = 3,
+            arch: Network | None = None) -> dict[str, torch.Tensor]:
     """Rescale every hidden neuron's incoming parameters by g > 0 and its outgoing weights by 1/g so that both have
     the same norm (over kept weights). ReLU is positively homogeneous, so the network function is unchanged; what
     changes is the parametrisation that Adam's additive steps see."""
+    arch = _arch(state, arch)
     out = {k: v.double().clone() for k, v in state.items()}
-    n_layers = sum(1 for k in out if k.endswith(".weight"))
-    kept = lambda l: (out[weight_name(l)] * (mask[weight_name(l)] if mask is not None else 1))  # noqa: E731
+    prunable = arch.prunable_shapes()
+    kept = lambda n: out[n] * (mask[n] if mask is not None and n in prunable else 1)  # noqa: E731
+
+    def norm(params: tuple[tuple[str, int], ...]) -> torch.Tensor:
+        terms = [_unit_squares(kept(n), axis) for n, axis in params]
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return torch.sqrt(total)
+
     for _ in range(sweeps):
-        for l in range(n_layers - 1):
-            w_in, b_in, w_out = kept(l), out[bias_name(l)], kept(l + 1)
-            n_in = torch.sqrt((w_in * w_in).sum(1) + b_in * b_in)
-            n_out = torch.sqrt((w_out * w_out).sum(0))
+        for units in arch.hidden_units():
+            n_in, n_out = norm(units.incoming), norm(units.outgoing)
             ok = (n_in > 0) & (n_out > 0)
             g = torch.where(ok, torch.sqrt(torch.where(ok, n_out / torch.where(ok, n_in, 1.0), 1.0)), 1.0)
-            out[weight_name(l)] *= g[:, None]
-            out[bias_name(l)] *= g
-            out[weight_name(l + 1)] /= g[None, :]
+            for n, axis in units.incoming:
+                out[n] *= _along(g, axis, out[n].dim())
+            for n, axis in units.outgoing:
+                out[n] /= _along(g, axis, out[n].dim())
     return out
 
 
 def weak_start(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
-               kind: str) -> dict[str, torch.Tensor]:
+               kind: str, arch: Network | None = None) -> dict[str, torch.Tensor]:
     """Where weak training of ``mask`` starts: calibrated readout, then balanced hidden neurons (float64)."""
-    return balance(calibrated_state(state, mask, x, y, kind), mask)
+    arch = _arch(state, arch)
+    return balance(calibrated_state(state, mask, x, y, kind, arch), mask, arch=arch)
