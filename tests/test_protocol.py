@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.synflow import synaptic_flow
+from plantseek.baselines.synflow import synaptic_flow
 from plantseek.nets.mlp import Architecture, build_model, he_init
 from plantseek.nets.protocol import (HiddenUnits, Network, NetworkModule, Structure, count, dense_edges, masked,
                                      network_parameters, stack_forward)
