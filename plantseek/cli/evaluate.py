@@ -86,7 +86,7 @@ def validate_grid(suite) -> None:
 
     for t in suite.tasks:
         get_task(t, **suite.task_options).check_depth(suite.depth)
-    for p in suite.pruners:
+    for p in suite.pruner_names():
         get_pruner(p)
 
 
@@ -127,13 +127,14 @@ def auto_jobs(jobs: int, cells) -> int:
     if jobs and jobs > 0:
         return jobs
     from plantseek.train.device import default_threads
-    from plantseek.run.harness import group_cells
+    from plantseek.run.grid import group_cells
 
     return max(1, min(default_threads(), len(group_cells(cells))))
 
 
 def run(args) -> int:
-    from plantseek.run.harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
+    from plantseek.run.grid import expand, run_cells
+    from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 
     suite = build_suite(args)
     validate_grid(suite)

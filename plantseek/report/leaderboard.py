@@ -69,7 +69,7 @@ RANKING_RULE = (
     "towards the two methods a comparison needs, and are not ranked; they are left out of the per-setting tables "
     "and shown in the Sanity ablations section instead.")
 
-#: the sanity ablations of plantseek.run.harness.ABLATIONS (not imported: this module needs no torch)
+#: the sanity ablations of plantseek.run.ablations.ABLATIONS (not imported: this module needs no torch)
 ABLATIONS = ("shuffled", "reinit")
 _ABLATION_RE = re.compile(r"^(?P<base>.*\S) \[(?P<abl>" + "|".join(ABLATIONS) + r")\]$", re.S)
 SANITY_RULE = (
