@@ -101,15 +101,18 @@ _register(Suite(
 ))
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",
-    PAPER_TASKS, PrunerSelector(("single-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(25)),
+    PAPER_TASKS, PrunerSelector(("single-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(25)),
 ))
 _register(Suite(
     "paper-multishot", "the paper's multi-shot grid: 4 pruners x 5 densities x 10 seeds x 3 tasks",
-    PAPER_TASKS, PrunerSelector(("multi-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)),
+    PAPER_TASKS, PrunerSelector(("multi-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(10)),
 ))
 _register(Suite(
     "paper-strong", "edge-popup strong-ticket search: 2 variants x 5 densities x 25 seeds x 3 tasks",
-    PAPER_TASKS, PrunerSelector(("strong",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(25)),
+    PAPER_TASKS, PrunerSelector(("strong",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(25)),
 ))
 _register(Suite(
     "smoke", "a tiny grid for tests: 2 tasks at depth 4 width 20, 400 samples, 1 epoch",
