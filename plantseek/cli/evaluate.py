@@ -1,4 +1,8 @@
-"""``python -m plantseek evaluate``: run pruners on planted instances, store and print the results."""
+"""``python -m plantseek evaluate``: run pruners on planted instances, store and print the results.
+
+The suite (``plantseek.run.suites``, narrowed by the options) is expanded into cells and run group by group
+(``plantseek.run.grid``); each group goes through the steps of ``plantseek.run.group`` (plant, prune, ablate,
+train, score, record)."""
 
 from __future__ import annotations
 
