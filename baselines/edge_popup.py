@@ -36,7 +36,7 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.prune.masks import Mask, kept_count, layer_counts, select_top, validate_density
 from plantseek.nets.protocol import network_parameters
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import derive_generator, model_device, model_dtype
 from plantseek.train.loop import TrainConfig, batches, epoch_lr, make_optimizer
 
@@ -153,10 +153,11 @@ def _final_mask(scores: dict[str, torch.Tensor], k: int, density: float, weight_
     return mask
 
 
-PRUNERS.register("edge-popup")(EdgePopup)
+PRUNERS.register("edge-popup")(declared(EdgePopup, tags={"paper"}, rank=0))
 
 
 @PRUNERS.register("edge-popup-annealed")
+@declared(tags={"paper"}, rank=1)
 def _edge_popup_annealed() -> EdgePopup:
     return EdgePopup(name="edge-popup-annealed", anneal=True,
                      description="edge-popup keeping density**(i/E) in epoch i, ending at the requested density")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
                                        prepare_batch, score_batch)
 
@@ -58,6 +58,6 @@ class GraSP(ScorePruner):
         return {n: theta[n] * hg[n] for n in theta}
 
 
-PRUNERS.register("grasp")(GraSP)
-PRUNERS.register("grasp-local")(local_variant(GraSP, "grasp-local"))
-PRUNERS.register("grasp-multishot")(multishot_variant(GraSP, "grasp-multishot"))
+PRUNERS.register("grasp")(declared(GraSP, tags={"paper"}, rank=3))
+PRUNERS.register("grasp-local")(declared(local_variant(GraSP, "grasp-local"), tags={"local"}, rank=3))
+PRUNERS.register("grasp-multishot")(declared(multishot_variant(GraSP, "grasp-multishot"), tags={"paper"}, rank=3))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import ScorePruner, local_variant, multishot_variant
 
 
@@ -24,6 +24,7 @@ class Magnitude(ScorePruner):
         return {n: p.detach().abs() for n, p in model.prunable().items()}
 
 
-PRUNERS.register("magnitude")(Magnitude)
-PRUNERS.register("magnitude-local")(local_variant(Magnitude, "magnitude-local"))
-PRUNERS.register("magnitude-multishot")(multishot_variant(Magnitude, "magnitude-multishot"))
+PRUNERS.register("magnitude")(declared(Magnitude, tags={"paper"}, rank=1))
+PRUNERS.register("magnitude-local")(declared(local_variant(Magnitude, "magnitude-local"), tags={"local"}, rank=1))
+PRUNERS.register("magnitude-multishot")(declared(multishot_variant(Magnitude, "magnitude-multishot"),
+                                                 tags={"paper"}, rank=1))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import ScorePruner, local_variant
 
 
@@ -26,5 +26,5 @@ class Random(ScorePruner):
                 for n, p in model.prunable().items()}
 
 
-PRUNERS.register("random")(Random)
-PRUNERS.register("random-local")(local_variant(Random, "random-local"))
+PRUNERS.register("random")(declared(Random, tags={"paper"}, rank=0))
+PRUNERS.register("random-local")(declared(local_variant(Random, "random-local"), tags={"local"}, rank=0))

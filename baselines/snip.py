@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
                                        prepare_batch, score_batch)
 
@@ -42,6 +42,6 @@ class SNIP(ScorePruner):
         return {n: (g[n] * state[n].detach()).abs() for n in g}
 
 
-PRUNERS.register("snip")(SNIP)
-PRUNERS.register("snip-local")(local_variant(SNIP, "snip-local"))
-PRUNERS.register("snip-multishot")(multishot_variant(SNIP, "snip-multishot"))
+PRUNERS.register("snip")(declared(SNIP, tags={"paper"}, rank=2))
+PRUNERS.register("snip-local")(declared(local_variant(SNIP, "snip-local"), tags={"local"}, rank=2))
+PRUNERS.register("snip-multishot")(declared(multishot_variant(SNIP, "snip-multishot"), tags={"paper"}, rank=2))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS
+from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import ScorePruner, iterative_variant, local_variant, multishot_variant
 
 
@@ -53,7 +53,7 @@ class SynFlow(ScorePruner):
         return synaptic_flow(model, mask)
 
 
-PRUNERS.register("synflow")(SynFlow)
-PRUNERS.register("synflow-local")(local_variant(SynFlow, "synflow-local"))
-PRUNERS.register("synflow-100")(iterative_variant(SynFlow, "synflow-100", 100))
-PRUNERS.register("synflow-multishot")(multishot_variant(SynFlow, "synflow-multishot"))
+PRUNERS.register("synflow")(declared(SynFlow, tags={"paper"}, rank=4))
+PRUNERS.register("synflow-local")(declared(local_variant(SynFlow, "synflow-local"), tags={"local"}, rank=4))
+PRUNERS.register("synflow-100")(declared(iterative_variant(SynFlow, "synflow-100", 100), tags={"iterative"}, rank=5))
+PRUNERS.register("synflow-multishot")(declared(multishot_variant(SynFlow, "synflow-multishot"), tags={"paper"}, rank=4))

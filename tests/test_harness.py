@@ -9,7 +9,8 @@ import pytest
 
 import plantseek
 from plantseek.score.evaluation import strong_metric
-from plantseek.run.harness import expand, run_cells, run_group
+from plantseek.run.grid import expand, run_cells
+from plantseek.run.group import run_group
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import SUITES, canonical_density
 from plantseek.train.loop import TrainConfig
@@ -232,10 +233,10 @@ def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_resul
 
 
 def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
-    import plantseek.run.harness as harness
+    import plantseek.run.pruning as pruning
 
     # file-referenced pruners never run jointly; let this one, to hang a joint run
-    monkeypatch.setattr(harness, "joins_others", lambda ref, pruner: hasattr(pruner, "run_rounds"))
+    monkeypatch.setattr(pruning, "joins_others", lambda ref, pruner: hasattr(pruner, "run_rounds"))
     grid = cells([f"{ORACLE}:HangingMultiShot", "magnitude-multishot"], densities=("0.1",))
     results = {c.pruner: r for c, r in run_group(grid, prune_timeout=2.5)}
     hanging = results[f"{ORACLE}:HangingMultiShot"]
@@ -246,7 +247,7 @@ def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
 
 def test_batched_engine_gives_the_per_network_results_on_a_small_grid(monkeypatch):
     """Issue 5: the whole harness (weak training and multi-shot rounds) gives the same cells with either engine."""
-    import plantseek.run.harness as harness
+    import plantseek.run.group as group
     import plantseek.train.loop as training
 
     grid = cells(["random", "snip", "magnitude-multishot"], densities=("ticket", "0.1", "0.5"), epochs=2)
@@ -258,7 +259,7 @@ def test_batched_engine_gives_the_per_network_results_on_a_small_grid(monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setattr(training, "train_masks", loop)
-    monkeypatch.setattr(harness, "train_masks", loop)
+    monkeypatch.setattr(group, "train_masks", loop)
     looped = run_group(grid)
     for (ca, ra), (cb, rb) in zip(batched, looped):
         assert ca.cell_id == cb.cell_id and ra.status == rb.status == "ok"

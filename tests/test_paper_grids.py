@@ -5,7 +5,7 @@ Wall-clock targets live in `python -m plantseek bench`, not here; these only che
 
 import pytest
 
-from plantseek.run.harness import expand, run_cells
+from plantseek.run.grid import expand, run_cells
 from plantseek.run.suites import SUITES
 
 

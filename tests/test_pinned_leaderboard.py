@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from plantseek.run.harness import expand, run_group
+from plantseek.run.grid import expand
+from plantseek.run.group import run_group
 from plantseek.run.suites import SUITES
 
 STORE = Path(__file__).resolve().parents[1] / "leaderboard" / "plantseek.db"

@@ -1,4 +1,8 @@
-"""``python -m plantseek evaluate``: run pruners on planted instances, store and print the results."""
+"""``python -m plantseek evaluate``: run pruners on planted instances, store and print the results.
+
+The suite (``plantseek.run.suites``, narrowed by the options) is expanded into cells and run group by group
+(``plantseek.run.grid``); each group goes through the steps of ``plantseek.run.group`` (plant, prune, ablate,
+train, score, record)."""
 
 from __future__ import annotations
 
@@ -86,7 +90,7 @@ def validate_grid(suite) -> None:
 
     for t in suite.tasks:
         get_task(t, **suite.task_options).check_depth(suite.depth)
-    for p in suite.pruners:
+    for p in suite.pruner_names():
         get_pruner(p)
 
 
@@ -127,13 +131,14 @@ def auto_jobs(jobs: int, cells) -> int:
     if jobs and jobs > 0:
         return jobs
     from plantseek.train.device import default_threads
-    from plantseek.run.harness import group_cells
+    from plantseek.run.grid import group_cells
 
     return max(1, min(default_threads(), len(group_cells(cells))))
 
 
 def run(args) -> int:
-    from plantseek.run.harness import DEFAULT_PRUNE_TIMEOUT, expand, run_cells
+    from plantseek.run.grid import expand, run_cells
+    from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 
     suite = build_suite(args)
     validate_grid(suite)

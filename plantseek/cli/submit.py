@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from plantseek.core import paths
-    from plantseek.run.harness import run_cells
+    from plantseek.run.grid import run_cells
     from .evaluate import auto_jobs
     from plantseek.store.results import ResultStore, load_results
     from plantseek.run.submit import check_submission, submission_cells

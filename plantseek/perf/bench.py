@@ -161,10 +161,10 @@ def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
 def suite_seconds(name: str = "default") -> tuple[float | None, str]:
     """Wall-clock of a whole suite through the harness without a store, or (None, why not)."""
     try:
-        from plantseek.run.harness import expand, run_cells
+        from plantseek.run.grid import expand, run_cells
         from plantseek.run.suites import SUITES
     except ImportError as exc:
-        return None, f"plantseek.run.harness not available ({exc})"
+        return None, f"plantseek.run.grid not available ({exc})"
     cells = expand(SUITES.get(name))
     t0 = time.perf_counter()
     results = run_cells(cells, store=None)
@@ -175,7 +175,8 @@ def suite_seconds(name: str = "default") -> tuple[float | None, str]:
 
 def group_seconds(name: str) -> dict[str, Any]:
     """Wall-clock of the first cell group (one instance) of a suite through the harness."""
-    from plantseek.run.harness import expand, group_cells, run_group
+    from plantseek.run.grid import expand, group_cells
+    from plantseek.run.group import run_group
     from plantseek.run.suites import SUITES
 
     suite = SUITES.get(name)

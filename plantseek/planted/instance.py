@@ -17,6 +17,7 @@ import torch
 
 from plantseek.core import seeding
 from plantseek.core.errors import ConfigError, InstanceFileError
+from plantseek.core.files import atomic_write
 from plantseek.nets.mlp import MLP, Architecture, Mask, build_model, he_init
 from plantseek.planted.planting import PlantedHost, plant_target
 from plantseek.planted.targets import TargetNetwork
@@ -136,11 +137,7 @@ class PlantedInstance:
                        "biases": [torch.from_numpy(b) for b in self.target.biases],
                        "description": self.target.description},
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
     @classmethod
     def load(cls, path: str | Path) -> "PlantedInstance":

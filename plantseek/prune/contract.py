@@ -13,12 +13,17 @@ A pruner is any object with a ``name`` and a method::
 
 It returns a boolean mask for every prunable weight keeping exactly ``plantseek.prune.masks.kept_count(density, n)``
 weights. The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
-``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``) and ``description``.
+``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``), ``description``, ``tags`` (a frozenset
+of non-empty strings saying what the pruner is, default empty; e.g. ``paper`` for the paper's methods,
+``iterative`` for an iterative data-free schedule, ``local`` for a layer-wise variant; the suites select their
+pruners by protocol and tags) and ``rank`` (an int, default 0: order among pruners of one protocol in a suite,
+lower first, then by name).
 
 Built-in pruners live one per file in ``plantseek.baselines`` (the repository's ``baselines/``) and register
 with ``@PRUNERS.register("name")`` on a zero-argument factory (usually the class). Third-party pruners are entry
 points of the group ``plantseek.pruners``: a module that registers itself so, or a factory registered under the
 entry point's name (see :mod:`plantseek.core.plugins`). Any other file can be run as ``path/to/file.py:ClassName``.
+:func:`declared` wraps a factory so that its pruners carry their ``tags`` and ``rank``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from plantseek.core.errors import PrunerError
 from plantseek.core.plugins import PluginFamily
@@ -44,6 +49,31 @@ def protocol_of(pruner: Any) -> str:
     return getattr(pruner, "protocol", "single-shot")
 
 
+def tags_of(pruner: Any) -> frozenset[str]:
+    return frozenset(getattr(pruner, "tags", frozenset()))
+
+
+def rank_of(pruner: Any) -> int:
+    return getattr(pruner, "rank", 0)
+
+
+def declared(factory: Callable[[], Any] | None = None, *, tags: Iterable[str] = (), rank: int = 0):
+    """A zero-argument factory making ``factory()``'s pruner with the attributes ``tags`` and ``rank`` set (so
+    that variants built by one class, e.g. its layer-wise and multi-shot ones, can say what they are). Without
+    ``factory``, a decorator doing the same."""
+    tags = frozenset(tags)
+
+    def wrap(factory: Callable[[], Any]) -> Callable[[], Any]:
+        def make() -> Any:
+            pruner = factory()
+            pruner.tags, pruner.rank = tags, rank
+            return pruner
+
+        return make
+
+    return wrap(factory) if factory is not None else wrap
+
+
 def check_pruner(obj: Any, where: str) -> Any:
     if not isinstance(getattr(obj, "name", None), str) or not obj.name:
         raise PrunerError(f"{where}: a pruner needs a non-empty string attribute 'name'")
@@ -55,6 +85,11 @@ def check_pruner(obj: Any, where: str) -> Any:
             raise PrunerError(f"{where}: prune() must accept the keyword argument '{kw}'")
     if protocol_of(obj) not in PROTOCOLS:
         raise PrunerError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {protocol_of(obj)!r}")
+    tags = getattr(obj, "tags", frozenset())
+    if not isinstance(tags, (set, frozenset)) or not all(isinstance(t, str) and t for t in tags):
+        raise PrunerError(f"{where}: tags must be a frozenset of non-empty strings, got {tags!r}")
+    if isinstance(rank_of(obj), bool) or not isinstance(rank_of(obj), int):
+        raise PrunerError(f"{where}: rank must be an int, got {rank_of(obj)!r}")
     return obj
 
 

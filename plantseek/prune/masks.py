@@ -1,6 +1,8 @@
 """Masks, densities and their validation; the shared top-k selection rule.
 
-A mask is ``{parameter_name: torch.BoolTensor}`` with one entry per prunable weight (see ``models``), True = kept.
+A mask (:data:`plantseek.core.types.Mask`) is ``{parameter_name: torch.BoolTensor}`` with one entry per prunable
+weight (see ``plantseek.nets.mlp``), True = kept. :func:`validate_mask` is the one mask validator: the harness
+checks pruners' masks with it, the training engine the masks it is given.
 
 **Density** is the fraction of prunable weights kept. The number of weights a density keeps is fixed by one
 rounding rule, :func:`kept_count`: ``round_half_up(density * total)``, at least 1. A returned mask must keep
@@ -16,9 +18,7 @@ from typing import Mapping
 import torch
 
 from plantseek.core.errors import ConfigError, MaskError, PrunerError
-
-Mask = dict[str, torch.Tensor]
-Shapes = Mapping[str, tuple[int, ...]]
+from plantseek.core.types import Mask, Shapes  # re-exported: the one mask type name
 
 
 def validate_density(density: object) -> float:
@@ -67,48 +67,54 @@ def mask_count(mask: Mapping[str, torch.Tensor]) -> int:
     return int(sum(int(m.sum()) for m in mask.values()))
 
 
-def mask_density(mask: Mapping[str, torch.Tensor]) -> float:
-    return mask_count(mask) / sum(m.numel() for m in mask.values())
-
-
 def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = None,
-                  optional: Shapes | None = None) -> Mask:
-    """Check a pruner's mask exactly; return it (on the CPU) or raise MaskError with a one-line reason.
+                  optional: Shapes | None = None, *, any_dtype: bool = False, label: str = "mask") -> Mask:
+    """Check a mask exactly; return it (on the CPU) or raise MaskError with a one-line reason.
 
-    ``shapes``: the required entries (prunable weights; ``expected_count`` counts these only);
+    ``shapes``: the required entries (prunable weights; ``expected_count``, when given, counts these only);
     ``optional``: entries that may be present (bias masks), checked for dtype and shape when they are.
+    Pruners must return ``torch.bool`` masks; ``any_dtype=True`` also accepts tensors of any dtype holding only
+    0 and 1 (the training engine multiplies by its masks, so it takes those too). ``label`` names the mask in
+    the messages (e.g. ``"mask 3"`` for the fourth of a batch).
     """
     if not isinstance(mask, Mapping):
-        raise MaskError(f"mask must be a dict {{parameter_name: BoolTensor}}, got {type(mask).__name__}")
+        raise MaskError(f"{label} must be a dict {{parameter_name: BoolTensor}}, got {type(mask).__name__}")
     optional = dict(optional or {})
     missing = [n for n in shapes if n not in mask]
     extra = [n for n in mask if n not in shapes and n not in optional]
     if missing:
-        raise MaskError(f"mask is missing prunable parameter(s) {', '.join(map(str, missing))}")
+        raise MaskError(f"{label} is missing prunable parameter(s) {', '.join(map(str, missing))}")
     if extra:
-        raise MaskError(f"mask has unknown key(s) {', '.join(map(str, extra))} (prunable: {', '.join(shapes)})")
+        raise MaskError(f"{label} has unknown key(s) {', '.join(map(str, extra))} (prunable: {', '.join(shapes)})")
     out: Mask = {}
     present = {**shapes, **{n: s for n, s in optional.items() if n in mask}}
     for name, shape in present.items():
-        m = mask[name]
-        if not isinstance(m, torch.Tensor):
-            raise MaskError(f"mask[{name!r}] is a {type(m).__name__}, not a torch.Tensor")
-        if m.is_floating_point() and bool(torch.isnan(m).any()):
-            raise MaskError(f"mask[{name!r}] contains NaN")
-        if m.dtype != torch.bool:
-            raise MaskError(f"mask[{name!r}] has dtype {m.dtype}, expected torch.bool")
-        if tuple(m.shape) != tuple(shape):
-            raise MaskError(f"mask[{name!r}] has shape {tuple(m.shape)}, expected {tuple(shape)}")
-        out[name] = m.detach().cpu()
+        out[name] = _checked_entry(mask[name], f"{label}[{name!r}]", shape, any_dtype)
     if expected_count is not None:
         kept = mask_count({n: out[n] for n in shapes})
         if kept != expected_count:
             total = sum(math.prod(s) for s in shapes.values())
             raise MaskError(
-                f"mask keeps {kept} of {total} weights, expected exactly {expected_count} "
+                f"{label} keeps {kept} of {total} weights, expected exactly {expected_count} "
                 f"(density {expected_count / total:.6g}, rule: round half up)"
             )
     return out
+
+
+def _checked_entry(m: object, what: str, shape: tuple[int, ...], any_dtype: bool) -> torch.Tensor:
+    """One entry of a mask: a tensor of the given shape, boolean (or 0/1 of any dtype if ``any_dtype``)."""
+    if not isinstance(m, torch.Tensor):
+        raise MaskError(f"{what} is a {type(m).__name__}, not a torch.Tensor")
+    if m.is_floating_point() and bool(torch.isnan(m).any()):
+        raise MaskError(f"{what} contains NaN")
+    if m.dtype != torch.bool:
+        if not any_dtype:
+            raise MaskError(f"{what} has dtype {m.dtype}, expected torch.bool")
+        if bool(((m != 0) & (m != 1)).any()):
+            raise MaskError(f"{what} is not 0/1")
+    if tuple(m.shape) != tuple(shape):
+        raise MaskError(f"{what} has shape {tuple(m.shape)}, expected {tuple(shape)}")
+    return m.detach().cpu()
 
 
 def _check_scores(scores: Mapping[str, torch.Tensor]) -> None:

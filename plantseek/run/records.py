@@ -40,7 +40,7 @@ class CellConfig:
     budget: TrainConfig = TrainConfig()  # the pruner's training allowance
     pruner_code: str = ""  # sha256 of a pruner file (file refs only), so an edited file is re-run
     n_samples: int = 10_000
-    ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (see harness)
+    ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (plantseek.run.ablations)
 
     @property
     def label(self) -> str:
@@ -98,6 +98,7 @@ class CellResult:
     prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
     train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
     protocol: str = ""
+    higher_is_better: bool | None = None  # the task's metric direction (accuracy: True, mse: False)
     metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.score.metrics)
     mask: bytes | None = None  # plantseek.prune.masks.pack_mask
     provenance: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,8 @@ from typing import Callable
 import torch
 
 from plantseek.core.errors import PlantseekError
-from plantseek.run.harness import ABLATIONS, expand
+from plantseek.run.ablations import ABLATIONS
+from plantseek.run.grid import expand
 from plantseek.planted.instance import plant
 from plantseek.prune.masks import kept_count, validate_mask
 from plantseek.prune.contract import get_pruner, is_file_ref

@@ -1,4 +1,10 @@
-"""Named grids (suites) of tasks x pruners x densities x seeds. ``python -m plantseek list`` shows them."""
+"""Named grids (suites) of tasks x pruners x densities x seeds. ``python -m plantseek list`` shows them.
+
+A suite's pruners are either a list of names (``--pruners`` on the command line gives one) or a
+:class:`PrunerSelector`: the registered pruners of some protocols carrying some tags (``plantseek.prune.contract``:
+every pruner declares its ``protocol``, ``tags`` and ``rank``). A selector is resolved when the suite is expanded,
+so this module imports no pruner, and a newly registered, tagged pruner joins its suites by itself.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,6 @@ from plantseek.train.loop import TrainConfig
 
 SUITES: Registry["Suite"] = Registry("suite")
 
-SINGLE_SHOT = ("random", "magnitude", "snip", "grasp", "synflow")
-MULTI_SHOT = ("magnitude-multishot", "snip-multishot", "grasp-multishot", "synflow-multishot")
-STRONG = ("edge-popup", "edge-popup-annealed")
-ALL_BASELINES = SINGLE_SHOT + ("synflow-100",) + MULTI_SHOT + STRONG
 PAPER_TASKS = ("circle", "relu", "helix")
 
 
@@ -31,11 +33,37 @@ def canonical_density(text: Any) -> str:
 
 
 @dataclass(frozen=True)
+class PrunerSelector:
+    """The registered pruners whose protocol is one of ``protocols`` (all if empty) that carry at least one of
+    ``tags`` (any if empty) and none of ``exclude_tags``. Ordered by protocol (single-shot, multi-shot,
+    strong), then by the pruners' declared ``rank``, then by name."""
+
+    protocols: tuple[str, ...] = ()
+    tags: frozenset[str] = frozenset()
+    exclude_tags: frozenset[str] = frozenset()
+
+    def resolve(self) -> tuple[str, ...]:
+        from plantseek.prune.contract import PROTOCOLS, PRUNERS, load_baselines, protocol_of, rank_of, tags_of
+
+        load_baselines()
+        chosen = []
+        for name in PRUNERS.names():
+            pruner = PRUNERS.get(name)()
+            protocol, tags = protocol_of(pruner), tags_of(pruner)
+            if self.protocols and protocol not in self.protocols:
+                continue
+            if (self.tags and not tags & self.tags) or tags & self.exclude_tags:
+                continue
+            chosen.append((PROTOCOLS.index(protocol), rank_of(pruner), name))
+        return tuple(name for *_, name in sorted(chosen))
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
     tasks: tuple[str, ...]
-    pruners: tuple[str, ...]
+    pruners: tuple[str, ...] | PrunerSelector  # names, or the registered pruners a selector picks
     densities: tuple[str, ...]
     seeds: tuple[int, ...]
     depth: int = 5
@@ -45,9 +73,13 @@ class Suite:
     train: TrainConfig = TrainConfig()
     budget: TrainConfig = TrainConfig()
 
+    def pruner_names(self) -> tuple[str, ...]:
+        """The suite's pruners, in cell order (a selector resolved against the registry now)."""
+        return self.pruners.resolve() if isinstance(self.pruners, PrunerSelector) else tuple(self.pruners)
+
     @property
     def n_cells(self) -> int:
-        return len(self.tasks) * len(self.pruners) * len(self.densities) * len(self.seeds)
+        return len(self.tasks) * len(self.pruner_names()) * len(self.densities) * len(self.seeds)
 
     def with_overrides(self, **changes: Any) -> "Suite":
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -65,19 +97,22 @@ def _register(suite: Suite) -> None:
 
 _register(Suite(
     "default", "every baseline on Circle, ReLU, Helix (depth 5, width 100), 4 densities, 1 seed",
-    PAPER_TASKS, ALL_BASELINES, ("ticket", "0.01", "0.1", "0.5"), (0,),
+    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative"})), ("ticket", "0.01", "0.1", "0.5"), (0,),
 ))
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",
-    PAPER_TASKS, SINGLE_SHOT, ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(25)),
+    PAPER_TASKS, PrunerSelector(("single-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(25)),
 ))
 _register(Suite(
     "paper-multishot", "the paper's multi-shot grid: 4 pruners x 5 densities x 10 seeds x 3 tasks",
-    PAPER_TASKS, MULTI_SHOT, ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)),
+    PAPER_TASKS, PrunerSelector(("multi-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(10)),
 ))
 _register(Suite(
     "paper-strong", "edge-popup strong-ticket search: 2 variants x 5 densities x 25 seeds x 3 tasks",
-    PAPER_TASKS, STRONG, ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(25)),
+    PAPER_TASKS, PrunerSelector(("strong",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
+    tuple(range(25)),
 ))
 _register(Suite(
     "smoke", "a tiny grid for tests: 2 tasks at depth 4 width 20, 400 samples, 1 epoch",

@@ -41,9 +41,10 @@ from typing import Callable, Sequence
 
 import torch
 
-from plantseek.core.errors import ConfigError, MaskError
+from plantseek.core.errors import ConfigError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
 from plantseek.nets.protocol import count
+from plantseek.prune.masks import validate_mask
 from plantseek.train.config import TrainConfig
 from plantseek.train.device import auto_chunk, resolve_device
 from plantseek.train.flat_optimizers import FlatSGD, FlatAdam, FlatFusedAdam
@@ -60,24 +61,6 @@ def _as_list(value, k: int, what: str) -> list:
             raise ConfigError(f"need one {what} per mask: got {len(value)} for {k} masks")
         return list(value)
     return [value] * k
-
-
-def _check_mask(arch: Architecture, mask: Mask | None, index: int) -> None:
-    if mask is None:
-        return
-    if not isinstance(mask, dict):
-        raise MaskError(f"mask {index} is not a dict of tensors")
-    shapes = {**arch.weight_shapes(), **arch.bias_shapes()}
-    for name in arch.weight_names():
-        if name not in mask:
-            raise MaskError(f"mask {index} has no entry {name!r}")
-    for name, m in mask.items():
-        if name not in shapes:
-            raise MaskError(f"mask {index} has an unknown entry {name!r}")
-        if tuple(m.shape) != tuple(shapes[name]):
-            raise MaskError(f"mask {index} entry {name!r} has shape {tuple(m.shape)}, expected {shapes[name]}")
-        if m.dtype != torch.bool and bool(((m != 0) & (m != 1)).any()):
-            raise MaskError(f"mask {index} entry {name!r} is not 0/1")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -338,8 +321,9 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     device = resolve_device(device)
     if exact is None:
         exact = device.type == "cpu"
-    for i, m in enumerate(masks):
-        _check_mask(arch, m, i)
+    for i, m in enumerate(masks):  # None: dense; else weights required, biases optional, 0/1 of any dtype
+        if m is not None:
+            validate_mask(m, arch.weight_shapes(), None, arch.bias_shapes(), any_dtype=True, label=f"mask {i}")
     states = _as_list(initial_states, k, "initial state")
     grad_fn = loss_grad_fn(loss_fn_or_kind)
     own_data = isinstance(xs, (list, tuple))

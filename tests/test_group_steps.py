@@ -1,0 +1,179 @@
+"""The group run's named steps (plantseek.run.group), each alone, and the pipeline against a straightforward
+recomputation of every cell one by one."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import plantseek.run.group as group
+from plantseek.core import seeding
+from plantseek.prune.contract import get_pruner
+from plantseek.prune.masks import kept_count, mask_count, pack_mask
+from plantseek.run.grid import expand
+from plantseek.run.group import (GroupRun, ablate_step, plant_step, prune_step, record_step, run_group, score_step,
+                                 train_step)
+from plantseek.run.pruning import PruneJob
+from plantseek.run.records import provenance
+from plantseek.run.suites import SUITES
+from plantseek.score.evaluation import model_metric, strong_metric
+from plantseek.score.metrics import recovery_metrics
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import train_masks
+from plantseek.train.readout import weak_start
+
+ORACLE = "tests/pruners/oracle.py"
+
+
+def cells(pruners, densities=("ticket", "0.1"), ablations=(), task="circle"):
+    suite = SUITES.get("smoke").with_overrides(tasks=[task], pruners=pruners, densities=densities)
+    base = expand(suite)
+    return base + [dataclasses.replace(c, ablation=a) for c in base for a in ablations]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """The plant and prune steps of a small group (random and magnitude, with both ablations)."""
+    run = plant_step(cells(["random", "magnitude"], ablations=("shuffled", "reinit")), provenance())
+    prune_step(run)
+    return run
+
+
+def test_plant_step_measures_the_references(planted):
+    inst = planted.instance
+    assert planted.ticket_metric == strong_metric(inst, inst.ticket)
+    assert planted.dense_metric == strong_metric(inst, None)
+    assert planted.ticket_metric > 0.9 > planted.dense_metric  # the planted ticket fits circle, the host does not
+
+
+def test_prune_step_prunes_each_pruner_and_density_once(planted):
+    assert list(planted.jobs) == [(p, d) for p in ("random", "magnitude") for d in ("ticket", "0.1")]
+    assert planted.protocols == {"random": "single-shot", "magnitude": "single-shot"}
+    n = planted.instance.arch.n_prunable
+    for (ref, spec), job in planted.jobs.items():
+        density = planted.instance.ticket_density if spec == "ticket" else 0.1
+        assert job.density == density and job.error == "" and job.prune_seconds > 0
+        assert mask_count(job.mask) == kept_count(density, n)
+        expected = get_pruner(ref).prune(planted.instance.host(), planted.instance.pruner_data(), density,
+                                         generator=seeding.generator(0, "prune", ref, spec),
+                                         budget=TrainConfig(epochs=1))
+        assert all(torch.equal(job.mask[k], expected[k]) for k in expected)
+
+
+def test_prune_step_turns_a_crash_into_the_jobs_error():
+    run = plant_step(cells([f"{ORACLE}:Crashes", "random"], densities=("0.1",)), provenance())
+    prune_step(run)
+    crashed = run.jobs[(f"{ORACLE}:Crashes", "0.1")]
+    assert crashed.mask is None and crashed.error.startswith(f"pruner '{ORACLE}:Crashes' crashed: RuntimeError: boom")
+    assert run.jobs[("random", "0.1")].mask is not None
+
+
+def test_ablate_step_shuffles_within_layers_and_reinitialises_hosts(planted):
+    ablate_step(planted)
+    assert [t.cell for t in planted.trainees] == list(planted.cells)  # every cell has a mask
+    for t in planted.trainees:
+        own = planted.job_of(t.cell).mask
+        if t.cell.ablation == "shuffled":
+            assert all(int(t.mask[k].sum()) == int(own[k].sum()) for k in own)  # per-layer counts kept
+            assert any(not torch.equal(t.mask[k], own[k]) for k in own)  # but other positions
+            assert t.host is planted.instance.initial_state and t.planted_host
+        elif t.cell.ablation == "reinit":
+            assert t.mask is own and not t.planted_host
+            assert all(not torch.equal(t.host[k], planted.instance.initial_state[k]) for k in t.host)
+        else:
+            assert t.mask is own and t.planted_host
+
+
+def test_train_step_trains_identical_pairs_once(monkeypatch):
+    # at density 1.0 every mask is the dense one: random and magnitude and the dense reference train once,
+    # the re-initialised host once more
+    run = plant_step(cells(["random", "magnitude"], densities=("1.0",), ablations=("reinit",)), provenance())
+    prune_step(run)
+    ablate_step(run)
+    sizes = []
+
+    def counting(arch, starts, masks, *args, **kwargs):
+        sizes.append(len(masks))
+        return train_masks(arch, starts, masks, *args, **kwargs)
+
+    monkeypatch.setattr(group, "train_masks", counting)
+    train_step(run)
+    assert sizes == [2]
+    by_cell = {(t.cell.pruner, t.cell.ablation): m for t, m in zip(run.trainees, run.models)}
+    assert by_cell[("random", "")] is by_cell[("magnitude", "")] is run.dense_model
+    assert by_cell[("random", "reinit")] is by_cell[("magnitude", "reinit")] is not run.dense_model
+
+
+def test_score_and_record_steps(planted):
+    ablate_step(planted)
+    train_step(planted)
+    score_step(planted)
+    inst = planted.instance
+    for t, s in zip(planted.trainees, planted.scores):
+        if t.cell.ablation == "reinit":
+            assert math.isnan(s.strong)
+        else:
+            assert s.strong == pytest.approx(strong_metric(inst, t.mask), rel=1e-12, abs=1e-12)
+        assert s.recovery == recovery_metrics(t.mask, inst.ticket)
+        assert s.achieved_density == mask_count(t.mask) / inst.arch.n_prunable
+    results = record_step(planted)
+    assert [c for c, _ in results] == list(planted.cells)
+    for (c, r), s in zip(results, planted.scores):
+        assert r.status == "ok" and r.weak_metric == s.weak and r.higher_is_better is True
+        assert r.protocol == "single-shot" and r.ticket_metric == planted.ticket_metric
+
+
+def test_record_step_fails_a_cell_whose_pruning_failed(planted):
+    cell = dataclasses.replace(planted.cells[0], pruner="broken")
+    run = GroupRun(cells=[cell], instance=planted.instance, ticket_metric=1.0, dense_metric=0.5, provenance={})
+    run.jobs[("broken", cell.density)] = PruneJob(cell, 0.1, error="pruner 'broken' crashed: ValueError: no")
+    run.dense_weak_metric = 0.75
+    [(c, r)] = record_step(run)
+    assert c is cell and r.status == "failed" and r.error == "pruner 'broken' crashed: ValueError: no"
+    assert (r.density, r.dense_weak_metric, r.ticket_metric, r.higher_is_better) == (0.1, 0.75, 1.0, True)
+    assert r.mask is None and math.isnan(r.strong_metric)
+
+
+def test_run_group_fails_every_cell_of_an_instance_that_cannot_be_planted():
+    bad = [dataclasses.replace(c, width=3) for c in cells(["random"])]
+    results = run_group(bad)
+    assert [r.status for _, r in results] == ["failed", "failed"]
+    assert all(r.error.startswith("instance: ") for _, r in results)
+
+
+def test_pipeline_equals_a_straightforward_recomputation_cell_by_cell():
+    """Every cell recomputed alone (prune, ablate, weak start, train alone, score) gives the pipeline's numbers
+    exactly: masks, strong metrics, weak metrics, recovery metrics."""
+    grid = cells(["random", "magnitude-multishot"], ablations=("shuffled", "reinit"), task="relu")
+    results = run_group(grid)
+    inst = group.instance_for(grid[0])
+    train = inst.data.train
+    for c, r in results:
+        assert r.status == "ok", r.error
+        density = inst.ticket_density if c.density == "ticket" else float(c.density)
+        g = seeding.generator(c.seed, "prune", c.pruner, c.density)
+        mask = get_pruner(c.pruner).prune(inst.host(), inst.pruner_data(), density, generator=g, budget=c.budget)
+        host = inst.initial_state
+        if c.ablation == "shuffled":
+            g = seeding.generator(c.seed, "ablation", c.pruner, c.density, c.ablation)
+            mask = {n: m.reshape(-1)[torch.randperm(m.numel(), generator=g)].reshape(m.shape)
+                    for n, m in mask.items()}
+        elif c.ablation == "reinit":
+            from plantseek.nets.mlp import he_init
+
+            host = he_init(inst.arch, seeding.generator(c.seed, "reinit-host", *inst.arch.widths))
+        start = weak_start(host, mask, train.x, train.y, inst.task.kind)
+        [model] = train_masks(inst.arch, [start], [mask], train.x, train.y, inst.task.loss, c.train,
+                              [seeding.generator(c.seed, "train")])
+        assert r.mask == pack_mask(mask)
+        assert r.achieved_density == mask_count(mask) / inst.arch.n_prunable
+        if c.ablation == "reinit":
+            assert math.isnan(r.strong_metric)
+        else:
+            assert r.strong_metric == pytest.approx(strong_metric(inst, mask), rel=1e-12, abs=1e-12)
+        assert r.weak_metric == model_metric(inst, model, mask)
+        assert r.metrics == recovery_metrics(mask, inst.ticket)
+        assert r.higher_is_better is False  # relu: mse

@@ -1,0 +1,78 @@
+"""Suites pick their pruners from the registry by protocol and tags; pruners declare tags and rank."""
+
+from __future__ import annotations
+
+import pytest
+
+from plantseek.core.errors import PrunerError
+from plantseek.prune.contract import PRUNERS, check_pruner, declared, get_pruner, rank_of, tags_of
+from plantseek.run.grid import expand
+from plantseek.run.suites import SUITES, PrunerSelector
+
+SINGLE = ("random", "magnitude", "snip", "grasp", "synflow")
+MULTI = ("magnitude-multishot", "snip-multishot", "grasp-multishot", "synflow-multishot")
+STRONG = ("edge-popup", "edge-popup-annealed")
+
+
+@pytest.mark.parametrize("suite, pruners", [
+    ("default", SINGLE + ("synflow-100",) + MULTI + STRONG),
+    ("paper-singleshot", SINGLE),
+    ("paper-multishot", MULTI),
+    ("paper-strong", STRONG),
+    ("smoke", ("random", "magnitude")),
+])
+def test_suites_resolve_to_the_papers_pruner_lists_in_order(suite, pruners):
+    s = SUITES.get(suite)
+    assert s.pruner_names() == pruners
+    cells = expand(s)
+    assert [c.pruner for c in cells[:len(pruners) * len(s.densities)]] == [p for p in pruners for _ in s.densities]
+    assert s.n_cells == len(cells)
+
+
+def test_command_line_pruners_override_a_selector():
+    s = SUITES.get("paper-singleshot").with_overrides(pruners=["snip", "random"])
+    assert s.pruner_names() == ("snip", "random")
+    assert {c.pruner for c in expand(s)} == {"snip", "random"}
+
+
+def test_selector_filters_by_protocol_and_tags():
+    local = PrunerSelector(tags=frozenset({"local"})).resolve()
+    assert local == ("random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local")
+    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper"})).resolve() == ("synflow-100",)
+    everything = PrunerSelector().resolve()
+    assert sorted(everything) == sorted(PRUNERS.names())
+    assert tags_of(get_pruner("synflow-100")) == {"iterative"} and rank_of(get_pruner("grasp-multishot")) == 3
+
+
+def test_a_declared_pruner_joins_the_suites_selecting_its_tags():
+    name = "test-declared-tagged"
+    if name not in PRUNERS:
+        PRUNERS.register(name)(declared(lambda: get_pruner("magnitude").__class__(name=name),
+                                        tags={"test-tag"}, rank=-1))
+    assert PrunerSelector(tags=frozenset({"test-tag"})).resolve() == (name,)
+    assert name not in SUITES.get("default").pruner_names()
+
+
+class _Pruner:
+    name = "p"
+
+    def prune(self, model, data, density, *, generator, budget):
+        return {}
+
+
+@pytest.mark.parametrize("tags, rank, message", [
+    (["paper"], 0, "tags must be a frozenset of non-empty strings"),
+    (frozenset({""}), 0, "tags must be a frozenset of non-empty strings"),
+    (frozenset({1}), 0, "tags must be a frozenset of non-empty strings"),
+    (frozenset(), "1", "rank must be an int"),
+])
+def test_check_pruner_rejects_bad_tags_and_rank(tags, rank, message):
+    p = _Pruner()
+    p.tags, p.rank = tags, rank
+    with pytest.raises(PrunerError, match=message):
+        check_pruner(p, "x.py")
+
+
+def test_tags_default_to_empty():
+    p = check_pruner(_Pruner(), "x.py")
+    assert tags_of(p) == frozenset() and rank_of(p) == 0
