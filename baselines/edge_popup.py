@@ -38,7 +38,8 @@ from plantseek.prune.masks import Mask, kept_count, layer_counts, select_top, va
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import derive_generator, model_device, model_dtype
-from plantseek.train.loop import TrainConfig, batches, epoch_lr, make_optimizer
+from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.loop import batches, make_optimizer
 
 
 def epoch_densities(density: float, epochs: int, anneal: bool) -> list[float]:

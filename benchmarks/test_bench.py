@@ -19,7 +19,8 @@ from plantseek.score.evaluation import strong_metrics_batched
 from plantseek.planted.instance import plant
 from plantseek.nets.mlp import build_model
 from plantseek.planted.task import DataConfig
-from plantseek.train.loop import TrainConfig, model_optimizer
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import model_optimizer
 
 BATCH = 32
 

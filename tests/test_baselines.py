@@ -21,7 +21,7 @@ from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner
 from plantseek.prune.schedules import score_batch
 from plantseek.planted.task import DataConfig
-from plantseek.train.loop import TrainConfig
+from plantseek.train.config import TrainConfig
 
 EXPECTED_NAMES = {
     "random", "magnitude", "snip", "grasp", "synflow", "synflow-100", "magnitude-multishot", "snip-multishot",
@@ -254,8 +254,10 @@ def test_edge_popup_straight_through_gradient():
     model = random_model((2, 3, 2), seed=1)
     weights = [l.weight.detach() for l in model.layers]
     biases = [l.bias.detach() for l in model.layers]
-    sw = [torch.randn(1, *w.shape, generator=gen(l), dtype=torch.float64).requires_grad_() for l, w in enumerate(weights)]
-    sb = [torch.randn(1, b.shape[0], generator=gen(9 + l), dtype=torch.float64).requires_grad_() for l, b in enumerate(biases)]
+    sw = [torch.randn(1, *w.shape, generator=gen(l), dtype=torch.float64).requires_grad_()
+          for l, w in enumerate(weights)]
+    sb = [torch.randn(1, b.shape[0], generator=gen(9 + l), dtype=torch.float64).requires_grad_()
+          for l, b in enumerate(biases)]
     wc, bc = [[3, 2]], [[2, 1]]
     x = torch.rand(1, 5, 2, generator=gen(3), dtype=torch.float64)
     names = [(f"layers.{l}.weight", f"layers.{l}.bias") for l in range(2)]

@@ -18,7 +18,8 @@ from plantseek.score.evaluation import strong_metric, strong_metrics_batched
 from plantseek.planted.instance import plant
 from plantseek.nets.mlp import Architecture, build_model, he_init
 from plantseek.planted.task import DataConfig
-from plantseek.train.loop import TrainConfig, train_masks, train_model
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import train_masks, train_model
 
 ADAM = TrainConfig(epochs=3, batch_size=16)  # torch's fused Adam kernel (the default)
 ADAM_SINGLE = TrainConfig(epochs=3, batch_size=16, adam_kernel="single-tensor")
@@ -159,7 +160,8 @@ def test_fused_and_single_tensor_adam_agree_to_rounding_for_a_few_steps():
 
 
 def test_flat_optimizer_keeps_the_module_parameters_in_its_buffer():
-    from plantseek.train.loop import FLAT_ALIGN, FlatOptimizer
+    from plantseek.train.flat_optimizers import FLAT_ALIGN
+    from plantseek.train.loop import FlatOptimizer
 
     arch = Architecture((2, 12, 3))
     model = build_model(arch, he_init(arch, gen(0)), torch.float32)

@@ -13,7 +13,7 @@ from plantseek.run.grid import expand, run_cells
 from plantseek.run.group import run_group
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import SUITES, canonical_density
-from plantseek.train.loop import TrainConfig
+from plantseek.train.config import TrainConfig
 
 ORACLE = "tests/pruners/oracle.py"
 

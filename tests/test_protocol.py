@@ -23,7 +23,8 @@ from plantseek.prune.masks import kept_count, select_top, validate_mask
 from plantseek.prune.schedules import score_batch
 from plantseek.score.evaluation import model_metric, strong_metrics_batched, strong_outputs, strong_outputs_batched
 from plantseek.score.metrics import collapsed_layers, effective_density, effective_mask, layer_collapse
-from plantseek.train.loop import TrainConfig, train_masks
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import train_masks
 from plantseek.train.readout import weak_start
 
 

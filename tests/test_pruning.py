@@ -12,9 +12,10 @@ from plantseek.core.errors import ConfigError, PrunerError
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.masks import kept_count, layer_counts, mask_count, select_top
 from plantseek.nets.mlp import Architecture, build_model, he_init
-from plantseek.prune.schedules import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant, prune_jointly,
-                               multishot_variant, score_batch)
-from plantseek.train.loop import TrainConfig, train_model
+from plantseek.prune.schedules import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant,
+                                       multishot_variant, prune_jointly, score_batch)
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import train_model
 
 
 def gen(seed: int) -> torch.Generator:
@@ -276,6 +277,7 @@ def test_variant_factories():
     local = local_variant(AbsScore, "abs-local")()
     assert local.name == "abs-local" and local.scope == "local" and local.protocol == "single-shot"
     multi = multishot_variant(AbsScore, "abs-multishot")()
-    assert multi.name == "abs-multishot" and multi.protocol == "multi-shot" and (multi.rounds, multi.epochs_per_round) == (10, 5)
+    assert multi.name == "abs-multishot" and multi.protocol == "multi-shot"
+    assert (multi.rounds, multi.epochs_per_round) == (10, 5)
     assert callable(getattr(multi, "prune_batch"))
     assert not hasattr(AbsScore(), "prune_batch")

@@ -41,7 +41,8 @@ from plantseek.train.batched import BatchedTrainer, _Data
 from plantseek.train.device import bytes_per_network, default_threads
 from plantseek.train.losses import loss_grad_fn
 from plantseek.nets.mlp import Architecture, build_model, he_init
-from plantseek.train.loop import TrainConfig, model_optimizer
+from plantseek.train.config import TrainConfig
+from plantseek.train.loop import model_optimizer
 
 BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
 KS = (1, 8, 32, 128)

@@ -58,7 +58,8 @@ class TargetNetwork:
 
 @dataclass(frozen=True)
 class PiecewiseLinear:
-    """relu-units representation of a continuous piecewise-linear approximation of ``f`` on knots ``s_0 < ... < s_{n-1}`` (+ end).
+    """relu-units representation of a continuous piecewise-linear approximation of ``f`` on knots
+    ``s_0 < ... < s_{n-1}`` (+ end).
 
     Unit ``j`` computes ``relu(p_j * (x - s_j))`` with signs ``p_j`` alternating +1, -1, +1, ... (unit 0 is +1),
     ``out_weights[j]`` are the changes of slope at the knots, corrected for the negative-sign units (unit 0,

@@ -145,7 +145,7 @@ def train_step(run: GroupRun, device: str | None = None) -> None:
     first_of = {i: k for k, i in reversed(list(enumerate(slot)))}
     t0 = time.perf_counter()
     todo = [first_of[i] for i in range(len(unique))]
-    starts = [weak_start(hosts[k], masks[k], train.x, train.y, instance.task.kind) for k in todo]
+    starts = [weak_start(hosts[k], masks[k], train.x, train.y, instance.task.kind, instance.arch) for k in todo]
     kwargs = {"device": device} if device else {}
     trained = train_masks(instance.arch, starts, [masks[k] for k in todo], train.x, train.y, instance.task.loss,
                           first.train, [seeding.generator(first.seed, "train") for _ in todo], **kwargs)
@@ -164,7 +164,7 @@ def score_step(run: GroupRun) -> None:
         CellScores(strong=next(strong) if has_strong_metric(t.cell) else math.nan,
                    weak=model_metric(instance, model, t.mask),
                    achieved_density=mask_count({n: t.mask[n] for n in weights}) / instance.arch.n_prunable,
-                   recovery=recovery_metrics(t.mask, instance.ticket))
+                   recovery=recovery_metrics(t.mask, instance.ticket, instance.arch.structure()))
         for t, model in zip(run.trainees, run.models)
     ]
 

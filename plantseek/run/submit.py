@@ -25,7 +25,7 @@ from plantseek.prune.contract import get_pruner, is_file_ref
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import Suite
 from plantseek.planted.task import DataConfig
-from plantseek.train.loop import TrainConfig
+from plantseek.train.config import TrainConfig
 
 
 class SubmissionError(PlantseekError):

@@ -14,7 +14,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.prune.masks import validate_density
 from plantseek.core.registry import Registry
-from plantseek.train.loop import TrainConfig
+from plantseek.train.config import TrainConfig
 
 SUITES: Registry["Suite"] = Registry("suite")
 
@@ -43,9 +43,8 @@ class PrunerSelector:
     exclude_tags: frozenset[str] = frozenset()
 
     def resolve(self) -> tuple[str, ...]:
-        from plantseek.prune.contract import PROTOCOLS, PRUNERS, load_baselines, protocol_of, rank_of, tags_of
+        from plantseek.prune.contract import PROTOCOLS, PRUNERS, protocol_of, rank_of, tags_of
 
-        load_baselines()
         chosen = []
         for name in PRUNERS.names():
             pruner = PRUNERS.get(name)()

@@ -45,10 +45,9 @@ from plantseek.core.errors import ConfigError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
 from plantseek.nets.protocol import count
 from plantseek.prune.masks import validate_mask
-from plantseek.train.config import TrainConfig
+from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.device import auto_chunk, resolve_device
-from plantseek.train.flat_optimizers import FlatSGD, FlatAdam, FlatFusedAdam
-from plantseek.train.loop import epoch_lr, padded_length
+from plantseek.train.flat_optimizers import padded_length, FlatSGD, FlatAdam, FlatFusedAdam
 from plantseek.train.losses import loss_grad_fn
 from plantseek.train.products import product_plan
 

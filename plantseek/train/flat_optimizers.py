@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 
 from plantseek.train.config import TrainConfig
-from plantseek.train.loop import padded_length
+
+FLAT_ALIGN = 64  # elements: a multiple of every CPU vector width (and of the kernel's 64-byte work units)
+
+
+def padded_length(n: int) -> int:
+    """``n`` rounded up to a multiple of ``FLAT_ALIGN``."""
+    return -(-n // FLAT_ALIGN) * FLAT_ALIGN
+
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam defaults, as make_optimizer uses them
 ADAM_EPS = 1e-8

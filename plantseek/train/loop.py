@@ -28,25 +28,17 @@ Any architecture of the network protocol (:mod:`plantseek.nets.protocol`) trains
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.train.config import ADAM_KERNELS, TrainConfig  # noqa: F401 - TrainConfig re-exported
+from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.flat_optimizers import padded_length
 from plantseek.nets.mlp import Architecture, Mask
 from plantseek.nets.protocol import Network
 
 Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
-
-
-FLAT_ALIGN = 64  # elements: a multiple of every CPU vector width (and of the kernel's 64-byte work units)
-
-
-def padded_length(n: int) -> int:
-    """``n`` rounded up to a multiple of ``FLAT_ALIGN``."""
-    return -(-n // FLAT_ALIGN) * FLAT_ALIGN
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
@@ -102,12 +94,6 @@ def model_optimizer(model: torch.nn.Module, config: TrainConfig):
     if config.fused_adam:
         return FlatOptimizer(model, config)
     return make_optimizer(model.parameters(), config)
-
-
-def epoch_lr(config: TrainConfig, epoch: int) -> float:
-    if config.schedule == "cosine":
-        return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, config.epochs)))
-    return config.lr
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator):
