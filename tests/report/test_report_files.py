@@ -14,7 +14,7 @@ import pytest
 from plantseek.run.records import CellConfig, CellResult
 from plantseek.store.results import ResultStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import NOW, _ablation_example  # noqa: E402
 

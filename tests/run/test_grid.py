@@ -1,4 +1,5 @@
-"""The evaluation harness: exact planted mask, failing pruners, reproducibility, the evaluate CLI."""
+"""Running a grid end to end (plant, prune, train, score, store): exact planted mask, failing pruners,
+reproducibility, the evaluate CLI."""
 
 import json
 import math

@@ -22,7 +22,7 @@ from plantseek.run.grid import expand
 from plantseek.run.group import run_group
 from plantseek.run.suites import SUITES
 
-STORE = Path(__file__).resolve().parents[1] / "leaderboard" / "plantseek.db"
+STORE = Path(__file__).resolve().parents[2] / "leaderboard" / "plantseek.db"
 # one cell of each protocol, spread over the three tasks: (task, pruner, density)
 PINNED = [
     ("circle", "magnitude", "0.1"),

@@ -1,4 +1,4 @@
-"""The paper's full grids end to end (slow: python -m pytest tests/test_paper_grids.py --runslow).
+"""The paper's full grids end to end (slow: python -m pytest tests/run/test_paper_grids.py --runslow).
 
 Wall-clock targets live in `python -m plantseek bench`, not here; these only check that every cell completes.
 """

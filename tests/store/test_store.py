@@ -392,7 +392,7 @@ def test_store_survives_fork(tmp_path):
 
 
 # --- schema version 2: the ablation and the metric direction as columns; version-1 stores ----------------------------
-V1_STORE = Path(__file__).resolve().parent.parent / "leaderboard" / "plantseek.db"  # committed, schema version 1
+V1_STORE = Path(__file__).resolve().parents[2] / "leaderboard" / "plantseek.db"  # committed, schema version 1
 
 
 def test_ablation_and_direction_are_stored_columns(tmp_path):

@@ -374,7 +374,7 @@ def test_every_registered_pruner_returns_valid_masks(name, instance):
     assert all(torch.equal(host.state_dict()[k], before[k]) for k in before)
     assert torch.equal(data.x, x_before) and torch.equal(data.y, y_before)
     if pruner.protocol == "multi-shot":
-        return  # prune == prune_batch and determinism of the multi-shot schedule: tests/test_pruning.py
+        return  # prune == prune_batch and determinism of the multi-shot schedule: tests/prune/test_pruning.py
     # deterministic given the generator (and, for edge-popup, prune == prune_batch's first mask)
     again = pruner.prune(instance.host(), data, densities[0], generator=gen(0), budget=budget)
     assert all(torch.equal(again[k], masks[0][k]) for k in again)

@@ -16,7 +16,7 @@ from plantseek.core.errors import ConfigError
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TOY_PYPROJECT = """\
 [build-system]
