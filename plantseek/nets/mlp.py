@@ -18,9 +18,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from plantseek.core.types import Mask
 from plantseek.nets.protocol import HiddenUnits, Structure, chain_structure
 
-Mask = dict[str, torch.Tensor]
 Product = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 

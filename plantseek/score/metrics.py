@@ -50,9 +50,9 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import MaskError
+from plantseek.core.types import Mask
 from plantseek.nets.protocol import Structure, chain_structure
 
-Mask = dict[str, torch.Tensor]
 
 __all__ = [
     "weight_entries", "overlap_counts", "precision", "recall", "f1", "jaccard", "per_layer_scores",
