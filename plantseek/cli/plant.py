@@ -21,11 +21,12 @@ def add_arguments(p) -> None:
 
 def summary(inst) -> dict:
     from plantseek.planted.audit import audit
-    from plantseek.score.evaluation import strong_metric, target_metric, ticket_metric
+    from plantseek.score.evaluation import planted_scale_metric, strong_metric, target_metric, ticket_metric
 
     meta = inst.metadata()
     meta.update(
         ticket_metric=ticket_metric(inst),
+        ticket_metric_planted_scales=planted_scale_metric(inst, inst.ticket),
         target_metric=target_metric(inst),
         dense_host_metric=strong_metric(inst, None),
         audit=audit(inst),
@@ -58,7 +59,8 @@ def run(args) -> int:
           f"density {info['ticket_density']:.6f})")
     m = info["metric_name"]
     print(f"  test {m}: ticket {info['ticket_metric']:.6g} | target {info['target_metric']:.6g} | "
-          f"dense host {info['dense_host_metric']:.6g}   (strong, scale-corrected)")
+          f"dense host {info['dense_host_metric']:.6g}   (strong, readout fitted on the training split; "
+          f"ticket with the planted scales: {info['ticket_metric_planted_scales']:.6g})")
     print(f"  output scales: {', '.join(f'{s:.3e}' for s in info['output_scales'])}")
     print("  leak audit (KS |planted| vs |other| weights; zero-bias share; placement of ticket neurons):")
     for e in info["audit"]["layers"]:

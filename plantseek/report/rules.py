@@ -29,7 +29,9 @@ SANITY_RULE = (
 #: the words both pages use for density, recall, precision, strong and weak (the page adds how to sort)
 GLOSSARY = ("Density = fraction of prunable weights **kept**. Recall = fraction of the planted ticket's weights kept "
             "by a mask; precision = fraction of kept weights that belong to the ticket. Strong = the masked host "
-            "network at its initial weights; weak = the masked network after training. ")
+            "network at its initial weights, read out per output with a scale and offset fitted for each mask on the "
+            "training split (least squares; minimum cross-entropy for classification); weak = the masked network "
+            "after training. ")
 
 PLOT_TITLES = {
     "metric": "Task metric vs density (strong and weak)",

@@ -44,7 +44,7 @@ from plantseek.prune.masks import mask_count, pack_mask
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.run.records import CellConfig, CellResult, provenance
-from plantseek.score.evaluation import model_metric, strong_metric, strong_metrics_batched
+from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.loop import train_masks
 from plantseek.train.readout import weak_start
@@ -65,7 +65,8 @@ class Trainee:
 class CellScores:
     """What the score step measured for one trainee."""
 
-    strong: float  # NaN for a re-initialised host
+    strong: float  # through the mask's fitted readout; NaN for a re-initialised host
+    strong_planted_scales: float  # read out with the planted output scales (plantseek.score.evaluation)
     weak: float
     achieved_density: float
     recovery: dict[str, Any]
@@ -158,15 +159,17 @@ def score_step(run: GroupRun) -> None:
     """Strong metrics (batched, planted host only), weak metrics and recovery metrics of every trainee."""
     instance = run.instance
     run.dense_weak_metric = model_metric(instance, run.dense_model, None)
-    strong = iter(strong_metrics_batched(instance, [t.mask for t in run.trainees if has_strong_metric(t.cell)]))
+    strong = iter(strong_scores_batched(instance, [t.mask for t in run.trainees if has_strong_metric(t.cell)]))
     weights = instance.arch.weight_names()
-    run.scores = [
-        CellScores(strong=next(strong) if has_strong_metric(t.cell) else math.nan,
-                   weak=model_metric(instance, model, t.mask),
-                   achieved_density=mask_count({n: t.mask[n] for n in weights}) / instance.arch.n_prunable,
-                   recovery=recovery_metrics(t.mask, instance.ticket, instance.arch.structure()))
-        for t, model in zip(run.trainees, run.models)
-    ]
+    run.scores = []
+    for t, model in zip(run.trainees, run.models):
+        score = next(strong) if has_strong_metric(t.cell) else None
+        run.scores.append(CellScores(
+            strong=math.nan if score is None else score.metric,
+            strong_planted_scales=math.nan if score is None else score.planted_scales,
+            weak=model_metric(instance, model, t.mask),
+            achieved_density=mask_count({n: t.mask[n] for n in weights}) / instance.arch.n_prunable,
+            recovery=recovery_metrics(t.mask, instance.ticket, instance.arch.structure())))
 
 
 def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
@@ -180,7 +183,7 @@ def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
         done[t.cell.cell_id] = CellResult(
             status="ok", density=t.job.density, achieved_density=s.achieved_density, strong_metric=s.strong,
             weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=run.train_seconds,
-            protocol=run.protocols.get(t.cell.pruner, ""), metrics=s.recovery, mask=pack_mask(t.mask), **common)
+            protocol=run.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask), **common)
     out = []
     for c in run.cells:
         job = run.job_of(c)
@@ -189,6 +192,13 @@ def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
             protocol=run.protocols.get(c.pruner, ""), **common)
         out.append((c, result))
     return out
+
+
+def _metrics(scores: CellScores) -> dict[str, Any]:
+    """A cell's stored metrics: the recovery metrics, and the planted-scale strong metric where there is one."""
+    if math.isnan(scores.strong_planted_scales):
+        return scores.recovery
+    return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales}
 
 
 def failed_instance(cells: Sequence[CellConfig], exc: PlantseekError,

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -219,15 +220,24 @@ def test_strong_and_weak_evaluation_on_the_toy(toy):
     arch, params, x, y = toy
     masks = [prune(n, arch, params, x, y, 0.5) for n in ("random", "magnitude")]
     scales = torch.tensor([1e-3, 1e-5], dtype=torch.float64)
-    task = SimpleNamespace(metric=lambda out, t: float(((out - t) ** 2).mean()))
+    task = SimpleNamespace(kind="regression", metric=lambda out, t: float(((out - t) ** 2).mean()))
     inst = SimpleNamespace(arch=arch, initial_state=params, scales=scales, task=task,
-                           data=SimpleNamespace(test=Split(x, y)))
+                           data=SimpleNamespace(train=Split(x, y), test=Split(x, y)))
     for m in masks:
         expected = plain_skip({n: p * m[n].double() if n in m else p for n, p in params.items()}, x) / scales
         torch.testing.assert_close(strong_outputs(inst, m, x), expected, rtol=1e-12, atol=1e-9)
     batched = strong_outputs_batched(inst, masks + [None], x)
     torch.testing.assert_close(batched[2], plain_skip(params, x) / scales)
-    assert strong_metrics_batched(inst, masks) == pytest.approx([task.metric(b, y) for b in batched[:2]])
+    def least_squares_readout(z):  # numpy, output by output, with an intercept
+        columns = []
+        for k in range(z.shape[1]):
+            design = np.stack([z[:, k].numpy(), np.ones(z.shape[0])], axis=1)
+            coef, *_ = np.linalg.lstsq(design, y[:, k].numpy(), rcond=None)
+            columns.append(design @ coef)
+        return torch.from_numpy(np.stack(columns, axis=1))
+
+    want = [task.metric(least_squares_readout(b * scales), y) for b in batched[:2]]
+    assert strong_metrics_batched(inst, masks) == pytest.approx(want, rel=1e-9)
     # weak: calibrated and balanced start (same function up to the folded factors), then training
     start = weak_start(params, masks[0], x, y, "regression", arch=arch)
     before = arch.forward(params, x, masks[0])

@@ -19,7 +19,7 @@ from plantseek.run.group import (GroupRun, ablate_step, plant_step, prune_step, 
 from plantseek.run.pruning import PruneJob
 from plantseek.run.records import provenance
 from plantseek.run.suites import SUITES
-from plantseek.score.evaluation import model_metric, strong_metric
+from plantseek.score.evaluation import model_metric, planted_scale_metric, strong_metric
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
@@ -175,5 +175,8 @@ def test_pipeline_equals_a_straightforward_recomputation_cell_by_cell():
         else:
             assert r.strong_metric == pytest.approx(strong_metric(inst, mask), rel=1e-12, abs=1e-12)
         assert r.weak_metric == model_metric(inst, model, mask)
+        planted = r.metrics.pop("strong_metric_planted_scales", None)
         assert r.metrics == recovery_metrics(mask, inst.ticket)
+        if c.ablation != "reinit":
+            assert planted == pytest.approx(planted_scale_metric(inst, mask), rel=1e-12)
         assert r.higher_is_better is False  # relu: mse

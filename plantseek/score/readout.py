@@ -1,0 +1,117 @@
+"""The strong-ticket readout: an affine map per output, fitted for each mask on the TRAINING split.
+
+A strong ticket is a mask on the host's initial weights; the planted ticket's outputs carry tiny per-output
+factors (``PlantedInstance.scales``, 1e-3..1e-11), and any other mask's outputs carry factors of its own that
+nobody knows. Dividing every mask's outputs by the *planted* factors is right for the exact ticket and wrong for
+every other mask: their regression MSE is blown up to 1e3..1e12, and a collapsed (constant) network scores best.
+So every mask gets its own readout, fitted on the training split (never the test split, never the ground truth):
+
+``readout_k(z) = a_k * z_k + c_k`` for every output ``k`` (a diagonal affine map: no mixing of outputs),
+
+* **regression**: ordinary least squares of ``y_k`` on ``z_k`` with an intercept, per output (closed form);
+  the sign of ``a_k`` is free, as in the reference code's least-squares output scale;
+* **classification**: minimum mean cross-entropy of the logits ``a * z + c`` (convex in ``(a, c)``; solved in
+  float64 by damped Newton steps with the exact Hessian). Per-logit scales are needed because planting gives each
+  logit its own factor (raw argmax is meaningless); the offsets let a network whose logits carry no information
+  predict the most frequent class, as the best constant predictor does.
+
+Properties (tested): the exact planted ticket scores (up to the estimation error of 2 * outputs parameters on
+9,000 samples) the target network's own metric; a constant-output mask scores exactly what the best constant
+predictor fitted on the training split scores (the training mean for MSE, the most frequent class for accuracy);
+an output that is constant gets ``a_k = 0``. Inputs and outputs are float64. Pure functions, no instance I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NEWTON_ITERATIONS = 50
+RIDGE = 1e-9  # added to the Hessian's diagonal: keeps the Newton system solvable when logits are collinear
+
+
+@dataclass(frozen=True)
+class AffineReadout:
+    """``a * z + c`` per output (both of shape ``(outputs,)``, float64)."""
+
+    scale: torch.Tensor
+    offset: torch.Tensor
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return z.double() * self.scale + self.offset
+
+
+def _standardised(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(zs, mean, std, live)``: ``zs = (z - mean) / std`` per output, 0 where an output is constant."""
+    mean = z.mean(0)
+    std = z.std(0, unbiased=False)
+    live = std > 0
+    zs = torch.where(live, (z - mean) / torch.where(live, std, torch.ones_like(std)), torch.zeros_like(z))
+    return zs, mean, std, live
+
+
+def fit_regression(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
+    """Least squares with intercept, output by output: ``a = cov(z, y) / var(z)``, ``c = mean(y) - a mean(z)``."""
+    z, y = z.double(), y.double()
+    zs, mean, std, live = _standardised(z)
+    beta = (zs * (y - y.mean(0))).mean(0)  # slope on the standardised output (its variance is 1)
+    scale = torch.where(live, beta / torch.where(live, std, torch.ones_like(std)), torch.zeros_like(beta))
+    return AffineReadout(scale, y.mean(0) - scale * mean)
+
+
+def _cross_entropy(zs: torch.Tensor, y: torch.Tensor, a: torch.Tensor, c: torch.Tensor) -> float:
+    return float(torch.nn.functional.cross_entropy(zs * a + c, y))
+
+
+def _newton_step(zs: torch.Tensor, onehot: torch.Tensor, a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """The Newton direction for ``(a, c)`` of the mean cross-entropy of ``zs * a + c``."""
+    n, m = zs.shape
+    p = torch.softmax(zs * a + c, dim=1)
+    r = p - onehot
+    grad = torch.cat([(zs * r).mean(0), r.mean(0)])
+    cov = torch.diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1)  # (n, m, m): Hessian of CE in the logits
+    h_aa = torch.einsum("ni,nij,nj->ij", zs, cov, zs) / n
+    h_ac = torch.einsum("ni,nij->ij", zs, cov) / n
+    h_cc = cov.mean(0)
+    hess = torch.cat([torch.cat([h_aa, h_ac], 1), torch.cat([h_ac.T, h_cc], 1)], 0)
+    hess = hess + RIDGE * torch.eye(2 * m, dtype=torch.float64)
+    return torch.linalg.solve(hess, grad)
+
+
+def fit_classification(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
+    """Minimum mean cross-entropy of the logits ``a * z + c`` (damped Newton with backtracking, float64)."""
+    z = z.double()
+    zs, mean, std, live = _standardised(z)
+    m = z.shape[1]
+    onehot = torch.nn.functional.one_hot(y, m).double()
+    a = live.double()  # start: the standardised logits as they are; constant ones contribute nothing
+    c = torch.log(onehot.mean(0).clamp_min(1e-12))  # start: the class frequencies
+    current = _cross_entropy(zs, y, a, c)
+    for _ in range(NEWTON_ITERATIONS):
+        step = _newton_step(zs, onehot, a, c)
+        t = 1.0
+        while t > 1e-8:  # backtracking: the first step length that lowers the loss
+            trial_a, trial_c = a - t * step[:m], c - t * step[m:]
+            value = _cross_entropy(zs, y, trial_a, trial_c)
+            if value < current:
+                break
+            t /= 2
+        else:
+            break
+        improvement = current - value
+        a, c, current = trial_a, trial_c, value
+        if improvement < 1e-13:
+            break
+    a = torch.where(live, a, torch.zeros_like(a))
+    scale = torch.where(live, a / torch.where(live, std, torch.ones_like(std)), torch.zeros_like(a))
+    return AffineReadout(scale, c - scale * mean)
+
+
+def fit_readout(z: torch.Tensor, y: torch.Tensor, kind: str) -> AffineReadout:
+    """The readout of a mask from its raw float64 outputs ``z`` (n, outputs) on the training split."""
+    if kind == "classification":
+        return fit_classification(z, y)
+    if kind == "regression":
+        return fit_regression(z, y)
+    raise ValueError(f"unknown task kind {kind!r}")
