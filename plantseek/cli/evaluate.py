@@ -29,6 +29,10 @@ def add_arguments(p) -> None:
     p.add_argument("--noise", type=float, help="task noise level (default: the task's, 0.01)")
     p.add_argument("--epochs", type=int, help="weak-training epochs (default 10)")
     p.add_argument("--n-samples", type=int, help="samples per instance (train + test; default 10000)")
+    p.add_argument("--protocol", choices=("calibrated", "paper"), default=None,
+                   help="where weak training starts: paper = the masked initial network as is (the paper's protocol; "
+                        "default of the paper-* suites), calibrated = a fitted readout and balanced units (default "
+                        "of the default suite); see plantseek.train.protocols")
     p.add_argument("--adam-kernel", choices=("fused", "single-tensor"), default=None,
                    help="Adam implementation for weak training and pruners' training (default fused; "
                         "single-tensor is torch.optim.Adam's default, as in the paper's code)")
@@ -71,6 +75,8 @@ def build_suite(args):
                    depth=args.depth, width=args.width, n_samples=args.n_samples)
     if args.noise is not None:
         changes["task_options"] = {**suite.task_options, "noise": args.noise}
+    if args.protocol is not None:
+        changes["training_protocol"] = args.protocol
     train, budget = suite.train, suite.budget
     if args.epochs is not None:
         train = train.replace(epochs=args.epochs)

@@ -8,11 +8,14 @@ ablation and the metric's direction are read from their own columns (``ablation`
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import StoreError
 from plantseek.report.format import method_label, slugify
+from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
                     "metric_name", "higher_is_better", "density", "strong_metric", "weak_metric", "ticket_metric"]
@@ -78,16 +81,33 @@ def _fill_protocols(d: pd.DataFrame) -> None:
                     for p, proto in zip(d["_label"], d["protocol"])]
 
 
+def training_protocols(d: pd.DataFrame) -> list[str]:
+    """Each cell's weak-training protocol (``CellConfig.training_protocol``), from its stored configuration;
+    ``calibrated`` where the configuration does not name one (results from before the choice existed)."""
+    if "config_json" not in d.columns:
+        return [DEFAULT_TRAINING_PROTOCOL] * len(d)
+    out = []
+    for text in d["config_json"]:
+        try:
+            config = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            config = {}
+        out.append(str(config.get("training_protocol", DEFAULT_TRAINING_PROTOCOL)) if isinstance(config, dict)
+                   else DEFAULT_TRAINING_PROTOCOL)
+    return out
+
+
 def _add_settings(d: pd.DataFrame) -> None:
-    """``_sid``, ``_setting`` and ``_slug`` of every cell; settings sorted by (task, depth, width, noise), NaN noise
-    first."""
-    keys = d[["task", "depth", "width", "noise"]].copy()
+    """``_training``, ``_sid``, ``_setting`` and ``_slug`` of every cell; settings sorted by (task, depth, width,
+    noise, training protocol), NaN noise first. The training protocol is named in every setting's label."""
+    d["_training"] = training_protocols(d)
+    keys = d[["task", "depth", "width", "noise", "_training"]].copy()
     keys["noise"] = keys["noise"].fillna(-np.inf)
-    uniq = keys.drop_duplicates().sort_values(["task", "depth", "width", "noise"], kind="stable")
+    uniq = keys.drop_duplicates().sort_values(["task", "depth", "width", "noise", "_training"], kind="stable")
     sid_of = {tuple(r): i for i, r in enumerate(uniq.itertuples(index=False, name=None))}
     d["_sid"] = [sid_of[tuple(r)] for r in keys.itertuples(index=False, name=None)]
     labels, slugs, used = {}, {}, set()
-    for (task, depth, width, noise), i in sid_of.items():
+    for (task, depth, width, noise, training), i in sid_of.items():
         parts = [task]
         if np.isfinite(depth):
             parts.append(f"depth {int(depth)}")
@@ -95,9 +115,10 @@ def _add_settings(d: pd.DataFrame) -> None:
             parts.append(f"width {int(width)}")
         if np.isfinite(noise):
             parts.append(f"noise {noise:g}")
-        labels[i] = _SEP.join(parts)
+        labels[i] = _SEP.join(parts + [f"{training} training"])
+        slug_parts = parts[1:] + ([training] if training != DEFAULT_TRAINING_PROTOCOL else [])
         slug = slugify("-".join([task] + [p.replace("depth ", "d").replace("width ", "w").replace(" ", "")
-                                          for p in parts[1:]]))
+                                          for p in slug_parts]))
         base, k = slug, 2
         while slug.lower() in used:  # distinct settings whose names sanitise alike
             slug, k = f"{base}-{k}", k + 1

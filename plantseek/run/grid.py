@@ -39,16 +39,17 @@ def expand(suite: Suite) -> list[CellConfig]:
     return [
         CellConfig(task=t, depth=suite.depth, width=suite.width, seed=s, pruner=p, density=d,
                    task_options=options, train=suite.train, budget=suite.budget, pruner_code=codes[p],
-                   n_samples=suite.n_samples)
+                   n_samples=suite.n_samples, training_protocol=suite.training_protocol)
         for t in suite.tasks for s in suite.seeds for p in pruners for d in suite.densities
     ]
 
 
 def group_cells(cells: Iterable[CellConfig]) -> list[list[CellConfig]]:
-    """The cells grouped by instance, groups in order of first appearance, cells in their given order."""
+    """The cells grouped by instance (and weak-training configuration and protocol, which a group shares), groups
+    in order of first appearance, cells in their given order."""
     groups: "OrderedDict[tuple, list[CellConfig]]" = OrderedDict()
     for c in cells:
-        groups.setdefault(c.instance_key, []).append(c)
+        groups.setdefault(c.group_key, []).append(c)
     return list(groups.values())
 
 

@@ -11,12 +11,12 @@
    (:mod:`plantseek.run.ablations`: a ``shuffled`` mask, or a ``reinit`` host);
 4. :func:`train_step`: trains every (mask, host) as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32,
    the mask fixed), plus the dense host as a reference, all through one ``train_masks`` call; identical
-   (mask, host) pairs train once. Training starts from the masked initial network with a calibrated readout and
-   balanced neuron scales (:func:`plantseek.train.readout.weak_start`: the same network function, fitted on the
-   training split only);
-5. :func:`score_step`: the **strong** metric of every mask on the planted host (initial weights, scale-correct
-   readout, test split; batched), the weak metric of every trained network, recovery metrics against the
-   planted ticket;
+   (mask, host) pairs train once. Where training starts is the cells' training protocol
+   (:mod:`plantseek.train.protocols`): ``paper``, the masked initial network as is; ``calibrated``, the same
+   network function with a readout fitted on the training split and balanced neuron scales;
+5. :func:`score_step`: the **strong** metric of every mask on the planted host (initial weights, a readout fitted
+   per mask on the training split, test split; batched), the weak metric of every trained network, recovery
+   metrics against the planted ticket;
 6. :func:`record_step`: one :class:`plantseek.run.records.CellResult` per cell; a cell whose pruning failed is a
    *failed* cell carrying the one-line reason.
 
@@ -47,7 +47,7 @@ from plantseek.run.records import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.loop import train_masks
-from plantseek.train.readout import weak_start
+from plantseek.train.protocols import TRAINING_PROTOCOLS
 
 
 @dataclass
@@ -146,7 +146,8 @@ def train_step(run: GroupRun, device: str | None = None) -> None:
     first_of = {i: k for k, i in reversed(list(enumerate(slot)))}
     t0 = time.perf_counter()
     todo = [first_of[i] for i in range(len(unique))]
-    starts = [weak_start(hosts[k], masks[k], train.x, train.y, instance.task.kind, instance.arch) for k in todo]
+    start = TRAINING_PROTOCOLS.get(first.training_protocol)
+    starts = [start(hosts[k], masks[k], train.x, train.y, instance.task.kind, instance.arch) for k in todo]
     kwargs = {"device": device} if device else {}
     trained = train_masks(instance.arch, starts, [masks[k] for k in todo], train.x, train.y, instance.task.loss,
                           first.train, [seeding.generator(first.seed, "train") for _ in todo], **kwargs)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plantseek.train.config import TrainConfig
+from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
 # get new cell ids (and are recomputed) instead of being taken for current ones.
@@ -43,6 +43,7 @@ class CellConfig:
     pruner_code: str = ""  # sha256 of a pruner file (file refs only), so an edited file is re-run
     n_samples: int = 10_000
     ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (plantseek.run.ablations)
+    training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts: "calibrated" or "paper"
 
     @property
     def label(self) -> str:
@@ -78,6 +79,11 @@ class CellConfig:
     def cell_id(self) -> str:
         text = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def group_key(self) -> tuple:
+        """Cells with equal keys run as one group: one instance, one weak-training configuration and protocol."""
+        return (*self.instance_key, self.train, self.training_protocol)
 
     @property
     def instance_key(self) -> tuple:

@@ -14,7 +14,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.prune.masks import validate_density
 from plantseek.core.registry import Registry
-from plantseek.train.config import TrainConfig
+from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 SUITES: Registry["Suite"] = Registry("suite")
 
@@ -71,6 +71,7 @@ class Suite:
     n_samples: int = 10_000
     train: TrainConfig = TrainConfig()
     budget: TrainConfig = TrainConfig()
+    training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts (plantseek.train.protocols)
 
     def pruner_names(self) -> tuple[str, ...]:
         """The suite's pruners, in cell order (a selector resolved against the registry now)."""
@@ -101,17 +102,17 @@ _register(Suite(
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",
     PAPER_TASKS, PrunerSelector(("single-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
-    tuple(range(25)),
+    tuple(range(25)), training_protocol="paper",
 ))
 _register(Suite(
     "paper-multishot", "the paper's multi-shot grid: 4 pruners x 5 densities x 10 seeds x 3 tasks",
     PAPER_TASKS, PrunerSelector(("multi-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
-    tuple(range(10)),
+    tuple(range(10)), training_protocol="paper",
 ))
 _register(Suite(
     "paper-strong", "edge-popup strong-ticket search: 2 variants x 5 densities x 25 seeds x 3 tasks",
     PAPER_TASKS, PrunerSelector(("strong",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),
-    tuple(range(25)),
+    tuple(range(25)), training_protocol="paper",
 ))
 _register(Suite(
     "smoke", "a tiny grid for tests: 2 tasks at depth 4 width 20, 400 samples, 1 epoch",

@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from plantseek.core.errors import ConfigError
 
 ADAM_KERNELS = ("fused", "single-tensor")
+#: where weak training starts (plantseek.train.protocols); the default protocol of a cell
+TRAINING_PROTOCOLS = ("calibrated", "paper")
+DEFAULT_TRAINING_PROTOCOL = "calibrated"
 
 
 @dataclass(frozen=True)

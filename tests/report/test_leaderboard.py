@@ -303,7 +303,8 @@ def test_ablations_are_not_ranked_or_in_setting_tables():
     md = render_markdown(df, now=NOW)
     assert RANKING_RULE in md and "are not competitors" in RANKING_RULE
     assert [row[1] for row in _md_table(md, "## Overall ranking")] == ["P", "Q"]
-    for heading in ("## circle · depth 5 · width 100 · noise 0.01", "## relu · depth 5 · width 100 · noise 0.01"):
+    for heading in ("## circle · depth 5 · width 100 · noise 0.01 · calibrated training",
+                    "## relu · depth 5 · width 100 · noise 0.01 · calibrated training"):
         assert sorted(row[0] for row in _md_table(md, heading)) == ["P", "Q"]
     page = render_html(df, now=NOW)
     pivots = re.findall(r'<table class="sortable pivot".*?</table>', page, re.S)
@@ -472,3 +473,19 @@ def test_cli_leaderboard_errors(fake_store, tmp_path, capsys):
     assert err.startswith("plantseek: error: ") and "no cells" in err and err.count("\n") == 1
     assert main(["leaderboard", "--store", str(tmp_path / "missing.db"), "--out", str(tmp_path / "x")]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_the_training_protocol_is_named_in_every_setting_and_separates_settings():
+    import json
+
+    from plantseek.report.prepared import prepare
+
+    df = synthetic_results(tasks=("circle",), seeds=(0,), fail=False, nan=False)
+    paper = df.copy()
+    df["config_json"] = json.dumps({"task": "circle"})  # stored before the protocol was a choice: calibrated
+    paper["config_json"] = json.dumps({"task": "circle", "training_protocol": "paper"})
+    d = prepare(pd.concat([df, paper], ignore_index=True))
+    assert sorted(d["_setting"].unique()) == ["circle · depth 5 · width 100 · noise 0.01 · calibrated training",
+                                              "circle · depth 5 · width 100 · noise 0.01 · paper training"]
+    assert d.groupby("_training")["_slug"].first().to_dict() == {"calibrated": "circle-d5-w100-noise0.01",
+                                                                "paper": "circle-d5-w100-noise0.01-paper"}
