@@ -1,7 +1,7 @@
 """Leak detector: sign patterns. Units whose incoming or outgoing weights share one sign.
 
-At initialisation a unit's weights are positive or negative at random (coherence |sum w| / sum |w| about
-1/sqrt(n)); target neurons often have weights of one sign (paths of unit weights, mirroring layers, readouts of
+At initialisation a unit's weights are positive or negative at random, so the sign coherence |sum w| / sum |w| of
+its n weights is small (1 only by chance, with probability 2^(1-n); always 1 for a single weight). Target neurons often have weights of one sign (paths of unit weights, mirroring layers, readouts of
 positive slopes), and planting writes them with one positive factor, so a planted unit's weights may be more
 coherent than the rest.
 """
@@ -20,14 +20,16 @@ TINY = 1e-300
 
 
 def coherence(w: torch.Tensor, dim: int) -> torch.Tensor:
-    """|sum w| / sum |w| along ``dim`` (1 = all one sign, ~0 = mixed), weighting each weight by its magnitude."""
-    return w.sum(dim).abs() / w.abs().sum(dim).clamp_min(TINY)
+    """|sum w| / sum |w| along ``dim`` (1 = all one sign), minus its mean over the layer's rows (or columns), so that
+    a layer whose rows are short (where one sign is common by chance: a single output) is not favoured."""
+    c = w.sum(dim).abs() / w.abs().sum(dim).clamp_min(TINY)
+    return c - c.mean()
 
 
 @dataclass
 class LeakSignPattern(ScorePruner):
     """Weight (i, j) of a layer scores the sign coherence of row i (unit i's incoming weights) plus that of
-    column j (unit j's outgoing weights)."""
+    column j (unit j's outgoing weights), each relative to the layer's mean."""
 
     name: str = "leak-sign-pattern"
     description: str = "leak detector: weights of rows and columns whose weights share one sign"
