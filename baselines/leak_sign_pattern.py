@@ -1,9 +1,9 @@
 """Leak detector: sign patterns. Units whose incoming or outgoing weights share one sign.
 
 At initialisation a unit's weights are positive or negative at random, so the sign coherence |sum w| / sum |w| of
-its n weights is small (1 only by chance, with probability 2^(1-n); always 1 for a single weight). Target neurons often have weights of one sign (paths of unit weights, mirroring layers, readouts of
-positive slopes), and planting writes them with one positive factor, so a planted unit's weights may be more
-coherent than the rest.
+its n weights is small (1 only by chance, with probability 2^(1-n); always 1 for a single weight). Target neurons
+often have weights of one sign (paths of unit weights, mirroring layers, readouts of positive slopes), and planting
+writes them with one positive factor, so a planted unit's weights may be more coherent than the rest.
 """
 
 from __future__ import annotations
