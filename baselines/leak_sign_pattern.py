@@ -20,16 +20,15 @@ TINY = 1e-300
 
 
 def coherence(w: torch.Tensor, dim: int) -> torch.Tensor:
-    """|sum w| / sum |w| along ``dim`` (1 = all one sign), minus its mean over the layer's rows (or columns), so that
-    a layer whose rows are short (where one sign is common by chance: a single output) is not favoured."""
-    c = w.sum(dim).abs() / w.abs().sum(dim).clamp_min(TINY)
-    return c - c.mean()
+    """|sum w| / sum |w| along ``dim``: 1 = all one sign (by chance with probability 2^(1-n) for n random signs, so
+    short rows and columns, e.g. those into a few outputs, reach it often), near 0 = mixed."""
+    return w.sum(dim).abs() / w.abs().sum(dim).clamp_min(TINY)
 
 
 @dataclass
 class LeakSignPattern(ScorePruner):
     """Weight (i, j) of a layer scores the sign coherence of row i (unit i's incoming weights) plus that of
-    column j (unit j's outgoing weights), each relative to the layer's mean."""
+    column j (unit j's outgoing weights)."""
 
     name: str = "leak-sign-pattern"
     description: str = "leak detector: weights of rows and columns whose weights share one sign"

@@ -74,12 +74,16 @@ def test_norm_ratio_finds_a_rescaled_unit():
 
 
 def test_sign_pattern_keeps_a_row_of_one_sign():
+    arch = Architecture.mlp(2, 2, 4, 4)  # two outputs, so that the last layer's columns can mix signs
     checker = torch.tensor([[(-1.0) ** (i + j) for j in range(4)] for i in range(4)], dtype=torch.float64)
     one_sign = checker.clone()
-    one_sign[1] = 1.0  # row 1 all positive: coherence 1 - mean 0.25; other rows -0.25; columns -0.25 or +0.25
-    model = host(**{"layers.1.weight": one_sign, "layers.0.weight": checker[:, :2].clone(),
-                    "layers.2.weight": checker[:1].clone()})  # layers 0 and 2: every row and column at its mean
-    assert kept(prune("leak-sign-pattern", model, 4)) == {("layers.1.weight", 1, j) for j in range(4)}
+    one_sign[1] = 1.0  # row 1 all positive: coherence 1; other rows 0; columns 0 or 0.5
+    state = {n: torch.zeros(s, dtype=torch.float64) for n, s in arch.parameter_shapes().items()}
+    state.update({"layers.0.weight": checker[:, :2].clone(), "layers.1.weight": one_sign,
+                  "layers.2.weight": checker[:2].clone()})  # layers 0 and 2: every row and column mixed (0)
+    mask = get_pruner("leak-sign-pattern").prune(build_model(arch, state, torch.float64), None, 4 / arch.n_prunable,
+                                                 generator=torch.Generator().manual_seed(0), budget=None)
+    assert kept(mask) == {("layers.1.weight", 1, j) for j in range(4)}
 
 
 def test_row_structure_keeps_the_entry_that_dominates_its_row_and_column():
