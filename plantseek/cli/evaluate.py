@@ -45,6 +45,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
     p.add_argument("--json", action="store_true", help="print one JSON object per cell instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--instances", choices=("public", "hidden"), default="public",
+                   help="public (planted from the seed) or hidden (from the leaderboard key; see keygen)")
 
 
 def parse_seeds(items: list[str] | None):
@@ -149,6 +151,11 @@ def run(args) -> int:
     suite = build_suite(args)
     validate_grid(suite)
     cells = expand(suite)
+    if args.instances == "hidden":
+        from plantseek.planted.secrets import key_fingerprint, load_key
+        from plantseek.run.records import as_hidden
+
+        cells = as_hidden(cells, key_fingerprint(load_key()))
     store = None
     if not args.no_store:
         from plantseek.core.paths import default_store_path

@@ -20,6 +20,7 @@ from plantseek.core.errors import ConfigError, InstanceFileError
 from plantseek.core.files import atomic_write
 from plantseek.nets.mlp import MLP, Architecture, Mask, build_model, he_init
 from plantseek.planted.planting import PlantedHost, plant_target
+from plantseek.planted.secrets import key_fingerprint, secret_generator
 from plantseek.planted.targets import TargetNetwork
 from plantseek.planted.task import DataConfig, DataSplits, Split, Task, get_task
 
@@ -37,9 +38,14 @@ class InstanceSpec:
     seed: int
     options: dict[str, Any] = field(default_factory=dict)  # task options (noise, knots, ...)
     data: DataConfig = DataConfig()
+    key_fingerprint: str = ""  # a hidden instance's key fingerprint (plantseek.planted.secrets); "" = public
+
+    @property
+    def hidden(self) -> bool:
+        return bool(self.key_fingerprint)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "task": self.task,
             "depth": self.depth,
             "width": self.width,
@@ -47,11 +53,14 @@ class InstanceSpec:
             "options": dict(sorted(self.options.items())),
             "data": dataclasses.asdict(self.data),
         }
+        if self.key_fingerprint:  # public specs keep their text (and their saved files) unchanged
+            d["key_fingerprint"] = self.key_fingerprint
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "InstanceSpec":
         return cls(d["task"], int(d["depth"]), int(d["width"]), int(d["seed"]), dict(d.get("options", {})),
-                   DataConfig(**d.get("data", {})))
+                   DataConfig(**d.get("data", {})), str(d.get("key_fingerprint", "")))
 
     def key(self) -> str:
         return json.dumps(self.as_dict(), sort_keys=True)
@@ -175,9 +184,12 @@ class PlantedInstance:
 
 
 def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | None = None,
-          **task_options: Any) -> PlantedInstance:
+          key: bytes | None = None, **task_options: Any) -> PlantedInstance:
     """Build the seeded planted instance of ``task`` in a host of ``depth`` layers (input and output counted)
-    and hidden ``width``. Task options (``noise``, ``knots``, ...) are passed as keywords."""
+    and hidden ``width``. Task options (``noise``, ``knots``, ...) are passed as keywords.
+
+    With ``key`` (bytes, see :mod:`plantseek.planted.secrets`) the instance is *hidden*: its host, planting and
+    data streams derive from HMAC(key, spec) instead of the seed, so only a holder of the key can re-plant it."""
     t = get_task(task, **task_options)
     t.check_depth(depth)
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
@@ -187,12 +199,29 @@ def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | No
     data_config = data or DataConfig()
     spec = InstanceSpec(task, depth, width, seed, dict(task_options), data_config)
     arch = Architecture.mlp(t.in_features, t.out_features, depth, width)
+    streams = _public_streams(spec)
+    if key is not None:
+        if not isinstance(key, bytes) or len(key) < 16:
+            raise ConfigError("a hidden instance's key must be at least 16 bytes")
+        streams = _secret_streams(spec, key)
+        spec = dataclasses.replace(spec, key_fingerprint=key_fingerprint(key))
     target = t.target(depth)
-    host = he_init(arch, seeding.generator(seed, "host", *arch.widths))
-    planted: PlantedHost = plant_target(target, arch, host, seeding.generator(seed, "plant", task, depth, width))
-    splits = t.make_data(data_config, seeding.generator(seed, "data", task))
+    host = he_init(arch, streams("host", *arch.widths))
+    planted: PlantedHost = plant_target(target, arch, host, streams("plant", task, depth, width))
+    splits = t.make_data(data_config, streams("data", task))
     return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, target,
                            planted.placement, planted.neuron_scales)
+
+
+def _public_streams(spec: InstanceSpec):
+    """The public random streams: named streams of the seed alone (anyone can re-plant)."""
+    return lambda *names: seeding.generator(spec.seed, *names)
+
+
+def _secret_streams(spec: InstanceSpec, key: bytes):
+    """The hidden random streams: HMAC(key, public spec, stream name) (only the key's holder can re-plant)."""
+    text = spec.key()
+    return lambda *names: secret_generator(key, text, *names)
 
 
 def load_instance(path: str | Path) -> PlantedInstance:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from plantseek.core.files import atomic_write_text
 from plantseek.report.markdown import render_markdown
+from plantseek.report.leak import instance_columns
 from plantseek.report.page import render_html
 from plantseek.report.prepared import prepare
 
@@ -27,7 +28,9 @@ def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Every cell of the frame as CSV, without masks (columns named mask/masks or holding bytes are dropped)."""
     drop = [c for c in df.columns if str(c).lower() in ("mask", "masks")
             or df[c].map(lambda v: isinstance(v, (bytes, bytearray, memoryview))).any()]
-    return atomic_write_text(path, df.drop(columns=drop).to_csv(index=False))
+    out = df.drop(columns=drop)
+    out["instances"], out["key_fingerprint"] = instance_columns(out)
+    return atomic_write_text(path, out.to_csv(index=False))
 
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,

@@ -1,5 +1,5 @@
-"""README.md of the leaderboard: provenance, the ranking with its rule, sanity ablations (when there are any),
-per-setting tables, plot links and failed cells; text from the results frame alone."""
+"""README.md of the leaderboard: provenance, the ranking with its rule, sanity ablations and the leak ceiling (when
+there are any), per-setting tables, plot links and failed cells; text from the results frame alone."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
+from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepare
 from plantseek.report.provenance import provenance_line
 from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
@@ -27,6 +28,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
            "filterable page with the plots).", ""]
     out += _ranking_section(ranking(d))
     out += _sanity_section(sanity_table(d))
+    out += _leak_section(leak_ceiling(d))
     for b in blocks(d):
         out += _setting_section(b, plots.get(b["slug"], {}))
     out += _failed_section(d)
@@ -57,6 +59,19 @@ def _sanity_section(sanity: pd.DataFrame) -> list[str]:
         line += [pm(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]) for _, pre in SIDES for q in ("weak_metric", "recall")]
         line.append(r["beats_shuffled"])
         out.append("| " + " | ".join(line) + " |")
+    return out
+
+
+def _leak_section(leak: pd.DataFrame) -> list[str]:
+    if not len(leak):
+        return []
+    out = ["", "## Leak ceiling", "", LEAK_RULE, "",
+           "| setting | best leak detector | its recall (leak ceiling) | random's recall | ceiling / random | seeds |",
+           "|---|---|---:|---:|---:|---:|"]
+    for r in leak.itertuples(index=False):
+        out.append(f"| {md_escape(r.setting)} | {md_escape(r.detector)} | "
+                   f"{pm(r.detector_recall_mean, r.detector_recall_std)} | "
+                   f"{pm(r.random_recall_mean, r.random_recall_std)} | {fmt(r.ratio)} | {r.seeds} |")
     return out
 
 

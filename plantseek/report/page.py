@@ -1,7 +1,7 @@
 """index.html of the leaderboard: a self-contained static page (inline CSS and JS, no network) with the ranking,
-sanity ablations (when there are any), per-setting tables (sortable by clicking a header), a flat table of all
-(setting, method, density) rows (ablations included), filters by task and protocol, and the plots as relative image
-files.
+sanity ablations and the leak ceiling (when there are any), per-setting tables (sortable by clicking a header), a
+flat table of all (setting, method, density) rows (ablations included), filters by task and protocol, and the
+plots as relative image files.
 
 The page's skeleton is the Jinja2 template ``templates/leaderboard.html.j2``; its style and script are
 ``static/leaderboard.css`` and ``static/leaderboard.js`` (package data), inlined at render time. This module builds
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from plantseek.report.format import density_label, fmt, h, metric_label
+from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepare
 from plantseek.report.provenance import provenance_line
 from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
@@ -51,6 +52,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     d = prepare(df)
     plots = plots or {}
     sanity = sanity_table(d)
+    leak = leak_ceiling(d)
     failed = d[~d["_ok"]]
     context = {
         "css": static_text("leaderboard.css"), "js": static_text("leaderboard.js"),
@@ -59,6 +61,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
         "ranking": _ranking_table(ranking(d)),
         "sanity": _sanity_table(sanity) if len(sanity) else None,
+        "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
         "settings": [_setting(b, plots.get(b["slug"], {})) for b in blocks(d)],
         "flat": _flat_table(summary_table(d)),
         "failed": _failed_table(failed) if len(failed) else None,
@@ -115,6 +118,19 @@ def _ranking_table(rk: pd.DataFrame) -> dict[str, list[str]]:
             f"{num_td(r.mean_recall_rank)}{num_td(r.mean_recall)}"
             f"{num_td(float(r.failed), str(r.failed))}{num_td(float(r.cells), str(r.cells))}</tr>"
             for r in rk.itertuples(index=False)]
+    return {"head": head, "rows": rows}
+
+
+def _leak_table(leak: pd.DataFrame) -> dict[str, list[str]]:
+    head = [th("setting", 0, "str", cls="l"), th("best leak detector", 1, "str", cls="l"),
+            th("its recall (leak ceiling)", 2, first="descending"), th("random's recall", 3),
+            th("ceiling / random", 4, first="descending"), th("seeds", 5)]
+    rows = [f"<tr>{text_td(r.setting)}{text_td(r.detector)}"
+            f"{num_td(r.detector_recall_mean, pm_html(r.detector_recall_mean, r.detector_recall_std))}"
+            f"{num_td(r.random_recall_mean, pm_html(r.random_recall_mean, r.random_recall_std))}"
+            f"{num_td(r.ratio)}"
+            f"{num_td(float(r.seeds), str(r.seeds))}</tr>"
+            for r in leak.itertuples(index=False)]
     return {"head": head, "rows": rows}
 
 
@@ -190,7 +206,8 @@ def _setting_row(b: dict[str, Any], m: str) -> list[str]:
 
 
 _FLAT_HEADS = [("task", "str", None, "l"), ("depth", "num", "ascending", ""), ("width", "num", "ascending", ""),
-               ("noise", "num", "ascending", ""), ("method", "str", None, "l"), ("protocol", "str", None, "l"),
+               ("noise", "num", "ascending", ""), ("instances", "str", None, "l"), ("method", "str", None, "l"),
+               ("protocol", "str", None, "l"),
                ("density", "num", "ascending", ""), ("achieved density", "num", "ascending", ""),
                ("recall", "num", None, ""), ("precision", "num", None, ""), ("metric", "str", None, "l"),
                ("strong", "num", None, ""), ("weak", "num", None, ""), ("ticket (strong)", "num", None, ""),
@@ -201,7 +218,8 @@ def _flat_table(s: pd.DataFrame) -> dict[str, list[str]]:
     head = [th(h(label), i, t, first, cls) for i, (label, t, first, cls) in enumerate(_FLAT_HEADS)]
     rows = [f'<tr data-task="{h(r.task)}" data-protocol="{h(r.protocol)}">{text_td(r.task)}'
             f"{num_td(r.depth, h(fmt(r.depth, 'g')))}{num_td(r.width, h(fmt(r.width, 'g')))}"
-            f"{num_td(r.noise, h(fmt(r.noise, 'g')))}{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
+            f"{num_td(r.noise, h(fmt(r.noise, 'g')))}{text_td(r.instances)}"
+            f"{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
             f"{num_td(r.density, h(density_label(r.density_spec, r.density)))}"
             f"{num_td(r.achieved_density_mean)}"
             f"{num_td(r.recall_mean, pm_html(r.recall_mean, r.recall_std))}"

@@ -15,6 +15,7 @@ import pandas as pd
 
 from plantseek.core.errors import StoreError
 from plantseek.report.format import method_label, slugify
+from plantseek.report.leak import instance_columns, instances_label
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
@@ -36,7 +37,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """A normalised copy of a results frame with helper columns (the input is never modified).
 
     Added: ``_ok`` (status ok), ``_base`` (the pruner) and ``_ablation`` (the ``ablation`` column), ``_label``
-    (the pruner's display name, ablation in brackets), ``_sid`` (setting index, sorted), ``_setting`` (its label),
+    (the pruner's display name, ablation in brackets), ``instances`` ("public" or "hidden", from ``config_json``)
+    and ``key_fingerprint`` (of a hidden instance's key), ``_sid`` (setting index, sorted), ``_setting`` (its label),
     ``_slug`` (a file-name safe, unique name), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
     direction). Failed cells get the protocol of their method (of an ablation: else of its pruner), the metric
     name and direction of their setting when those are unique; a direction still unknown counts as higher-better.
@@ -51,6 +53,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     d["_base"] = d["pruner"]
     d["_ablation"] = d["ablation"]
     d["_label"] = [method_label(p, a) for p, a in zip(d["pruner"], d["ablation"])]
+    d["instances"], d["key_fingerprint"] = instance_columns(d)
     _fill_protocols(d)
     _add_settings(d)
     _fill_metric(d)
@@ -99,15 +102,19 @@ def training_protocols(d: pd.DataFrame) -> list[str]:
 
 def _add_settings(d: pd.DataFrame) -> None:
     """``_training``, ``_sid``, ``_setting`` and ``_slug`` of every cell; settings sorted by (task, depth, width,
-    noise, training protocol), NaN noise first. The training protocol is named in every setting's label."""
+    noise, instances, training protocol), NaN noise first, public instances before hidden ones (a hidden setting's
+    label names its key's fingerprint). The training protocol is named in every setting's label."""
     d["_training"] = training_protocols(d)
-    keys = d[["task", "depth", "width", "noise", "_training"]].copy()
+    keys = d[["task", "depth", "width", "noise"]].copy()
     keys["noise"] = keys["noise"].fillna(-np.inf)
-    uniq = keys.drop_duplicates().sort_values(["task", "depth", "width", "noise", "_training"], kind="stable")
+    keys["_inst"] = [instances_label(k, f) for k, f in zip(d["instances"], d["key_fingerprint"])]
+    keys["_training"] = d["_training"]
+    uniq = keys.drop_duplicates().sort_values(["task", "depth", "width", "noise", "_inst", "_training"],
+                                              kind="stable")
     sid_of = {tuple(r): i for i, r in enumerate(uniq.itertuples(index=False, name=None))}
     d["_sid"] = [sid_of[tuple(r)] for r in keys.itertuples(index=False, name=None)]
     labels, slugs, used = {}, {}, set()
-    for (task, depth, width, noise, training), i in sid_of.items():
+    for (task, depth, width, noise, inst, training), i in sid_of.items():
         parts = [task]
         if np.isfinite(depth):
             parts.append(f"depth {int(depth)}")
@@ -115,10 +122,14 @@ def _add_settings(d: pd.DataFrame) -> None:
             parts.append(f"width {int(width)}")
         if np.isfinite(noise):
             parts.append(f"noise {noise:g}")
+        short = [p.replace("depth ", "d").replace("width ", "w").replace(" ", "") for p in parts[1:]]
+        if inst:
+            parts.append(inst)
+            short.append("hidden-" + inst.rpartition("key ")[2].rstrip(")")[:8])
+        if training != DEFAULT_TRAINING_PROTOCOL:
+            short.append(training)
         labels[i] = _SEP.join(parts + [f"{training} training"])
-        slug_parts = parts[1:] + ([training] if training != DEFAULT_TRAINING_PROTOCOL else [])
-        slug = slugify("-".join([task] + [p.replace("depth ", "d").replace("width ", "w").replace(" ", "")
-                                          for p in slug_parts]))
+        slug = slugify("-".join([task] + short))
         base, k = slug, 2
         while slug.lower() in used:  # distinct settings whose names sanitise alike
             slug, k = f"{base}-{k}", k + 1

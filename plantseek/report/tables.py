@@ -43,16 +43,18 @@ def _stats(values: pd.Series) -> dict[str, float]:
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (setting, method, requested density): counts and per-quantity mean/std/min/max/n over seeds.
 
-    Columns: ``setting, slug, task, depth, width, noise, pruner, ablation, protocol, method, density_spec, density (mean
-    requested density; the ticket's for "ticket"), metric_name, higher_is_better, cells, ok, failed`` and, for each
-    quantity ``q`` of :data:`QUANTITIES`, ``q_mean, q_std, q_min, q_max, q_n`` (ok cells with finite values only).
+    Columns: ``setting, slug, task, depth, width, noise, instances, pruner, ablation, protocol, method, density_spec,
+    density (mean requested density; the ticket's for "ticket"), metric_name, higher_is_better, cells, ok, failed``
+    and, for each quantity ``q`` of :data:`QUANTITIES`, ``q_mean, q_std, q_min, q_max, q_n`` (ok cells with finite
+    values only).
     Rows are ordered by setting, method and density (ticket first, then increasing).
     """
     d = prepared(df)
     keys = ["_sid", "_method", "density_spec"]
     out = d.groupby(keys, sort=False).agg(
         setting=("_setting", "first"), slug=("_slug", "first"), task=("task", "first"), depth=("depth", "first"),
-        width=("width", "first"), noise=("noise", "first"), pruner=("pruner", "first"),
+        width=("width", "first"), noise=("noise", "first"), instances=("instances", "first"),
+        pruner=("pruner", "first"),
         ablation=("_ablation", "first"), protocol=("protocol", "first"), density=("density", "mean"),
         metric_name=("metric_name", "first"),
         higher_is_better=("_hib", "first"), cells=("_ok", "size"), ok=("_ok", "sum"))

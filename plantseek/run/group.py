@@ -36,9 +36,10 @@ from typing import Any, Sequence
 import torch
 
 from plantseek.core import seeding
-from plantseek.core.errors import PlantseekError
+from plantseek.core.errors import ConfigError, PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance, plant
+from plantseek.planted.secrets import key_fingerprint, load_key
 from plantseek.planted.task import DataConfig
 from plantseek.prune.masks import mask_count, pack_mask
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
@@ -95,9 +96,16 @@ class GroupRun:
 
 
 def instance_for(cell: CellConfig) -> PlantedInstance:
-    """The planted instance of a cell (the same for every cell of its group)."""
+    """The planted instance of a cell (the same for every cell of its group). A hidden cell's instance is planted
+    from the configured leaderboard key, which must be the one whose fingerprint the cell records."""
+    key = None
+    if cell.instances == "hidden":
+        key = load_key()
+        if key_fingerprint(key) != cell.key_fingerprint:
+            raise ConfigError(f"the configured leaderboard key (fingerprint {key_fingerprint(key)}) is not the key "
+                              f"of this hidden cell (fingerprint {cell.key_fingerprint})")
     return plant(cell.task, depth=cell.depth, width=cell.width, seed=cell.seed,
-                 data=DataConfig(n_samples=cell.n_samples), **dict(cell.task_options))
+                 data=DataConfig(n_samples=cell.n_samples), key=key, **dict(cell.task_options))
 
 
 def resolve_density(spec: str, instance: PlantedInstance) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plantseek.core.errors import ConfigError
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
@@ -23,6 +24,8 @@ from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 # 3: strong metrics through a readout fitted per mask on the training split (was: the planted output scales,
 #    now kept as metrics["strong_metric_planted_scales"]).
 NUMERICS = 3
+
+INSTANCE_KINDS = ("public", "hidden")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,14 @@ class CellConfig:
     n_samples: int = 10_000
     ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (plantseek.run.ablations)
     training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts: "calibrated" or "paper"
+    instances: str = "public"  # "public" (planted from the seed) or "hidden" (from a secret key, see below)
+    key_fingerprint: str = ""  # a hidden instance's key fingerprint (plantseek.planted.secrets), never the key
+
+    def __post_init__(self) -> None:
+        if self.instances not in INSTANCE_KINDS:
+            raise ConfigError(f"instances must be one of {', '.join(INSTANCE_KINDS)}, got {self.instances!r}")
+        if (self.instances == "hidden") != bool(self.key_fingerprint):
+            raise ConfigError("a hidden cell needs its key's fingerprint, and only a hidden cell has one")
 
     @property
     def label(self) -> str:
@@ -87,7 +98,13 @@ class CellConfig:
 
     @property
     def instance_key(self) -> tuple:
-        return (self.task, self.depth, self.width, self.seed, self.task_options, self.n_samples)
+        return (self.task, self.depth, self.width, self.seed, self.task_options, self.n_samples, self.instances,
+                self.key_fingerprint)
+
+
+def as_hidden(cells: list[CellConfig], fingerprint: str) -> list[CellConfig]:
+    """The same cells on hidden instances planted from the key whose fingerprint is ``fingerprint``."""
+    return [dataclasses.replace(c, instances="hidden", key_fingerprint=fingerprint) for c in cells]
 
 
 @dataclass

@@ -35,12 +35,13 @@ def canonical_density(text: Any) -> str:
 @dataclass(frozen=True)
 class PrunerSelector:
     """The registered pruners whose protocol is one of ``protocols`` (all if empty) that carry at least one of
-    ``tags`` (any if empty) and none of ``exclude_tags``. Ordered by protocol (single-shot, multi-shot,
-    strong), then by the pruners' declared ``rank``, then by name."""
+    ``tags`` (any if empty) and none of ``exclude_tags``, plus the pruners named in ``include``. Ordered by protocol
+    (single-shot, multi-shot, strong), then by the pruners' declared ``rank``, then by name."""
 
     protocols: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()
     exclude_tags: frozenset[str] = frozenset()
+    include: tuple[str, ...] = ()  # registered pruners chosen whatever their protocol and tags (e.g. "random")
 
     def resolve(self) -> tuple[str, ...]:
         from plantseek.prune.contract import PROTOCOLS, PRUNERS, protocol_of, rank_of, tags_of
@@ -49,12 +50,15 @@ class PrunerSelector:
         for name in PRUNERS.names():
             pruner = PRUNERS.get(name)()
             protocol, tags = protocol_of(pruner), tags_of(pruner)
-            if self.protocols and protocol not in self.protocols:
-                continue
-            if (self.tags and not tags & self.tags) or tags & self.exclude_tags:
+            if name not in self.include and not self._selects(protocol, tags):
                 continue
             chosen.append((PROTOCOLS.index(protocol), rank_of(pruner), name))
         return tuple(name for *_, name in sorted(chosen))
+
+    def _selects(self, protocol: str, tags: frozenset[str]) -> bool:
+        if self.protocols and protocol not in self.protocols:
+            return False
+        return not ((self.tags and not tags & self.tags) or tags & self.exclude_tags)
 
 
 @dataclass(frozen=True)
@@ -118,4 +122,10 @@ _register(Suite(
     "smoke", "a tiny grid for tests: 2 tasks at depth 4 width 20, 400 samples, 1 epoch",
     ("circle", "relu"), ("random", "magnitude"), ("ticket", "0.1"), (0,), depth=4, width=20, n_samples=400,
     train=TrainConfig(epochs=1), budget=TrainConfig(epochs=1),
+))
+_register(Suite(
+    "leak-audit", "every leak detector (tag leak-detector) and random on Circle, ReLU, Helix at densities ticket and "
+    "0.01, 5 seeds; 1 weak-training epoch (recall is what counts)",
+    PAPER_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
+    tuple(range(5)), train=TrainConfig(epochs=1),
 ))

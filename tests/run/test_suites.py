@@ -38,7 +38,11 @@ def test_command_line_pruners_override_a_selector():
 def test_selector_filters_by_protocol_and_tags():
     local = PrunerSelector(tags=frozenset({"local"})).resolve()
     assert local == ("random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local")
-    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper"})).resolve() == ("synflow-100",)
+    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper", "leak-detector"})).resolve() \
+        == ("synflow-100",)
+    assert PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)).resolve() == (
+        "random", "leak-magnitude-outlier", "leak-zero-bias", "leak-norm-ratio", "leak-sign-pattern",
+        "leak-row-structure")  # include: chosen whatever its tags; order by protocol, rank, name
     everything = PrunerSelector().resolve()
     assert sorted(everything) == sorted(PRUNERS.names())
     assert tags_of(get_pruner("synflow-100")) == {"iterative"} and rank_of(get_pruner("grasp-multishot")) == 3

@@ -1,0 +1,43 @@
+"""Shared pieces of the leak detectors (``leak_*.py``): the host's weight layers as float64 matrices, and unit
+statistics turned into weight scores.
+
+The leak detectors are non-learning adversaries: each looks only at the host's initial weights (what a pruner
+receives) through one simple statistic, to measure how much of the planted ticket such a statistic gives away.
+They carry the tag ``leak-detector`` (run by the ``leak-audit`` suite, by no other suite) and names starting with
+``leak-`` (how the report recognises them: ``plantseek.report.leak``). This module registers nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from plantseek.nets.protocol import network_parameters
+
+LEAK_TAGS = frozenset({"leak-detector"})
+
+
+def weight_layers(model) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
+    """``(weight name, W, bias)`` of every prunable weight matrix (out x in), detached float64 copies, in layer
+    order; ``bias`` is the layer's bias (``layers.l.bias`` next to ``layers.l.weight``) or None."""
+    params = network_parameters(model)
+    out = []
+    for name in model.prunable():
+        bias = params.get(name.removesuffix("weight") + "bias") if name.endswith("weight") else None
+        out.append((name, params[name].detach().to(torch.float64).clone(),
+                    None if bias is None else bias.detach().to(torch.float64).clone()))
+    return out
+
+
+def unit_scores_to_weights(model, unit_stat) -> dict[str, torch.Tensor]:
+    """Weight scores from a statistic of units: ``unit_stat(k, layers)`` gives a float64 vector over the units of
+    layer ``k`` (0 = inputs, last = outputs; ``layers`` from :func:`weight_layers`). Weight ``(i, j)`` of matrix
+    ``l`` scores ``stat(l + 1)[i] + stat(l)[j]``: a weight is as suspicious as the units it connects."""
+    layers = weight_layers(model)
+    stats = [unit_stat(k, layers) for k in range(len(layers) + 1)]
+    return {name: stats[l + 1][:, None] + stats[l][None, :] for l, (name, _, _) in enumerate(layers)}
+
+
+def break_ties(scores: dict[str, torch.Tensor], generator: torch.Generator, spread: float) -> dict[str, torch.Tensor]:
+    """Scores plus uniform noise in [0, ``spread``) from ``generator`` (layer order, row-major), so that equal
+    scores (of a statistic with few distinct values) are ranked at random rather than by position."""
+    return {n: s + spread * torch.rand(s.shape, generator=generator, dtype=torch.float64) for n, s in scores.items()}

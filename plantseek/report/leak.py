@@ -1,0 +1,80 @@
+"""Leak ceiling and instance kinds: what the report says about how well a planted ticket is hidden.
+
+* :func:`instance_columns`: ``instances`` ("public" or "hidden") and ``key_fingerprint`` of every cell, read from
+  its stored configuration (``config_json``; a cell stored before hidden instances existed is public);
+* :func:`leak_ceiling`: per setting, the best *leak detector*'s mean recall at the ticket density (the "leak
+  ceiling": how much of the ticket a simple statistic of the host's initial weights reads off) next to random's.
+  Leak detectors are the registered pruners named ``leak-*`` (tag ``leak-detector``; ``baselines/leak_*.py``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+LEAK_PREFIX = "leak-"
+LEAK_RULE = (
+    "Leak ceiling: leak detectors are non-learning pruners that look only at the host's initial weights through one "
+    "simple statistic (magnitude outliers, zero biases, neuron norm ratios, sign patterns, row/column structure; "
+    "pruners named leak-*). Per setting, at the ticket density, the best detector's mean recall over seeds (ok "
+    "cells) is the setting's leak ceiling, shown next to random's. A ceiling well above random means that "
+    "statistic gives part of the ticket away without any search.")
+
+
+def _instance_kind(text: object) -> tuple[str, str]:
+    try:
+        config = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    kind = config.get("instances") or "public"
+    return str(kind), str(config.get("key_fingerprint") or "")
+
+
+def instance_columns(df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """``(instances, key_fingerprint)`` of every row of a results frame, from its ``config_json`` column."""
+    if "config_json" not in df.columns:
+        return ["public"] * len(df), [""] * len(df)
+    kinds = [_instance_kind(t) for t in df["config_json"]]
+    return [k for k, _ in kinds], [f for _, f in kinds]
+
+
+def instances_label(kind: str, fingerprint: str) -> str:
+    """How a setting names its instances: "" for public ones, "hidden instances (key …)" otherwise."""
+    return f"hidden instances (key {fingerprint})" if kind == "hidden" else ""
+
+
+def is_leak_detector(pruner: pd.Series) -> pd.Series:
+    return pruner.astype(str).str.startswith(LEAK_PREFIX)
+
+
+def _recall_at_ticket(d: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and seed count of recall per (setting, pruner) at the ticket density (ok competitor cells)."""
+    sel = d[d["_ok"] & d["_ablation"].eq("") & d["density_spec"].eq("ticket") & np.isfinite(d["recall"])]
+    return sel.groupby(["_sid", "_setting", "_base"], sort=True)["recall"].agg(["mean", "std", "count"]).reset_index()
+
+
+def leak_ceiling(d: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting with leak-detector cells at the ticket density: ``setting``, ``detector`` (the best),
+    ``detector_recall_mean/std``, ``random_recall_mean/std`` (NaN without random cells), ``seeds`` (the best
+    detector's), ``ratio`` (detector / random mean recall; NaN when random's is 0 or missing). Empty (with these
+    columns) when no leak detector ran."""
+    cols = ["setting", "detector", "detector_recall_mean", "detector_recall_std", "random_recall_mean",
+            "random_recall_std", "seeds", "ratio"]
+    stats = _recall_at_ticket(d)
+    rows = []
+    for (_, setting), grp in stats.groupby(["_sid", "_setting"], sort=True):
+        det = grp[is_leak_detector(grp["_base"])]
+        if not len(det):
+            continue
+        best = det.sort_values(["mean", "_base"], ascending=[False, True], kind="stable").iloc[0]
+        rnd = grp[grp["_base"].eq("random")]
+        r_mean = float(rnd["mean"].iloc[0]) if len(rnd) else np.nan
+        r_std = float(rnd["std"].iloc[0]) if len(rnd) else np.nan
+        ratio = float(best["mean"]) / r_mean if r_mean > 0 else np.nan
+        rows.append([setting, best["_base"], float(best["mean"]), float(best["std"]), r_mean, r_std,
+                     int(best["count"]), ratio])
+    return pd.DataFrame(rows, columns=cols)
