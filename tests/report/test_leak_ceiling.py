@@ -39,8 +39,8 @@ def frame(recalls=RECALLS, config=None) -> pd.DataFrame:
 
 def test_leak_ceiling_is_the_best_detector_at_the_ticket_density_next_to_random():
     lc = leak_ceiling(prepare(frame())).set_index("setting")
-    circle = lc.loc["circle · depth 5 · width 100 · noise 0.01"]
-    relu = lc.loc["relu · depth 5 · width 100 · noise 0.01"]
+    circle = lc.loc["circle · depth 5 · width 100 · noise 0.01 · calibrated training"]
+    relu = lc.loc["relu · depth 5 · width 100 · noise 0.01 · calibrated training"]
     assert circle["detector"] == "leak-a"  # magnitude (0.9) is no leak detector
     assert math.isclose(circle["detector_recall_mean"], 0.4) and math.isclose(circle["detector_recall_std"], 0.1)
     assert math.isclose(circle["random_recall_mean"], 0.01) and math.isclose(circle["ratio"], 40.0)
@@ -57,7 +57,7 @@ def test_failed_and_ablation_cells_do_not_count_and_no_detector_means_no_section
     df = pd.concat([df, pd.DataFrame([_row(pruner="leak-b", ablation="shuffled", density_spec="ticket",
                                            density=0.005, recall=1.0)])], ignore_index=True)
     lc = leak_ceiling(prepare(df)).set_index("setting")
-    row = lc.loc["circle · depth 5 · width 100 · noise 0.01"]
+    row = lc.loc["circle · depth 5 · width 100 · noise 0.01 · calibrated training"]
     assert math.isclose(row["detector_recall_mean"], 0.35) and row["seeds"] == 2
     plain = frame({k: v for k, v in RECALLS.items() if not k[0].startswith("leak-")})
     assert len(leak_ceiling(prepare(plain))) == 0
@@ -68,7 +68,8 @@ def test_failed_and_ablation_cells_do_not_count_and_no_detector_means_no_section
 def test_leak_ceiling_on_both_pages():
     md, page = render_markdown(frame(), now=NOW), render_html(frame(), now=NOW)
     section = md.split("## Leak ceiling")[1].split("\n## ")[0]
-    assert "| circle · depth 5 · width 100 · noise 0.01 | leak-a | 0.4 ± 0.1 | 0.01 ± 0.01 | 40 | 3 |" in section
+    assert ("| circle · depth 5 · width 100 · noise 0.01 · calibrated training | leak-a | 0.4 ± 0.1 | 0.01 ± 0.01 "
+            "| 40 | 3 |") in section
     assert 'id="leak-table"' in page and "leak-a" in page.split('id="leak-table"')[1].split("</table>")[0]
 
 
@@ -82,7 +83,8 @@ def test_instances_are_read_from_the_stored_configuration():
     assert keys == [""] * n + ["0123456789abcdef"] * n + [""] * n
     d = prepare(df)
     settings = sorted(set(d["_setting"]))
-    assert "circle · depth 5 · width 100 · noise 0.01 · hidden instances (key 0123456789abcdef)" in settings
+    assert ("circle · depth 5 · width 100 · noise 0.01 · hidden instances (key 0123456789abcdef) · calibrated "
+            "training") in settings
     assert len(settings) == 4  # public and hidden instances of two tasks are separate settings
     assert set(summary_table(d)["instances"]) == {"public", "hidden"}
     assert len(set(d["_slug"])) == 4
