@@ -37,7 +37,9 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "depth": depth,
         "width": width,
         "seed": seed,
-        "pruner": config.pruner,  # the pruner's name only; a sanity ablation is in its own column
+        "pruner": config.display_pruner,  # the pruner's name only; a sanity ablation is in its own column
+        "pruner_source": config.pruner if config.pruner_code else "",  # the file a submitted pruner came from
+        "pruner_code": config.pruner_code or "",
         "ablation": config.ablation or "",
         "density_spec": str(config.density),
         "noise": _scalar_or_none(options.get("noise")),
