@@ -12,7 +12,7 @@ import sys
 
 from plantseek.core.errors import PlantseekError
 
-COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench"]
+COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "verify"]
 
 
 def _module(name: str):

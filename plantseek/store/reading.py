@@ -23,6 +23,7 @@ class Checked:
     frame: Any  # pandas.DataFrame
     refused: list[Refusal] = field(default_factory=list)
     path: Path | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the accepted rows as stored (every column)
 
     @property
     def unverified(self) -> int:
@@ -37,7 +38,7 @@ class Checked:
 
 def check_rows(rows: list[dict[str, Any]], key: str | None, include_masks: bool, path: Path) -> Checked:
     """Split ``rows`` (dicts of every current column, masks included) into accepted and refused; build the frame."""
-    accepted, refused = [], []
+    accepted, refused, kept = [], [], []
     for row in rows:
         problem = row_problem(row) or digest_problem(key, row)
         if problem:
@@ -48,6 +49,7 @@ def check_rows(rows: list[dict[str, Any]], key: str | None, include_masks: bool,
         if include_masks:
             record["mask"] = row["mask"]
         accepted.append(record)
+        kept.append(row)
     frame = build_frame(accepted, include_masks, path)
     frame.attrs["refused"] = len(refused)
-    return Checked(frame=frame, refused=refused, path=path)
+    return Checked(frame=frame, refused=refused, path=path, rows=kept)

@@ -99,12 +99,12 @@ def _scalar_or_none(v: Any) -> Any:
 
 def _dumps(obj: dict, what: str, cell_id: str) -> str:
     try:
-        return json.dumps(obj, default=_json_default)
+        return json.dumps(obj, default=json_default)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"cell {cell_id}: {what} cannot be stored as JSON ({exc})") from None
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
     if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
         return o.tolist()
     if isinstance(o, (set, frozenset)):
