@@ -28,6 +28,10 @@ from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default
 
 
+#: The recovery metrics named first when several differ.
+_HEADLINE = ["recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket"]
+
+
 @dataclass
 class Verification:
     """What :func:`verify_store` found: the refused cells (digest, format or recomputation), and counts."""
@@ -103,7 +107,7 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance) -> str:
     fresh = json.loads(json.dumps(recovery_metrics(mask, instance.ticket, instance.arch.structure()),
                                   default=json_default))
     stored = json.loads(row["metrics_json"])
-    for key in sorted(set(fresh) | set(stored)):
+    for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
         a, b = stored.get(key, "<missing>"), fresh.get(key, "<missing>")
         if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
             problems.append(f"{key} (stored {_brief(a)}, recomputed {_brief(b)})")
