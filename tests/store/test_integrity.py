@@ -243,3 +243,21 @@ def test_unknown_config_fields_are_refused_by_verify(cli, store):
     v = cli("verify", "--store", str(store))
     assert v.returncode == 1 and v.stdout.splitlines() == [
         refusal(row, "configuration: unknown configuration field(s) secret_sauce")]
+
+
+def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store):
+    conn = sqlite3.connect(store, isolation_level=None)
+    for column in ("pruner_source", "pruner_code", "digest"):
+        conn.execute(f"ALTER TABLE cells DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.execute("DELETE FROM meta WHERE key = 'digest_key'")
+    conn.close()
+    old = load_results(store)
+    assert len(old) == 8 and not old["verified"].any() and set(old["pruner_source"]) == {""}
+    with ResultStore(store) as s:
+        assert s.version == 2
+        s.put(*_any_cell())
+        assert s.version == 3
+    new = load_results(store)
+    assert new["verified"].tolist() == [False] * 8 + [True]
+    assert new["cell_id"].tolist()[:8] == old["cell_id"].tolist()
