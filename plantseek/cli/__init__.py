@@ -12,7 +12,7 @@ import sys
 
 from plantseek.core.errors import PlantseekError
 
-COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen"]
+COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen", "verify"]
 
 
 def _module(name: str):

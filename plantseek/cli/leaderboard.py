@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from plantseek.core import paths
@@ -9,18 +10,32 @@ from plantseek.core import paths
 HELP = "write the leaderboard (README.md, index.html, results.csv, plots) from a results store"
 
 
-def load(store: str | None):
-    """The results DataFrame of a store (``plantseek.store.results.load_results``), with one-line errors."""
+def load(store: str | None, verify: bool = False):
+    """The results DataFrame of a store, opened read-only, with one-line errors. Refused rows (digest or format:
+    :func:`plantseek.store.results.load_checked`; with ``verify`` also the recomputation of
+    :mod:`plantseek.run.recheck`, which imports torch) are left out, one line each on stderr, and counted in
+    ``df.attrs["refused"]``."""
     from plantseek.core.errors import StoreError
 
     path = store or paths.default_store_path()
     if not Path(path).exists():
         raise StoreError(f"no results store at {path} (run cells first, or pass --store PATH)")
-    from plantseek.store.results import load_results
+    from plantseek.store.results import load_checked
 
-    df = load_results(path)
+    checked = load_checked(path)
+    df, refused = checked.frame, list(checked.refused)
+    if verify:
+        from plantseek.run.recheck import refused_by_recomputation
+
+        more = refused_by_recomputation(checked)
+        df = df[~df["cell_id"].isin({r.cell_id for r in more})].reset_index(drop=True)
+        refused += more
+    for r in refused:
+        print(f"plantseek: {r.line()}", file=sys.stderr)
+    df.attrs["refused"] = len(refused)
     if df is None or len(df) == 0:
-        raise StoreError(f"the results store {path} holds no cells: nothing to show")
+        left = f" after refusing {len(refused)}" if refused else ""
+        raise StoreError(f"the results store {path} holds no cells{left}: nothing to show")
     return df
 
 
@@ -28,12 +43,14 @@ def add_arguments(p) -> None:
     p.add_argument("--store", default=None, help=f"results store to read (default: {paths.default_store_path()})")
     p.add_argument("--out", default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
+    p.add_argument("--verify", action="store_true", help="also recompute every ok cell's recovery metrics from its "
+                   "stored mask and re-planted instance (slower; imports torch) and refuse cells that differ")
 
 
 def run(args) -> int:
     from plantseek.report.leaderboard import write_leaderboard
 
-    df = load(args.store)
+    df = load(args.store, verify=args.verify)
     out = args.out or paths.leaderboard_dir()
     files = write_leaderboard(df, out, with_plots=not args.no_plots)
     n_plots = sum(1 for f in files if f.parent.name == "plots")

@@ -29,7 +29,7 @@ def run(args) -> int:
     name = check_submission(args.pruner, report=lambda line: print(line, file=sys.stderr))
     if args.check_only:
         return 0
-    cells = submission_cells(args.pruner, SUITES.get(args.suite))
+    cells = submission_cells(args.pruner, SUITES.get(args.suite), name)
     store_path = args.store or paths.leaderboard_store()
     with ResultStore(store_path) as store:
         done = store.finished_ids()

@@ -11,7 +11,7 @@ import pandas as pd
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepare
-from plantseek.report.provenance import provenance_line
+from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table
 
@@ -23,6 +23,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
     d = prepare(df)
     plots = plots or {}
     out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
+           *_sources(df),
            GLOSSARY + SPREAD_RULE,
            "", "Files: [results.csv](results.csv) (every cell, no masks), [index.html](index.html) (sortable, "
            "filterable page with the plots).", ""]
@@ -33,6 +34,12 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
         out += _setting_section(b, plots.get(b["slug"], {}))
     out += _failed_section(d)
     return "\n".join(out) + "\n"
+
+
+def _sources(df: pd.DataFrame) -> list[str]:
+    """Where each submitted pruner came from (file, code hash), one line each, then a blank line; none: []."""
+    lines = [f"Source of {md_escape(line)}  " for line in submitted_sources(df)]
+    return lines + [""] if lines else []
 
 
 def _ranking_section(rk: pd.DataFrame) -> list[str]:

@@ -21,7 +21,7 @@ import pandas as pd
 from plantseek.report.format import density_label, fmt, h, metric_label
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepare
-from plantseek.report.provenance import provenance_line
+from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table, summary_table
 
@@ -56,7 +56,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     failed = d[~d["_ok"]]
     context = {
         "css": static_text("leaderboard.css"), "js": static_text("leaderboard.js"),
-        "provenance": provenance_line(df, now), "tasks": sorted(d["task"].unique()),
+        "provenance": provenance_line(df, now), "sources": submitted_sources(df), "tasks": sorted(d["task"].unique()),
         "protocols": sorted(set(d["protocol"]) - {""}),
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
         "ranking": _ranking_table(ranking(d)),

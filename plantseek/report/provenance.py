@@ -45,6 +45,8 @@ def provenance(df: pd.DataFrame, now: _dt.datetime | None = None) -> dict[str, A
         "git_commits": [c[:10] for c in _distinct(df, "git_commit")],
         "torch_versions": _distinct(df, "torch_version"),
         "cells": int(len(df)), "ok": int(ok.sum()), "failed": int(len(df) - ok.sum()),
+        "refused": int(df.attrs.get("refused", 0)),
+        "unverified": int((~df["verified"].astype(bool)).sum()) if "verified" in df.columns else 0,
         "created_from": created[0] if created else "", "created_to": created[-1] if created else "",
         "generated": now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -56,9 +58,26 @@ def provenance_line(df: pd.DataFrame, now: _dt.datetime | None = None) -> str:
     parts = [f"plantseek {_listed(p['plantseek_versions'])}", f"git {_listed(p['git_commits'])}",
              f"torch {_listed(p['torch_versions'])}",
              f"{p['cells']} cells ({p['ok']} ok, {p['failed']} failed)"]
+    if p["refused"]:
+        parts.append(f"{p['refused']} refused (digest, format or recomputation mismatch; not shown)")
+    if p["unverified"]:
+        parts.append(f"{p['unverified']} unverified (stored without a digest)")
     if p["created_from"]:
         span = p["created_from"] if p["created_from"] == p["created_to"] else \
             f"{p['created_from']} to {p['created_to']}"
         parts.append(f"results created {span}")
     parts.append(f"generated {p['generated']}")
     return "; ".join(parts)
+
+
+def submitted_sources(df: pd.DataFrame) -> list[str]:
+    """One line per submitted pruner: its name, the file it was loaded from and its code hash(es)."""
+    if "pruner_source" not in df.columns:
+        return []
+    sub = df[str_col(df["pruner_source"]).ne("")]
+    lines = []
+    for name, grp in sub.groupby(str_col(sub["pruner"]), sort=True):
+        sources = _listed(sorted(set(str_col(grp["pruner_source"]))))
+        codes = _listed(sorted(set(str_col(grp["pruner_code"]) if "pruner_code" in grp else [])) or [""])
+        lines.append(f"{name}: submitted as {sources} (code sha256 {codes})")
+    return lines

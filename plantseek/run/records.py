@@ -49,6 +49,9 @@ class CellConfig:
     training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts: "calibrated" or "paper"
     instances: str = "public"  # "public" (planted from the seed) or "hidden" (from a secret key, see below)
     key_fingerprint: str = ""  # a hidden instance's key fingerprint (plantseek.planted.secrets), never the key
+    #: The name a submitted pruner declares (its ``name`` attribute), shown and stored instead of its file reference
+    #: ``pruner``. Not part of ``cell_id``: the name comes from the file, whose code ``pruner_code`` already hashes.
+    pruner_name: str = ""
 
     def __post_init__(self) -> None:
         if self.instances not in INSTANCE_KINDS:
@@ -57,9 +60,33 @@ class CellConfig:
             raise ConfigError("a hidden cell needs its key's fingerprint, and only a hidden cell has one")
 
     @property
+    def display_pruner(self) -> str:
+        """The pruner as the leaderboard names it: its declared name, else the registered name (or file ref)."""
+        return self.pruner_name or self.pruner
+
+    @property
     def label(self) -> str:
         """How the cell's method is shown: the pruner, with its ablation in brackets."""
-        return f"{self.pruner} [{self.ablation}]" if self.ablation else self.pruner
+        return f"{self.display_pruner} [{self.ablation}]" if self.ablation else self.display_pruner
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CellConfig":
+        """The configuration :meth:`as_dict` (``config_json`` of the store) describes; ValueError if it cannot."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a configuration must be a JSON object, got {type(d).__name__}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise ValueError(f"unknown configuration field(s) {', '.join(unknown)}")
+        try:
+            kw = dict(d)
+            kw["task_options"] = tuple(sorted(dict(kw.get("task_options") or {}).items()))
+            for name in ("train", "budget"):
+                if name in kw:
+                    kw[name] = TrainConfig(**kw[name])
+            return cls(**kw)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed configuration ({exc})") from None
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -77,6 +104,8 @@ class CellConfig:
         keep = {"task", "depth", "width", "seed", "pruner", "density"}
         out: dict[str, Any] = {}
         for k, v in mine.items():
+            if k == "pruner_name":
+                continue  # shown, not identifying (see the field)
             if isinstance(v, dict) and isinstance(defaults[k], dict) and k not in ("task_options",):
                 v = {f: x for f, x in v.items() if x != defaults[k].get(f)}
                 if v:

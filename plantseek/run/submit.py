@@ -2,7 +2,9 @@
 
 Checks (each failure is one clear line): the file imports and defines a pruner class honouring the contract;
 ``prune`` returns a valid mask (keys, shapes, dtype bool, exact kept count) on a tiny planted instance at the
-ticket density and at 0.1; the same generator seed gives the same mask twice (seed-determinism).
+ticket density and at 0.1; the same generator seed gives the same mask twice (seed-determinism); its declared
+``name`` is not a registered pruner's (the leaderboard shows a submission under that name, with its file and code
+hash as provenance).
 
 Scoring: every cell of the suite for the pruner, plus two sanity ablations of each of its masks (``shuffled``:
 kept positions permuted within each layer; ``reinit``: the same mask trained from a re-initialised host), so
@@ -21,7 +23,7 @@ from plantseek.run.ablations import ABLATIONS
 from plantseek.run.grid import expand
 from plantseek.planted.instance import plant
 from plantseek.prune.masks import kept_count, validate_mask
-from plantseek.prune.contract import get_pruner, is_file_ref
+from plantseek.prune.contract import PRUNERS, get_pruner, is_file_ref
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import Suite
 from plantseek.planted.task import DataConfig
@@ -40,6 +42,7 @@ def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
         pruner = get_pruner(ref)
     except PlantseekError as exc:
         raise SubmissionError(f"contract: {exc}") from None
+    check_name(pruner.name)
     report(f"  ok  contract: class loads, name {pruner.name!r}, prune(model, data, density, *, generator, budget)")
     inst = plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400))
     shapes, optional = inst.arch.weight_shapes(), inst.arch.bias_shapes()
@@ -64,7 +67,16 @@ def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
     return pruner.name
 
 
-def submission_cells(ref: str, suite: Suite) -> list[CellConfig]:
-    """The suite's cells for ``ref`` and their sanity ablations."""
-    base = expand(suite.with_overrides(pruners=[ref]))
+def check_name(name: str) -> None:
+    """A submission's declared name must be its own: not a registered pruner's, not a file reference, one line."""
+    if name in PRUNERS:
+        raise SubmissionError(f"name {name!r} is taken by a registered pruner; declare another name in the class")
+    if is_file_ref(name) or name != " ".join(name.split()) or "[" in name:
+        raise SubmissionError(f"name {name!r} is not a plain pruner name (no path, '.py', brackets or odd spaces)")
+
+
+def submission_cells(ref: str, suite: Suite, name: str = "") -> list[CellConfig]:
+    """The suite's cells for ``ref`` and their sanity ablations, shown and stored under the pruner's declared
+    ``name`` (not part of the cell id: the file's code hash is)."""
+    base = [dataclasses.replace(c, pruner_name=name) for c in expand(suite.with_overrides(pruners=[ref]))]
     return base + [dataclasses.replace(c, ablation=a) for c in base for a in ABLATIONS]

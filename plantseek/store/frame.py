@@ -21,7 +21,8 @@ METRIC_COLUMNS = [
 ]
 _BOOL_METRICS = {"contains_ticket", "layer_collapse"}  # boolean columns even when no cell has them
 #: Columns of the frame after ``records.COLUMNS`` and before the metric columns.
-EXTRA_COLUMNS = ["ablation", "higher_is_better", "attempts", "task_options", "config_json"]
+EXTRA_COLUMNS = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
+                 "pruner_code", "verified"]
 #: The stored columns a frame is built from, in order (``mask`` is added with ``include_masks``).
 SOURCE_COLUMNS = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json"]
 
@@ -73,6 +74,7 @@ def _typed(df):
 
     for c in ("depth", "width", "seed", "attempts"):
         df[c] = df[c].astype("int64")
+    df["verified"] = df["verified"].astype(bool)
     for c in FLOAT_FIELDS:
         df[c] = df[c].astype("float64")
     df["higher_is_better"] = pd.array([None if pd.isna(v) else bool(v) for v in df["higher_is_better"]],

@@ -21,9 +21,13 @@ Guarantees:
   application's SQLite database, an empty, truncated or corrupt file) raises :class:`StoreError` and is left
   untouched.
 
-- **Old stores stay readable.** A store of schema version 1 is read as version 2 (see
+- **Old stores stay readable.** A store of schema version 1 or 2 is read as the current version (see
   :mod:`plantseek.store.legacy`) without being modified; the first :meth:`ResultStore.put` into it upgrades it in
   place, in one transaction.
+- **Tamper evidence.** Every row written carries a digest (:mod:`plantseek.store.integrity`); reading checks it
+  and refuses, with one line naming the cell, rows whose digest does not match or whose values are malformed.
+- **Read-only reports.** ``ResultStore(path, readonly=True)`` (what :func:`load_results` uses) never writes the
+  file and works in a folder that cannot be written (:mod:`plantseek.store.connect`).
 
 Floats that are NaN are stored as NULL (SQLite has no NaN) and read back as NaN.
 """
@@ -44,16 +48,18 @@ from plantseek.core.errors import StoreError
 from plantseek.core.paths import default_store_path
 from plantseek.run.records import CellConfig, CellResult
 from plantseek.store import schema
-from plantseek.store.frame import SOURCE_COLUMNS, build_frame
+from plantseek.store.connect import BUSY_TIMEOUT_S, connect
+from plantseek.store.integrity import DIGESTED, Refusal, digest_problem, row_digest, row_problem
 from plantseek.store.legacy import v1_columns
+from plantseek.store.reading import Checked, check_rows
 from plantseek.store.rows import cell_row
-from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEMA_VERSION, V1_NAMES
+from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEMA_VERSION, names_of
 
 if TYPE_CHECKING:
     from plantseek.core.types import Mask
     from plantseek.prune.masks import Shapes
 
-BUSY_TIMEOUT_S = 30.0  # SQLite waits this long for a lock before reporting "database is locked"
+__all__ = ["BUSY_TIMEOUT_S", "Checked", "ResultStore", "StoredCell", "load_checked", "load_results"]
 RETRY_S = 120.0  # ... after which a write or read is retried, with backoff, for this long
 
 T = TypeVar("T")
@@ -74,18 +80,22 @@ class ResultStore:
     """A results store at ``path`` (created with its folders if missing, unless ``create=False``).
 
     ``check`` runs SQLite's ``quick_check`` on open (reads the whole file once) so that a corrupt store is
-    reported at once rather than at the first read of a damaged page. Usable as a context manager; safe to use
+    reported at once rather than at the first read of a damaged page. ``readonly`` opens the file read-only
+    (never created, upgraded or written; :meth:`put` raises). Usable as a context manager; safe to use
     from threads and after ``fork`` (a child process opens its own connection).
     """
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = True, check: bool = True) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True, check: bool = True,
+                 readonly: bool = False) -> None:
         self.path = Path(default_store_path() if path is None else path).expanduser()
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._key: str | None = None  # the digest key (meta digest_key), set by _validate
         self.version = SCHEMA_VERSION  # the schema version of the file, set by _validate
         if not os.path.lexists(self.path):
-            if not create:
+            if not create or readonly:
                 raise StoreError(f"{self.path}: no such results store")
             schema.create(self.path)
         schema.check_header(self.path)
@@ -117,6 +127,9 @@ class ResultStore:
         if not rows:
             return None
         d = rows[0]
+        problem = row_problem(d) or digest_problem(self._key, d)
+        if problem:
+            raise StoreError(f"{self.path}: {Refusal.of(d, problem).line()}")
         hib = d["higher_is_better"]
         result = CellResult(
             status=d["status"], error=d["error"], metric_name=d["metric_name"], protocol=d["protocol"],
@@ -146,23 +159,31 @@ class ResultStore:
         return unpack_mask(bytes(blob), shapes)
 
     def frame(self, include_masks: bool = False):
-        """All cells as a pandas DataFrame, one row per cell in insertion order; see :func:`load_results`."""
-        cols = SOURCE_COLUMNS + (["mask"] if include_masks else [])
-        return build_frame(self._cells(cols, "ORDER BY rowid"), include_masks, self.path)
+        """All cells as a pandas DataFrame, one row per cell in insertion order; see :func:`load_results`.
+        Raises StoreError (one line naming the first cell) when any row is refused; :meth:`checked` does not."""
+        checked = self.checked(include_masks)
+        checked.raise_if_refused(self.path)
+        return checked.frame
+
+    def checked(self, include_masks: bool = False) -> Checked:
+        """All well-formed cells whose digest matches (or that have none) as a DataFrame, and the refused ones."""
+        return check_rows(self._cells(NAMES, "ORDER BY rowid"), self._key, include_masks, self.path)
 
     def _cells(self, cols: list[str], tail: str, params: tuple = ()) -> list[dict[str, Any]]:
-        """Rows of ``cells`` as dicts of the (version-2) columns ``cols``, also from a version-1 store: there
-        ``pruner``, ``ablation`` and ``higher_is_better`` come from :func:`plantseek.store.legacy.v1_columns`."""
-        if self.version >= 2:
-            return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM cells {tail}", params)]
-        have = [c for c in cols if c in V1_NAMES]
-        need = have + [c for c in ("pruner", "config_json", "metric_name") if c not in have]
+        """Rows of ``cells`` as dicts of the (current) columns ``cols``, also from an older store: columns it lacks
+        read as their defaults (no digest), and in a version-1 store ``pruner``, ``ablation`` and
+        ``higher_is_better`` come from :func:`plantseek.store.legacy.v1_columns`."""
+        have = set(names_of(self.version))
+        need = [c for c in cols if c in have]
+        if self.version < 2:
+            need += [c for c in ("pruner", "config_json", "metric_name") if c not in need]
         out = []
         for r in self._read(f"SELECT {', '.join(need)} FROM cells {tail}", params):
             d = dict(zip(need, r))
-            d["pruner"], d["ablation"], d["higher_is_better"] = v1_columns(d["pruner"], d["config_json"],
-                                                                         d["metric_name"])
-            out.append({c: d[c] for c in cols})
+            if self.version < 2:
+                d["pruner"], d["ablation"], d["higher_is_better"] = v1_columns(d["pruner"], d["config_json"],
+                                                                             d["metric_name"])
+            out.append({c: d.get(c, _MISSING_DEFAULTS.get(c)) for c in cols})
         return out
 
     # --- writing -------------------------------------------------------------------------------------------------
@@ -173,11 +194,14 @@ class ResultStore:
         and both are successes) and this one took its place. ``"kept"``: the stored result is a success and stays
         (this result failed, or ``replace`` is False). ``attempts`` is incremented in every case.
         """
+        if self.readonly:
+            raise StoreError(f"{self.path}: the results store was opened read-only")
         row = cell_row(config, result)
         cell_id = row["cell_id"]
         if self.version < SCHEMA_VERSION:
             self._retry(schema.upgrade, write=True)  # a no-op when another writer upgraded it first
             self.version = SCHEMA_VERSION
+            self._key = self._retry(_digest_key, write=False)
 
         def write(conn: sqlite3.Connection) -> str:
             old = conn.execute("SELECT status FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
@@ -185,6 +209,7 @@ class ResultStore:
                 names = list(row) + ["attempts"]
                 conn.execute(f"INSERT INTO cells ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                              [*row.values(), 1])
+                _sign(conn, self._key, cell_id)
                 return "new"
             if old[0] == "ok" and (row["status"] != "ok" or not replace):
                 conn.execute("UPDATE cells SET attempts = attempts + 1 WHERE cell_id = ?", (cell_id,))
@@ -192,6 +217,7 @@ class ResultStore:
             sets = ", ".join(f"{k} = ?" for k in row if k != "cell_id")
             conn.execute(f"UPDATE cells SET {sets}, attempts = attempts + 1 WHERE cell_id = ?",
                          [v for k, v in row.items() if k != "cell_id"] + [cell_id])
+            _sign(conn, self._key, cell_id)
             return "replaced"
 
         return self._retry(write, write=True)
@@ -214,14 +240,7 @@ class ResultStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # never use a connection inherited through fork
-            try:
-                conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                conn.execute("PRAGMA synchronous = FULL")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot open the results store ({exc})") from None
-            self._conn, self._pid = conn, os.getpid()
+            self._conn, self._pid = connect(self.path, self.readonly), os.getpid()
         return self._conn
 
     def _validate(self, conn: sqlite3.Connection, check: bool) -> None:
@@ -240,8 +259,9 @@ class ResultStore:
                                  f"plantseek reads versions {', '.join(map(str, READABLE_VERSIONS))}"
                                  f"{'; upgrade plantseek' if newer else ''})")
             self.version = int(version)
+            self._key = meta.get("digest_key")
             have = {r[1] for r in conn.execute("PRAGMA table_info(cells)")}
-            missing = [c for c in (NAMES if self.version >= 2 else V1_NAMES) if c not in have]
+            missing = [c for c in names_of(self.version) if c not in have]
             if missing:
                 raise StoreError(f"{self.path}: corrupt results store (table cells lacks {', '.join(missing)})")
             if check:
@@ -314,18 +334,44 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
     - ``metrics_json``: the non-scalar metric entries (e.g. ``per_layer``, ``collapsed_layers``) as JSON text;
     - ``mask`` (packed bytes or None) only with ``include_masks=True``.
 
-    Raises StoreError when the file is missing, foreign or corrupt; never creates or modifies a store.
+    Raises StoreError when the file is missing, foreign or corrupt, or when a row is refused (a digest that does
+    not match, a malformed value: :mod:`plantseek.store.integrity`; :func:`load_checked` returns those instead);
+    never creates or modifies a store (it is opened read-only).
     """
+    checked = load_checked(path, include_masks=include_masks)
+    checked.raise_if_refused(checked.path)
+    return checked.frame
+
+
+def load_checked(path: str | Path | None = None, *, include_masks: bool = False) -> Checked:
+    """The store's accepted cells as :func:`load_results`'s DataFrame, with the refused cells beside it."""
     p = Path(default_store_path() if path is None else path).expanduser()
     if not os.path.lexists(p):
         raise StoreError(f"{p}: no such results store")
-    with ResultStore(p, create=False) as store:
-        return store.frame(include_masks=include_masks)
-
+    with ResultStore(p, create=False, readonly=True) as store:
+        return store.checked(include_masks=include_masks)
 
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
+#: Values of the columns a store of an older schema lacks.
+_MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None}
+
+
+def _digest_key(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'digest_key'").fetchone()
+    return None if row is None else row[0]
+
+
+def _sign(conn: sqlite3.Connection, key: str | None, cell_id: str) -> None:
+    """Set the digest of the row just written, from its values as SQLite stored them (same transaction)."""
+    if not key:
+        raise StoreError("the results store has no digest key; it cannot be written")
+    values = conn.execute(f"SELECT {', '.join(DIGESTED)} FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
+    conn.execute("UPDATE cells SET digest = ? WHERE cell_id = ?", (row_digest(key, dict(zip(DIGESTED, values))),
+                                                                    cell_id))
+
+
 def _nan(v: Any) -> float:
     return math.nan if v is None else float(v)
 

@@ -37,7 +37,9 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "depth": depth,
         "width": width,
         "seed": seed,
-        "pruner": config.pruner,  # the pruner's name only; a sanity ablation is in its own column
+        "pruner": config.display_pruner,  # the pruner's name only; a sanity ablation is in its own column
+        "pruner_source": config.pruner if config.pruner_code else "",  # the file a submitted pruner came from
+        "pruner_code": config.pruner_code or "",
         "ablation": config.ablation or "",
         "density_spec": str(config.density),
         "noise": _scalar_or_none(options.get("noise")),
@@ -97,12 +99,12 @@ def _scalar_or_none(v: Any) -> Any:
 
 def _dumps(obj: dict, what: str, cell_id: str) -> str:
     try:
-        return json.dumps(obj, default=_json_default)
+        return json.dumps(obj, default=json_default)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"cell {cell_id}: {what} cannot be stored as JSON ({exc})") from None
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
     if hasattr(o, "tolist"):  # numpy / torch scalars and arrays
         return o.tolist()
     if isinstance(o, (set, frozenset)):

@@ -5,15 +5,21 @@ Schema versions:
 
 - **1**: ``pruner`` holds the display label (``"P [shuffled]"`` for a sanity ablation of pruner P); no ``ablation``
   or ``higher_is_better`` column.
-- **2** (current): ``pruner`` holds the pruner name only; ``ablation`` (``''`` for none, else ``"shuffled"`` or
+- **2**: ``pruner`` holds the pruner name only; ``ablation`` (``''`` for none, else ``"shuffled"`` or
   ``"reinit"``, from :attr:`plantseek.run.records.CellConfig.ablation`) and ``higher_is_better`` (1/0 from the task;
   NULL when unknown) are columns of their own. A version-1 store is read as version 2 through
   :func:`plantseek.store.legacy.v1_columns`; opened for writing it is upgraded in place by :func:`upgrade`.
+- **3** (current): ``pruner`` is the name a pruner declares (a submitted file's too), ``pruner_source`` the file
+  reference it was loaded from (``''`` for a registered pruner) and ``pruner_code`` its code hash; ``digest`` is the
+  HMAC-SHA256 of the row (:mod:`plantseek.store.integrity`) keyed by the store's secret (``meta`` key
+  ``digest_key``). Rows written by older versions have no digest and read as *unverified*; a version-1 or -2 store
+  is upgraded in place on its first write (its rows keep no digest).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import uuid
 from datetime import datetime, timezone
@@ -23,8 +29,8 @@ from plantseek.core.errors import StoreError
 from plantseek.store.legacy import v1_columns
 
 FORMAT = "plantseek-results"
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 APPLICATION_ID = 0x706C736B  # "plsk", in the SQLite header (bytes 68-71)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -39,6 +45,13 @@ PROVENANCE_FIELDS = ("plantseek_version", "git_commit", "torch_version", "platfo
 V2_COLUMNS = [
     ("ablation", "TEXT NOT NULL DEFAULT ''"),
     ("higher_is_better", "INTEGER CHECK (higher_is_better IN (0, 1))"),
+]
+
+#: The columns that schema version 3 added.
+V3_COLUMNS = [
+    ("pruner_source", "TEXT NOT NULL DEFAULT ''"),
+    ("pruner_code", "TEXT NOT NULL DEFAULT ''"),
+    ("digest", "TEXT"),
 ]
 
 CELL_COLUMNS = [
@@ -64,10 +77,17 @@ CELL_COLUMNS = [
     ("provenance_json", "TEXT NOT NULL"),
     ("created_at", "TEXT NOT NULL"),
     ("attempts", "INTEGER NOT NULL CHECK (attempts >= 1)"),
+    *V3_COLUMNS,
     ("mask", "BLOB"),  # last in a new store: reading the other columns need not walk its overflow pages
 ]
 NAMES = [name for name, _ in CELL_COLUMNS]
-V1_NAMES = [name for name in NAMES if name not in dict(V2_COLUMNS)]
+V2_NAMES = [name for name in NAMES if name not in dict(V3_COLUMNS)]
+V1_NAMES = [name for name in V2_NAMES if name not in dict(V2_COLUMNS)]
+
+
+def names_of(version: int) -> list[str]:
+    """The columns of ``cells`` in a store of schema ``version``."""
+    return {1: V1_NAMES, 2: V2_NAMES}.get(version, NAMES)
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     "CREATE TABLE cells (\n    "
@@ -118,6 +138,7 @@ def _fill_new(tmp: Path) -> None:
             conn.execute(stmt)
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
             ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now()),
+            ("digest_key", new_digest_key()),
         ])
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses the WAL
@@ -152,15 +173,31 @@ def stored_version(conn: sqlite3.Connection) -> str | None:
     return None if row is None else row[0]
 
 
-def upgrade(conn: sqlite3.Connection) -> bool:
-    """Upgrade a version-1 store to version 2 in place; the caller holds a write transaction (all or nothing).
+def new_digest_key() -> str:
+    """A fresh per-store secret for the rows' digests (256 random bits, hex)."""
+    return secrets.token_hex(32)
 
-    Adds the ``ablation`` and ``higher_is_better`` columns, fills them and ``pruner`` from
-    :func:`plantseek.store.legacy.v1_columns`, and records the new version. Returns False (and changes nothing)
-    when another writer upgraded the store first. Cell ids are unchanged: they hash the configuration.
-    """
-    if stored_version(conn) != "1":
+
+def upgrade(conn: sqlite3.Connection) -> bool:
+    """Upgrade a version-1 or -2 store to the current version in place; the caller holds a write transaction (all
+    or nothing). Returns False (and changes nothing) when another writer upgraded the store first. Cell ids are
+    unchanged: they hash the configuration. Existing rows get no digest (they stay *unverified*)."""
+    version = stored_version(conn)
+    if version not in ("1", "2"):
         return False
+    if version == "1":
+        _upgrade_v1(conn)
+    for name, decl in V3_COLUMNS:
+        conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('digest_key', ?)", (new_digest_key(),))
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return True
+
+
+def _upgrade_v1(conn: sqlite3.Connection) -> None:
+    """Version 1 to 2: adds the ``ablation`` and ``higher_is_better`` columns and fills them and ``pruner`` from
+    :func:`plantseek.store.legacy.v1_columns`."""
     for name, decl in V2_COLUMNS:
         conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
     rows = conn.execute("SELECT cell_id, pruner, config_json, metric_name FROM cells").fetchall()
@@ -169,6 +206,3 @@ def upgrade(conn: sqlite3.Connection) -> bool:
         pruner, ablation, hib = v1_columns(label, config_json, metric_name)
         updates.append((pruner, ablation, None if hib is None else int(hib), cell_id))
     conn.executemany("UPDATE cells SET pruner = ?, ablation = ?, higher_is_better = ? WHERE cell_id = ?", updates)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    return True

@@ -438,11 +438,12 @@ def test_write_leaderboard_files(tmp_path):
 # --- CLI ----------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def fake_store(monkeypatch, tmp_path):
-    """A stand-in plantseek.store.results whose load_results returns a given frame (the real store is tested
-    elsewhere)."""
+    """A stand-in plantseek.store.results whose load_results (and load_checked, with no refused cell) returns a
+    given frame (the real store is tested elsewhere)."""
     frames = {}
     mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: frames[str(path)].copy()
+    mod.load_checked = lambda path: types.SimpleNamespace(frame=frames[str(path)].copy(), refused=[])
     monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
 
     def make(df):

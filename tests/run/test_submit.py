@@ -1,5 +1,6 @@
 """`submit`: checks with clear messages, scoring with sanity ablations, leaderboard rows for the submission."""
 
+import hashlib
 import subprocess
 import sys
 
@@ -45,10 +46,42 @@ def test_submit_scores_the_example_and_its_ablations(tmp_path):
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(out / "results.csv")
     ref = "examples/my_pruner.py"
-    methods = set(zip(df["pruner"], df["ablation"].fillna("")))  # the pruner's name; the ablation in its own column
-    assert {(ref, ""), (ref, "shuffled"), (ref, "reinit")} <= methods
+    code = hashlib.sha256(open(ref, "rb").read()).hexdigest()[:16]
+    methods = set(zip(df["pruner"], df["ablation"].fillna("")))  # the declared name; the ablation in its own column
+    assert methods == {("grad-magnitude", ""), ("grad-magnitude", "shuffled"), ("grad-magnitude", "reinit")}
+    assert set(df["pruner_source"]) == {ref} and set(df["pruner_code"]) == {code}  # provenance, per cell
     assert (df["status"] == "ok").all() and len(df) == 2 * 2 * 3  # 2 tasks x 2 densities x (method + 2 ablations)
-    assert "examples/my\\_pruner.py" in (out / "README.md").read_text()  # markdown-escaped underscore
-    assert ref in (out / "index.html").read_text()
+    readme = (out / "README.md").read_text()
+    assert f"Source of grad-magnitude: submitted as examples/my\\_pruner.py (code sha256 {code})" in readme
+    page = (out / "index.html").read_text()
+    assert f"Source of grad-magnitude: submitted as {ref} (code sha256 {code})" in page
+    assert "| grad-magnitude |" in readme and f"| {ref}" not in readme  # ranked under its name, not its file
     again = run("submit", "examples/my_pruner.py", "--suite", "smoke", "--store", str(store), "--out", str(out))
     assert again.returncode == 0 and "0 to run" in again.stderr
+
+
+def test_submission_named_like_a_registered_pruner_is_refused_in_one_line(tmp_path):
+    clash = tmp_path / "clash.py"
+    clash.write_text(open("examples/my_pruner.py").read().replace('"grad-magnitude"', '"magnitude"'))
+    with pytest.raises(SubmissionError, match="^name 'magnitude' is taken by a registered pruner; declare another "
+                                              "name in the class$"):
+        check_submission(str(clash), report=lambda line: None)
+    r = run("submit", str(clash), "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "lb"))
+    assert r.returncode == 2 and r.stderr.splitlines()[-1] == ("plantseek: error: name 'magnitude' is taken by a "
+                                                               "registered pruner; declare another name in the class")
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_submitted_cells_carry_the_name_but_their_ids_hash_the_code(tmp_path):
+    from plantseek.run.submit import submission_cells
+    from plantseek.run.suites import SUITES
+
+    copy = tmp_path / "mine.py"
+    copy.write_text(open("examples/my_pruner.py").read())
+    named = submission_cells(str(copy), SUITES.get("smoke"), "grad-magnitude")
+    plain = submission_cells(str(copy), SUITES.get("smoke"))
+    assert {c.label for c in named if not c.ablation} == {"grad-magnitude"}
+    assert [c.cell_id for c in named] == [c.cell_id for c in plain]  # the name is shown, never hashed
+    copy.write_text(copy.read_text() + "\n# edited\n")
+    edited = submission_cells(str(copy), SUITES.get("smoke"), "grad-magnitude")
+    assert not {c.cell_id for c in edited} & {c.cell_id for c in named}  # new code: new cells

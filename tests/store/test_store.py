@@ -257,7 +257,8 @@ def test_foreign_or_corrupt_file_is_refused_and_left_alone(tmp_path, kind):
         assert "\n" not in text and str(path) in text
     assert path.read_bytes() == before
     left = {p.name: p.stat().st_size for p in tmp_path.iterdir() if p.name != "results.db"}
-    if kind == "truncated-store":  # SQLite opened it (the header is fine) and leaves its empty journal files
+    if kind in ("truncated-store", "newer-store"):  # SQLite opened it (the header is fine; load_results reads
+        # read-only, and a read-only reader of a WAL store leaves its empty -wal and its -shm index in place)
         left.pop("results.db-shm", None)
         assert left.pop("results.db-wal", 0) == 0
     assert left == {}  # nothing else written beside it (no temp files, no journal)
@@ -284,9 +285,12 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
                                                                              "density": 0.7}))
     df = load_results(path)
     assert list(df.columns[: len(COLUMNS)]) == COLUMNS
-    extra = ["ablation", "higher_is_better", "attempts", "task_options", "config_json"]
-    assert list(df.columns[len(COLUMNS): len(COLUMNS) + 5]) == extra
-    assert list(df.columns[len(COLUMNS) + 5: len(COLUMNS) + 5 + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
+    extra = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
+             "pruner_code", "verified"]
+    n = len(COLUMNS) + len(extra)
+    assert list(df.columns[len(COLUMNS): n]) == extra
+    assert list(df.columns[n: n + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
+    assert df["verified"].tolist() == [True, True, True]  # every row written now carries a matching digest
     assert list(df.columns[-3:]) == ["custom", "metric_density", "metrics_json"]
     assert "mask" not in df.columns and len(df) == 3
     assert list(df.cell_id) == [cell(0).cell_id, cell(1).cell_id, plain.cell_id]  # insertion order
@@ -407,7 +411,7 @@ def test_ablation_and_direction_are_stored_columns(tmp_path):
         assert store.get(cell(0).cell_id).result.higher_is_better is None
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT cell_id, pruner, ablation, higher_is_better FROM cells ORDER BY rowid").fetchall()
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
     conn.close()
     assert rows == [(shuffled.cell_id, "snip", "shuffled", 0), (plain.cell_id, "snip", "", 0),
                     (cell(0).cell_id, "magnitude", "", None)]
@@ -458,10 +462,10 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     with ResultStore(path) as store:
         assert store.version == 1
         assert store.put(cell(0), ok_result(0)) == "new"
-        assert store.version == 2
+        assert store.version == 3
     conn = sqlite3.connect(path)
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
                           ("f" * 20,)).fetchone()
     conn.close()
@@ -470,5 +474,6 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     assert list(new.cell_id[:-1]) == list(old.cell_id)  # cell ids unchanged
     cols = ["pruner", "ablation", "higher_is_better", "weak_metric", "recall"]
     assert new.iloc[:-1][cols].reset_index(drop=True).equals(old[cols].reset_index(drop=True))
-    with ResultStore(path) as store:  # reopening an upgraded store: version 2, nothing to do
-        assert store.version == 2 and len(store) == len(old) + 1
+    assert not new.verified.iloc[:-1].any() and new.verified.iloc[-1]  # old rows: unverified; the new one signed
+    with ResultStore(path) as store:  # reopening an upgraded store: version 3, nothing to do
+        assert store.version == 3 and len(store) == len(old) + 1

@@ -1,0 +1,122 @@
+"""Recomputing what a store claims: the recovery metrics of every ok cell from its stored mask and its re-planted
+instance (``plantseek verify``, ``leaderboard --verify``).
+
+The row digest (:mod:`plantseek.store.integrity`) catches edits by tools that do not know the store's key; this
+catches the rest: a mask swapped between cells, metrics rewritten with the digest recomputed, a row written by
+anything but the scorer. For every ok cell: its configuration must hash to its cell id, its mask must unpack to
+the instance's layer shapes, and ``recovery_metrics(mask, instance.ticket, instance.arch.structure())`` and the
+achieved density must equal the stored ones exactly. Each instance is planted once for all its cells.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plantseek.core.errors import PlantseekError
+from plantseek.planted.instance import PlantedInstance
+from plantseek.prune.masks import mask_count, unpack_mask
+from plantseek.run.group import instance_for
+from plantseek.run.records import CellConfig
+from plantseek.score.metrics import recovery_metrics
+from plantseek.store.integrity import Refusal
+from plantseek.store.results import Checked, load_checked
+from plantseek.store.rows import json_default
+
+
+#: The recovery metrics named first when several differ.
+_HEADLINE = ["recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket"]
+
+
+@dataclass
+class Verification:
+    """What :func:`verify_store` found: the refused cells (digest, format or recomputation), and counts."""
+
+    checked: int = 0  # ok cells whose metrics were recomputed
+    unverified: int = 0  # shown cells without a digest (written before schema version 3)
+    refused: list[Refusal] = field(default_factory=list)
+
+
+def verify_store(path: str | Path) -> Verification:
+    """Check every row of the store at ``path`` (read-only): digests and format, then the recomputation."""
+    checked = load_checked(path, include_masks=True)
+    out = Verification(unverified=checked.unverified, refused=list(checked.refused))
+    ok_rows = [r for r in checked.rows if r["status"] == "ok"]
+    out.checked = len(ok_rows)
+    out.refused += recheck_rows(ok_rows)
+    return out
+
+
+def refused_by_recomputation(checked: Checked) -> list[Refusal]:
+    """The ok rows of an already checked store whose recomputation does not match."""
+    return recheck_rows([r for r in checked.rows if r["status"] == "ok"])
+
+
+def recheck_rows(rows: list[dict[str, Any]]) -> list[Refusal]:
+    """Refusals for the ok ``rows`` (stored values, every column) that do not match their recomputation."""
+    refused: list[Refusal] = []
+    groups: "OrderedDict[tuple, list[tuple[dict, CellConfig]]]" = OrderedDict()
+    for row in rows:
+        try:
+            config = CellConfig.from_dict(json.loads(row["config_json"]))
+        except ValueError as exc:
+            refused.append(Refusal.of(row, f"configuration: {exc}"))
+            continue
+        if config.cell_id != row["cell_id"]:
+            refused.append(Refusal.of(row, f"its configuration hashes to cell id {config.cell_id}, not its own"))
+            continue
+        groups.setdefault(config.instance_key, []).append((row, config))
+    for members in groups.values():
+        try:
+            instance = instance_for(members[0][1])
+        except PlantseekError as exc:
+            refused += [Refusal.of(row, f"the instance cannot be re-planted ({exc})") for row, _ in members]
+            continue
+        for row, _ in members:
+            problem = mismatch(row, instance)
+            if problem:
+                refused.append(Refusal.of(row, problem))
+    return refused
+
+
+def _unpacked(blob: bytes, instance: PlantedInstance):
+    """The stored mask with the instance's weight shapes (and bias shapes, if the blob holds them), or None."""
+    weights, biases = instance.arch.weight_shapes(), instance.arch.bias_shapes()
+    for shapes in (weights, {**weights, **biases}):
+        if len(blob) == (sum(math.prod(s) for s in shapes.values()) + 7) // 8:
+            return unpack_mask(blob, shapes)
+    return None
+
+
+def mismatch(row: dict[str, Any], instance: PlantedInstance) -> str:
+    """``""`` when the row's stored mask reproduces its stored recovery metrics and density, else what differs."""
+    if row["mask"] is None:
+        return "no stored mask to recompute the recovery metrics from"
+    mask = _unpacked(bytes(row["mask"]), instance)
+    if mask is None:
+        return f"corrupt mask ({len(row['mask'])} bytes do not fit the instance's layer shapes)"
+    weights = instance.arch.weight_names()
+    density = mask_count({n: mask[n] for n in weights}) / instance.arch.n_prunable
+    problems = []
+    if row["achieved_density"] != density:
+        problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
+    fresh = json.loads(json.dumps(recovery_metrics(mask, instance.ticket, instance.arch.structure()),
+                                  default=json_default))
+    stored = json.loads(row["metrics_json"])
+    for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
+        a, b = stored.get(key, "<missing>"), fresh.get(key, "<missing>")
+        if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
+            problems.append(f"{key} (stored {_brief(a)}, recomputed {_brief(b)})")
+    if not problems:
+        return ""
+    more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return "recomputed values differ: " + "; ".join(problems[:3]) + more
+
+
+def _brief(v: Any) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 30 else text[:27] + "..."

@@ -1,0 +1,55 @@
+"""Reading a store's rows for a report: each row checked (:mod:`plantseek.store.integrity`) before it is shown.
+
+A row that is malformed or whose digest does not match is *refused*: left out of the frame, and listed with one
+line naming the cell. The frame's ``verified`` column says which of the shown rows carry a matching digest (the
+others were written before digests existed: *unverified*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plantseek.core.errors import StoreError
+from plantseek.store.frame import SOURCE_COLUMNS, build_frame
+from plantseek.store.integrity import Refusal, digest_problem, row_problem
+
+
+@dataclass
+class Checked:
+    """The accepted cells as a DataFrame (:func:`plantseek.store.results.load_results`), and the refused ones."""
+
+    frame: Any  # pandas.DataFrame
+    refused: list[Refusal] = field(default_factory=list)
+    path: Path | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the accepted rows as stored (every column)
+
+    @property
+    def unverified(self) -> int:
+        """How many shown cells carry no digest."""
+        return int((~self.frame["verified"].astype(bool)).sum()) if len(self.frame) else 0
+
+    def raise_if_refused(self, path: Path | None = None) -> None:
+        if self.refused:
+            more = f" (and {len(self.refused) - 1} more refused cell(s))" if len(self.refused) > 1 else ""
+            raise StoreError(f"{path or self.path}: {self.refused[0].line()}{more}")
+
+
+def check_rows(rows: list[dict[str, Any]], key: str | None, include_masks: bool, path: Path) -> Checked:
+    """Split ``rows`` (dicts of every current column, masks included) into accepted and refused; build the frame."""
+    accepted, refused, kept = [], [], []
+    for row in rows:
+        problem = row_problem(row) or digest_problem(key, row)
+        if problem:
+            refused.append(Refusal.of(row, problem))
+            continue
+        record = {c: row[c] for c in SOURCE_COLUMNS if c != "verified"}
+        record["verified"] = row.get("digest") is not None
+        if include_masks:
+            record["mask"] = row["mask"]
+        accepted.append(record)
+        kept.append(row)
+    frame = build_frame(accepted, include_masks, path)
+    frame.attrs["refused"] = len(refused)
+    return Checked(frame=frame, refused=refused, path=path, rows=kept)
