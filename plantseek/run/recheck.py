@@ -5,7 +5,9 @@ The row digest (:mod:`plantseek.store.integrity`) catches edits by tools that do
 catches the rest: a mask swapped between cells, metrics rewritten with the digest recomputed, a row written by
 anything but the scorer. For every ok cell: its configuration must hash to its cell id, its mask must unpack to
 the instance's layer shapes, and ``recovery_metrics(mask, instance.ticket, instance.arch.structure())`` and the
-achieved density must equal the stored ones exactly. Each instance is planted once for all its cells.
+achieved density must equal the stored ones exactly; the strong metrics (through the mask's fitted readout, and
+with the planted scales) must equal the stored ones to a relative ``STRONG_RTOL`` (float64 products of one mask
+and of a batch of masks may differ in the last digit). Each instance is planted once for all its cells.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from typing import Any
 from plantseek.core.errors import PlantseekError
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.masks import mask_count, unpack_mask
+from plantseek.run.ablations import has_strong_metric
 from plantseek.run.group import instance_for
 from plantseek.run.records import CellConfig
+from plantseek.score.evaluation import strong_scores_batched
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default
 
 
+#: Relative tolerance of the recomputed strong metrics.
+STRONG_RTOL = 1e-9
+#: Stored metrics that are strong metrics (checked with STRONG_RTOL, not as recovery metrics).
+STRONG_KEYS = ("strong_metric_planted_scales",)
 #: The recovery metrics named first when several differ.
 _HEADLINE = ["recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket"]
 
@@ -76,8 +84,8 @@ def recheck_rows(rows: list[dict[str, Any]]) -> list[Refusal]:
         except PlantseekError as exc:
             refused += [Refusal.of(row, f"the instance cannot be re-planted ({exc})") for row, _ in members]
             continue
-        for row, _ in members:
-            problem = mismatch(row, instance)
+        for row, config in members:
+            problem = mismatch(row, instance, config)
             if problem:
                 refused.append(Refusal.of(row, problem))
     return refused
@@ -92,8 +100,9 @@ def _unpacked(blob: bytes, instance: PlantedInstance):
     return None
 
 
-def mismatch(row: dict[str, Any], instance: PlantedInstance) -> str:
-    """``""`` when the row's stored mask reproduces its stored recovery metrics and density, else what differs."""
+def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig | None = None) -> str:
+    """``""`` when the row's stored mask reproduces its stored recovery metrics, density and (given the cell's
+    configuration) strong metrics, else what differs."""
     if row["mask"] is None:
         return "no stored mask to recompute the recovery metrics from"
     mask = _unpacked(bytes(row["mask"]), instance)
@@ -107,6 +116,9 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance) -> str:
     fresh = json.loads(json.dumps(recovery_metrics(mask, instance.ticket, instance.arch.structure()),
                                   default=json_default))
     stored = json.loads(row["metrics_json"])
+    strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
+    if config is not None and has_strong_metric(config):
+        problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
         a, b = stored.get(key, "<missing>"), fresh.get(key, "<missing>")
         if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
@@ -115,6 +127,16 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance) -> str:
         return ""
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
     return "recomputed values differ: " + "; ".join(problems[:3]) + more
+
+
+def _strong_mismatches(row: dict[str, Any], stored: dict[str, Any], score) -> list[str]:
+    out = []
+    for name, want, got in (("strong_metric", row["strong_metric"], score.metric),
+                            ("strong_metric_planted_scales", stored.get("strong_metric_planted_scales"),
+                             score.planted_scales)):
+        if want is None or not math.isclose(float(want), got, rel_tol=STRONG_RTOL, abs_tol=1e-300):
+            out.append(f"{name} (stored {_brief(want)}, recomputed {_brief(got)})")
+    return out
 
 
 def _brief(v: Any) -> str:

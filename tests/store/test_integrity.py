@@ -168,6 +168,15 @@ def test_a_re_signed_truncated_mask_is_refused_by_verify(cli, store):
     assert need != 3
 
 
+def test_a_re_signed_strong_metric_is_refused_by_verify(cli, store):
+    row = next(r for r in cells(store) if r["status"] == "ok")
+    better = row["strong_metric"] * 1.5 + 0.01
+    edit(store, "UPDATE cells SET strong_metric = ? WHERE cell_id = ?", (better, row["cell_id"]), resign=True)
+    v = cli("verify", "--store", str(store))
+    assert v.returncode == 1 and len(v.stdout.splitlines()) == 1
+    assert v.stdout.startswith(refusal(row, "recomputed values differ: strong_metric (stored "))
+
+
 def test_rows_without_a_digest_are_unverified_never_verified(cli, store, tmp_path):
     edit(store, "UPDATE cells SET digest = NULL WHERE task = 'relu'")
     df = load_results(store)
