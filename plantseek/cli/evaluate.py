@@ -109,11 +109,7 @@ def check(args) -> None:
         EXECUTORS.get(args.executor)
     resolve_device(args.device)
     if not args.no_store:
-        path = output_file("--store", args.store or default_store_path())
-        if path.exists():
-            from plantseek.store.schema import check_header
-
-            check_header(path)
+        output_file("--store", args.store or default_store_path())  # what it holds: checked when it opens
 
 
 def result_row(config, result) -> dict:

@@ -36,7 +36,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     floats = FLOAT_GARBAGE + [files["file"], files["dir"]]
     long, f = "x" * 5000, files
     out_dir = ([f["new"], f["dir"]], ["", long], [f["file"], f["file"] + "/sub"])
-    store_in = ([f["store"]], ["", long], [f["dir"], f["file"], f["new"] + ".none"])
+    store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
     return {
         "list": {},
         "plant": {

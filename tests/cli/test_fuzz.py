@@ -111,7 +111,7 @@ def run_sample(cases, files) -> None:
 
 
 def test_fuzz_in_subprocesses(files):
-    run_sample(sample_for_subprocesses(70, 8, seed=12, files=files), files)
+    run_sample(sample_for_subprocesses(50, 6, seed=12, files=files), files)
 
 
 @pytest.mark.slow
