@@ -37,6 +37,8 @@ SLOPES = (5.0, 10.0, 20.0, 40.0)
 
 @dataclass(frozen=True)
 class CircleOptions(TaskOptions):
+    max_noise = 1.0
+    noise_meaning = "the probability that a label flips"
     knots: int = 10  # PL knots per input component
     pl_end: float = 0.9  # end of the PL domain for non-negative coordinates (sqrt(0.7) = 0.837)
 

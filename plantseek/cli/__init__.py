@@ -1,13 +1,16 @@
 """Command-line interface: ``python -m plantseek COMMAND``. One module per command, registered in COMMANDS.
 
-A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Every :class:`plantseek.core.errors.PlantseekError` becomes one line ``plantseek: error: ...`` and exit code 2.
+A command module defines ``HELP`` (one line), ``add_arguments(parser)``, ``check(args)`` and ``run(args) -> int``.
+:func:`validate` parses and checks the arguments (every option, before any work: ``plantseek.cli.arguments``);
+only then does ``run`` start. Every :class:`plantseek.core.errors.PlantseekError` becomes one line
+``plantseek: error: ...`` and exit code 2, and so does a failed read or write (``OSError``: path and reason).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 
 from plantseek.core.errors import PlantseekError
@@ -36,20 +39,36 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _check=mod.check)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def validate(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check ``argv`` without doing any work: the arguments, or ``SystemExit(2)`` (a malformed option,
+    one line on stderr) or a :class:`PlantseekError` (a value the command cannot run with)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+        parser.print_help(sys.stderr)
+        raise SystemExit(2)
+    args._check(args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from plantseek.cli.arguments import os_error_line
+
     try:
+        args = validate(argv)
         return int(args._run(args) or 0)
     except PlantseekError as exc:
         print(f"plantseek: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"plantseek: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"plantseek: error: results store: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("plantseek: interrupted", file=sys.stderr)

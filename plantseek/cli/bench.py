@@ -8,25 +8,21 @@ import sys
 HELP = "measure dense GFLOP/s, batched vs per-network training throughput, memory and the default suite's time"
 
 
-def _ks(text: str) -> tuple[int, ...]:
-    from plantseek.core.errors import ConfigError
-
-    try:
-        ks = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"--ks must be comma-separated positive integers, got {text!r}") from None
-    if not ks or any(k < 1 for k in ks):
-        raise ConfigError(f"--ks must be comma-separated positive integers, got {text!r}")
-    return ks
+MAX_K = 4096  # networks trained at once: 4096 of the bench's MLP take ~2.6 GiB (the engine's estimate)
+MAX_KS = 16  # values of --ks: each one is a measurement
 
 
 def add_arguments(p) -> None:
+    from . import arguments as a
+
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="few steps, small roofline, no suite run (seconds)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: 1 or all cores, whichever a quick probe finds faster)")
-    p.add_argument("--ks", type=_ks, default=(1, 8, 32, 128), help="networks trained at once (default 1,8,32,128)")
-    p.add_argument("--densities", default="1.0,0.1",
+    p.add_argument("--threads", type=a.integer(1, 1024), default=None,
+                   help="torch threads (default: 1 or all cores, whichever a quick probe finds faster; "
+                        "at most 4 per usable core)")
+    p.add_argument("--ks", type=a.integer_list(1, MAX_K, MAX_KS), default=(1, 8, 32, 128),
+                   help=f"networks trained at once (default 1,8,32,128; each at most {MAX_K}, at most {MAX_KS} values)")
+    p.add_argument("--densities", type=a.number_list, default=(1.0, 0.1),
                    help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
     p.add_argument("--no-suite", action="store_true",
                    help="do not time the default suite and the paper grids' cell groups")
@@ -65,23 +61,18 @@ def _table(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _densities(text: str) -> tuple[float, ...]:
+def check(args) -> None:
     from plantseek.core.errors import ConfigError
-    from plantseek.prune.masks import validate_density
+    from plantseek.core.limits import max_threads
 
-    try:
-        values = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"--densities must be comma-separated numbers in (0, 1], got {text!r}") from None
-    if not values:
-        raise ConfigError("--densities is empty")
-    return tuple(validate_density(v) for v in values)
+    if args.threads is not None and args.threads > max_threads():
+        raise ConfigError(f"--threads {args.threads}: more than 4 per usable core (at most {max_threads()})")
 
 
 def run(args) -> int:
     from plantseek.perf.bench import run as run_bench
 
-    densities = _densities(args.densities)
+    densities = tuple(args.densities)
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
     result = run_bench(quick=args.quick, threads=args.threads, ks=args.ks, densities=densities,
                        suite=not args.no_suite, progress=progress)

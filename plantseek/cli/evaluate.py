@@ -13,22 +13,27 @@ import sys
 HELP = "run pruners on planted tasks (a named suite, optionally narrowed), store and print results"
 
 
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def add_arguments(p) -> None:
+    from plantseek.core import limits
+
+    from . import arguments as a
+
     p.add_argument("--suite", default="default", help="named grid (see `list`; default: default)")
-    p.add_argument("--tasks", type=_csv, help="comma-separated task names (overrides the suite's)")
-    p.add_argument("--pruners", type=_csv,
+    p.add_argument("--tasks", type=a.names, help="comma-separated task names (overrides the suite's)")
+    p.add_argument("--pruners", type=a.names,
                    help="comma-separated registered names and/or path/to/file.py:ClassName")
-    p.add_argument("--densities", type=_csv, help="comma-separated densities in (0, 1] or 'ticket'")
-    p.add_argument("--seeds", type=_csv, help="comma-separated seeds, or a range like 0-24")
-    p.add_argument("--depth", type=int, help="host depth (layers incl. input and output)")
-    p.add_argument("--width", type=int, help="host hidden width")
-    p.add_argument("--noise", type=float, help="task noise level (default: the task's, 0.01)")
-    p.add_argument("--epochs", type=int, help="weak-training epochs (default 10)")
-    p.add_argument("--n-samples", type=int, help="samples per instance (train + test; default 10000)")
+    p.add_argument("--densities", type=a.densities, help="comma-separated densities in (0, 1] or 'ticket'")
+    p.add_argument("--seeds", type=a.seeds,
+                   help=f"comma-separated seeds in 0..2**31-1, or ranges like 0-24 (at most {limits.MAX_SEEDS})")
+    p.add_argument("--depth", type=a.integer(1, limits.MAX_DEPTH),
+                   help=f"host depth (layers incl. input and output; at most {limits.MAX_DEPTH})")
+    p.add_argument("--width", type=a.integer(1, limits.MAX_WIDTH),
+                   help="host hidden width (width**2 * depth * 8 bytes must fit 1/16 of the available memory)")
+    p.add_argument("--noise", type=a.number(0, math.inf),
+                   help="task noise level (default: the task's, 0.01; a label-flip probability is at most 1)")
+    p.add_argument("--epochs", type=a.integer(0, limits.MAX_EPOCHS), help="weak-training epochs (default 10)")
+    p.add_argument("--n-samples", type=a.integer(10, limits.MAX_N_SAMPLES),
+                   help="samples per instance (train + test; default 10000)")
     p.add_argument("--protocol", choices=("calibrated", "paper"), default=None,
                    help="where weak training starts: paper = the masked initial network as is (the paper's protocol; "
                         "default of the paper-* suites), calibrated = a fitted readout and balanced units (default "
@@ -36,12 +41,14 @@ def add_arguments(p) -> None:
     p.add_argument("--adam-kernel", choices=("fused", "single-tensor"), default=None,
                    help="Adam implementation for weak training and pruners' training (default fused; "
                         "single-tensor is torch.optim.Adam's default, as in the paper's code)")
-    p.add_argument("--jobs", type=int, default=0,
+    p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
     p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds a single prune call may take (default 1800)")
-    p.add_argument("--store", default=None, help="results store (SQLite file; default results/plantseek.db)")
+    p.add_argument("--timeout", type=a.number(0, limits.MAX_TIMEOUT, above=True), default=None,
+                   help="seconds a single prune call may take (default 1800)")
+    p.add_argument("--store", type=a.path, default=None,
+                   help="results store (SQLite file; default results/plantseek.db)")
     p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
     p.add_argument("--json", action="store_true", help="print one JSON object per cell instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,31 +56,11 @@ def add_arguments(p) -> None:
                    help="public (planted from the seed) or hidden (from the leaderboard key; see keygen)")
 
 
-def parse_seeds(items: list[str] | None):
-    from plantseek.core.errors import ConfigError
-
-    if items is None:
-        return None
-    seeds: list[int] = []
-    for item in items:
-        try:
-            if "-" in item[1:]:
-                a, b = item.split("-", 1)
-                seeds.extend(range(int(a), int(b) + 1))
-            else:
-                seeds.append(int(item))
-        except ValueError:
-            raise ConfigError(f"seeds must be integers or ranges like 0-24, got {item!r}") from None
-    if any(s < 0 for s in seeds):
-        raise ConfigError("seeds must be >= 0")
-    return seeds
-
-
 def build_suite(args):
     from plantseek.run.suites import SUITES
 
     suite = SUITES.get(args.suite)
-    changes = dict(tasks=args.tasks, pruners=args.pruners, densities=args.densities, seeds=parse_seeds(args.seeds),
+    changes = dict(tasks=args.tasks, pruners=args.pruners, densities=args.densities, seeds=args.seeds,
                    depth=args.depth, width=args.width, n_samples=args.n_samples)
     if args.noise is not None:
         changes["task_options"] = {**suite.task_options, "noise": args.noise}
@@ -92,14 +79,45 @@ def build_suite(args):
 
 
 def validate_grid(suite) -> None:
-    """Fail fast, before any work, on unknown tasks/pruners and bad options."""
-    from plantseek.prune.contract import get_pruner
+    """Fail fast, before any work, on unknown tasks/pruners, bad task options, a host too small for a task's
+    ticket or too large for this machine's memory, and a grid too large."""
+    from plantseek.core.errors import ConfigError
+    from plantseek.core.limits import MAX_CELLS
+    from plantseek.nets.mlp import Architecture
+    from plantseek.planted.planting import check_fits
     from plantseek.planted.task import get_task
+    from plantseek.prune.contract import get_pruner
 
-    for t in suite.tasks:
-        get_task(t, **suite.task_options).check_depth(suite.depth)
-    for p in suite.pruner_names():
+    from .arguments import host_fits
+
+    host_fits(suite.width, suite.depth)
+    for name in suite.tasks:
+        task = get_task(name, **suite.task_options)
+        task.check_depth(suite.depth)
+        check_fits(task.target(suite.depth),
+                   Architecture.mlp(task.in_features, task.out_features, suite.depth, suite.width))
+    pruners = suite.pruner_names()
+    for p in pruners:
         get_pruner(p)
+    n_cells = len(suite.tasks) * len(pruners) * len(suite.densities) * len(suite.seeds)
+    if n_cells > MAX_CELLS:
+        raise ConfigError(f"the grid has {n_cells} cells, more than {MAX_CELLS}: narrow it")
+
+
+def check(args) -> None:
+    from plantseek.core.paths import default_store_path
+    from plantseek.run.executors import EXECUTORS
+    from plantseek.train.device import resolve_device
+
+    from .arguments import jobs_fit, output_file
+
+    validate_grid(build_suite(args))
+    jobs_fit(args.jobs)
+    if args.executor is not None:
+        EXECUTORS.get(args.executor)
+    resolve_device(args.device)
+    if not args.no_store:
+        output_file("--store", args.store or default_store_path())  # what it holds: checked when it opens
 
 
 def result_row(config, result) -> dict:
@@ -149,7 +167,6 @@ def run(args) -> int:
     from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 
     suite = build_suite(args)
-    validate_grid(suite)
     cells = expand(suite)
     if args.instances == "hidden":
         from plantseek.planted.secrets import key_fingerprint, load_key
@@ -182,8 +199,9 @@ def run(args) -> int:
             print(json.dumps(row), flush=True)
 
     try:
+        timeout = DEFAULT_PRUNE_TIMEOUT if args.timeout is None else args.timeout
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
-                  prune_timeout=args.timeout or DEFAULT_PRUNE_TIMEOUT, device=args.device, on_result=on_result)
+                            prune_timeout=timeout, device=args.device, on_result=on_result)
     finally:
         if bar is not None:
             bar.close()

@@ -40,11 +40,33 @@ def load(store: str | None, verify: bool = False):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--store", default=None, help=f"results store to read (default: {paths.default_store_path()})")
-    p.add_argument("--out", default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
+    from .arguments import path
+
+    p.add_argument("--store", type=path, default=None,
+                   help=f"results store to read (default: {paths.default_store_path()})")
+    p.add_argument("--out", type=path, default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
     p.add_argument("--verify", action="store_true", help="also recompute every ok cell's recovery metrics from its "
                    "stored mask and re-planted instance (slower; imports torch) and refuse cells that differ")
+
+
+def check_store(store: str | None) -> None:
+    """The store to read exists and is a readable file (what it holds is checked when it is read)."""
+    from plantseek.core.errors import StoreError
+
+    from .arguments import input_file
+
+    path = store or paths.default_store_path()
+    if not Path(path).exists():
+        raise StoreError(f"no results store at {path} (run cells first, or pass --store PATH)")
+    input_file("--store", path)
+
+
+def check(args) -> None:
+    from .arguments import output_folder
+
+    check_store(args.store)
+    output_folder("--out", args.out or paths.leaderboard_dir())
 
 
 def run(args) -> int:

@@ -15,6 +15,10 @@ def add_arguments(p) -> None:
     pass
 
 
+def check(args) -> None:
+    pass  # no options
+
+
 def warn(message: str) -> None:
     print(f"plantseek: warning: {message}", file=sys.stderr)
 

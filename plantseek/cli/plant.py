@@ -3,20 +3,56 @@
 from __future__ import annotations
 
 import json
+import math
 
 HELP = "build a planted instance and print its summary and leak audit"
 
 
 def add_arguments(p) -> None:
+    from plantseek.core import limits
+
+    from . import arguments as a
+
     p.add_argument("--task", help="task name (see `list`); required unless --load is given")
-    p.add_argument("--load", metavar="FILE", help="summarise a saved instance file instead of planting")
-    p.add_argument("--depth", type=int, default=5, help="layers including input and output (default 5)")
-    p.add_argument("--width", type=int, default=100, help="hidden width of the host (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="instance seed (default 0)")
-    p.add_argument("--noise", type=float, default=None, help="label noise (default: the task's, 0.01)")
-    p.add_argument("--knots", type=int, default=None, help="piecewise-linear knots (circle, helix)")
-    p.add_argument("--out", default=None, help="save the instance to this file")
+    p.add_argument("--load", metavar="FILE", type=a.path, help="summarise a saved instance file instead of planting")
+    p.add_argument("--depth", type=a.integer(1, limits.MAX_DEPTH), default=5,
+                   help=f"layers including input and output (default 5, at most {limits.MAX_DEPTH})")
+    p.add_argument("--width", type=a.integer(1, limits.MAX_WIDTH), default=100,
+                   help="hidden width of the host (default 100; width**2 * depth * 8 bytes must fit 1/16 of the "
+                        "available memory)")
+    p.add_argument("--seed", type=a.integer(0, limits.MAX_SEED), default=0, help="instance seed (default 0)")
+    p.add_argument("--noise", type=a.number(0, math.inf), default=None,
+                   help="label noise (default: the task's, 0.01; a label-flip probability is at most 1)")
+    p.add_argument("--knots", type=a.integer(1, limits.MAX_KNOTS), default=None,
+                   help="piecewise-linear knots (circle, helix; the ticket must fit the width)")
+    p.add_argument("--out", type=a.path, default=None, help="save the instance to this file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+
+
+def _options(args) -> dict:
+    return {k: v for k, v in (("noise", args.noise), ("knots", args.knots)) if v is not None}
+
+
+def check(args) -> None:
+    from plantseek.core.errors import ConfigError
+
+    from .arguments import host_fits, input_file, output_file
+
+    if args.out:
+        output_file("--out", args.out)
+    if args.load:
+        input_file("--load", args.load)
+        return
+    if not args.task:
+        raise ConfigError("plant needs --task TASK (or --load FILE)")
+    from plantseek.nets.mlp import Architecture
+    from plantseek.planted.planting import check_fits
+    from plantseek.planted.task import get_task
+
+    task = get_task(args.task, **_options(args))
+    task.check_depth(args.depth)
+    host_fits(args.width, args.depth)
+    check_fits(task.target(args.depth), Architecture.mlp(task.in_features, task.out_features, args.depth, args.width))
 
 
 def summary(inst) -> dict:
@@ -35,16 +71,12 @@ def summary(inst) -> dict:
 
 
 def run(args) -> int:
-    from plantseek.core.errors import ConfigError
     from plantseek.planted.instance import PlantedInstance, plant
 
     if args.load:
         inst = PlantedInstance.load(args.load)
-    elif not args.task:
-        raise ConfigError("plant needs --task TASK (or --load FILE)")
     else:
-        options = {k: v for k, v in (("noise", args.noise), ("knots", args.knots)) if v is not None}
-        inst = plant(args.task, depth=args.depth, width=args.width, seed=args.seed, **options)
+        inst = plant(args.task, depth=args.depth, width=args.width, seed=args.seed, **_options(args))
     if args.out:
         inst.save(args.out)
     info = summary(inst)

@@ -8,11 +8,22 @@ HELP = "plot metric, ticket recovery, per-layer density and recall vs wall-clock
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--store", default=None, help=f"results store to read (default: {paths.default_store_path()})")
+    from .arguments import path
+
+    p.add_argument("--store", type=path, default=None,
+                   help=f"results store to read (default: {paths.default_store_path()})")
     p.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="only these tasks (default: all)")
     p.add_argument("--pruners", nargs="+", default=None, metavar="PRUNER", help="only these pruners (default: all)")
-    p.add_argument("--out", default=None, help=f"output folder (default: {paths.plots_dir()}/)")
+    p.add_argument("--out", type=path, default=None, help=f"output folder (default: {paths.plots_dir()}/)")
     p.add_argument("--format", default="png", choices=["png", "svg", "pdf"], help="file format (default: png)")
+
+
+def check(args) -> None:
+    from .arguments import output_folder
+    from .leaderboard import check_store
+
+    check_store(args.store)
+    output_folder("--out", args.out or paths.plots_dir())
 
 
 def run(args) -> int:

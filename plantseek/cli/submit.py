@@ -8,13 +8,42 @@ HELP = "check a pruner file, score it on the standard suite with sanity ablation
 
 
 def add_arguments(p) -> None:
+    from plantseek.core.limits import MAX_JOBS
+
+    from . import arguments as a
+
     p.add_argument("pruner", help="path/to/pruner.py or path/to/pruner.py:ClassName")
     p.add_argument("--suite", default="default", help="suite to score on (default: default)")
-    p.add_argument("--store", default=None, help="results store (default: leaderboard/plantseek.db)")
-    p.add_argument("--out", default=None, help="leaderboard folder to regenerate (default: leaderboard/)")
-    p.add_argument("--jobs", type=int, default=0, help="local worker processes (default: one per core)")
+    p.add_argument("--store", type=a.path, default=None, help="results store (default: leaderboard/plantseek.db)")
+    p.add_argument("--out", type=a.path, default=None,
+                   help="leaderboard folder to regenerate (default: leaderboard/)")
+    p.add_argument("--jobs", type=a.integer(0, MAX_JOBS), default=0,
+                   help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
     p.add_argument("--no-leaderboard", action="store_true", help="do not regenerate the leaderboard")
+
+
+def check(args) -> None:
+    from plantseek.core import paths
+    from plantseek.core.errors import ConfigError
+    from plantseek.run.suites import SUITES
+
+    from .arguments import checked_path, input_file, jobs_fit, output_file, output_folder
+
+    file_part = args.pruner.partition(":")[0]
+    if not (".py" in args.pruner or "/" in args.pruner) or not file_part.strip():
+        raise ConfigError(f"submit takes a file, path/to/pruner.py[:Class], got {args.pruner!r}")
+    checked_path("pruner file", file_part)
+    input_file("pruner file", file_part)
+    from plantseek.prune.contract import get_pruner
+
+    get_pruner(args.pruner)  # imports the file and finds its pruner class: one line if that fails
+    SUITES.get(args.suite)
+    jobs_fit(args.jobs)
+    if not args.check_only:
+        output_file("--store", args.store or paths.leaderboard_store())
+        if not args.no_leaderboard:
+            output_folder("--out", args.out or paths.leaderboard_dir())
 
 
 def run(args) -> int:

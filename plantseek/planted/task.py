@@ -9,12 +9,14 @@ and register themselves with ``@TASKS.register("name")``; third-party tasks are 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.limits import MAX_DEPTH, MAX_GAUSSIAN_NOISE, MAX_N_SAMPLES
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
 from plantseek.planted.targets import TargetNetwork
@@ -22,13 +24,19 @@ from plantseek.planted.targets import TargetNetwork
 
 @dataclass(frozen=True)
 class TaskOptions:
-    """Options every task takes. ``noise``: label noise (std of Gaussian noise, or label-flip probability)."""
+    """Options every task takes. ``noise``: label noise (std of Gaussian noise, or label-flip probability), a
+    finite number in [0, ``max_noise``] (a task whose noise is a probability sets ``max_noise = 1.0``)."""
 
     noise: float = 0.01
+    max_noise: ClassVar[float] = MAX_GAUSSIAN_NOISE
+    noise_meaning: ClassVar[str] = "the standard deviation of Gaussian label noise"
 
     def __post_init__(self) -> None:
-        if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not self.noise >= 0:
-            raise ConfigError(f"noise must be a number >= 0, got {self.noise!r}")
+        x = self.noise
+        number = not isinstance(x, bool) and isinstance(x, (int, float))
+        if not number or not (math.isfinite(x) and 0 <= x <= self.max_noise):
+            raise ConfigError(f"noise must be a number >= 0 and <= {self.max_noise:g} ({self.noise_meaning}), "
+                              f"got {x!r}")
 
 
 def check_positive_int(name: str, value: object) -> None:
@@ -45,11 +53,12 @@ class DataConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_samples, int) or self.n_samples < 10:
-            raise ConfigError(f"n_samples must be an integer >= 10, got {self.n_samples!r}")
+        n = self.n_samples
+        if isinstance(n, bool) or not isinstance(n, int) or not 10 <= n <= MAX_N_SAMPLES:
+            raise ConfigError(f"n_samples must be an integer >= 10 and <= {MAX_N_SAMPLES}, got {n!r}")
         for name in ("test_fraction", "val_fraction"):
             v = getattr(self, name)
-            if not 0 < v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
                 raise ConfigError(f"{name} must be in (0, 1), got {v!r}")
 
     @property
@@ -121,8 +130,9 @@ class Task:
         return self.kind == "classification"
 
     def check_depth(self, depth: int) -> None:
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < self.min_depth:
-            raise ConfigError(f"depth must be an integer >= {self.min_depth} for task {self.name!r}, got {depth!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or not self.min_depth <= depth <= MAX_DEPTH:
+            raise ConfigError(f"depth must be an integer >= {self.min_depth} and <= {MAX_DEPTH} for task "
+                              f"{self.name!r}, got {depth!r}")
 
     def sample(self, n: int, generator: torch.Generator) -> Split:
         x = torch.rand(n, self.in_features, generator=generator, dtype=torch.float64) * 2.0 - 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.limits import MAX_CELLS, MAX_DEPTH, MAX_N_SAMPLES, MAX_SEED, MAX_SEEDS, MAX_WIDTH
 from plantseek.prune.masks import validate_density
 from plantseek.core.registry import Registry
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
@@ -92,7 +93,30 @@ class Suite:
         for key in ("tasks", "pruners", "seeds"):
             if key in changes:
                 changes[key] = tuple(changes[key])
-        return replace(self, **changes)
+        check_overrides(changes)
+        suite = replace(self, **changes)
+        if not isinstance(suite.pruners, PrunerSelector) and suite.n_cells > MAX_CELLS:
+            raise ConfigError(f"the grid has {suite.n_cells} cells, more than {MAX_CELLS}: narrow it")
+        return suite
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be an integer >= {lo} and <= {hi}, got {value!r}")
+
+
+def check_overrides(changes: dict[str, Any]) -> None:
+    """One-line errors for overrides no grid can run: empty lists, seeds, sizes out of range."""
+    for key in ("tasks", "pruners", "densities", "seeds"):
+        if key in changes and not changes[key]:
+            raise ConfigError(f"{key} is empty: give at least one")
+    if len(changes.get("seeds", ())) > MAX_SEEDS:
+        raise ConfigError(f"{len(changes['seeds'])} seeds, more than {MAX_SEEDS}")
+    for seed in changes.get("seeds", ()):
+        _check_int("a seed", seed, 0, MAX_SEED)
+    for key, lo, hi in (("depth", 1, MAX_DEPTH), ("width", 1, MAX_WIDTH), ("n_samples", 10, MAX_N_SAMPLES)):
+        if key in changes:
+            _check_int(key, changes[key], lo, hi)
 
 
 def _register(suite: Suite) -> None:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.limits import MAX_EPOCHS
 
 ADAM_KERNELS = ("fused", "single-tensor")
 #: where weak training starts (plantseek.train.protocols); the default protocol of a cell
@@ -27,10 +28,14 @@ class TrainConfig:
     adam_kernel: str = "fused"  # adam only: "fused" or "single-tensor" (see the module docstring)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ConfigError(f"epochs must be an integer >= 0, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not 0 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"epochs must be an integer >= 0 and <= {MAX_EPOCHS}, got {self.epochs!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        for name in ("lr", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr!r}")
         if self.optimizer not in ("adam", "sgd"):

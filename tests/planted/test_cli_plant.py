@@ -39,7 +39,7 @@ def test_plant_summary_is_readable():
     (["plant", "--task", "square"], "unknown task 'square'"),
     (["plant", "--task", "circle", "--depth", "2"], "depth must be an integer >= 3"),
     (["plant", "--task", "helix", "--width", "10"], "narrower than the ticket's widest hidden layer"),
-    (["plant", "--task", "relu", "--noise", "-1"], "noise must be a number >= 0"),
+    (["plant", "--task", "relu", "--noise", "-1"], "argument --noise: must be a finite number >= 0"),
     (["plant", "--task", "relu", "--depth", "five"], "invalid int value"),
 ])
 def test_bad_input_one_line_error(args, needle):

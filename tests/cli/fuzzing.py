@@ -1,0 +1,179 @@
+"""Random and malformed command lines for every subcommand, each labelled valid or not by an oracle written here
+independently of the CLI's checks.
+
+Every option of the real parser has a pool of values that are valid (and keep the work tiny: the smoke suite
+narrowed to one task, 100 samples, no store; ``submit --check-only``) and a pool that is not. A case picks a
+few options at random (repeats allowed) with a value from either pool, sometimes adds an unknown option, a
+stray positional word or an option missing its value. It is valid when nothing invalid was picked and the
+command's cross-option rules hold (``plant``: ``--task`` unless ``--load``, ``--knots`` only for circle).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INT_GARBAGE = ["", "nan", "NaN", "inf", "-inf", "-1", "1e400", "9" * 40, "é中", "x" * 5000, "0x10", "1,5,", "1.5"]
+FLOAT_GARBAGE = [v for v in INT_GARBAGE if v not in ("9" * 40, "1.5")]  # 1e39 parses: caught later
+FLAG = None  # an option that takes no value
+
+
+@dataclass
+class Case:
+    command: str
+    argv: list[str]
+    valid: bool
+    why: list[str] = field(default_factory=list)  # what made it invalid
+
+
+def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
+    """command -> option -> (valid, rejected when parsed, rejected by the command's checks); FLAG for options
+    without a value. Any occurrence of a value rejected when parsed fails the case; of the others only the last
+    occurrence counts (argparse keeps the last). ``files``: existing paths (a plain file, a folder, a saved
+    instance, a store, a pruner file) and a new one."""
+    ints = INT_GARBAGE + [files["file"], files["dir"]]
+    floats = FLOAT_GARBAGE + [files["file"], files["dir"]]
+    long, f = "x" * 5000, files
+    out_dir = ([f["new"], f["dir"]], ["", long], [f["file"], f["file"] + "/sub"])
+    store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
+    return {
+        "list": {},
+        "plant": {
+            "--task": (["relu", "circle"], [], ["", "square", long, f["file"]]),
+            "--load": ([f["instance"]], ["", long], [f["dir"], f["file"], f["new"] + ".none"]),
+            "--depth": (["3", "4", "5"], ints + ["0", "65", "1000000"], ["1", "2"]),
+            "--width": (["20", "32"], ints + ["0", "1000000"], []),
+            "--seed": (["0", "7", "2147483647"], ints + ["2147483648"], []),
+            "--noise": (["0", "0.5", "1"], floats + ["-0.5"], ["9" * 40]),
+            "--knots": (["1", "5", "10"], ints + ["0", "10001"], []),
+            "--out": ([f["new"] + ".pt"], ["", long], [f["dir"], f["file"] + "/x.pt"]),
+            "--json": FLAG,
+        },
+        "evaluate": {
+            "--suite": (["smoke"], [], ["", "nosuch", long]),
+            "--tasks": (["relu", "circle", "relu,circle", " relu ,"], ["", ","], ["square", "é中", long]),
+            "--pruners": (["random", "magnitude", "random,magnitude"], ["", ","],
+                          ["nosuch", f["dir"] + "/", f["file"], "missing.py:X"]),
+            "--densities": (["0.1", "ticket", "0.5,ticket", "1"],
+                            ["", ",", "0", "1.5", "nan", "inf", "-0.1", "x", "ticket,0"], []),
+            "--seeds": (["0", "0-1", "5", "2147483647"],
+                        ["", ",", "-1", "a", "1.5", "3-1", "0-99999999999", "0-10000", "2147483648"], []),
+            "--depth": (["4", "5"], ints + ["0", "65"], ["2"]),
+            "--width": (["20", "24"], ints + ["0", "65537", "1000000"], []),
+            "--noise": (["0", "0.05"], floats, ["9" * 40]),
+            "--epochs": (["0", "1"], ints + ["10001"], []),
+            "--n-samples": (["100", "120"], ints + ["0", "9", "10000001"], []),
+            "--adam-kernel": (["fused", "single-tensor"], ["", "adam", long], []),
+            "--jobs": (["0", "1"], ints + ["1025"], []),
+            "--executor": (["local"], [], ["", "nosuch"]),
+            "--device": (["cpu"], [], ["", "tpu", long]),
+            "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
+            "--store": ([f["new"] + ".db"], ["", long], []),
+            "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
+        },
+        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG},
+        "plot": {
+            "--store": store_in, "--out": out_dir,
+            "--tasks": (["relu", "circle", "é中"], [], []), "--pruners": (["random", "nosuch"], [], []),
+            "--format": (["png", "svg"], ["", "jpg", long], []),
+        },
+        "submit": {
+            "--suite": (["smoke", "default"], [], ["", "nosuch"]),
+            "--store": ([f["new"] + ".db"], ["", long], []),
+            "--out": ([f["new"]], ["", long], []),
+            "--jobs": (["0", "1", "4"], ints + ["1025"], []),
+            "--check-only": FLAG, "--no-leaderboard": FLAG,
+        },
+        "bench": {
+            "--threads": (["1", "2"], ints + ["0", "1025"], []),
+            "--ks": (["1", "1,8", "4096"], ints + ["0", "4097", ",".join(["1"] * 17)], []),
+            "--densities": (["1.0", "0.1,1"], ["", ",", "0", "nan", "inf", "ticket", "1.5", "x"], []),
+            "--json": FLAG, "--quick": FLAG, "--no-suite": FLAG,
+        },
+    }
+
+
+BASE = {  # prepended: keeps valid runs tiny (options given later override these)
+    "evaluate": ["--suite", "smoke", "--tasks", "relu", "--pruners", "random", "--densities", "0.1",
+                 "--n-samples", "100", "--epochs", "0", "--no-store", "--no-progress"],
+    "plant": ["--width", "20", "--depth", "4"],
+}
+
+
+def _positional(case: Case, files: dict[str, str], rng: random.Random) -> None:
+    if case.command != "submit":
+        return
+    bad = ["", "afile", "missing.py", files["dir"] + "/", files["file"], "x" * 5000 + ".py"]
+    value = files["pruner"] if rng.random() < 0.5 else rng.choice(bad)
+    if value != files["pruner"]:
+        case.why.append(f"pruner {value[:40]!r}")
+    case.argv += [value, "--check-only"]  # keeps a valid submit to its checks
+
+
+def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> None:
+    """Rules on the last value of each option, and across options."""
+    ignored = {"--task", "--depth", "--knots", "--noise"} if case.command == "plant" and "--load" in last else set()
+    for option, value in last.items():
+        if option not in ignored and value in table[option][2]:
+            case.why.append(f"{option} {value[:40]!r}")
+    if case.command == "plant" and "--load" not in last:
+        if "--task" not in last:
+            case.why.append("plant without --task or --load")
+        elif last["--task"] == "relu" and "--knots" in last:
+            case.why.append("--knots for relu")
+    if case.command in ("leaderboard", "plot") and "--store" not in last:
+        case.why.append("no store in the working folder")
+
+
+def _malformed(case: Case, table: dict[str, tuple], rng: random.Random) -> None:
+    roll = rng.random()
+    valued = [o for o, pool in table.items() if pool is not FLAG]
+    if roll < 0.05:
+        case.argv.append("--no-such-option")
+    elif roll < 0.09:  # a stray word (after plot's --tasks/--pruners it would be one more name)
+        case.argv.append("--no-such-option" if set(case.argv[-2:-1]) & {"--tasks", "--pruners"} else "stray")
+    elif roll < 0.13 and valued:
+        case.argv.append(rng.choice(valued))  # no value follows
+    else:
+        return
+    case.why.append(f"malformed: {case.argv[-1]!r}")
+
+
+def make_case(command: str, table: dict[str, tuple], files: dict[str, str], rng: random.Random) -> Case:
+    case = Case(command, [command, *BASE.get(command, [])], True)
+    _positional(case, files, rng)
+    last: dict[str, str] = {}
+    for _ in range(rng.randint(0, 4) if table else 0):
+        option = rng.choice(sorted(table))
+        if table[option] is FLAG:
+            case.argv.append(option)
+            continue
+        good, rejected, refused = table[option]
+        roll = rng.random()
+        if rejected and roll < 0.2:
+            value = rng.choice(rejected)
+            case.why.append(f"{option} {value[:40]!r}")
+        elif refused and roll < 0.35:
+            value = rng.choice(refused)
+        else:
+            value = rng.choice(good)
+        case.argv += [option, value]
+        last[option] = value
+    _last_values(case, last, table)
+    _malformed(case, table, rng)
+    case.valid = not case.why
+    return case
+
+
+def make_cases(n: int, seed: int, files: dict[str, str], commands: list[str]) -> list[Case]:
+    rng = random.Random(seed)
+    table = pools(files)
+    return [make_case(c, table[c], files, rng) for c in (rng.choice(commands) for _ in range(n))]
+
+
+def fixture_files(root: Path) -> dict[str, str]:
+    """Paths the pools refer to (the store, instance and pruner file are filled in by the test's fixture)."""
+    (root / "afolder").mkdir()
+    (root / "afile").write_text("not a store, not an instance\n")
+    return {"file": str(root / "afile"), "dir": str(root / "afolder"), "new": str(root / "new" / "output")}
