@@ -112,6 +112,10 @@ def check(args) -> None:
     from .arguments import jobs_fit, output_file
 
     validate_grid(build_suite(args))
+    if args.instances == "hidden":
+        from plantseek.planted.secrets import load_key
+
+        load_key()  # hidden instances need the leaderboard key: a one-line error when none is configured
     jobs_fit(args.jobs)
     if args.executor is not None:
         EXECUTORS.get(args.executor)

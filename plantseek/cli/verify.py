@@ -12,7 +12,16 @@ HELP = "check a results store: row digests, and every ok cell's recovery metrics
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--store", default=None, help=f"results store to check (default: {paths.default_store_path()})")
+    from .arguments import path
+
+    p.add_argument("--store", default=None, type=path,
+                   help=f"results store to check (default: {paths.default_store_path()})")
+
+
+def check(args) -> None:
+    from .leaderboard import check_store
+
+    check_store(args.store)
 
 
 def run(args) -> int:

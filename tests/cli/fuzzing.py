@@ -70,9 +70,13 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--device": (["cpu"], [], ["", "tpu", long]),
             "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
             "--store": ([f["new"] + ".db"], ["", long], []),
+            "--protocol": (["paper", "calibrated"], ["", "adam", long], []),
+            "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
             "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
         },
-        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG},
+        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},
+        "verify": {"--store": store_in},
+        "keygen": {"--out": ([f["new"] + ".key"], ["", long], [f["dir"], f["file"] + "/x.key"]), "--force": FLAG},
         "plot": {
             "--store": store_in, "--out": out_dir,
             "--tasks": (["relu", "circle", "é中"], [], []), "--pruners": (["random", "nosuch"], [], []),
@@ -87,7 +91,9 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
         },
         "bench": {
             "--threads": (["1", "2"], ints + ["0", "1025"], []),
-            "--ks": (["1", "1,8", "4096"], ints + ["0", "4097", ",".join(["1"] * 17)], []),
+            # a trailing comma is allowed in a list ("1,5," is 1 and 5), so that garbage value is a valid list here
+            "--ks": (["1", "1,8", "4096", "1,5,"],
+                     [v for v in ints if v != "1,5,"] + ["0", "4097", ",".join(["1"] * 17)], []),
             "--densities": (["1.0", "0.1,1"], ["", ",", "0", "nan", "inf", "ticket", "1.5", "x"], []),
             "--json": FLAG, "--quick": FLAG, "--no-suite": FLAG,
         },
@@ -102,6 +108,8 @@ BASE = {  # prepended: keeps valid runs tiny (options given later override these
 
 
 def _positional(case: Case, files: dict[str, str], rng: random.Random) -> None:
+    if case.command == "keygen":  # never the configured key file (a later --out wins); an existing one is replaced
+        case.argv += ["--force", "--out", files["new"] + ".key"]
     if case.command != "submit":
         return
     bad = ["", "afile", "missing.py", files["dir"] + "/", files["file"], "x" * 5000 + ".py"]
@@ -122,7 +130,7 @@ def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> N
             case.why.append("plant without --task or --load")
         elif last["--task"] == "relu" and "--knots" in last:
             case.why.append("--knots for relu")
-    if case.command in ("leaderboard", "plot") and "--store" not in last:
+    if case.command in ("leaderboard", "plot", "verify") and "--store" not in last:
         case.why.append("no store in the working folder")
 
 

@@ -29,6 +29,9 @@ def files(tmp_path_factory):
     import plantseek
 
     root = tmp_path_factory.mktemp("fuzz")
+    # no leaderboard key anywhere: `evaluate --instances hidden` must be refused, here and in the subprocesses
+    os.environ.pop("PLANTSEEK_KEY", None)
+    os.environ["PLANTSEEK_KEY_FILE"] = str(root / "no-such.key")
     f = fuzzing.fixture_files(root)
     f["instance"] = str(root / "relu.pt")
     plantseek.plant("relu", depth=4, width=20, seed=0).save(f["instance"])
