@@ -240,7 +240,7 @@ def test_verify_usage_errors_exit_2(cli, tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("plantseek: error: unrecognized arguments")
     r = cli("verify", "--store", str(tmp_path / "none.db"))
     assert r.returncode == 2 and r.stderr.strip() == f"plantseek: error: no results store at {tmp_path / 'none.db'} " \
-                                                     "(pass --store PATH)"
+                                                     "(run cells first, or pass --store PATH)"
 
 
 def test_unknown_config_fields_are_refused_by_verify(cli, store):
