@@ -77,40 +77,74 @@ class CircleTask(Task):
 
     def target(self, depth: int) -> TargetNetwork:
         self.check_depth(depth)
-        n = self.options.knots
-        weights: list[np.ndarray] = []
-        biases: list[np.ndarray] = []
-
-        def add(w, b):
-            weights.append(np.asarray(w, dtype=np.float64))
-            biases.append(np.asarray(b, dtype=np.float64))
-
-        if depth == 3:
-            coords = np.eye(2)  # the coordinates as linear maps of the previous layer (the input)
-            domains = [(-1.0, 1.0), (-1.0, 1.0)]
+        n, end = self.options.knots, self.options.pl_end
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
+        if depth == 3:  # the PL layer reads the inputs
+            coords = [Coordinate(np.array([1.0, 0.0]), -1.0, 1.0), Coordinate(np.array([0.0, 1.0]), -1.0, 1.0)]
         else:
-            add([[1, 0], [-1, 0], [0, 1], [0, -1]], np.zeros(4))  # relu(+-x_i)
-            coords = np.array([[1.0, 1, 0, 0], [0, 0, 1, 1]])  # |x1|, |x2|
-            bounds = [1.0, 1.0]
-            n_mirrors = max(0, depth - 5)
-            for k in range(1, n_mirrors + 1):
-                theta = math.pi / 2 ** (k + 1)
-                a = np.array([math.cos(theta), math.sin(theta)])
-                nrm = np.array([-math.sin(theta), math.cos(theta)])
-                add(np.stack([a @ coords, nrm @ coords, -(nrm @ coords)]), np.zeros(3))
-                coords = np.array([[1.0, 0, 0], [0, 1, 1]])
-                bounds = [math.hypot(*bounds), math.hypot(*bounds) * math.sin(theta)]
-            if depth >= 5:
-                add(coords, np.zeros(2))  # hold the two coordinates
-                coords = np.eye(2)
-            domains = [(0.0, min(b, self.options.pl_end)) for b in bounds]
-
-        blocks = [PiecewiseLinear.fit(lambda t: t * t, lo, hi, n) for lo, hi in domains]
-        w_pl = np.concatenate([np.outer(blk.in_weights, coords[c]) for c, blk in enumerate(blocks)])
-        b_pl = np.concatenate([blk.in_biases for blk in blocks])
-        add(w_pl, b_pl)
+            layers.append((np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]]), np.zeros(4)))  # relu(+-x_i)
+            abs_x = np.array([[1.0, 1, 0, 0], [0, 0, 1, 1]])
+            if depth == 4:
+                coords = [Coordinate(row, 0.0, min(1.0, end)) for row in abs_x]
+            else:
+                layers.append((abs_x, np.zeros(2)))  # hold |x1|, |x2|
+                coords = mirror_layers(depth - 5, layers, end)
+        blocks = [PiecewiseLinear.fit(lambda t: t * t, c.lo, c.hi, n) for c in coords]
+        layers.append((np.concatenate([c.pl_rows(blk) for c, blk in zip(coords, blocks)]),
+                       np.concatenate([snap_zero(blk.in_biases) for blk in blocks])))
         r_weights = np.concatenate([blk.out_weights for blk in blocks])
         r_bias = sum(blk.out_bias for blk in blocks)
         slopes = np.asarray(SLOPES)
-        add(np.outer(slopes, r_weights), slopes * r_bias + logit_biases())
-        return TargetNetwork(weights, biases, description=f"circle ticket, depth {depth}, {n} knots per component")
+        layers.append((np.outer(slopes, r_weights), slopes * r_bias + logit_biases()))
+        return TargetNetwork([w for w, _ in layers], [b for _, b in layers],
+                             description=f"circle ticket, depth {depth}, {n} knots per component")
+
+
+@dataclass(frozen=True)
+class Coordinate:
+    """A coordinate that the PL layer squares: ``read`` maps the previous layer's units to it; on ``[lo, hi]``. A
+    two-sided coordinate (``lo < 0``) is read as ``relu(y) - relu(-y)`` from the units ``pos`` and ``neg``."""
+
+    read: np.ndarray
+    lo: float
+    hi: float
+    pos: int = -1
+    neg: int = -1
+
+    def pl_rows(self, block: PiecewiseLinear) -> np.ndarray:
+        """The PL units' incoming weights ``p_j * read``. For a two-sided coordinate a unit ``relu(y - s)`` with
+        ``s >= 0`` is ``relu(relu(y) - s)`` and ``relu(s - y)`` with ``s <= 0`` is ``relu(relu(-y) + s)``: such a
+        unit reads one unit (exactly), the others both."""
+        rows = np.outer(block.in_weights, self.read)
+        if self.pos >= 0:
+            knots = -snap_zero(block.in_biases) / block.in_weights
+            rows[(block.in_weights > 0) & (knots >= 0), self.neg] = 0.0
+            rows[(block.in_weights < 0) & (knots <= 0), self.pos] = 0.0
+        return rows
+
+
+def snap_zero(values: np.ndarray) -> np.ndarray:
+    """Knot offsets of rounding size (a symmetric grid's middle knot) set to exactly zero."""
+    return np.where(np.abs(values) < 1e-12, 0.0, values)
+
+
+def mirror_layers(n_mirrors: int, layers: list, end: float) -> list[Coordinate]:
+    """Append the mirroring layers after the holding layer ``(|x1|, |x2|)``; the coordinates the PL layer squares.
+
+    Layer k (angle ``theta = pi / 2^(k+1)``) folds the point ``(x, |y|)`` of its input (angle in ``[0, 2 theta]``)
+    onto ``[-theta, theta]`` by the rotation ``x' = c x + s |y|``, ``y' = -s x + c |y|`` with 3 units
+    ``relu(x') = x'``, ``relu(y')``, ``relu(-y')``; the next layer reads ``|y'|`` as their sum. Rotations keep the
+    radius. Without mirroring layers the PL layer squares the held ``|x1|``, ``|x2|``; after them it squares ``x'``
+    and the two-sided ``y'`` (``|y'| <= sqrt(2) sin theta``) on a symmetric domain.
+    """
+    x, abs_y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    if n_mirrors == 0:
+        return [Coordinate(x, 0.0, min(1.0, end)), Coordinate(abs_y, 0.0, min(1.0, end))]
+    for k in range(1, n_mirrors + 1):
+        theta = math.pi / 2 ** (k + 1)
+        c, s = math.cos(theta), math.sin(theta)
+        y_new = -s * x + c * abs_y
+        layers.append((np.stack([c * x + s * abs_y, y_new, -y_new]), np.zeros(3)))
+        x, abs_y = np.array([1.0, 0, 0]), np.array([0.0, 1, 1])
+    bound = min(math.sqrt(2.0) * math.sin(theta), end)
+    return [Coordinate(x, 0.0, min(math.sqrt(2.0), end)), Coordinate(np.array([0.0, 1, -1]), -bound, bound, 1, 2)]

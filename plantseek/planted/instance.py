@@ -124,6 +124,10 @@ class PlantedInstance:
             "ticket_widths": self.target.widths,
             "ticket_weights": self.ticket_weights,
             "ticket_weights_per_layer": self.ticket_weights_per_layer,
+            # counting the numerically-zero weights (|w| < 1e-12) a reference implementation would keep
+            "ticket_weights_reference": self.ticket_weights + self.task.target(self.spec.depth).n_dropped_weights,
+            "ticket_pruned_biases_per_layer": [int((~self.ticket[n][p]).sum())
+                                               for n, p in zip(self.arch.bias_shapes(), self.placement)],
             "ticket_density": self.ticket_density,
             "metric_name": self.task.metric_name,
             "output_scales": self.scales.tolist(),
@@ -172,8 +176,7 @@ class PlantedInstance:
                                    description=tg["description"])
             inst = cls(spec, task, arch, blob["state"], blob["ticket"], blob["scales"], data, target,
                        list(blob["placement"]), list(blob["neuron_scales"]))
-            shapes = arch.weight_shapes()
-            for name, shape in shapes.items():
+            for name, shape in {**arch.weight_shapes(), **arch.bias_shapes()}.items():
                 if tuple(inst.initial_state[name].shape) != shape or tuple(inst.ticket[name].shape) != shape:
                     raise ValueError(f"{name} has the wrong shape")
         except InstanceFileError:
@@ -209,7 +212,7 @@ def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | No
     host = he_init(arch, streams("host", *arch.widths))
     planted: PlantedHost = plant_target(target, arch, host, streams("plant", task, depth, width))
     splits = t.make_data(data_config, streams("data", task))
-    return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, target,
+    return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, planted.target,
                            planted.placement, planted.neuron_scales)
 
 

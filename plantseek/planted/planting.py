@@ -10,29 +10,72 @@ from the generator), and only those parameters are overwritten with ``lam * u``;
 scale. Since ``lam > 0`` and ReLU is positively homogeneous, the host restricted to the ticket computes
 ``scale * target(x)`` with one factor per output. Output neurons keep their order (output k is target output k).
 
-Leak removal: a ticket neuron whose target bias is exactly zero gets an exactly zero host bias. In each hidden
-layer, the same share of *non-ticket* neurons (chosen at random) get an exactly zero bias too, so that a zero
-bias says nothing about ticket membership (P(zero bias | ticket) = P(zero bias | not ticket)).
+**Zero target biases** (the ReLU path, Circle's ``|x|`` and holding layers, the first unit of a piecewise-linear
+block, Helix's identity layers) would give their host neurons an exactly zero bias while every other host bias is a
+draw of ``N(0, sigma_l^2)``: a leak. Zeroing a matching share of other biases hides it but changes the host (where
+every ticket neuron of a layer has a zero bias the whole layer becomes bias-free: the ReLU host entirely, which makes
+it trivial). Instead the host keeps the paper's initialisation everywhere and the target's zero biases go away by
+two function-preserving routes; the bias is then not matched (``u`` has no bias entry, ``lam`` fits the weights):
+
+(a) *Non-zero biases that leave the function unchanged* (Gadhikar, Fischer & Burkholz, "Lottery tickets with
+    nonzero biases"): a hidden unit whose pre-activation ``z`` is provably >= 0 on the input domain
+    (:func:`plantseek.planted.targets.preactivation_lower_bounds`) computes ``relu(z + beta) = z + beta`` for any
+    ``beta >= -min z``, and the next layer's biases absorb ``-w_next * beta``
+    (:func:`plantseek.planted.targets.shift_bias`). The planted bias is the host's own draw ``b[h]`` (the neuron's
+    bias is left as it is) whenever that shift is allowed, and ``|b[h]|`` otherwise (a unit whose pre-activation
+    reaches 0 and whose inputs carry no upstream shift needs a positive bias), so planted biases are draws of the
+    layer's initialisation up to the sign of a few. Host neurons that would need ``|beta| > MAX_SHIFT`` (or twice the
+    smallest shift any free neuron needs, if larger) are not candidates (the shift is cancelled downstream, and a
+    large one costs precision). The audit reports the share of positive biases among ticket units.
+(b) *Tickets that prune biases*: a remaining zero-bias unit (its pre-activation changes sign, e.g. ``relu(x1)``,
+    ``|x|`` units, or an output) keeps its host bias, and the ticket's bias mask ``layers.{l}.bias`` removes it.
+
+The ticket therefore carries a bias entry per layer: True at ticket units that keep their bias, False at ticket
+units whose bias it prunes and at every non-ticket unit. The masked host (weights and biases masked) computes
+``scale * target(x)``, where ``target`` is the planted target (with the shifted biases of (a); its function equals
+the task's target to 1e-12 relative to the largest planted bias, checked here on many inputs). A weight-only mask
+keeps every bias and so cannot reproduce a unit whose bias the ticket prunes.
+
+What remains visible: the planted biases of piecewise-linear units whose knot offsets are small next to their
+weights (Circle's PL layer at depth 4 and >= 6) are smaller than the host's; see the README.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
-from plantseek.planted.targets import TargetNetwork
+from plantseek.planted.targets import TargetNetwork, preactivation_lower_bounds, shift_bias
+
+#: largest bias shift of route (a), in target units (target units are O(1): inputs in [-1, 1], unit-scale
+#: targets); host neurons whose bias would need a larger shift (a weight tiny next to the bias) are no candidates
+MAX_SHIFT = 10.0
+#: the planted target must compute the task's target to this relative precision
+SAME_FUNCTION_TOL = 1e-12
 
 
 @dataclass
 class PlantedHost:
     state: dict[str, torch.Tensor]  # host parameters after planting, float64
-    ticket: Mask  # True on the planted (nonzero target) weights
+    ticket: Mask  # True on the planted (nonzero target) weights and on the kept biases of ticket units
     scales: torch.Tensor  # per-output factor, float64: masked host(x) = scales * target(x)
     placement: list[torch.Tensor]  # per weight layer: host index of each target neuron of its output side
     neuron_scales: list[torch.Tensor]  # per weight layer: lam of each target neuron of its output side
+    target: TargetNetwork  # the planted target: the task's target with the shifted biases of route (a)
+
+
+@dataclass
+class _Layer:
+    """One planted layer: host index, scale and whether the bias is kept, per target neuron; shifts of route (a)."""
+
+    idx: torch.Tensor
+    lam: torch.Tensor
+    keeps_bias: torch.Tensor
+    shifts: dict[int, float]
 
 
 def check_fits(target: TargetNetwork, arch: Architecture) -> None:
@@ -46,11 +89,22 @@ def check_fits(target: TargetNetwork, arch: Architecture) -> None:
         raise ConfigError(f"width {min(hw[1:-1])} is narrower than the ticket's widest hidden layer ({widest} neurons)")
 
 
+def shiftable_units(target: TargetNetwork) -> list[np.ndarray]:
+    """Per layer, the lower bound of the pre-activation of each hidden unit of route (a) (zero target bias and a
+    pre-activation >= 0 on the whole domain), NaN elsewhere."""
+    bounds = preactivation_lower_bounds(target)
+    last = len(target.weights) - 1
+    return [np.where((b == 0) & (lo >= 0) & (l < last), lo, np.nan)
+            for l, (b, lo) in enumerate(zip(target.biases, bounds))]
+
+
 def plant_target(
     target: TargetNetwork, arch: Architecture, host: dict[str, torch.Tensor], generator: torch.Generator
 ) -> PlantedHost:
     """Plant ``target`` into (a copy of) the host parameters ``host``; randomness from ``generator``."""
     check_fits(target, arch)
+    planted = target.copy()
+    shiftable = shiftable_units(target)
     state = {k: v.clone().to(torch.float64) for k, v in host.items()}
     ticket: Mask = {}
     placement: list[torch.Tensor] = []
@@ -59,54 +113,91 @@ def plant_target(
     prev_scale = torch.ones(arch.widths[0], dtype=torch.float64)
     last = arch.n_layers - 1
     for l in range(arch.n_layers):
-        W, b = state[weight_name(l)], state[bias_name(l)]
-        T = torch.from_numpy(target.weights[l])
-        c = torch.from_numpy(target.biases[l])
-        n_target, n_host = T.shape[0], W.shape[0]
-        used = torch.zeros(n_host, dtype=torch.bool)
-        idx = torch.empty(n_target, dtype=torch.long)
-        lam_all = torch.empty(n_target, dtype=torch.float64)
-        mask = torch.zeros(W.shape, dtype=torch.bool)
-        for j in torch.randperm(n_target, generator=generator).tolist():
-            support = torch.nonzero(T[j]).flatten()
-            cols = prev_idx[support]
-            u = torch.cat([T[j, support] / prev_scale[support], c[j : j + 1]])
-            P = torch.cat([W[:, cols], b[:, None]], dim=1)  # every host neuron's matching parameters
-            inner, p2, u2 = P @ u, (P * P).sum(1), float(u @ u)
-            if u2 == 0.0:  # a target neuron with no weights and zero bias: nothing to match
-                lam = torch.ones(n_host, dtype=torch.float64)
-                err = p2.clone()
-            else:
-                lam = torch.where(inner > 0, inner / u2, torch.sqrt(p2 / u2))
-                lam = torch.where(lam > 0, lam, torch.ones_like(lam))
-                err = p2 - 2 * lam * inner + lam * lam * u2
-            if l == last:
-                h = j
-            else:
-                err[used] = torch.inf
-                perm = torch.randperm(n_host, generator=generator)
-                h = int(perm[torch.argmin(err[perm])])
-            used[h] = True
-            W[h, cols] = lam[h] * u[:-1]
+        layer = _plant_layer(planted, l, state, prev_idx, prev_scale, shiftable[l], generator, l == last)
+        for unit, beta in layer.shifts.items():
+            shift_bias(planted, l, unit, beta)
+        mask = torch.zeros(state[weight_name(l)].shape, dtype=torch.bool)
+        support = torch.from_numpy(planted.weights[l] != 0)
+        rows, cols = torch.nonzero(support, as_tuple=True)
+        mask[layer.idx[rows], prev_idx[cols]] = True
+        bias_mask = torch.zeros(arch.widths[l + 1], dtype=torch.bool)
+        bias_mask[layer.idx[layer.keeps_bias]] = True
+        ticket[weight_name(l)], ticket[bias_name(l)] = mask, bias_mask
+        placement.append(layer.idx)
+        neuron_scales.append(layer.lam)
+        prev_idx, prev_scale = layer.idx, layer.lam
+    check_same_function(target, planted)
+    return PlantedHost(state, ticket, prev_scale.clone(), placement, neuron_scales, planted)
+
+
+def _plant_layer(planted: TargetNetwork, l: int, state: dict[str, torch.Tensor], prev_idx: torch.Tensor,
+                 prev_scale: torch.Tensor, shift_floor: np.ndarray, generator: torch.Generator,
+                 is_output: bool) -> _Layer:
+    """Plant the target neurons of layer ``l`` (overwrites ``state``); the bias of a neuron of route (a) (where
+    ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched."""
+    W, b = state[weight_name(l)], state[bias_name(l)]
+    T = torch.from_numpy(planted.weights[l])
+    c = torch.from_numpy(planted.biases[l].copy())
+    n_target, n_host = T.shape[0], W.shape[0]
+    used = torch.zeros(n_host, dtype=torch.bool)
+    out = _Layer(torch.empty(n_target, dtype=torch.long), torch.empty(n_target, dtype=torch.float64),
+                 torch.ones(n_target, dtype=torch.bool), {})
+    for j in torch.randperm(n_target, generator=generator).tolist():
+        support = torch.nonzero(T[j]).flatten()
+        cols = prev_idx[support]
+        u = T[j, support] / prev_scale[support]
+        shiftable = not np.isnan(shift_floor[j])
+        free_bias = shiftable or float(c[j]) == 0.0
+        P = W[:, cols] if free_bias else torch.cat([W[:, cols], b[:, None]], dim=1)
+        lam, err = _best_factors(P, u if free_bias else torch.cat([u, c[j: j + 1]]))
+        if shiftable:
+            shift = (b / lam - c[j]).abs()
+            err[shift > max(MAX_SHIFT, 2 * float(shift[~used].min()))] = torch.inf
+        if is_output:
+            h = j
+        else:
+            err[used] = torch.inf
+            perm = torch.randperm(n_host, generator=generator)
+            h = int(perm[torch.argmin(err[perm])])
+        used[h] = True
+        W[h, cols] = lam[h] * u
+        if shiftable:
+            new_c = float(b[h] / lam[h])  # the host's own bias, unless the shift would not keep the unit active
+            if new_c < float(c[j]) - shift_floor[j]:
+                new_c = max(float(c[j]), abs(new_c))
+            out.shifts[j] = new_c - float(c[j])
+            b[h] = lam[h] * new_c
+        elif free_bias:
+            out.keeps_bias[j] = False  # route (b): the host keeps its bias, the ticket prunes it
+        else:
             b[h] = lam[h] * c[j]
-            mask[h, cols] = True
-            idx[j], lam_all[j] = h, lam[h]
-        if l < last:
-            hide_zero_biases(b, used, idx[c == 0], generator)
-        ticket[weight_name(l)] = mask
-        placement.append(idx)
-        neuron_scales.append(lam_all)
-        prev_idx, prev_scale = idx, lam_all
-    return PlantedHost(state, ticket, lam_all.clone(), placement, neuron_scales)
+        out.idx[j], out.lam[j] = h, lam[h]
+    return out
 
 
-def hide_zero_biases(b: torch.Tensor, ticket_neurons: torch.Tensor, zero_bias_ticket: torch.Tensor,
-                     generator: torch.Generator) -> None:
-    """Zero the biases of a random share of non-ticket neurons equal to the ticket's zero-bias share."""
-    n_ticket = int(ticket_neurons.sum())
-    if n_ticket == 0 or zero_bias_ticket.numel() == 0:
-        return
-    others = torch.nonzero(~ticket_neurons).flatten()
-    n_zero = int(round(zero_bias_ticket.numel() / n_ticket * others.numel()))
-    chosen = others[torch.randperm(others.numel(), generator=generator)[:n_zero]]
-    b[chosen] = 0.0
+def _best_factors(P: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per host neuron (row of ``P``): the positive least-squares factor ``lam`` matching ``lam * u`` to its row, and
+    the squared residual."""
+    inner, p2, u2 = P @ u, (P * P).sum(1), float(u @ u)
+    if u2 == 0.0:  # nothing to match
+        return torch.ones(P.shape[0], dtype=torch.float64), p2.clone()
+    lam = torch.where(inner > 0, inner / u2, torch.sqrt(p2 / u2))
+    lam = torch.where(lam > 0, lam, torch.ones_like(lam))
+    return lam, p2 - 2 * lam * inner + lam * lam * u2
+
+
+def check_same_function(target: TargetNetwork, planted: TargetNetwork, n: int = 4096) -> float:
+    """The largest deviation of ``planted`` from ``target`` on ``n`` fixed points of the input domain (a seeded
+    uniform sample plus the corners of ``{-1, 0, 1}^d``), relative to the largest magnitude involved (outputs and
+    planted biases: the shifts of route (a) cancel in float64 to about 1e-16 of their size). Raises RuntimeError
+    above SAME_FUNCTION_TOL."""
+    d = target.widths[0]
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, size=(n, d))
+    corners = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d)).reshape(d, -1).T
+    x = np.concatenate([x, corners])
+    a, b = target(x), planted(x)
+    size = max(1.0, float(np.max(np.abs(a))), *(float(np.max(np.abs(c))) for c in planted.biases))
+    deviation = float(np.max(np.abs(a - b))) / size
+    if deviation > SAME_FUNCTION_TOL:
+        raise RuntimeError(f"planting changed the target's function (relative deviation {deviation:.2g})")
+    return deviation

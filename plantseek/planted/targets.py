@@ -2,7 +2,12 @@
 
 A :class:`TargetNetwork` is a list of dense float64 layers ``(W_l, b_l)`` with ReLU between them and a linear
 last layer; its nonzero weights are the ticket. Weights with ``|w| < ZERO_TOL`` are numerically zero and are
-set to exactly zero (they are not ticket weights).
+set to exactly zero (they are not ticket weights; ``n_dropped_weights`` counts them, as a reference implementation that
+keeps them would count them as ticket weights).
+
+:func:`preactivation_lower_bounds` proves which units are always active on the input domain ``[-1, 1]^d`` (exactly
+for one input, by interval arithmetic otherwise); :func:`shift_bias` gives such a unit a bias ``+beta`` and removes its
+effect downstream without changing the network's function (used by planting, :mod:`plantseek.planted.planting`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ class TargetNetwork:
     def __post_init__(self) -> None:
         self.weights = [np.asarray(w, dtype=np.float64).copy() for w in self.weights]
         self.biases = [np.asarray(b, dtype=np.float64).copy() for b in self.biases]
-        for w in self.weights:
-            w[np.abs(w) < ZERO_TOL] = 0.0
+        tiny = [(w != 0) & (np.abs(w) < ZERO_TOL) for w in self.weights]
+        self.n_dropped_weights = int(sum(t.sum() for t in tiny))
+        for w, t in zip(self.weights, tiny):
+            w[t] = 0.0
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
             if w.shape[0] != b.shape[0]:
                 raise ValueError(f"target layer {l}: weight rows {w.shape[0]} != bias size {b.shape[0]}")
@@ -47,6 +54,11 @@ class TargetNetwork:
     def n_weights(self) -> int:
         return sum(self.n_weights_per_layer())
 
+    def copy(self) -> "TargetNetwork":
+        twin = TargetNetwork(self.weights, self.biases, self.description, dict(self.notes))
+        twin.n_dropped_weights = self.n_dropped_weights
+        return twin
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         h = np.asarray(x, dtype=np.float64)
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -54,6 +66,54 @@ class TargetNetwork:
             if l < len(self.weights) - 1:
                 h = np.maximum(h, 0.0)
         return h
+
+
+def preactivation_lower_bounds(target: TargetNetwork) -> list[np.ndarray]:
+    """Per layer, a lower bound of every unit's pre-activation over the input domain ``[-1, 1]^d``: the exact
+    minimum for one input (:func:`_exact_bounds_1d`), interval arithmetic otherwise (sound, possibly loose)."""
+    if target.widths[0] == 1:
+        return _exact_bounds_1d(target)
+    lo, hi = -np.ones(target.widths[0]), np.ones(target.widths[0])
+    bounds = []
+    for w, b in zip(target.weights, target.biases):
+        pos, neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
+        z_lo, z_hi = pos @ lo + neg @ hi + b, pos @ hi + neg @ lo + b
+        bounds.append(z_lo)
+        lo, hi = np.maximum(z_lo, 0.0), np.maximum(z_hi, 0.0)
+    return bounds
+
+
+def _exact_bounds_1d(target: TargetNetwork) -> list[np.ndarray]:
+    """Exact minima for a network of one input: every pre-activation is piecewise linear in ``x`` with breakpoints
+    where some earlier unit crosses zero, so the minimum over ``[-1, 1]`` is attained on the end points and those
+    crossings, which are added layer by layer."""
+    xs = np.array([-1.0, 1.0])
+    bounds = []
+    for l, (w, b) in enumerate(zip(target.weights, target.biases)):
+        z = _preactivations(target, l, xs)
+        bounds.append(z.min(axis=0))
+        za, zb = z[:-1], z[1:]
+        cross = (za * zb) < 0
+        i, _ = np.nonzero(cross)
+        t = za[cross] / (za[cross] - zb[cross])
+        xs = np.unique(np.concatenate([xs, xs[i] + t * (xs[i + 1] - xs[i])]))
+    return bounds
+
+
+def _preactivations(target: TargetNetwork, layer: int, xs: np.ndarray) -> np.ndarray:
+    h = xs[:, None]
+    for l in range(layer + 1):
+        z = h @ target.weights[l].T + target.biases[l]
+        h = np.maximum(z, 0.0)
+    return z
+
+
+def shift_bias(target: TargetNetwork, layer: int, unit: int, beta: float) -> None:
+    """Add ``beta`` to the bias of an always-active hidden unit (pre-activation >= 0 on the domain, beta >= 0) and
+    subtract its effect from the next layer's biases: ``relu(z + beta) = relu(z) + beta`` there, so the network's
+    function is unchanged."""
+    target.biases[layer][unit] += beta
+    target.biases[layer + 1] -= target.weights[layer + 1][:, unit] * beta
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 # 2: weak training and pruners' training use torch's fused Adam kernel by default (was: single-tensor Adam).
 # 3: strong metrics through a readout fitted per mask on the training split (was: the planted output scales,
 #    now kept as metrics["strong_metric_planted_scales"]).
-NUMERICS = 3
+# 4: hosts keep the paper's bias initialisation in every layer (no zeroed biases; tickets shift or prune biases).
+NUMERICS = 4
 
 INSTANCE_KINDS = ("public", "hidden")
 

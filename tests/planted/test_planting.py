@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import plantseek
-from plantseek.planted.audit import audit, ks_statistic
+from plantseek.planted.audit import ks_statistic
 from plantseek.core.errors import ConfigError
 from plantseek.score.evaluation import planted_scale_metric, strong_metric, target_metric
 from plantseek.nets.mlp import bias_name, forward_state, weight_name
@@ -43,7 +43,7 @@ def test_ticket_counts_and_metadata():
     assert inst.ticket_weights == 6 and inst.ticket_weights_per_layer == [1] * 6
 
 
-def test_planting_changes_only_ticket_parameters_and_zero_biases():
+def test_planting_changes_only_ticket_parameters():
     from plantseek.core import seeding
     from plantseek.nets.mlp import he_init
 
@@ -56,18 +56,19 @@ def test_planting_changes_only_ticket_parameters_and_zero_biases():
         b0, b1 = host[bias_name(l)], inst.initial_state[bias_name(l)]
         ticket_rows = torch.zeros(b0.numel(), dtype=torch.bool)
         ticket_rows[inst.placement[l]] = True
-        # a bias changes only at ticket neurons or when it was zeroed to hide the zero-bias signature
-        assert torch.all((b0 != b1) <= (ticket_rows | (b1 == 0)))
+        # a bias changes only at ticket neurons (every other host bias keeps the paper's initialisation)
+        assert torch.all((b0 != b1) <= ticket_rows)
+        # a ticket neuron whose bias the ticket prunes keeps its host bias
+        pruned = ticket_rows & ~inst.ticket[bias_name(l)]
+        assert torch.equal(b0[pruned], b1[pruned])
 
 
-def test_zero_bias_signature_is_hidden():
-    inst = plantseek.plant("circle", depth=5, width=100, seed=1)
-    for layer in audit(inst)["layers"][:-1]:
-        if layer["zero_bias_neurons"]:
-            assert layer["ticket_share_of_zero_bias"] == pytest.approx(layer["ticket_share_of_neurons"], abs=0.02)
-    # the PL layer of circle has nonzero target biases: its other neurons keep random biases
-    b = inst.initial_state[bias_name(2)]
-    assert 0 < int((b == 0).sum()) < 100
+def test_metadata_reports_reference_counts_and_pruned_biases():
+    meta = plantseek.plant("helix", depth=5, width=100, seed=1).metadata()
+    assert meta["ticket_weights"] == 95 and meta["ticket_weights_reference"] == 124
+    meta = plantseek.plant("circle", depth=5, width=100, seed=1).metadata()
+    assert meta["ticket_weights_reference"] == meta["ticket_weights"] == 108
+    assert meta["ticket_pruned_biases_per_layer"] == [4, 0, 0, 0]  # the |x| units
 
 
 def test_placement_is_random_not_lowest_index():

@@ -45,7 +45,8 @@ def test_planted_mask_reproduces_ticket_strong_and_survives_training(task, monke
         assert result.weak_metric > result.dense_weak_metric
     else:
         assert result.weak_metric <= max(3 * result.strong_metric, result.strong_metric + 3e-4)
-        assert result.weak_metric < result.dense_weak_metric
+        # with the paper's random biases in every layer the dense host fits ReLU to the noise floor (1e-4) as well
+        assert result.weak_metric < (1.1 if task == "relu" else 1.0) * result.dense_weak_metric
 
 
 @pytest.mark.parametrize("cls,needle", [
@@ -87,17 +88,17 @@ def test_same_cell_twice_gives_identical_results():
 
 def test_cell_ids_are_pinned():
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
-    records.NUMERICS, which was 3 when they were pinned: 3 = strong metrics through a readout fitted per mask)."""
+    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation)."""
     from plantseek.run.records import NUMERICS
 
-    assert NUMERICS == 3
+    assert NUMERICS == 4
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
     assert c.identity() == {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude",
-                            "density": "0.1", "numerics": 3}
-    assert c.cell_id == "7ace9dbb7f7c618a48b8"
+                            "density": "0.1", "numerics": 4}
+    assert c.cell_id == "8018bfdf967000b86585"
     three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
                        train=TrainConfig(epochs=3))
-    assert three.cell_id == "06f4aae80753ebefa198"
+    assert three.cell_id == "dabc4a701a94390a2bff"
     # a training field spelled out at its default is the same cell; a different value is another cell
     assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="fused")}).cell_id \
         == three.cell_id
