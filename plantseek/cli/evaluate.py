@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 HELP = "run pruners on planted tasks (a named suite, optionally narrowed), store and print results"
@@ -37,6 +38,8 @@ def add_arguments(p) -> None:
     p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
     p.add_argument("--timeout", type=float, default=None, help="seconds a single prune call may take (default 1800)")
+    p.add_argument("--memory-limit", type=float, default=None,
+                   help="GB of address space a prune worker may use (default 4; 0: no limit)")
     p.add_argument("--store", default=None, help="results store (SQLite file; default results/plantseek.db)")
     p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
     p.add_argument("--json", action="store_true", help="print one JSON object per cell instead of a table")
@@ -142,6 +145,8 @@ def run(args) -> int:
 
     suite = build_suite(args)
     validate_grid(suite)
+    if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation)
+        os.environ["PLANTSEEK_PRUNE_MEMORY_GB"] = repr(args.memory_limit)
     cells = expand(suite)
     store = None
     if not args.no_store:
