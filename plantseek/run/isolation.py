@@ -201,3 +201,16 @@ class PruneWorker:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def isolation_summary(limits: WorkerLimits | None = None) -> str:
+    """What isolates a prune call on this machine, for the cells' provenance."""
+    import platform
+
+    from plantseek.run.sandbox import landlock_abi
+
+    limits = limits or WorkerLimits.from_environment()
+    abi = landlock_abi()
+    files = f"Landlock ABI {abi}" if abi else "no file-system restriction (Landlock unavailable on this kernel)"
+    forks = "no new processes" if platform.machine() == "x86_64" else "new processes not prevented"
+    return f"worker process; {files}; memory limit {limits.memory_text()}; {forks}"

@@ -19,7 +19,7 @@ from survivors import no_survivors
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ROOT / "tests" / "pruners" / "hostile"
-GRID = ["--suite", "smoke", "--tasks", "circle", "--seeds", "0,1", "--densities", "ticket,0.1", "--no-progress",
+GRID = ["--suite", "smoke", "--tasks", "circle", "--seeds", "0,1", "--densities", "ticket", "--no-progress",
         "--json", "--jobs", "2", "--timeout", "3", "--memory-limit", "4"]
 # pruner file:class -> what its cells must say ("ok": the attack had no effect on anything but itself)
 EXPECTED = {
@@ -73,7 +73,7 @@ def rows_of(proc: subprocess.CompletedProcess) -> list[dict]:
 def test_every_attack_fails_alone_or_changes_nothing(runs):
     _, hostile, _, _ = runs
     rows = rows_of(hostile)
-    assert len(rows) == 2 * 2 * (2 + len(EXPECTED)) and {r["pruner"] for r in rows} >= {"magnitude", "random"}
+    assert len(rows) == 2 * (2 + len(EXPECTED)) and {r["pruner"] for r in rows} >= {"magnitude", "random"}
     wrong = {}
     for ref, expected in EXPECTED.items():
         errors = {r["error"] for r in rows if r["pruner"] == str(HOSTILE / ref)}
@@ -82,7 +82,7 @@ def test_every_attack_fails_alone_or_changes_nothing(runs):
     assert not wrong
     for ref, expected in EXPECTED.items():
         mine = [r for r in rows if r["pruner"] == str(HOSTILE / ref)]
-        assert len(mine) == 4, ref
+        assert len(mine) == 2, ref
         for r in mine:
             assert "\n" not in (r["error"] or "")
             if expected == "ok":
@@ -97,7 +97,7 @@ def test_honest_cells_equal_a_clean_run_bit_for_bit(runs):
     tmp, hostile, clean, _ = runs
     honest = {r["cell_id"]: r for r in rows_of(hostile) if r["pruner"] in ("magnitude", "random")}
     reference = {r["cell_id"]: r for r in rows_of(clean)}
-    assert honest.keys() == reference.keys() and len(reference) == 8
+    assert honest.keys() == reference.keys() and len(reference) == 4
     for cell_id, row in reference.items():
         assert row["status"] == "ok"
         assert {k: v for k, v in honest[cell_id].items() if k not in TIMING} == \
