@@ -92,6 +92,7 @@ class PruneWorker:
         self.output = Path(self.workdir) / "output.txt"
         self.limits = limits
         self.sandbox = ""
+        self.described: dict[str, Any] = {}  # the pruner's description, once loaded
         reply_read, reply_write = os.pipe()
         try:
             with open(self.output, "wb") as out:

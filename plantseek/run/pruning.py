@@ -173,12 +173,12 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
     what = f"pruner {ref!r}"
     try:
         if getattr(pruner, "prune_batch", None) and len(jobs) > 1:
-            worker = worker or ctx.worker([ref])[0]
             specs = [job_spec(j, g) for j, g in zip(jobs, prune_generators(jobs))]
             try:
+                worker = worker or _fresh_worker(ref, ctx)
                 answer = worker.request(("batch", ref, specs), ctx.timeout and ctx.timeout * len(jobs), what)
-            except WorkerFailure as exc:
-                answer = {"failure": str(exc)}
+            except (WorkerFailure, PlantseekError) as exc:
+                answer = {"failure": _failure_text(str(exc), what)}
             _accept_batch(jobs, answer, ctx, what)
             return
         for job, generator in zip(jobs, prune_generators(jobs)):
@@ -186,13 +186,23 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
                 if worker is None or not worker.alive:
                     if worker is not None:
                         worker.close()
-                    worker = ctx.worker([ref])[0]
+                    worker = _fresh_worker(ref, ctx)
                 accept(job, worker.request(("one", ref, job_spec(job, generator)), ctx.timeout, what), ctx, what)
-            except WorkerFailure as exc:
+            except (WorkerFailure, PlantseekError) as exc:
                 job.error = _failure_text(str(exc), what)
     finally:
         if worker is not None:
             worker.close()
+
+
+def _fresh_worker(ref: str, ctx: PruneContext) -> PruneWorker:
+    """A new worker with the pruner loaded (PlantseekError: it does not load there)."""
+    worker, [description] = ctx.worker([ref])
+    if "error" in description:
+        worker.close()
+        raise PlantseekError(clean(description["error"]))
+    worker.described = description
+    return worker
 
 
 def _failure_text(reason: str, what: str) -> str:
@@ -202,7 +212,7 @@ def _failure_text(reason: str, what: str) -> str:
 def _accept_batch(jobs: list[PruneJob], answer: dict[str, Any], ctx: PruneContext, what: str) -> None:
     if "failure" in answer:
         for job in jobs:
-            job.error = _failure_text(answer["failure"], what)
+            job.error = answer["failure"]
     else:
         accept_all(jobs, answer, ctx, what)
 
@@ -245,12 +255,9 @@ def describe(ref: str, ctx: PruneContext) -> tuple[LoadedPruner, PruneWorker | N
         pruner = get_pruner(ref)
         methods = [m for m in ("prune_batch", "run_rounds") if callable(getattr(pruner, m, None))]
         return LoadedPruner({"protocol": protocol_of(pruner), "methods": methods}), None
-    worker, [description] = ctx.worker([ref])
-    if "error" in description:
-        worker.close()
-        raise PlantseekError(clean(description["error"]))
+    worker = _fresh_worker(ref, ctx)
     try:
-        return LoadedPruner(description), worker
+        return LoadedPruner(worker.described), worker
     except WorkerFailure:
         worker.close()
         raise
