@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 HELP = "run pruners on planted tasks (a named suite, optionally narrowed), store and print results"
@@ -47,6 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
     p.add_argument("--timeout", type=a.number(0, limits.MAX_TIMEOUT, above=True), default=None,
                    help="seconds a single prune call may take (default 1800)")
+    p.add_argument("--memory-limit", type=a.number(0, limits.MAX_MEMORY_LIMIT_GB), default=None,
+                   help="GB of address space a prune worker may use (default 4; 0: no limit)")
     p.add_argument("--store", type=a.path, default=None,
                    help="results store (SQLite file; default results/plantseek.db)")
     p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
@@ -171,6 +174,8 @@ def run(args) -> int:
     from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 
     suite = build_suite(args)
+    if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation)
+        os.environ["PLANTSEEK_PRUNE_MEMORY_GB"] = repr(args.memory_limit)
     cells = expand(suite)
     if args.instances == "hidden":
         from plantseek.planted.secrets import key_fingerprint, load_key

@@ -22,7 +22,7 @@ class PrunerError(PlantseekError):
 
 
 class TimeLimitError(PrunerError):
-    """A call ran past its time limit (see ``plantseek.run.timeout``)."""
+    """A call ran past its time limit."""
 
 
 class StoreError(PlantseekError):

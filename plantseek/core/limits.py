@@ -34,6 +34,8 @@ MAX_SEED = 2**31 - 1
 MAX_SEEDS = 10_000
 MAX_CELLS = 1_000_000
 MAX_TIMEOUT = 7 * 24 * 3600.0
+#: GB of address space a prune worker may be given (--memory-limit): more than any machine here has
+MAX_MEMORY_LIMIT_GB = 4096.0
 MAX_KNOTS = 10_000
 MAX_GAUSSIAN_NOISE = 1000.0
 WORKER_MEMORY = 256 * 1024**2  # resident memory of one worker process (python + torch), bytes

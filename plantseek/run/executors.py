@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from plantseek.core.registry import Registry
@@ -34,11 +35,13 @@ class LocalExecutor(Executor):
 
 @EXECUTORS.register("processes")
 class ProcessExecutor(Executor):
-    """``jobs`` worker processes (spawned: no state is inherited; each worker uses one torch thread)."""
+    """``jobs`` worker processes (spawned: no state is inherited; each worker uses one torch thread; each is
+    killed when this process ends, even by SIGKILL: ``PR_SET_PDEATHSIG``)."""
 
     def imap(self, fn, items):
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker) as pool:
+        with cf.ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(fn, item) for item in items]
             try:
                 for future in cf.as_completed(futures):
@@ -49,9 +52,12 @@ class ProcessExecutor(Executor):
                 raise
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     import torch
 
+    from plantseek.run.sandbox import die_with_parent
+
+    die_with_parent(parent)
     torch.set_num_threads(1)
 
 

@@ -43,6 +43,7 @@ from plantseek.planted.secrets import key_fingerprint, load_key
 from plantseek.planted.task import DataConfig
 from plantseek.prune.masks import mask_count, pack_mask
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
+from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.run.records import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
@@ -126,6 +127,7 @@ def prune_step(run: GroupRun, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOU
         if (c.pruner, c.density) not in run.jobs:
             run.jobs[(c.pruner, c.density)] = PruneJob(c, resolve_density(c.density, run.instance))
     run.protocols = prune_all(run.jobs, run.instance, prune_timeout)
+    run.provenance = {**run.provenance, "prune_isolation": isolation_summary()}
 
 
 def ablate_step(run: GroupRun) -> None:

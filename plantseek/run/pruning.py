@@ -1,22 +1,27 @@
 """Calling pruners safely: the prune step of a cell group.
 
-For one planted instance, every pruner gets its cells (one :class:`PruneJob` per density) and is called with a
-fresh host copy at the initial weights, the training split, a seeded generator per job and the training budget.
-Only the prune call is timed. What comes back is validated exactly (:func:`plantseek.prune.masks.validate_mask`:
-keys, shapes, dtype bool, kept count = ``kept_count(density)``). A pruner that raises, hangs past the time limit
-or returns a bad mask fails its jobs with a one-line reason; nothing else is affected.
+For one planted instance, every pruner gets its cells (one :class:`PruneJob` per density). Every prune call runs
+in a prune worker (:mod:`plantseek.run.isolation`): a fresh process, restricted (:mod:`plantseek.run.sandbox`),
+that receives only the contract's arguments: the host's architecture and initial weights (it builds a fresh host
+per call), the training split and the loss kind, the density, a generator state per job, the budget. The
+instance, its ticket, the test split, the scorer and the store stay here. A worker serves the calls of one pruner
+on one instance (a new one after a call that killed it), never another pruner's; only the registered multi-shot
+pruners (our own code) share one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal
+those of separate runs). Only the prune call is timed, in the worker.
 
-The registered multi-shot pruners of an instance run jointly, their rounds trained as one batch
-(:func:`prune_jointly_or_alone`); the masks equal those of separate runs.
+What comes back is decoded strictly and validated exactly here (:func:`plantseek.prune.masks.validate_mask`:
+keys, shapes, dtype bool, kept count = ``kept_count(density)``). A pruner that raises, hangs past the time limit
+(the worker is killed), exceeds the memory limit, kills its worker or returns a bad mask fails its jobs with a
+one-line reason; nothing else is affected.
 """
 
 from __future__ import annotations
 
+import base64
 import math
-import time
 import traceback
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +31,10 @@ from plantseek.core import seeding
 from plantseek.core.errors import PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
-from plantseek.prune.contract import get_pruner, is_file_ref, protocol_of
-from plantseek.prune.masks import kept_count, validate_mask
+from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
+from plantseek.prune.masks import kept_count, unpack_mask, validate_mask
+from plantseek.run.isolation import PruneWorker, WorkerFailure, WorkerLimits
 from plantseek.run.records import CellConfig
-from plantseek.run.timeout import time_limit
 
 DEFAULT_PRUNE_TIMEOUT = 1800.0
 
@@ -63,142 +68,229 @@ def prune_generators(jobs: list[PruneJob]) -> list[torch.Generator]:
     return [seeding.generator(j.config.seed, "prune", j.config.pruner, j.config.density) for j in jobs]
 
 
-def accept_masks(jobs: list[PruneJob], results: list[tuple[Any, float]], instance: PlantedInstance,
-                 what: str) -> None:
-    """Record (mask or exception, seconds) per job: a validated mask, or a one-line error."""
-    shapes = instance.arch.weight_shapes()
-    optional = instance.arch.bias_shapes()
-    for job, (mask, seconds) in zip(jobs, results):
-        job.prune_seconds = seconds
-        if isinstance(mask, BaseException):
-            job.error = f"{what} crashed: {one_line(mask)}"
-            continue
+def clean(text: object) -> str:
+    """A worker's text (untrusted) as one printable line."""
+    return " ".join(str(text).split())[:500]
+
+
+@dataclass
+class PruneContext:
+    """One instance's prune step: what workers receive, the limits, what the parent validates against."""
+
+    instance: PlantedInstance
+    timeout: float | None
+    limits: WorkerLimits = field(default_factory=WorkerLimits.from_environment)
+    sandbox: str = ""  # what the workers applied (the last one started)
+
+    def setup(self) -> dict[str, Any]:
+        """The contract's arguments, nothing else: architecture, initial weights, training split, loss kind."""
+        train = self.instance.data.train
+        return dict(arch=self.instance.arch, initial_state=self.instance.initial_state, x=train.x, y=train.y,
+                    kind=self.instance.task.kind)
+
+    def worker(self, refs: list[str]) -> tuple[PruneWorker, list[dict[str, Any]]]:
+        """A fresh worker with the pruners ``refs`` loaded; per pruner its description (or loading error)."""
+        files = tuple(r for r in refs if is_file_ref(r))
+        worker = PruneWorker(self.setup(), self.limits, files)
+        self.sandbox = worker.sandbox
         try:
-            job.mask = validate_mask(mask, shapes, kept_count(job.density, instance.arch.n_prunable), optional)
-        except PlantseekError as exc:
-            job.error = f"{what} returned an invalid mask: {exc}"
-
-
-def _prune_batch(pruner: Any, jobs: list[PruneJob], instance: PlantedInstance,
-                 timeout: float | None) -> list[tuple[Any, float]] | None:
-    """All densities through one ``prune_batch`` call (time limit: per-call limit x jobs); None if it crashed
-    (then every job has its error)."""
-    what = f"pruner {jobs[0].config.pruner!r}"
-    try:
-        with time_limit(timeout and timeout * len(jobs), what):
-            t0 = time.perf_counter()
-            masks = pruner.prune_batch(instance.host(), instance.pruner_data(), [j.density for j in jobs],
-                                       generators=prune_generators(jobs), budget=jobs[0].config.budget)
-            share = (time.perf_counter() - t0) / len(jobs)
-        if not isinstance(masks, (list, tuple)) or len(masks) != len(jobs):
-            raise PlantseekError(f"{what}: prune_batch returned {type(masks).__name__}, not one mask per density")
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - a crashing pruner fails its cells, nothing else
-        for job in jobs:
-            job.error = f"{what} crashed: {one_line(exc)}"
-        return None
-    return [(m, share) for m in masks]
-
-
-def _prune_one_by_one(pruner: Any, jobs: list[PruneJob], instance: PlantedInstance,
-                      timeout: float | None) -> list[tuple[Any, float]]:
-    """One ``prune`` call per density, each under the time limit; a crash is returned in place of its mask."""
-    data = instance.pruner_data()
-    what = f"pruner {jobs[0].config.pruner!r}"
-    results: list[tuple[Any, float]] = []
-    for job, generator in zip(jobs, prune_generators(jobs)):
-        try:
-            with time_limit(timeout, what):
-                t0 = time.perf_counter()
-                mask = pruner.prune(instance.host(), data, job.density, generator=generator,
-                                    budget=job.config.budget)
-                results.append((mask, time.perf_counter() - t0))
-        except KeyboardInterrupt:
+            reply = worker.request(("load", refs), self.timeout, f"loading pruner(s) {', '.join(refs)}")
+            described = reply.get("pruners")
+            if not isinstance(described, list) or len(described) != len(refs):
+                raise WorkerFailure(worker.garbage("no description of the pruners"))
+        except BaseException:
+            worker.close()
             raise
-        except BaseException as exc:  # noqa: BLE001
-            results.append((exc, math.nan))
-    return results
+        return worker, [d if isinstance(d, dict) else {"error": "worker answered garbage"} for d in described]
 
 
-def prune_cells(pruner: Any, jobs: list[PruneJob], instance: PlantedInstance, timeout: float | None) -> None:
-    """Run one pruner on its jobs of one instance (batched when it has ``prune_batch``); fill masks or errors."""
-    if callable(getattr(pruner, "prune_batch", None)) and len(jobs) > 1:
-        results = _prune_batch(pruner, jobs, instance, timeout)
-        if results is None:
-            return
-    else:
-        results = _prune_one_by_one(pruner, jobs, instance, timeout)
-    accept_masks(jobs, results, instance, f"pruner {jobs[0].config.pruner!r}")
+class LoadedPruner:
+    """What the parent knows of a pruner loaded in a worker: its protocol and which optional methods it has
+    (an attribute ``prune_batch`` / ``run_rounds`` set when it has the method)."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.protocol = description.get("protocol")
+        if self.protocol not in PROTOCOLS:
+            raise WorkerFailure(f"worker answered garbage (protocol {clean(self.protocol)!r})")
+        for method in ("prune_batch", "run_rounds"):
+            if method in (description.get("methods") or []):
+                setattr(self, method, True)
 
 
-def prune_jointly_or_alone(pruners: list[tuple[Any, list[PruneJob]]], instance: PlantedInstance,
-                           timeout: float | None) -> None:
-    """Run several multi-shot pruners on their jobs of one instance, their rounds trained as one batch
-    (:func:`plantseek.prune.schedules.prune_jointly`; the masks equal those of separate runs). A crashing pruner
-    fails its own jobs. Should the joint run time out (limit: the per-call limit times the number of jobs) or a
-    joint training call fail, every pruner is run again on its own, so that the failure falls on its cause."""
-    from plantseek.prune.schedules import prune_jointly
+def job_spec(job: PruneJob, generator: torch.Generator) -> tuple[float, torch.Tensor, Any]:
+    """What a worker gets for a job: the density, its generator's state and the budget."""
+    return (job.density, generator.get_state(), job.config.budget)
 
-    n_jobs = sum(len(jobs) for _, jobs in pruners)
-    names = ", ".join(repr(jobs[0].config.pruner) for _, jobs in pruners)
-    try:
-        with time_limit(timeout and timeout * n_jobs, f"pruners {names} (run jointly)"):
-            schedules = [pruner.run_rounds(instance.host(), instance.pruner_data(), [j.density for j in jobs],
-                                           generators=prune_generators(jobs), budget=jobs[0].config.budget)
-                         for pruner, jobs in pruners]
-            t0 = time.perf_counter()
-            outcomes = prune_jointly(schedules)
-            share = (time.perf_counter() - t0) / n_jobs
-    except KeyboardInterrupt:
-        raise
-    except BaseException:  # noqa: BLE001 - retried one by one below
-        for pruner, jobs in pruners:
-            prune_cells(pruner, jobs, instance, timeout)
+
+def decode_mask(entry: dict[str, Any], job: PruneJob, arch: Any) -> Mask:
+    """A mask from a worker's answer (untrusted): only known entries of the right shapes, then validated."""
+    known = {**arch.weight_shapes(), **arch.bias_shapes()}
+    shapes = {str(name): tuple(int(d) for d in shape) for name, shape in entry["shapes"]}
+    wrong = [n for n, s in shapes.items() if known.get(n) != s]
+    if wrong:
+        raise PlantseekError(f"mask entries {', '.join(map(repr, wrong))} not of the network's shapes")
+    mask = unpack_mask(base64.b64decode(entry["bits"], validate=True), shapes)
+    return validate_mask(mask, arch.weight_shapes(), kept_count(job.density, arch.n_prunable), arch.bias_shapes())
+
+
+def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
+    """Record one job's answer: a validated mask, or a one-line error."""
+    if not isinstance(entry, dict):
+        job.error = f"{what}: worker answered garbage"
         return
-    for (pruner, jobs), outcome in zip(pruners, outcomes):
-        what = f"pruner {jobs[0].config.pruner!r}"
-        if isinstance(outcome, BaseException):
-            results = [(outcome, math.nan)] * len(jobs)
-        elif not isinstance(outcome, (list, tuple)) or len(outcome) != len(jobs):
-            error = PlantseekError(f"{what}: run_rounds returned {type(outcome).__name__}, not one mask per density")
-            results = [(error, math.nan)] * len(jobs)
-        else:
-            results = [(m, share) for m in outcome]
-        accept_masks(jobs, results, instance, what)
+    seconds = entry.get("seconds", math.nan)
+    job.prune_seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
+    if "crash" in entry:
+        job.error = f"{what} crashed: {clean(entry['crash'])}"
+    elif "memory" in entry:
+        job.error = f"{what} exceeded the memory limit of {ctx.limits.memory_text()} ({clean(entry['memory'])})"
+    elif "invalid" in entry:
+        job.error = f"{what} returned an invalid mask: {clean(entry['invalid'])}"
+    else:
+        try:
+            job.mask = decode_mask(entry, job, ctx.instance.arch)
+        except PlantseekError as exc:
+            job.error = f"{what} returned an invalid mask: {clean(exc)}"
+        except (KeyError, TypeError, ValueError) as exc:
+            job.error = f"{what}: worker answered garbage ({clean(type(exc).__name__)})"
+
+
+def accept_all(jobs: list[PruneJob], answer: Any, ctx: PruneContext, what: str) -> None:
+    """A batch answer: one entry per job, or one failure for all."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if isinstance(results, list) and len(results) == len(jobs):
+        for job, entry in zip(jobs, results):
+            accept(job, entry, ctx, what)
+    else:
+        for job in jobs:
+            accept(job, answer if isinstance(answer, dict) and "results" not in answer else None, ctx, what)
+
+
+def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: PruneContext,
+                worker: PruneWorker | None = None) -> None:
+    """Run one pruner on its jobs of one instance (batched when it has ``prune_batch``), in a worker (``worker``
+    if given, else a fresh one; a new one after a call that killed it); fill masks or errors."""
+    what = f"pruner {ref!r}"
+    try:
+        if getattr(pruner, "prune_batch", None) and len(jobs) > 1:
+            specs = [job_spec(j, g) for j, g in zip(jobs, prune_generators(jobs))]
+            try:
+                worker = worker or _fresh_worker(ref, ctx)
+                answer = worker.request(("batch", ref, specs), ctx.timeout and ctx.timeout * len(jobs), what)
+            except (WorkerFailure, PlantseekError) as exc:
+                answer = {"failure": _failure_text(str(exc), what)}
+            _accept_batch(jobs, answer, ctx, what)
+            return
+        for job, generator in zip(jobs, prune_generators(jobs)):
+            try:
+                if worker is None or not worker.alive:
+                    if worker is not None:
+                        worker.close()
+                    worker = _fresh_worker(ref, ctx)
+                accept(job, worker.request(("one", ref, job_spec(job, generator)), ctx.timeout, what), ctx, what)
+            except (WorkerFailure, PlantseekError) as exc:
+                job.error = _failure_text(str(exc), what)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _fresh_worker(ref: str, ctx: PruneContext) -> PruneWorker:
+    """A new worker with the pruner loaded (PlantseekError: it does not load there)."""
+    worker, [description] = ctx.worker([ref])
+    if "error" in description:
+        worker.close()
+        raise PlantseekError(clean(description["error"]))
+    worker.described = description
+    return worker
+
+
+def _failure_text(reason: str, what: str) -> str:
+    return reason if reason.startswith(what) else f"{what}: {reason}"
+
+
+def _accept_batch(jobs: list[PruneJob], answer: dict[str, Any], ctx: PruneContext, what: str) -> None:
+    if "failure" in answer:
+        for job in jobs:
+            job.error = answer["failure"]
+    else:
+        accept_all(jobs, answer, ctx, what)
+
+
+def prune_jointly_or_alone(pruners: list[tuple[str, LoadedPruner, list[PruneJob]]], ctx: PruneContext) -> None:
+    """Run several multi-shot pruners on their jobs of one instance in one worker, their rounds trained as one
+    batch (:func:`plantseek.prune.schedules.prune_jointly`; the masks equal those of separate runs). A crashing
+    pruner fails its own jobs. Should the joint run time out (limit: the per-call limit times the number of
+    jobs), its worker die or a joint training call fail, every pruner is run again on its own, so that the
+    failure falls on its cause."""
+    n_jobs = sum(len(jobs) for _, _, jobs in pruners)
+    names = ", ".join(repr(ref) for ref, _, _ in pruners)
+    groups = [(ref, [job_spec(j, g) for j, g in zip(jobs, prune_generators(jobs))]) for ref, _, jobs in pruners]
+    try:
+        worker, _ = ctx.worker([ref for ref, _, _ in pruners])
+        with worker:
+            answer = worker.request(("joint", groups), ctx.timeout and ctx.timeout * n_jobs,
+                                    f"pruners {names} (run jointly)")
+        outcomes = answer.get("outcomes")
+        if not isinstance(outcomes, list) or len(outcomes) != len(pruners):
+            raise WorkerFailure("joint run failed")
+    except WorkerFailure:
+        for ref, pruner, jobs in pruners:
+            prune_cells(ref, pruner, jobs, ctx)
+        return
+    for (ref, _, jobs), outcome in zip(pruners, outcomes):
+        accept_all(jobs, outcome, ctx, f"pruner {ref!r}")
 
 
 def joins_others(ref: str, pruner: Any) -> bool:
     """Whether a pruner takes part in joint pruning: a registered multi-shot schedule (a file-referenced
-    pruner always runs alone, under its own time limit)."""
-    return not is_file_ref(ref) and callable(getattr(pruner, "run_rounds", None))
+    pruner always runs alone, in its own worker)."""
+    return not is_file_ref(ref) and bool(getattr(pruner, "run_rounds", None))
+
+
+def describe(ref: str, ctx: PruneContext) -> tuple[LoadedPruner, PruneWorker | None]:
+    """A pruner's description. A registered pruner (our code or an installed plug-in) is described here; a
+    file-referenced one is loaded in a worker only (which is returned, to prune with)."""
+    if not is_file_ref(ref):
+        pruner = get_pruner(ref)
+        methods = [m for m in ("prune_batch", "run_rounds") if callable(getattr(pruner, m, None))]
+        return LoadedPruner({"protocol": protocol_of(pruner), "methods": methods}), None
+    worker = _fresh_worker(ref, ctx)
+    try:
+        return LoadedPruner(worker.described), worker
+    except WorkerFailure:
+        worker.close()
+        raise
 
 
 def prune_all(jobs: "OrderedDict[tuple[str, str], PruneJob]", instance: PlantedInstance,
-              timeout: float | None) -> dict[str, str]:
-    """Prune every job (keyed by (pruner, density)) in place: load each pruner once (a pruner that does not
-    load fails its jobs), run the single ones alone and the multi-shot ones jointly. Returns each loaded
-    pruner's protocol."""
+              timeout: float | None, limits: WorkerLimits | None = None) -> dict[str, str]:
+    """Prune every job (keyed by (pruner, density)) in place: describe each pruner once (a pruner that does not
+    load fails its jobs), run the single ones alone and the multi-shot ones jointly, each in worker processes.
+    Returns each loaded pruner's protocol."""
+    ctx = PruneContext(instance, timeout, limits or WorkerLimits.from_environment())
     by_pruner: "OrderedDict[str, list[PruneJob]]" = OrderedDict()
     for (ref, _), job in jobs.items():
         by_pruner.setdefault(ref, []).append(job)
     protocols: dict[str, str] = {}
-    joint: list[tuple[Any, list[PruneJob]]] = []
+    joint: list[tuple[str, LoadedPruner, list[PruneJob]]] = []
     for ref, group in by_pruner.items():
         try:
-            pruner = get_pruner(ref)
-        except PlantseekError as exc:
+            pruner, worker = describe(ref, ctx)
+        except (PlantseekError, WorkerFailure) as exc:
             for job in group:
-                job.error = str(exc)
+                job.error = _failure_text(str(exc), f"pruner {ref!r}") if isinstance(exc, WorkerFailure) else str(exc)
             continue
-        protocols[ref] = protocol_of(pruner)
+        protocols[ref] = pruner.protocol
         if joins_others(ref, pruner):
-            joint.append((pruner, group))
+            if worker is not None:
+                worker.close()
+            joint.append((ref, pruner, group))
         else:
-            prune_cells(pruner, group, instance, timeout)
+            prune_cells(ref, pruner, group, ctx, worker)
     if len(joint) > 1:
-        prune_jointly_or_alone(joint, instance, timeout)
+        prune_jointly_or_alone(joint, ctx)
     else:
-        for pruner, group in joint:
-            prune_cells(pruner, group, instance, timeout)
+        for ref, pruner, group in joint:
+            prune_cells(ref, pruner, group, ctx)
     return protocols

@@ -1,0 +1,217 @@
+"""Prune workers, parent side: start a fresh worker process, talk to it, kill it.
+
+:class:`PruneWorker` starts ``python -m plantseek.run.prune_worker`` (a new interpreter: nothing of this process is
+inherited, no open file either) in its own session and process group, in a fresh temporary folder that also
+receives its stdout and stderr (so nothing it prints reaches ours). It is sent :class:`WorkerSetup`, only what
+the pruner contract promises, and restricts itself (:mod:`plantseek.run.sandbox`) before it loads any pruner.
+
+Every request has a wall-clock limit kept here: past it, the worker's process group is killed with SIGKILL. A
+worker that dies, is killed or answers garbage raises :class:`WorkerFailure` with a one-line reason
+(``worker killed by SIGSEGV``, ``exceeded the time limit of 60 s``, ``worker exited with status 0 before
+answering``), followed by the last line it printed. The worker dies with its parent (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MEMORY_ENV = "PLANTSEEK_PRUNE_MEMORY_GB"
+DEFAULT_MEMORY_GB = 4.0
+STARTUP_SECONDS = 300.0  # starting the interpreter and importing torch, on a loaded machine
+MAX_MESSAGE = 256 * 2**20  # the longest answer accepted from a worker
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Limits of one prune worker: address space (None: none) and the largest file it may write."""
+
+    memory_bytes: int | None = int(DEFAULT_MEMORY_GB * 2**30)
+    file_bytes: int = 2**30
+
+    @classmethod
+    def from_environment(cls) -> "WorkerLimits":
+        """The memory limit from ``PLANTSEEK_PRUNE_MEMORY_GB`` (GB; 0: none), else the default."""
+        text = os.environ.get(MEMORY_ENV, "")
+        try:
+            gb = float(text) if text else DEFAULT_MEMORY_GB
+        except ValueError:
+            gb = DEFAULT_MEMORY_GB
+        return cls(memory_bytes=int(gb * 2**30) if gb > 0 else None)
+
+    def memory_text(self) -> str:
+        return f"{self.memory_bytes / 2**30:.1f} GB" if self.memory_bytes else "none"
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker receives: the contract's arguments (no instance, ticket, test split, scorer, store)."""
+
+    arch: Any
+    initial_state: dict[str, torch.Tensor]
+    x: torch.Tensor  # training split, as stored (the worker makes float32 copies per call)
+    y: torch.Tensor
+    kind: str  # the task's loss kind: "regression" or "classification"
+    threads: int
+    memory_bytes: int | None
+    file_bytes: int
+    workdir: str
+    files: tuple[str, ...]  # file-referenced pruners (the worker may read these files)
+
+
+class WorkerFailure(Exception):
+    """The worker did not answer: it died, was killed, exceeded a limit or answered garbage (one line)."""
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class PruneWorker:
+    """One worker process for the calls of one pruner (or one joint run of registered pruners) on one instance."""
+
+    def __init__(self, setup: dict[str, Any], limits: WorkerLimits, files: tuple[str, ...] = ()) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="plantseek-prune-")
+        self.output = Path(self.workdir) / "output.txt"
+        self.limits = limits
+        self.sandbox = ""
+        self.described: dict[str, Any] = {}  # the pruner's description, once loaded
+        reply_read, reply_write = os.pipe()
+        try:
+            with open(self.output, "wb") as out:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "plantseek.run.prune_worker", str(os.getpid()), str(reply_write)],
+                    stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, pass_fds=(reply_write,),
+                    start_new_session=True, cwd=os.getcwd())
+        finally:
+            os.close(reply_write)
+        self.replies = reply_read
+        self.alive = True
+        full = WorkerSetup(threads=torch.get_num_threads(), memory_bytes=limits.memory_bytes,
+                           file_bytes=limits.file_bytes, workdir=self.workdir, files=files, **setup)
+        try:
+            self.sandbox = str(self.request(full, STARTUP_SECONDS, "starting the worker").get("ready"))
+        except BaseException:
+            self.close()
+            raise
+
+    def request(self, message: Any, limit: float | None, what: str) -> dict[str, Any]:
+        """Send one request and wait (at most ``limit`` seconds) for its answer, a JSON object."""
+        if not self.alive:
+            raise WorkerFailure("worker is not running")
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.process.stdin.write(struct.pack("<Q", len(body)) + body)
+            self.process.stdin.flush()
+        except OSError:
+            raise WorkerFailure(self.death()) from None
+        deadline = None if not limit else time.monotonic() + limit
+        header = self._read(8, deadline, limit, what)
+        (size,) = struct.unpack("<Q", header)
+        if size > MAX_MESSAGE:
+            raise WorkerFailure(self.garbage(f"an answer of {size} bytes"))
+        try:
+            reply = json.loads(self._read(size, deadline, limit, what))
+        except ValueError:
+            raise WorkerFailure(self.garbage("an answer that is not JSON")) from None
+        if not isinstance(reply, dict):
+            raise WorkerFailure(self.garbage(f"a {type(reply).__name__}, not an object"))
+        return reply
+
+    def _read(self, n: int, deadline: float | None, limit: float | None, what: str) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.replies], [], [], wait)
+            if not ready:
+                self.kill()
+                raise WorkerFailure(f"{what} exceeded the time limit of {limit:g} s")
+            chunk = os.read(self.replies, min(n - got, 2**20))
+            if not chunk:
+                raise WorkerFailure(self.death())
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def death(self) -> str:
+        """Why the worker stopped answering (it closed its end: it exited, or is about to)."""
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.with_output("worker closed its answer channel")
+        self.kill()
+        if code < 0:
+            return self.with_output(f"worker killed by {signal_name(-code)}")
+        return self.with_output(f"worker exited with status {code} before answering")
+
+    def garbage(self, what: str) -> str:
+        self.kill()
+        return self.with_output(f"worker answered garbage ({what})")
+
+    def with_output(self, reason: str) -> str:
+        """The reason, with the last line the worker printed (if any)."""
+        try:
+            with open(self.output, "rb") as f:
+                f.seek(max(0, self.output.stat().st_size - 400))
+                lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except OSError:
+            lines = []
+        return f"{reason} (last output: {lines[-1][:200]})" if lines else reason
+
+    def kill(self) -> None:
+        """SIGKILL to the worker's process group, then reap it."""
+        if self.alive:
+            self.alive = False
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+
+    def close(self) -> None:
+        """Kill the worker and remove its folder."""
+        self.kill()
+        for stream in (self.process.stdin,):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        os.close(self.replies)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "PruneWorker":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def isolation_summary(limits: WorkerLimits | None = None) -> str:
+    """What isolates a prune call on this machine, for the cells' provenance."""
+    import platform
+
+    from plantseek.run.sandbox import landlock_abi
+
+    limits = limits or WorkerLimits.from_environment()
+    abi = landlock_abi()
+    files = f"Landlock ABI {abi}" if abi else "no file-system restriction (Landlock unavailable on this kernel)"
+    forks = "no new processes" if platform.machine() == "x86_64" else "new processes not prevented"
+    return f"worker process; {files}; memory limit {limits.memory_text()}; {forks}"

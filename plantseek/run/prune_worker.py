@@ -1,0 +1,223 @@
+"""The prune worker process: ``python -m plantseek.run.prune_worker PARENT_PID REPLY_FD``.
+
+Started fresh by :mod:`plantseek.run.isolation` (never forked from a process that holds an instance). It reads
+the contract's arguments from its stdin (:class:`plantseek.run.isolation.WorkerSetup`: the architecture and the
+host's initial weights, the training split, the task's loss kind, the limits), restricts itself
+(:mod:`plantseek.run.sandbox`), says ``ready``, then answers requests one at a time:
+
+* ``("load", refs)``: load the pruners; per pruner its protocol and methods, or the loading error;
+* ``("one", ref, job)``, ``("batch", ref, jobs)``: prune (one density / all through ``prune_batch``);
+* ``("joint", [(ref, jobs), ...])``: the multi-shot schedules of several registered pruners, trained jointly.
+
+A job is (density, generator state, budget). Every call gets a fresh host and fresh copies of the training data.
+Each answer is one JSON object (length-prefixed) on ``REPLY_FD``; masks are validated here (for the message) and
+sent as packed bits. The parent trusts nothing of it: it decodes strictly and validates again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import struct
+import sys
+import time
+from typing import Any
+
+def read_message(stream) -> Any:
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    (size,) = struct.unpack("<Q", header)
+    return pickle.loads(stream.read(size))
+
+
+def write_reply(fd: int, obj: Any) -> None:
+    body = json.dumps(obj).encode()
+    data = struct.pack("<Q", len(body)) + body
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def one_line(exc: BaseException) -> str:
+    from plantseek.run.pruning import one_line as line
+
+    return line(exc)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "bad_alloc" in text or "not enough memory" in text))
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    return {"memory" if is_out_of_memory(exc) else "crash": one_line(exc)}
+
+
+class Worker:
+    """The worker's state: the contract's arguments and the loaded pruners."""
+
+    def __init__(self, setup: Any) -> None:
+        from plantseek.planted.task import Task
+
+        class KindLoss(Task):  # the stock task loss for the kind, nothing else of a task
+            name, in_features, out_features = "loss", 0, 0
+
+        self.setup = setup
+        self.loss_owner = KindLoss()
+        self.loss_owner.kind = setup.kind
+        self.pruners: dict[str, Any] = {}
+
+    def host(self):
+        import torch
+
+        from plantseek.nets.mlp import build_model
+
+        return build_model(self.setup.arch, self.setup.initial_state, torch.float32)
+
+    def data(self):
+        import torch
+
+        from plantseek.planted.instance import PrunerData
+
+        s = self.setup
+        y = s.y.clone() if s.kind == "classification" else s.y.to(torch.float32, copy=True)
+        return PrunerData(s.x.to(torch.float32, copy=True), y, self.loss_owner.loss, s.kind)
+
+    def load(self, refs: list[str]) -> dict[str, Any]:
+        from plantseek.core.errors import PlantseekError
+        from plantseek.prune.contract import get_pruner, protocol_of
+
+        out = []
+        for ref in refs:
+            try:
+                pruner = self.pruners[ref] = get_pruner(ref)
+            except PlantseekError as exc:
+                out.append({"error": str(exc)})
+                continue
+            methods = [m for m in ("prune_batch", "run_rounds") if callable(getattr(pruner, m, None))]
+            out.append({"protocol": protocol_of(pruner), "methods": methods})
+        os.chdir(self.setup.workdir)
+        return {"pruners": out}
+
+    def mask_entry(self, mask: Any, density: float, seconds: float) -> dict[str, Any]:
+        """A returned mask checked exactly, as packed bits; or why it is invalid."""
+        from plantseek.core.errors import PlantseekError
+        from plantseek.prune.masks import kept_count, pack_mask, validate_mask
+
+        arch = self.setup.arch
+        try:
+            valid = validate_mask(mask, arch.weight_shapes(), kept_count(density, arch.n_prunable),
+                                  arch.bias_shapes())
+        except PlantseekError as exc:
+            return {"invalid": str(exc), "seconds": seconds}
+        shapes = [[name, list(t.shape)] for name, t in valid.items()]
+        return {"shapes": shapes, "bits": base64.b64encode(pack_mask(valid)).decode(), "seconds": seconds}
+
+    def one(self, ref: str, job: tuple) -> dict[str, Any]:
+        density, state, budget = job
+        t0 = time.perf_counter()
+        try:
+            mask = self.pruners[ref].prune(self.host(), self.data(), density, generator=generator(state),
+                                           budget=budget)
+        except Exception as exc:  # noqa: BLE001 - the pruner's failure, reported
+            return failure(exc)
+        return self.mask_entry(mask, density, time.perf_counter() - t0)
+
+    def batch(self, ref: str, jobs: list[tuple]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            masks = self.pruners[ref].prune_batch(self.host(), self.data(), [j[0] for j in jobs],
+                                                  generators=[generator(j[1]) for j in jobs], budget=jobs[0][2])
+            if not isinstance(masks, (list, tuple)) or len(masks) != len(jobs):
+                return {"crash": f"pruner {ref!r}: prune_batch returned {type(masks).__name__}, "
+                                 "not one mask per density"}
+        except Exception as exc:  # noqa: BLE001
+            return failure(exc)
+        share = (time.perf_counter() - t0) / len(jobs)
+        return {"results": [self.mask_entry(m, j[0], share) for m, j in zip(masks, jobs)]}
+
+    def joint(self, groups: list[tuple[str, list[tuple]]]) -> dict[str, Any]:
+        from plantseek.prune.schedules import prune_jointly
+
+        n_jobs = sum(len(jobs) for _, jobs in groups)
+        try:
+            data = self.data()
+            schedules = [self.pruners[ref].run_rounds(self.host(), data, [j[0] for j in jobs],
+                                                      generators=[generator(j[1]) for j in jobs], budget=jobs[0][2])
+                         for ref, jobs in groups]
+            t0 = time.perf_counter()
+            outcomes = prune_jointly(schedules)
+            share = (time.perf_counter() - t0) / n_jobs
+        except Exception as exc:  # noqa: BLE001 - the parent retries pruner by pruner
+            return {"joint_failed": one_line(exc)}
+        out = []
+        for (ref, jobs), outcome in zip(groups, outcomes):
+            if isinstance(outcome, BaseException):
+                out.append(failure(outcome))
+            elif not isinstance(outcome, (list, tuple)) or len(outcome) != len(jobs):
+                out.append({"crash": f"pruner {ref!r}: run_rounds returned {type(outcome).__name__}, "
+                                     "not one mask per density"})
+            else:
+                out.append({"results": [self.mask_entry(m, j[0], share) for m, j in zip(outcome, jobs)]})
+        return {"outcomes": out}
+
+
+def generator(state):
+    import torch
+
+    g = torch.Generator()
+    g.set_state(state)
+    return g
+
+
+def readable_folders(setup: Any) -> list:
+    """What the worker may read and execute: the Python installation and site-packages, the plant-seek packages
+    (and plug-in folders), the referenced pruner files, the system libraries, /sys, /dev and its own /proc."""
+    import site
+    from pathlib import Path
+
+    import plantseek
+    import plantseek.baselines
+    import plantseek.tasks
+
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), site.getusersitepackages()}
+    folders |= {p for pkg in (plantseek, plantseek.baselines, plantseek.tasks) for p in pkg.__path__}
+    folders |= {"/usr", "/lib", "/lib64", "/bin", "/etc", "/sys", f"/proc/{os.getpid()}"}
+    folders |= {f"/proc/{name}" for name in ("cpuinfo", "meminfo", "stat", "filesystems", "sys", "version")}
+    folders |= {str(Path(ref.partition(":")[0]).resolve()) for ref in setup.files}
+    return sorted(Path(f) for f in folders)
+
+
+def apply_sandbox(setup: Any) -> str:
+    """Limits, the file-system restriction and no new processes; a description for the provenance."""
+    from plantseek.prune.contract import PRUNERS
+    from plantseek.run import sandbox
+
+    PRUNERS.names()  # plug-in discovery (entry points, built-in baselines): before the restriction
+    parts = [sandbox.limit_resources(setup.memory_bytes, setup.file_bytes),
+             sandbox.restrict_files(readable_folders(setup), [setup.workdir, "/dev"]),
+             sandbox.forbid_new_processes()]
+    return "; ".join(parts)
+
+
+def main() -> None:
+    from plantseek.run import sandbox
+
+    parent, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+    sandbox.die_with_parent(parent)
+    setup = read_message(sys.stdin.buffer)
+    import torch
+
+    torch.set_num_threads(setup.threads)
+    worker = Worker(setup)
+    write_reply(reply_fd, {"ready": apply_sandbox(setup)})
+    while (request := read_message(sys.stdin.buffer)) is not None:
+        kind, *args = request
+        write_reply(reply_fd, getattr(worker, kind)(*args))
+
+
+if __name__ == "__main__":
+    main()
