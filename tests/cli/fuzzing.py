@@ -71,6 +71,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
             "--store": ([f["new"] + ".db"], ["", long], []),
             "--protocol": (["paper", "calibrated"], ["", "adam", long], []),
+            "--memory-limit": (["0", "4", "0.5"], floats + ["-1", "4097"], []),
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
             "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
         },
