@@ -8,6 +8,7 @@ ablation and the metric's direction are read from their own columns (``ablation`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,8 +16,8 @@ import pandas as pd
 
 from plantseek.core.errors import StoreError
 from plantseek.report.format import method_label, slugify
-from plantseek.report.leak import instance_columns, instances_label
-from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL
+from plantseek.report.leak import instance_columns, instances_label, is_leak_detector
+from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
                     "metric_name", "higher_is_better", "density", "strong_metric", "weak_metric", "ticket_metric"]
@@ -85,18 +86,23 @@ def _fill_protocols(d: pd.DataFrame) -> None:
 
 
 def training_protocols(d: pd.DataFrame) -> list[str]:
-    """Each cell's weak-training protocol (``CellConfig.training_protocol``), from its stored configuration;
-    ``calibrated`` where the configuration does not name one (results from before the choice existed)."""
+    """Each cell's weak training as shown in its setting: the protocol (``CellConfig.training_protocol``;
+    ``calibrated`` where the configuration does not name one, as before the choice existed), then the weak-training
+    fields that differ from ``TrainConfig``'s defaults (e.g. ``calibrated, epochs 1``), from its stored
+    configuration. Cells trained differently are never averaged or ranked together."""
     if "config_json" not in d.columns:
         return [DEFAULT_TRAINING_PROTOCOL] * len(d)
+    defaults = dataclasses.asdict(TrainConfig())
     out = []
     for text in d["config_json"]:
         try:
             config = json.loads(text) if isinstance(text, str) else {}
         except ValueError:
             config = {}
-        out.append(str(config.get("training_protocol", DEFAULT_TRAINING_PROTOCOL)) if isinstance(config, dict)
-                   else DEFAULT_TRAINING_PROTOCOL)
+        config = config if isinstance(config, dict) else {}
+        train = config.get("train") if isinstance(config.get("train"), dict) else {}
+        changed = [f"{k} {v}" for k, v in sorted(train.items()) if k in defaults and v != defaults[k]]
+        out.append(", ".join([str(config.get("training_protocol", DEFAULT_TRAINING_PROTOCOL)), *changed]))
     return out
 
 
@@ -128,7 +134,8 @@ def _add_settings(d: pd.DataFrame) -> None:
             short.append("hidden-" + inst.rpartition("key ")[2].rstrip(")")[:8])
         if training != DEFAULT_TRAINING_PROTOCOL:
             short.append(training)
-        labels[i] = _SEP.join(parts + [f"{training} training"])
+        protocol, _, changed = training.partition(", ")
+        labels[i] = _SEP.join(parts + [f"{protocol} training" + (f", {changed}" if changed else "")])
         slug = slugify("-".join([task] + short))
         base, k = slug, 2
         while slug.lower() in used:  # distinct settings whose names sanitise alike
@@ -163,8 +170,9 @@ def _fill_density(d: pd.DataFrame) -> None:
 
 
 def competitors(d: pd.DataFrame) -> pd.DataFrame:
-    """The prepared frame without sanity-ablation cells."""
-    return d[d["_ablation"].eq("")]
+    """The prepared frame without sanity-ablation cells and without leak detectors: neither is a pruning method
+    (they have their own sections, Sanity ablations and Leak ceiling)."""
+    return d[d["_ablation"].eq("") & ~is_leak_detector(d["pruner"])]
 
 
 def prepared(df: pd.DataFrame) -> pd.DataFrame:

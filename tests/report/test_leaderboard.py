@@ -490,3 +490,25 @@ def test_the_training_protocol_is_named_in_every_setting_and_separates_settings(
                                               "circle · depth 5 · width 100 · noise 0.01 · paper training"]
     assert d.groupby("_training")["_slug"].first().to_dict() == {"calibrated": "circle-d5-w100-noise0.01",
                                                                 "paper": "circle-d5-w100-noise0.01-paper"}
+
+
+def test_cells_trained_differently_are_separate_settings_and_leak_detectors_are_never_ranked():
+    import json
+
+    from plantseek.report.prepared import prepare
+
+    df = synthetic_results(tasks=("circle",), seeds=(0,), fail=False, nan=False)
+    df["config_json"] = json.dumps({"task": "circle", "train": {"epochs": 10}})  # the default: not named
+    short = df.copy()
+    short["config_json"] = json.dumps({"task": "circle", "train": {"epochs": 1, "lr": 0.001}})
+    detector = df.copy()
+    detector["pruner"] = "leak-anything"
+    both = pd.concat([df, short, detector], ignore_index=True)
+    d = prepare(both)
+    assert sorted(d["_setting"].unique()) == ["circle · depth 5 · width 100 · noise 0.01 · calibrated training",
+                                              "circle · depth 5 · width 100 · noise 0.01 · calibrated training, "
+                                              "epochs 1"]
+    assert "leak-anything" not in set(ranking(both)["method"])
+    md = render_markdown(both, now=NOW)
+    tables = md.split("## circle")[1:]  # the per-setting tables (the leak ceiling section comes before them)
+    assert tables and not any("leak-anything" in t for t in tables)
