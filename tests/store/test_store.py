@@ -396,7 +396,7 @@ def test_store_survives_fork(tmp_path):
 
 
 # --- schema version 2: the ablation and the metric direction as columns; version-1 stores ----------------------------
-V1_STORE = Path(__file__).resolve().parents[2] / "leaderboard" / "plantseek.db"  # committed, schema version 1
+V1_STORE = Path(__file__).resolve().parent / "data" / "v1.db"  # a schema-version-1 store (36 cells, made at fa3b712)
 
 
 def test_ablation_and_direction_are_stored_columns(tmp_path):
@@ -422,7 +422,7 @@ def test_ablation_and_direction_are_stored_columns(tmp_path):
 
 
 def _v1_copy(tmp_path) -> Path:
-    """A copy of the committed version-1 store, plus one ablation cell written as version 1 wrote it (the label
+    """A copy of the version-1 test store, plus one ablation cell written as version 1 wrote it (the label
     "P [shuffled]" in ``pruner``, the ablation only inside ``config_json``)."""
     path = tmp_path / "v1.db"
     path.write_bytes(V1_STORE.read_bytes())
