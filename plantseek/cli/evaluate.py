@@ -89,7 +89,7 @@ def validate_grid(suite) -> None:
     from plantseek.nets.mlp import Architecture
     from plantseek.planted.planting import check_fits
     from plantseek.planted.task import get_task
-    from plantseek.prune.contract import get_pruner
+    from plantseek.prune.contract import check_pruner_file, get_pruner, is_file_ref
 
     from .arguments import host_fits
 
@@ -101,7 +101,10 @@ def validate_grid(suite) -> None:
                    Architecture.mlp(task.in_features, task.out_features, suite.depth, suite.width))
     pruners = suite.pruner_names()
     for p in pruners:
-        get_pruner(p)
+        if is_file_ref(p):
+            check_pruner_file(p)  # a file's code runs only inside a sandboxed prune worker: here it is only parsed
+        else:
+            get_pruner(p)
     n_cells = len(suite.tasks) * len(pruners) * len(suite.densities) * len(suite.seeds)
     if n_cells > MAX_CELLS:
         raise ConfigError(f"the grid has {n_cells} cells, more than {MAX_CELLS}: narrow it")

@@ -35,9 +35,9 @@ def check(args) -> None:
         raise ConfigError(f"submit takes a file, path/to/pruner.py[:Class], got {args.pruner!r}")
     checked_path("pruner file", file_part)
     input_file("pruner file", file_part)
-    from plantseek.prune.contract import get_pruner
+    from plantseek.prune.contract import check_pruner_file
 
-    get_pruner(args.pruner)  # imports the file and finds its pruner class: one line if that fails
+    check_pruner_file(args.pruner)  # parsed only: its code runs in a sandboxed prune worker (run.submit)
     SUITES.get(args.suite)
     jobs_fit(args.jobs)
     if not args.check_only:

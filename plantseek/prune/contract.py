@@ -148,3 +148,28 @@ def get_pruner(ref: str) -> Any:
     except Exception as exc:
         raise PrunerError(f"{ref}: constructing the pruner failed: {type(exc).__name__}: {exc}") from None
     return check_pruner(pruner, ref)
+
+
+def check_pruner_file(ref: str) -> None:
+    """Check a ``path/to/file.py[:Class]`` reference WITHOUT running its code (the parent process never imports a
+    submitted file; it is loaded inside a sandboxed prune worker only): the file exists and parses, and names one
+    pruner class (the given one, or exactly one top-level class with a ``prune`` method). One-line PrunerError."""
+    import ast
+
+    path_text, _, cls_name = ref.partition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise PrunerError(f"pruner file {path} does not exist")
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError) as exc:
+        raise PrunerError(f"{path}: not valid Python ({type(exc).__name__}: {exc})") from None
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    if cls_name:
+        if cls_name not in classes:
+            raise PrunerError(f"{path} defines no class {cls_name!r}")
+        return
+    pruners = [n for n, node in classes.items()
+               if any(isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "prune" for f in node.body)]
+    if len(pruners) != 1:
+        raise PrunerError(f"{path} defines {len(pruners)} pruner classes; name one as {path}:ClassName")

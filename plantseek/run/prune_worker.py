@@ -98,7 +98,7 @@ class Worker:
                 out.append({"error": str(exc)})
                 continue
             methods = [m for m in ("prune_batch", "run_rounds") if callable(getattr(pruner, m, None))]
-            out.append({"protocol": protocol_of(pruner), "methods": methods})
+            out.append({"protocol": protocol_of(pruner), "methods": methods, "name": str(getattr(pruner, "name", ""))})
         os.chdir(self.setup.workdir)
         return {"pruners": out}
 

@@ -110,6 +110,7 @@ class LoadedPruner:
 
     def __init__(self, description: dict[str, Any]) -> None:
         self.protocol = description.get("protocol")
+        self.name = clean(description.get("name", ""))[:200]
         if self.protocol not in PROTOCOLS:
             raise WorkerFailure(f"worker answered garbage (protocol {clean(self.protocol)!r})")
         for method in ("prune_batch", "run_rounds"):

@@ -22,12 +22,16 @@ from plantseek.core.errors import PlantseekError
 from plantseek.run.ablations import ABLATIONS
 from plantseek.run.grid import expand
 from plantseek.planted.instance import plant
-from plantseek.prune.masks import kept_count, validate_mask
-from plantseek.prune.contract import PRUNERS, get_pruner, is_file_ref
+from plantseek.prune.contract import PRUNERS, check_pruner_file, is_file_ref
+from plantseek.run.isolation import WorkerFailure
+from plantseek.run.pruning import PruneContext, PruneJob, describe, prune_cells
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import Suite
 from plantseek.planted.task import DataConfig
 from plantseek.train.config import TrainConfig
+
+
+CHECK_TIMEOUT = 600.0  # seconds a check call of a submission may take
 
 
 class SubmissionError(PlantseekError):
@@ -35,36 +39,42 @@ class SubmissionError(PlantseekError):
 
 
 def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
-    """Run the submission checks; returns the pruner's name or raises SubmissionError naming the failure."""
+    """Run the submission checks; returns the pruner's name or raises SubmissionError naming the failure.
+
+    The submitted code never runs in this process: it is parsed here (:func:`check_pruner_file`), and loaded and
+    called only in sandboxed prune workers (:mod:`plantseek.run.isolation`), like every prune call of a grid; a
+    fresh worker for each call, so that two calls with the same seed are independent."""
     if not is_file_ref(ref):
         raise SubmissionError(f"submit takes a file, path/to/pruner.py[:Class], got {ref!r}")
     try:
-        pruner = get_pruner(ref)
-    except PlantseekError as exc:
+        check_pruner_file(ref)
+        inst = plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400))
+        ctx = PruneContext(inst, CHECK_TIMEOUT)
+        pruner, worker = describe(ref, ctx)
+    except (PlantseekError, WorkerFailure) as exc:
         raise SubmissionError(f"contract: {exc}") from None
+    if worker is not None:
+        worker.close()
     check_name(pruner.name)
     report(f"  ok  contract: class loads, name {pruner.name!r}, prune(model, data, density, *, generator, budget)")
-    inst = plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400))
-    shapes, optional = inst.arch.weight_shapes(), inst.arch.bias_shapes()
-    budget = TrainConfig(epochs=1)
     for density in (inst.ticket_density, 0.1):
-        masks = []
-        for _ in range(2):
-            g = torch.Generator().manual_seed(1234)
-            try:
-                m = pruner.prune(inst.host(), inst.pruner_data(), density, generator=g, budget=budget)
-            except Exception as exc:  # noqa: BLE001 - report any crash as a failed check
-                raise SubmissionError(f"prune() raised {type(exc).__name__}: {exc} (density {density:.4g}, tiny "
-                                      "circle instance)") from None
-            try:
-                masks.append(validate_mask(m, shapes, kept_count(density, inst.arch.n_prunable), optional))
-            except PlantseekError as exc:
-                raise SubmissionError(f"invalid mask at density {density:.4g}: {exc}") from None
+        masks = [_checked_mask(ref, pruner, ctx, density) for _ in range(2)]
         if any(not torch.equal(masks[0][n], masks[1][n]) for n in masks[0]):
             raise SubmissionError(f"not seed-deterministic: two calls with the same generator seed gave different "
                                   f"masks at density {density:.4g} (draw all randomness from `generator`)")
         report(f"  ok  valid, seed-deterministic mask at density {density:.4g}")
     return pruner.name
+
+
+def _checked_mask(ref: str, pruner, ctx: PruneContext, density: float):
+    """One prune call of the submission on the check instance, in a fresh worker; its validated mask."""
+    config = CellConfig(task="circle", depth=4, width=20, seed=0, pruner=ref, density=repr(density), n_samples=400,
+                        budget=TrainConfig(epochs=1))
+    job = PruneJob(config, density)
+    prune_cells(ref, pruner, [job], ctx)
+    if job.mask is None:
+        raise SubmissionError(f"{job.error} (density {density:.4g}, tiny circle instance)")
+    return job.mask
 
 
 def check_name(name: str) -> None:

@@ -24,9 +24,9 @@ def test_readme_example_pruner_is_short_and_passes_the_checks():
 
 @pytest.mark.parametrize("ref,needle", [
     (f"{ORACLE}:Unseeded", "not seed-deterministic"),
-    (f"{ORACLE}:Crashes", "prune() raised RuntimeError: boom"),
+    (f"{ORACLE}:Crashes", "crashed: RuntimeError: boom"),
     (f"{ORACLE}:WrongCount", "expected exactly"),
-    (f"{ORACLE}:NoSuchClass", "defines no 'NoSuchClass'"),
+    (f"{ORACLE}:NoSuchClass", "defines no class 'NoSuchClass'"),
     ("magnitude", "submit takes a file"),
 ])
 def test_checks_name_the_problem(ref, needle):
