@@ -127,11 +127,16 @@ def pruner_from_file(ref: str) -> Any:
         if len(found) != 1:
             raise PrunerError(f"{path} defines {len(found)} pruner classes; name one as {path}:ClassName")
         cls = found[0]
+    return constructed(cls, ref)
+
+
+def constructed(factory: Callable[[], Any], ref: str) -> Any:
+    """The pruner ``factory()`` makes, checked against the contract; one line if constructing it fails."""
     try:
-        obj = cls()
+        pruner = factory()
     except Exception as exc:
         raise PrunerError(f"{ref}: constructing the pruner failed: {type(exc).__name__}: {exc}") from None
-    return check_pruner(obj, ref)
+    return check_pruner(pruner, ref)
 
 
 def is_file_ref(ref: str) -> bool:
@@ -142,12 +147,7 @@ def get_pruner(ref: str) -> Any:
     """A pruner by registered name (built-in or plug-in) or by ``file.py[:Class]``."""
     if is_file_ref(ref):
         return pruner_from_file(ref)
-    factory = PRUNERS.get(ref)
-    try:
-        pruner = factory()
-    except Exception as exc:
-        raise PrunerError(f"{ref}: constructing the pruner failed: {type(exc).__name__}: {exc}") from None
-    return check_pruner(pruner, ref)
+    return constructed(PRUNERS.get(ref), ref)
 
 
 def check_pruner_file(ref: str) -> None:
