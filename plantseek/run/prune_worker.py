@@ -1,4 +1,5 @@
-"""The prune worker process: ``python -m plantseek.run.prune_worker PARENT_PID REPLY_FD``.
+"""The prune worker process: ``python -m plantseek.run.prune_worker PARENT_PID REPLY_FD``, or forked from the
+template process (:mod:`plantseek.run.prune_template`, which then calls :func:`serve`).
 
 Started fresh by :mod:`plantseek.run.isolation` (never forked from a process that holds an instance). It reads
 the contract's arguments from its stdin (:class:`plantseek.run.isolation.WorkerSetup`: the architecture and the
@@ -203,12 +204,11 @@ def apply_sandbox(setup: Any) -> str:
     return "; ".join(parts)
 
 
-def main() -> None:
-    from plantseek.run import sandbox
-
-    parent, reply_fd = int(sys.argv[1]), int(sys.argv[2])
-    sandbox.die_with_parent(parent)
+def serve(reply_fd: int) -> None:
+    """Read the setup from stdin, restrict this process, say ``ready``, answer requests until stdin ends."""
     setup = read_message(sys.stdin.buffer)
+    if setup is None:
+        return
     import torch
 
     torch.set_num_threads(setup.threads)
@@ -217,6 +217,14 @@ def main() -> None:
     while (request := read_message(sys.stdin.buffer)) is not None:
         kind, *args = request
         write_reply(reply_fd, getattr(worker, kind)(*args))
+
+
+def main() -> None:
+    from plantseek.run import sandbox
+
+    parent, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+    sandbox.die_with_parent(parent)
+    serve(reply_fd)
 
 
 if __name__ == "__main__":

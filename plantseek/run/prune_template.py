@@ -1,0 +1,153 @@
+"""The prune workers' template process: ``python -m plantseek.run.prune_template PARENT_PID SOCKET_FD``.
+
+Starting a prune worker as a new interpreter costs about 1.6 CPU seconds, nearly all of it importing torch
+(``python -X importtime``: torch ~1.5 s of ~1.7 s; plantseek and the baselines ~0.2 s), and a cell group starts a
+dozen workers. So each process that prunes starts this template once (:mod:`plantseek.run.template_client`): a
+fresh interpreter (exec, never a fork of a process that holds an instance) that imports torch and the modules a
+worker needs, discovers the registered pruners, and then only forks. It never receives instance data: its only
+input is the socket, which carries fork requests (the working folder, the environment, and three file
+descriptors: the worker's request pipe, its answer pipe and its output file) and wait requests (the exit status
+of one of its children). A forked worker drops everything of the template it does not need (the socket, every
+other descriptor), starts its own session, dies with the template (``PR_SET_PDEATHSIG``; the template dies with
+its parent the same way), takes the environment and folder it was sent, reseeds Python's and numpy's global
+generators, and becomes a prune worker exactly as an exec'd one (:func:`plantseek.run.prune_worker.serve`):
+it restricts itself (Landlock, rlimits, seccomp) before it loads a pruner.
+
+Messages are JSON on a ``SOCK_SEQPACKET`` socket (one message per request and per answer):
+``{"op": "fork", "cwd": ..., "env": {...}}`` with three descriptors -> ``{"pid": n}``;
+``{"op": "wait", "pid": n, "timeout": seconds or null}`` -> ``{"status": returncode or null}`` (a returncode as
+:class:`subprocess.Popen` gives it: negative for a signal). A child is reaped only when its parent asks, so its
+pid stays valid (a zombie) until then, and killing it by pid can never hit another process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+
+PRELOADED = ("torch", "numpy", "plantseek.run.prune_worker", "plantseek.run.sandbox", "plantseek.nets.mlp",
+             "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
+             "plantseek.prune.masks", "plantseek.prune.schedules")
+MAX_REQUEST = 2**20
+FIRST_FREE_FD = 4  # 0: requests, 1 and 2: output file, 3: answers
+HIGH_FD = 64
+
+
+def preload() -> None:
+    """Import what every worker needs and discover the registered pruners (plug-ins included), once."""
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    from plantseek.prune.contract import PRUNERS
+
+    PRUNERS.names()
+
+
+def become_worker(sock: socket.socket, fds: list[int], cwd: str, env: dict[str, str], template: int) -> None:
+    """In a forked child: drop the template's descriptors, own session, die with the template, serve."""
+    import random
+
+    from plantseek.run import prune_worker, sandbox
+
+    sock.detach()  # its descriptor is closed below with every other one; the object must not close a reused fd
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, HIGH_FD) for fd in fds]  # out of the way of 0-3
+    for target, fd in zip((0, 3, 1, 2), (high[0], high[1], high[2], high[2])):
+        os.dup2(fd, target)
+    os.closerange(FIRST_FREE_FD, os.sysconf("SC_OPEN_MAX"))
+    os.setsid()
+    sandbox.die_with_parent(template)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    random.seed()
+    if "numpy.random" in sys.modules:
+        sys.modules["numpy.random"].seed()
+    prune_worker.serve(3)
+
+
+def run_child(sock: socket.socket, fds: list[int], request: dict, template: int) -> int:
+    """The forked child's life as a worker; its exit status (it must never return into the template's loop)."""
+    code = 0
+    try:
+        become_worker(sock, fds, str(request["cwd"]), dict(request["env"]), template)
+    except SystemExit as exc:  # a pruner's sys.exit(n): the worker exits n, as an exec'd one would
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - what an exec'd interpreter would print, then status 1
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return code
+
+
+def fork_worker(sock: socket.socket, request: dict, fds: list[int]) -> dict:
+    if len(fds) != 3:
+        return {"error": f"a fork request needs 3 descriptors, got {len(fds)}"}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    template = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(run_child(sock, fds, request, template))
+    for fd in fds:
+        os.close(fd)
+    return {"pid": pid}
+
+
+def wait_child(pid: int, timeout: float | None) -> dict:
+    """The exit status of child ``pid`` (reaping it), or null if it still runs after ``timeout`` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
+        except ChildProcessError:
+            return {"error": f"no child {pid}"}
+        if done:
+            return {"status": os.waitstatus_to_exitcode(status)}
+        if time.monotonic() >= deadline:
+            return {"status": None}
+        time.sleep(0.005)
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer fork and wait requests until the parent closes the socket."""
+    while True:
+        data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 3)
+        if not data:
+            return
+        try:
+            request = json.loads(data)
+            if request.get("op") == "fork":
+                answer = fork_worker(sock, request, fds)
+            elif request.get("op") == "wait":
+                answer = wait_child(int(request["pid"]), request.get("timeout"))
+            else:
+                answer = {"error": f"unknown request {request.get('op')!r}"}
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        sock.send(json.dumps(answer).encode())
+
+
+def main() -> None:
+    from plantseek.run import sandbox
+
+    parent, fd = int(sys.argv[1]), int(sys.argv[2])
+    sandbox.die_with_parent(parent)
+    sock = socket.socket(fileno=fd)
+    preload()
+    sock.send(b'{"ready": true}')
+    serve(sock)
+
+
+if __name__ == "__main__":
+    main()
