@@ -133,12 +133,12 @@ def check(args) -> None:
 def result_row(config, result) -> dict:
     m = result.metrics or {}
     return {
-        "task": config.task, "pruner": config.pruner, "density": config.density, "seed": config.seed,
+        "task": config.task, "pruner": config.display_pruner, "density": config.density, "seed": config.seed,
         "status": result.status, "strong_metric": result.strong_metric, "weak_metric": result.weak_metric,
         "ticket_metric": result.ticket_metric, "metric_name": result.metric_name,
         "achieved_density": result.achieved_density, "recall": m.get("recall"), "precision": m.get("precision"),
         "prune_seconds": result.prune_seconds, "train_seconds": result.train_seconds, "error": result.error,
-        "cell_id": config.cell_id,
+        "cell_id": config.cell_id, "pruner_source": config.pruner if config.pruner_code else "",
     }
 
 
@@ -175,6 +175,7 @@ def auto_jobs(jobs: int, cells) -> int:
 def run(args) -> int:
     from plantseek.run.grid import expand, run_cells
     from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
+    from plantseek.run.submit import named_cells
 
     suite = build_suite(args)
     if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation)
@@ -185,6 +186,8 @@ def run(args) -> int:
         from plantseek.run.records import as_hidden
 
         cells = as_hidden(cells, key_fingerprint(load_key()))
+    timeout = DEFAULT_PRUNE_TIMEOUT if args.timeout is None else args.timeout
+    cells = named_cells(cells, timeout)  # a pruner file's cells under its declared name (read in a prune worker)
     store = None
     if not args.no_store:
         from plantseek.core.paths import default_store_path
@@ -211,7 +214,6 @@ def run(args) -> int:
             print(json.dumps(row), flush=True)
 
     try:
-        timeout = DEFAULT_PRUNE_TIMEOUT if args.timeout is None else args.timeout
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result)
     finally:

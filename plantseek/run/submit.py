@@ -48,14 +48,14 @@ def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
         raise SubmissionError(f"submit takes a file, path/to/pruner.py[:Class], got {ref!r}")
     try:
         check_pruner_file(ref)
-        inst = plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400))
-        ctx = PruneContext(inst, CHECK_TIMEOUT)
+        ctx = check_context()
         pruner, worker = describe(ref, ctx)
     except (PlantseekError, WorkerFailure) as exc:
         raise SubmissionError(f"contract: {exc}") from None
     if worker is not None:
         worker.close()
     check_name(pruner.name)
+    inst = ctx.instance
     report(f"  ok  contract: class loads, name {pruner.name!r}, prune(model, data, density, *, generator, budget)")
     for density in (inst.ticket_density, 0.1):
         masks = [_checked_mask(ref, pruner, ctx, density) for _ in range(2)]
@@ -64,6 +64,44 @@ def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
                                   f"masks at density {density:.4g} (draw all randomness from `generator`)")
         report(f"  ok  valid, seed-deterministic mask at density {density:.4g}")
     return pruner.name
+
+
+def check_context(timeout: float | None = CHECK_TIMEOUT) -> PruneContext:
+    """Where a submission is loaded and checked: a tiny planted Circle instance (public, seed 0)."""
+    return PruneContext(plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400)), timeout)
+
+
+def declared_name(ref: str, timeout: float | None = CHECK_TIMEOUT) -> str:
+    """The name a file-referenced pruner declares, read where its code may run: in a sandboxed prune worker.
+    A file that does not load there gives ``""`` (its cells fail with the reason when they run)."""
+    check_pruner_file(ref)
+    try:
+        pruner, worker = describe(ref, check_context(timeout))
+    except (PlantseekError, WorkerFailure):
+        return ""
+    if worker is not None:
+        worker.close()
+    return pruner.name
+
+
+def named_cells(cells: list[CellConfig], timeout: float | None = CHECK_TIMEOUT) -> list[CellConfig]:
+    """``cells`` with every file-referenced pruner under its declared name (``pruner_name``; the file and its code
+    hash stay in ``pruner`` / ``pruner_code``). SubmissionError (one line) when a declared name is a registered
+    pruner's, not a plain name, or declared by two files of the run."""
+    names: dict[str, str] = {}
+    for ref in dict.fromkeys(c.pruner for c in cells if is_file_ref(c.pruner)):
+        name = declared_name(ref, timeout)
+        if not name:
+            continue
+        try:
+            check_name(name)
+        except SubmissionError as exc:
+            raise SubmissionError(f"{ref}: {exc}") from None
+        other = next((r for r, n in names.items() if n == name), None)
+        if other is not None:
+            raise SubmissionError(f"{ref}: name {name!r} is also declared by {other}; declare another name")
+        names[ref] = name
+    return [dataclasses.replace(c, pruner_name=names[c.pruner]) if c.pruner in names else c for c in cells]
 
 
 def _checked_mask(ref: str, pruner, ctx: PruneContext, density: float):
