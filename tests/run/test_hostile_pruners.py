@@ -41,6 +41,7 @@ EXPECTED = {
     "fork_bomb.py:ForkBomb": "crashed: PermissionError: [Errno 1] Operation not permitted",
     "allocate.py:Allocate": "exceeded the memory limit of 4.0 GB",
     "kill_parent.py:KillParent": "crashed: PermissionError: [Errno 1] Operation not permitted",
+    "descriptors.py:Descriptors": "crashed: RuntimeError: other descriptors: []",
 }
 TIMING = ("prune_seconds", "train_seconds")
 
@@ -76,12 +77,12 @@ def test_every_attack_fails_alone_or_changes_nothing(runs):
     assert len(rows) == 2 * (2 + len(EXPECTED)) and {r["pruner"] for r in rows} >= {"magnitude", "random"}
     wrong = {}
     for ref, expected in EXPECTED.items():
-        errors = {r["error"] for r in rows if r["pruner"] == str(HOSTILE / ref)}
+        errors = {r["error"] for r in rows if r["pruner_source"] == str(HOSTILE / ref)}
         if not all(expected in (e or "ok") for e in errors):
             wrong[ref] = errors
     assert not wrong
     for ref, expected in EXPECTED.items():
-        mine = [r for r in rows if r["pruner"] == str(HOSTILE / ref)]
+        mine = [r for r in rows if r["pruner_source"] == str(HOSTILE / ref)]
         assert len(mine) == 2, ref
         for r in mine:
             assert "\n" not in (r["error"] or "")

@@ -1,0 +1,80 @@
+"""Prune workers forked from the template process: the worker is the template's child and the template ours; the
+worker takes our current environment and folder, never the leaderboard key's variables; a dead template is
+replaced; the exec start (PLANTSEEK_PRUNE_START=exec) gives the same answers."""
+
+import os
+import signal
+
+import pytest
+
+from plantseek.planted.instance import plant
+from plantseek.planted.task import DataConfig
+from plantseek.run import template_client
+from plantseek.run.pruning import PruneContext
+
+PRUNER = '''
+import os
+
+
+class Environ:
+    def __init__(self):
+        key = "key" if {"PLANTSEEK_KEY", "PLANTSEEK_KEY_FILE"} & set(os.environ) else "nokey"
+        self.name = f"{os.environ.get('TEMPLATE_TEST_VALUE', 'unset')}-{key}-{os.path.basename(os.getcwd())}"
+
+    def prune(self, model, data, density, *, generator, budget):
+        raise RuntimeError("not called")
+'''
+
+
+@pytest.fixture
+def ctx():
+    return PruneContext(plant("circle", depth=4, width=20, seed=0, data=DataConfig(n_samples=400)), 60.0)
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def declared(ctx, ref):
+    """The worker's parent and the name the pruner declared there."""
+    worker, [description] = ctx.worker([ref])
+    with worker:
+        return parent_of(worker.process.pid), description["name"]
+
+
+def test_worker_is_the_templates_child_with_our_environment_but_no_key(ctx, tmp_path, monkeypatch):
+    (tmp_path / "environ.py").write_text(PRUNER)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TEMPLATE_TEST_VALUE", "seen")
+    monkeypatch.setenv("PLANTSEEK_KEY", "00" * 32)
+    worker, [description] = ctx.worker(["environ.py:Environ"])
+    with worker:
+        template = template_client.template(60.0)
+        assert parent_of(worker.process.pid) == template.process.pid
+        assert parent_of(template.process.pid) == os.getpid()
+        assert description["name"] == f"seen-nokey-{tmp_path.name}"
+        with open(f"/proc/{template.process.pid}/environ", "rb") as f:
+            assert b"PLANTSEEK_KEY" not in f.read()
+
+
+def test_a_dead_template_is_replaced(ctx, tmp_path, monkeypatch):
+    (tmp_path / "environ.py").write_text(PRUNER)
+    monkeypatch.chdir(tmp_path)
+    parent, name = declared(ctx, "environ.py:Environ")
+    old = template_client.template(60.0)
+    assert parent == old.process.pid
+    os.kill(old.process.pid, signal.SIGKILL)
+    old.process.wait()
+    parent, again = declared(ctx, "environ.py:Environ")
+    new = template_client.template(60.0)
+    assert again == name and new is not old and parent == new.process.pid
+
+
+def test_exec_start_gives_the_same_answers(ctx, tmp_path, monkeypatch):
+    (tmp_path / "environ.py").write_text(PRUNER)
+    monkeypatch.chdir(tmp_path)
+    forked = declared(ctx, "environ.py:Environ")[1]
+    monkeypatch.setenv("PLANTSEEK_PRUNE_START", "exec")
+    parent, name = declared(ctx, "environ.py:Environ")
+    assert name == forked and parent == os.getpid()
