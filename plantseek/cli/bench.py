@@ -26,6 +26,10 @@ def add_arguments(p) -> None:
                    help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
     p.add_argument("--no-suite", action="store_true",
                    help="do not time the default suite and the paper grids' cell groups")
+    p.add_argument("--isolation", action="store_true",
+                   help="measure only what isolating prune calls costs: the default suite's first cell group with "
+                        "prune calls in this process, in exec-started and in template-forked workers (best of 2, "
+                        "interleaved; see plantseek.perf.overhead)")
 
 
 def _table(r: dict) -> str:
@@ -69,8 +73,26 @@ def check(args) -> None:
         raise ConfigError(f"--threads {args.threads}: more than 4 per usable core (at most {max_threads()})")
 
 
+def _isolation_table(r: dict) -> str:
+    lines = [f"plantseek bench --isolation: suite {r['suite']!r}, first cell group ({r['cells']} cells), best of "
+             f"{r['repeats']}; results identical in the three ways: {r['same_results']}"]
+    for mode in ("in-process", "exec", "template"):
+        m = r[mode]
+        extra = "" if mode == "in-process" else (f"  overhead {100 * m['overhead_seconds']:+.1f} % wall-clock, "
+                                                 f"{100 * m['overhead_cpu_seconds']:+.1f} % CPU")
+        lines.append(f"  {mode:10s} {m['seconds']:7.1f} s wall-clock {m['cpu_seconds']:7.1f} s CPU{extra}")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     from plantseek.perf.bench import run as run_bench
+
+    if args.isolation:
+        from plantseek.perf.overhead import isolation_overhead
+
+        result = isolation_overhead("default", repeats=2)
+        print(json.dumps(result) if args.json else _isolation_table(result))
+        return 0
 
     densities = tuple(args.densities)
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))

@@ -100,6 +100,14 @@ def template(startup_seconds: float) -> Template:
     return current
 
 
+def shutdown() -> None:
+    """Stop this process's template (its workers die with it); the next worker starts a new one."""
+    global _TEMPLATE
+    if _TEMPLATE is not None and _TEMPLATE.owner == os.getpid():
+        _TEMPLATE.close()
+    _TEMPLATE = None
+
+
 class ForkedWorker:
     """A worker forked by the template: what :class:`subprocess.Popen` would give (pid, stdin, wait)."""
 

@@ -96,7 +96,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--ks": (["1", "1,8", "4096", "1,5,"],
                      [v for v in ints if v != "1,5,"] + ["0", "4097", ",".join(["1"] * 17)], []),
             "--densities": (["1.0", "0.1,1"], ["", ",", "0", "nan", "inf", "ticket", "1.5", "x"], []),
-            "--json": FLAG, "--quick": FLAG, "--no-suite": FLAG,
+            "--json": FLAG, "--quick": FLAG, "--no-suite": FLAG, "--isolation": FLAG,
         },
     }
 
