@@ -9,8 +9,8 @@ input is the socket, which carries fork requests (the working folder, the enviro
 descriptors: the worker's request pipe, its answer pipe and its output file) and wait requests (the exit status
 of one of its children). A forked worker drops everything of the template it does not need (the socket, every
 other descriptor), starts its own session, dies with the template (``PR_SET_PDEATHSIG``; the template dies with
-its parent the same way), takes the environment and folder it was sent, reseeds Python's and numpy's global
-generators, and becomes a prune worker exactly as an exec'd one (:func:`plantseek.run.prune_worker.serve`):
+its parent the same way), takes the environment and folder it was sent, reseeds Python's, numpy's and torch's
+global generators (as a fresh interpreter seeds them from the OS), and becomes a prune worker exactly as an exec'd one (:func:`plantseek.run.prune_worker.serve`):
 it restricts itself (Landlock, rlimits, seccomp) before it loads a pruner.
 
 Messages are JSON on a ``SOCK_SEQPACKET`` socket (one message per request and per answer):
@@ -64,9 +64,11 @@ def become_worker(sock: socket.socket, fds: list[int], cwd: str, env: dict[str, 
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    random.seed()
+    random.seed()  # a fresh interpreter's global generators are seeded from the OS: so are a forked worker's
     if "numpy.random" in sys.modules:
         sys.modules["numpy.random"].seed()
+    if "torch" in sys.modules:
+        sys.modules["torch"].seed()
     prune_worker.serve(3)
 
 
