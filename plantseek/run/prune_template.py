@@ -10,8 +10,9 @@ descriptors: the worker's request pipe, its answer pipe and its output file) and
 of one of its children). A forked worker drops everything of the template it does not need (the socket, every
 other descriptor), starts its own session, dies with the template (``PR_SET_PDEATHSIG``; the template dies with
 its parent the same way), takes the environment and folder it was sent, reseeds Python's, numpy's and torch's
-global generators (as a fresh interpreter seeds them from the OS), and becomes a prune worker exactly as an exec'd one (:func:`plantseek.run.prune_worker.serve`):
-it restricts itself (Landlock, rlimits, seccomp) before it loads a pruner.
+global generators (as a fresh interpreter seeds them from the OS), and becomes a prune worker exactly as an
+exec'd one (:func:`plantseek.run.prune_worker.serve`): it restricts itself (Landlock, rlimits, seccomp) before it
+loads a pruner.
 
 Messages are JSON on a ``SOCK_SEQPACKET`` socket (one message per request and per answer):
 ``{"op": "fork", "cwd": ..., "env": {...}}`` with three descriptors -> ``{"pid": n}``;
