@@ -10,6 +10,7 @@ status, which only the template, the worker's parent, can reap: asked over the s
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -97,6 +98,7 @@ def template(startup_seconds: float) -> Template:
         if current is not None and current.owner == os.getpid():
             current.close()
         current = _TEMPLATE = Template(startup_seconds)
+        atexit.register(shutdown)  # stopped and reaped at exit (else it would die with us, unreaped)
     return current
 
 
