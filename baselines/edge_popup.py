@@ -9,10 +9,11 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
   (``kept_count(density, n_out)``). The returned mask has an entry per maskable bias (``layers.{l}.bias`` for the
   MLP); density counts weights only. With prunable biases (the budget's ``prunable_biases``, the paper's protocol)
   density counts weights and biases, and every weight and bias tensor keeps its ``layer_counts`` share of the
-  exact total ``kept_count(density, weights + biases)`` (largest remainders). Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by
-  position); during training ``torch.topk`` picks the same sets up to exact ties of scores. The host is reached
-  through the network protocol (:mod:`plantseek.nets.protocol`): its parameters, ``fan_in`` for the initial
-  scores, and ``forward_stacked`` with straight-through masks for the K score sets.
+  exact total ``kept_count(density, weights + biases)`` (largest remainders). Final masks are chosen with
+  :func:`plantseek.prune.masks.select_top` (ties by position); during training ``torch.topk`` picks the same sets
+  up to exact ties of scores. The host is reached through the network protocol (:mod:`plantseek.nets.protocol`):
+  its parameters, ``fan_in`` for the initial scores, and ``forward_stacked`` with straight-through masks for the K
+  score sets.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
   batch 32, ``budget.epochs`` epochs (10 by default). Scores start ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
   Kaiming-uniform initialisation of the original code), drawn from the pruner's generator.
@@ -119,7 +120,8 @@ class EdgePopup:
                 self.history[k].append({n: int(_top_mask(s[k].detach().abs().reshape(-1), counts[k][n]).sum())
                                         for n, s in scores.items()})
         if biases_prunable(budget):
-            return [select_top({n: s[k].detach().abs().cpu() for n, s in scores.items()}, d, scope="local")
+            order = prunable_parameter_shapes(arch, True)  # the order of _kept_counts (its largest remainders)
+            return [select_top({n: scores[n][k].detach().abs().cpu() for n in order}, d, scope="local")
                     for k, d in enumerate(ds)]
         return [_final_mask(scores, k, d, weight_names) for k, d in enumerate(ds)]
 

@@ -1,7 +1,8 @@
 """Random pruning: uniform scores drawn from the pruner's generator (the chance baseline).
 
-With prunable biases (the budget's ``prunable_biases``) every bias draws a score too, in parameter order
-(``layers.0.weight``, ``layers.0.bias``, ...), and the kept set is uniform over weights and biases.
+With prunable biases (the budget's ``prunable_biases``) every bias draws a score too, after all weights (the
+prunable order: ``layers.0.weight``, ..., ``layers.0.bias``, ...), and the kept set is uniform over weights and
+biases.
 
 (The file is not called ``random.py`` so that running it directly cannot shadow the standard library.)
 """

@@ -2,9 +2,9 @@
 
 ``g`` is the gradient of the task loss with respect to the weights, on one prune batch of ``batch_size`` (256)
 training samples drawn without replacement with the pruner's generator (all samples if there are fewer; see
-:func:`plantseek.prune.schedules.score_batch`). The score is computed on the masked network in the model's dtype. With prunable biases (the budget's
-``prunable_biases``) a bias scores ``|g ⊙ b|`` with ``g = ∂L/∂b``, ranked with the weights (the reference code's
-gradient with respect to the bias mask).
+:func:`plantseek.prune.schedules.score_batch`). The score is computed on the masked network in the model's dtype.
+With prunable biases (the budget's ``prunable_biases``) a bias scores ``|g ⊙ b|`` with ``g = ∂L/∂b``, ranked with
+the weights (the reference code's gradient with respect to the bias mask).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ exactly that many weights in total (no tolerance); layer-wise selection distribu
 largest remainders so that its total is exact too (:func:`layer_counts`).
 
 **Prunable biases** (the paper's runs; a pruner's ``budget.prunable_biases``): the biases are then prunable
-parameters like the weights (:func:`prunable_parameter_shapes`, in parameter order). Scores of weights and biases
+parameters like the weights (:func:`prunable_parameter_shapes`: the weights, then the biases). Scores of weights
+and biases
 are ranked together by the same selection, a mask must carry every bias entry, and density counts weights and
 biases: exactly ``kept_count(density, weights + biases)`` entries are kept in total (:func:`validate_pruned_mask`).
 """
@@ -69,12 +70,12 @@ def layer_counts(density: float, sizes: Mapping[str, int]) -> dict[str, int]:
 
 
 def prunable_parameter_shapes(arch: object, prunable_biases: bool = False) -> Shapes:
-    """The prunable parameters of a network (``plantseek.nets.protocol.Network``): its weights, and with
-    ``prunable_biases`` its biases too, in the network's parameter order."""
+    """The prunable parameters of a network (``plantseek.nets.protocol.Network``) in *prunable order*: its weights,
+    then, with ``prunable_biases``, its biases (each in layer order). Scores, selection (ties by position) and the
+    packed masks (:func:`pack_mask`) use this order."""
     if not prunable_biases:
         return dict(arch.prunable_shapes())
-    wanted = {**arch.prunable_shapes(), **arch.bias_shapes()}
-    return {n: tuple(s) for n, s in arch.parameter_shapes().items() if n in wanted}
+    return {**arch.prunable_shapes(), **arch.bias_shapes()}
 
 
 def validate_pruned_mask(mask: object, arch: object, density: float, prunable_biases: bool = False) -> Mask:

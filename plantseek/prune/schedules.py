@@ -83,8 +83,9 @@ def prepare_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
 
 
 def prunable_parameters(model: Module, budget: Any = None) -> dict[str, torch.nn.Parameter]:
-    """The model's prunable parameters under ``budget``'s pruning scope: the weights (``model.prunable()``), and
-    the biases too when ``budget.prunable_biases``; in the network's parameter order."""
+    """The model's prunable parameters under ``budget``'s pruning scope: the weights (``model.prunable()``), then
+    the biases when ``budget.prunable_biases`` (the prunable order of
+    :func:`plantseek.prune.masks.prunable_parameter_shapes`)."""
     names = prunable_parameter_shapes(model.arch, biases_prunable(budget))
     params = network_parameters(model)
     return {n: params[n] for n in names}
@@ -376,6 +377,7 @@ def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) ->
 
 __all__ = [
     "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
-    "leaf_state", "prunable_parameters", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask", "check_scores",
+    "leaf_state", "prunable_parameters", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask",
+    "check_scores",
     "local_variant", "multishot_variant", "iterative_variant",
 ]

@@ -68,7 +68,7 @@ def unflat(v):
 
 def test_magnitude_scores_biases_by_absolute_value_only_when_they_are_prunable():
     s = scores_of(Magnitude(), PAPER)
-    assert list(s) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert list(s) == ["layers.0.weight", "layers.1.weight", "layers.0.bias", "layers.1.bias"]  # prunable order
     np.testing.assert_allclose(s["layers.0.bias"].numpy(), [0.3, 0.2, 0.1])
     np.testing.assert_allclose(s["layers.1.bias"].numpy(), [0.4])
     assert list(scores_of(Magnitude(), WEIGHTS_ONLY)) == ["layers.0.weight", "layers.1.weight"]
@@ -125,10 +125,10 @@ def test_grasp_scores_biases_by_bias_times_hessian_gradient_over_weights_and_bia
     torch.testing.assert_close(s["layers.1.weight"].reshape(-1), theta[9:12] * hw[6:], rtol=1e-8, atol=1e-16)
 
 
-def test_random_draws_bias_scores_in_parameter_order():
+def test_random_draws_bias_scores_after_the_weights():
     g = torch.Generator().manual_seed(11)
     expected = {n: torch.rand(shape, generator=g, dtype=torch.float64)
-                for n, shape in [("layers.0.weight", (3, 2)), ("layers.0.bias", (3,)), ("layers.1.weight", (1, 3)),
+                for n, shape in [("layers.0.weight", (3, 2)), ("layers.1.weight", (1, 3)), ("layers.0.bias", (3,)),
                                  ("layers.1.bias", (1,))]}
     s = scores_of(Random(), PAPER, seed=11)
     assert list(s) == list(expected)
@@ -149,9 +149,10 @@ def test_weights_and_biases_are_ranked_together():
 def test_local_selection_keeps_each_parameter_tensors_share():
     scores = scores_of(Magnitude(), PAPER)
     mask = select_top(scores, 0.5, scope="local")
-    # 6 x 0.5 = 3, 3 x 0.5, 3 x 0.5, 1 x 0.5: floors 3, 1, 1, 0; the 2 left of kept_count(0.5, 13) = 7 go to the
-    # remainders 0.5, earlier tensor first
-    assert [int(m.sum()) for m in mask.values()] == [3, 2, 2, 0]
+    # W1, W2, b1, b2 (prunable order): 6 x 0.5 = 3, 3 x 0.5, 3 x 0.5, 1 x 0.5: floors 3, 1, 1, 0; the 2 left of
+    # kept_count(0.5, 13) = 7 go to the remainders 0.5, earlier tensor first
+    assert {n: int(m.sum()) for n, m in mask.items()} == {"layers.0.weight": 3, "layers.1.weight": 2,
+                                                          "layers.0.bias": 2, "layers.1.bias": 0}
 
 
 def test_multi_round_schedules_never_revive_pruned_biases():
@@ -169,7 +170,8 @@ def test_validation_requires_every_bias_entry_and_counts_it_exactly():
     full["layers.0.bias"][0] = True
     full["layers.0.weight"][0, 0] = True  # 2 of 13 kept
     assert mask_count(validate_pruned_mask(full, arch, 2 / 13, True)) == 2
-    with pytest.raises(MaskError, match=r"keeps 2 of 13 prunable parameters \(weights and biases\), expected exactly 3"):
+    with pytest.raises(MaskError, match=r"keeps 2 of 13 prunable parameters \(weights and biases\), expected "
+                                        r"exactly 3"):
         validate_pruned_mask(full, arch, 3 / 13, True)
     with pytest.raises(MaskError, match="missing prunable parameter"):
         validate_pruned_mask({n: m for n, m in full.items() if n != "layers.1.bias"}, arch, 2 / 13, True)

@@ -5,6 +5,7 @@ trains the masked biases as a plain Adam loop written here does. Calibrated cell
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -15,9 +16,11 @@ from plantseek.planted.task import DataConfig
 from plantseek.prune.masks import kept_count, parameter_density, prunable_parameter_shapes, unpack_mask
 from plantseek.run.grid import expand
 from plantseek.run.group import run_group
+from plantseek.run.recheck import mismatch
 from plantseek.run.records import CellConfig
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric
+from plantseek.store.rows import json_default
 from plantseek.train.config import TrainConfig
 
 TRAIN = TrainConfig(epochs=1, adam_kernel="single-tensor")
@@ -65,7 +68,7 @@ def plain_adam_with_bias_mask(inst, mask, config, generator):
 
 def test_a_paper_cell_prunes_biases_counts_them_and_trains_them_as_plain_adam():
     cells = [CellConfig(**BASE, pruner="magnitude", density=d, budget=PAPER_BUDGET) for d in ("0.1", "ticket")]
-    (_, result), (_, ticket_cell) = run_group(cells)
+    (config, result), (_, ticket_cell) = run_group(cells)
     assert result.status == "ok" and ticket_cell.status == "ok", (result.error, ticket_cell.error)
     inst = plantseek.plant("relu", depth=4, width=20, seed=0, data=DataConfig(n_samples=600))
     shapes = prunable_parameter_shapes(inst.arch, True)
@@ -84,6 +87,12 @@ def test_a_paper_cell_prunes_biases_counts_them_and_trains_them_as_plain_adam():
                                                                                                   ("bias", b))}
     model = plantseek.nets.mlp.build_model(inst.arch, state, torch.float32)
     assert result.weak_metric == pytest.approx(model_metric(inst, model, mask), rel=1e-4)
+    # verify/recheck recomputes the stored densities and metrics of such a cell (biases counted)
+    row = {"mask": result.mask, "achieved_density": result.achieved_density, "strong_metric": result.strong_metric,
+           "metrics_json": json.dumps(result.metrics, default=json_default)}
+    assert mismatch(row, inst, config) == "" and mismatch(row, inst) == ""
+    tampered = {**row, "achieved_density": result.metrics["weight_density"]}
+    assert "achieved_density" in mismatch(tampered, inst, config)
 
 
 def test_a_weights_only_mask_fails_a_paper_cell_in_one_line(tmp_path):
