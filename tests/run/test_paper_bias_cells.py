@@ -108,6 +108,3 @@ def test_a_weights_only_mask_fails_a_paper_cell_in_one_line(tmp_path):
     [(_, paper)] = run_group([CellConfig(**BASE, pruner=ref, density="0.1", budget=PAPER_BUDGET)])
     assert paper.status == "failed" and "missing prunable parameter(s) layers.0.bias" in paper.error
     assert "\n" not in paper.error
-    [(_, calibrated)] = run_group([CellConfig(**{**BASE, "training_protocol": "calibrated"}, pruner=ref,
-                                              density="0.1")])
-    assert calibrated.status == "ok", calibrated.error
