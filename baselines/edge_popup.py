@@ -7,10 +7,13 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
 * Per layer (local) selection: exactly ``layer_counts(density, sizes)`` weights per layer (the exact total
   ``kept_count(density)``), and for the biases the top fraction ``density`` of each layer, at least one
   (``kept_count(density, n_out)``). The returned mask has an entry per maskable bias (``layers.{l}.bias`` for the
-  MLP); density counts weights only. Final masks are chosen with :func:`plantseek.prune.masks.select_top` (ties by
-  position); during training ``torch.topk`` picks the same sets up to exact ties of scores. The host is reached
-  through the network protocol (:mod:`plantseek.nets.protocol`): its parameters, ``fan_in`` for the initial
-  scores, and ``forward_stacked`` with straight-through masks for the K score sets.
+  MLP); density counts weights only. With prunable biases (the budget's ``prunable_biases``, the paper's protocol)
+  density counts weights and biases, and every weight and bias tensor keeps its ``layer_counts`` share of the
+  exact total ``kept_count(density, weights + biases)`` (largest remainders). Final masks are chosen with
+  :func:`plantseek.prune.masks.select_top` (ties by position); during training ``torch.topk`` picks the same sets
+  up to exact ties of scores. The host is reached through the network protocol (:mod:`plantseek.nets.protocol`):
+  its parameters, ``fan_in`` for the initial scores, and ``forward_stacked`` with straight-through masks for the K
+  score sets.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
   batch 32, ``budget.epochs`` epochs (10 by default). Scores start ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
   Kaiming-uniform initialisation of the original code), drawn from the pruner's generator.
@@ -34,11 +37,12 @@ from typing import ClassVar, Sequence
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.prune.masks import Mask, kept_count, layer_counts, select_top, validate_density
+from plantseek.prune.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top,
+                                   validate_density)
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import derive_generator, model_device, model_dtype
-from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.config import TrainConfig, biases_prunable, epoch_lr
 from plantseek.train.loop import batches, make_optimizer
 
 
@@ -104,7 +108,7 @@ class EdgePopup:
         for epoch in range(config.epochs):
             for group in optimizer.param_groups:
                 group["lr"] = epoch_lr(config, epoch)
-            counts = [_kept_counts(arch, s[epoch]) for s in schedule]
+            counts = [_kept_counts(arch, s[epoch], biases_prunable(budget)) for s in schedule]
             for idxs in zip(*(batches(x.shape[0], config.batch_size, g) for g in order_gens)):
                 idx = torch.stack(idxs).to(device)
                 out = arch.forward_stacked(frozen, x[idx], _straight_through(scores, counts))
@@ -115,6 +119,10 @@ class EdgePopup:
             for k in range(len(ds)):
                 self.history[k].append({n: int(_top_mask(s[k].detach().abs().reshape(-1), counts[k][n]).sum())
                                         for n, s in scores.items()})
+        if biases_prunable(budget):
+            order = prunable_parameter_shapes(arch, True)  # the order of _kept_counts (its largest remainders)
+            return [select_top({n: scores[n][k].detach().abs().cpu() for n in order}, d, scope="local")
+                    for k, d in enumerate(ds)]
         return [_final_mask(scores, k, d, weight_names) for k, d in enumerate(ds)]
 
 
@@ -128,8 +136,11 @@ def _initial_scores(arch, generators: Sequence[torch.Generator], device, dtype) 
     return {n: torch.stack([net[n] for net in per_net]).to(device, dtype).requires_grad_(True) for n in names}
 
 
-def _kept_counts(arch, density: float) -> dict[str, int]:
-    """Kept entries per scored parameter: ``layer_counts`` over the weights, ``kept_count`` per bias."""
+def _kept_counts(arch, density: float, prunable_biases: bool = False) -> dict[str, int]:
+    """Kept entries per scored parameter: ``layer_counts`` over the weights, ``kept_count`` per bias; with prunable
+    biases ``layer_counts`` over weights and biases together (in parameter order)."""
+    if prunable_biases:
+        return layer_counts(density, {n: math.prod(s) for n, s in prunable_parameter_shapes(arch, True).items()})
     counts = layer_counts(density, {n: math.prod(s) for n, s in arch.prunable_shapes().items()})
     return {**counts, **{n: kept_count(density, math.prod(s)) for n, s in arch.bias_shapes().items()}}
 

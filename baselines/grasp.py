@@ -9,7 +9,9 @@ score is ``θ ⊙ Hg`` (signed, no absolute value): **the kept end is the larges
 
 ``Hg`` is computed by double backpropagation on one prune batch of ``batch_size`` (256) training samples drawn
 with the pruner's generator (:func:`plantseek.prune.schedules.score_batch`): ``Hg = ∇_θ (∇_θ L · stopgrad(∇_θ L))``.
-``grasp-local`` keeps the paper's layer-wise density variant.
+``grasp-local`` keeps the paper's layer-wise density variant. With prunable biases (the budget's
+``prunable_biases``) the biases join θ: ``g``, ``Hg`` and the gradient norm run over weights and biases together
+(as the reference code's masked parameters), and a bias scores ``b ⊙ (Hg)_b``, ranked with the weights.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import torch
 
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                                       prepare_batch, score_batch)
+                                       prepare_batch, prunable_parameters, score_batch)
 
 TEMPERATURE = 200.0
 
 
-def hessian_gradient(model, data, x, y, mask=None, temperature: float = TEMPERATURE) -> tuple[dict, dict, dict]:
-    """``(θ, g, Hg)`` for the weights of ``model`` (masked by ``mask``) on the batch ``(x, y)``, with
-    ``L = data.loss(model(x) / temperature, y)``; biases are constants."""
-    state = leaf_state(model)
+def hessian_gradient(model, data, x, y, mask=None, temperature: float = TEMPERATURE,
+                     budget=None) -> tuple[dict, dict, dict]:
+    """``(θ, g, Hg)`` for the prunable parameters of ``model`` (the weights; the biases too when ``budget`` makes
+    them prunable), masked by ``mask``, on the batch ``(x, y)``, with ``L = data.loss(model(x) / temperature, y)``;
+    every other parameter is a constant."""
+    state = leaf_state(model, budget=budget)
     x, y = prepare_batch(model, x, y)
-    names = list(model.prunable())
+    names = list(prunable_parameters(model, budget))
     params = [state[n] for n in names]
     out = model.arch.forward(state, x, device_mask(mask, x.device))
     loss = data.loss(out / temperature, y)
@@ -54,7 +58,7 @@ class GraSP(ScorePruner):
 
     def score(self, model, data, *, generator, budget, mask):
         x, y = score_batch(data, generator, self.batch_size)
-        theta, _, hg = hessian_gradient(model, data, x, y, mask, self.temperature)
+        theta, _, hg = hessian_gradient(model, data, x, y, mask, self.temperature, budget)
         return {n: theta[n] * hg[n] for n in theta}
 
 

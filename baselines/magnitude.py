@@ -2,7 +2,8 @@
 
 Single-shot at initialisation (``magnitude``, ``magnitude-local``) and, scored after training, the paper's
 multi-shot lottery-ticket protocol (``magnitude-multishot`` = iterative magnitude pruning with rewinding to the
-initial weights, IMP).
+initial weights, IMP). With prunable biases (the budget's ``prunable_biases``) a bias scores ``|b|``, ranked with
+the weights, as the reference code's ``Mag`` on its masked parameters.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import ScorePruner, local_variant, multishot_variant
+from plantseek.prune.schedules import ScorePruner, local_variant, multishot_variant, prunable_parameters
 
 
 @dataclass
 class Magnitude(ScorePruner):
-    """Scores |θ| (pruned weights of a trained masked network are exactly zero)."""
+    """Scores |θ| of every prunable parameter (pruned weights of a trained masked network are exactly zero)."""
 
     name: str = "magnitude"
     description: str = "largest absolute weights |θ|"
 
     def score(self, model, data, *, generator, budget, mask):
-        return {n: p.detach().abs() for n, p in model.prunable().items()}
+        return {n: p.detach().abs() for n, p in prunable_parameters(model, budget).items()}
 
 
 PRUNERS.register("magnitude")(declared(Magnitude, tags={"paper"}, rank=1))

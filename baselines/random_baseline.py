@@ -1,5 +1,9 @@
 """Random pruning: uniform scores drawn from the pruner's generator (the chance baseline).
 
+With prunable biases (the budget's ``prunable_biases``) every bias draws a score too, after all weights (the
+prunable order: ``layers.0.weight``, ..., ``layers.0.bias``, ...), and the kept set is uniform over weights and
+biases.
+
 (The file is not called ``random.py`` so that running it directly cannot shadow the standard library.)
 """
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import ScorePruner, local_variant
+from plantseek.prune.schedules import ScorePruner, local_variant, prunable_parameters
 
 
 @dataclass
@@ -23,7 +27,7 @@ class Random(ScorePruner):
 
     def score(self, model, data, *, generator, budget, mask):
         return {n: torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                for n, p in model.prunable().items()}
+                for n, p in prunable_parameters(model, budget).items()}
 
 
 PRUNERS.register("random")(declared(Random, tags={"paper"}, rank=0))

@@ -3,6 +3,8 @@
 ``g`` is the gradient of the task loss with respect to the weights, on one prune batch of ``batch_size`` (256)
 training samples drawn without replacement with the pruner's generator (all samples if there are fewer; see
 :func:`plantseek.prune.schedules.score_batch`). The score is computed on the masked network in the model's dtype.
+With prunable biases (the budget's ``prunable_biases``) a bias scores ``|g ⊙ b|`` with ``g = ∂L/∂b``, ranked with
+the weights (the reference code's gradient with respect to the bias mask).
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ import torch
 
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                                       prepare_batch, score_batch)
+                                       prepare_batch, prunable_parameters, score_batch)
 
 
-def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0) -> tuple[dict, dict]:
-    """``(state, g)``: a leaf copy of the weights and the gradient of ``data.loss(model(x, mask) / T, y)``
-    with respect to them (biases are constants)."""
-    state = leaf_state(model)
+def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0, budget=None) -> tuple[dict, dict]:
+    """``(state, g)``: a leaf copy of the parameters and the gradient of ``data.loss(model(x, mask) / T, y)`` with
+    respect to the prunable ones (the weights; the biases too when ``budget`` makes them prunable; any other
+    parameter is a constant)."""
+    state = leaf_state(model, budget=budget)
     x, y = prepare_batch(model, x, y)
     out = model.arch.forward(state, x, device_mask(mask, x.device))
     loss = data.loss(out / temperature, y)
-    names = list(model.prunable())
+    names = list(prunable_parameters(model, budget))
     grads = torch.autograd.grad(loss, [state[n] for n in names])
     return state, dict(zip(names, grads))
 
@@ -38,7 +41,7 @@ class SNIP(ScorePruner):
 
     def score(self, model, data, *, generator, budget, mask):
         x, y = score_batch(data, generator, self.batch_size)
-        state, g = loss_gradient(model, data, x, y, mask)
+        state, g = loss_gradient(model, data, x, y, mask, budget=budget)
         return {n: (g[n] * state[n].detach()).abs() for n in g}
 
 

@@ -9,6 +9,13 @@ of many layers overflow lower precisions on wide/deep hosts). Scores of each lay
 for every hidden neuron the scores of its incoming weights sum to those of its outgoing weights (on a DAG: the
 scores of the weights leaving the inputs, and of those entering the outputs, each sum to R).
 
+**Prunable biases** (the budget's ``prunable_biases``, the paper's protocol): as in the reference code (Tanaka
+et al.'s, whose ``linearize`` takes the absolute value of every parameter), the product network keeps the biases as
+``|b|`` (masked by their mask entries) instead of zeroing them, so R also counts the flow from every bias to the
+outputs; a bias scores ``|b ⊙ ∂R/∂b|``, ranked with the weights. Conservation then holds with the biases as extra
+sources: for every hidden neuron, the scores of its incoming weights plus its bias's score equal those of its
+outgoing weights. Without prunable biases (``calibrated``) the biases are zeroed, as before.
+
 ``synflow`` scores once at initialisation; ``synflow-100`` is the paper's iterative data-free schedule
 (100 rounds, density**(k/100) in round k, re-scoring the masked network); ``synflow-multishot`` scores the
 trained network in the lottery-ticket protocol.
@@ -21,13 +28,15 @@ from dataclasses import dataclass
 import torch
 
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import ScorePruner, iterative_variant, local_variant, multishot_variant
+from plantseek.prune.schedules import (ScorePruner, iterative_variant, local_variant, multishot_variant,
+                                       prunable_parameters)
 
 
-def synaptic_flow(model, mask=None) -> dict[str, torch.Tensor]:
-    """``|θ| ⊙ ∂R/∂|θ|`` (float64) for every weight of ``model`` restricted to ``mask``."""
+def synaptic_flow(model, mask=None, budget=None) -> dict[str, torch.Tensor]:
+    """``|θ| ⊙ ∂R/∂|θ|`` (float64) for every prunable parameter of ``model`` (under ``budget``'s scope: the weights,
+    and the biases, then part of the product network, when they are prunable) restricted to ``mask``."""
     weights = {}
-    for n, p in model.prunable().items():
+    for n, p in prunable_parameters(model, budget).items():
         w = p.detach().to(torch.float64).abs()
         if mask is not None:
             w = w * mask[n].to(device=w.device, dtype=torch.float64)
@@ -50,7 +59,7 @@ class SynFlow(ScorePruner):
     description: str = "data-free synaptic flow |θ ⊙ ∂R/∂θ|, one round"
 
     def score(self, model, data, *, generator, budget, mask):
-        return synaptic_flow(model, mask)
+        return synaptic_flow(model, mask, budget)
 
 
 PRUNERS.register("synflow")(declared(SynFlow, tags={"paper"}, rank=4))

@@ -8,6 +8,12 @@ checks pruners' masks with it, the training engine the masks it is given.
 rounding rule, :func:`kept_count`: ``round_half_up(density * total)``, at least 1. A returned mask must keep
 exactly that many weights in total (no tolerance); layer-wise selection distributes the per-layer rounding by
 largest remainders so that its total is exact too (:func:`layer_counts`).
+
+**Prunable biases** (the paper's runs; a pruner's ``budget.prunable_biases``): the biases are then prunable
+parameters like the weights (:func:`prunable_parameter_shapes`: the weights, then the biases). Scores of weights
+and biases
+are ranked together by the same selection, a mask must carry every bias entry, and density counts weights and
+biases: exactly ``kept_count(density, weights + biases)`` entries are kept in total (:func:`validate_pruned_mask`).
 """
 
 from __future__ import annotations
@@ -63,19 +69,48 @@ def layer_counts(density: float, sizes: Mapping[str, int]) -> dict[str, int]:
     return counts
 
 
+def prunable_parameter_shapes(arch: object, prunable_biases: bool = False) -> Shapes:
+    """The prunable parameters of a network (``plantseek.nets.protocol.Network``) in *prunable order*: its weights,
+    then, with ``prunable_biases``, its biases (each in layer order). Scores, selection (ties by position) and the
+    packed masks (:func:`pack_mask`) use this order."""
+    if not prunable_biases:
+        return dict(arch.prunable_shapes())
+    return {**arch.prunable_shapes(), **arch.bias_shapes()}
+
+
+def validate_pruned_mask(mask: object, arch: object, density: float, prunable_biases: bool = False) -> Mask:
+    """A pruner's mask checked exactly (:func:`validate_mask`): every prunable parameter present (with
+    ``prunable_biases``, every bias too) and exactly ``kept_count(density, number of prunable entries)`` of them
+    kept; without ``prunable_biases`` bias entries are optional and not counted."""
+    required = prunable_parameter_shapes(arch, prunable_biases)
+    total = sum(math.prod(s) for s in required.values())
+    optional = {} if prunable_biases else arch.bias_shapes()
+    counted = "prunable parameters (weights and biases)" if prunable_biases else "weights"
+    return validate_mask(mask, required, kept_count(density, total), optional, counted=counted)
+
+
 def mask_count(mask: Mapping[str, torch.Tensor]) -> int:
     return int(sum(int(m.sum()) for m in mask.values()))
 
 
+def parameter_density(mask: Mapping[str, torch.Tensor], shapes: Shapes) -> float:
+    """Fraction of the entries of the parameters ``shapes`` that ``mask`` keeps (a parameter without a mask entry
+    counts as kept)."""
+    total = sum(math.prod(s) for s in shapes.values())
+    kept = sum(int(mask[n].sum()) if n in mask else math.prod(s) for n, s in shapes.items())
+    return kept / total
+
+
 def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = None,
-                  optional: Shapes | None = None, *, any_dtype: bool = False, label: str = "mask") -> Mask:
+                  optional: Shapes | None = None, *, any_dtype: bool = False, label: str = "mask",
+                  counted: str = "weights") -> Mask:
     """Check a mask exactly; return it (on the CPU) or raise MaskError with a one-line reason.
 
     ``shapes``: the required entries (prunable weights; ``expected_count``, when given, counts these only);
     ``optional``: entries that may be present (bias masks), checked for dtype and shape when they are.
     Pruners must return ``torch.bool`` masks; ``any_dtype=True`` also accepts tensors of any dtype holding only
     0 and 1 (the training engine multiplies by its masks, so it takes those too). ``label`` names the mask in
-    the messages (e.g. ``"mask 3"`` for the fourth of a batch).
+    the messages (e.g. ``"mask 3"`` for the fourth of a batch), ``counted`` what the required entries are.
     """
     if not isinstance(mask, Mapping):
         raise MaskError(f"{label} must be a dict {{parameter_name: BoolTensor}}, got {type(mask).__name__}")
@@ -95,7 +130,7 @@ def validate_mask(mask: object, shapes: Shapes, expected_count: int | None = Non
         if kept != expected_count:
             total = sum(math.prod(s) for s in shapes.values())
             raise MaskError(
-                f"{label} keeps {kept} of {total} weights, expected exactly {expected_count} "
+                f"{label} keeps {kept} of {total} {counted}, expected exactly {expected_count} "
                 f"(density {expected_count / total:.6g}, rule: round half up)"
             )
     return out

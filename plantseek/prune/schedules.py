@@ -5,7 +5,11 @@ A score-based pruner is a :class:`ScorePruner` subclass that overrides exactly o
     score(model, data, *, generator, budget, mask) -> {weight_name: Tensor}
 
 ``mask`` is the current mask (``None`` = dense); the scores must be those of the *masked* network. Higher
-scores are kept. Everything else is shared and combined rather than re-implemented:
+scores are kept. When the budget makes the biases prunable (``budget.prunable_biases``, the paper's protocol;
+:func:`plantseek.train.config.biases_prunable`), ``score`` returns a score for every bias too
+(:func:`prunable_parameters` lists what is prunable), and weights and biases are ranked together by the same
+selection (global: one ranking; local: per parameter tensor, as the reference code). Everything else is shared and
+combined rather than re-implemented:
 
 * **selection**: always :func:`plantseek.prune.masks.select_top`, global by default (``scope="local"`` keeps
   ``layer_counts`` per layer); ties are broken by position;
@@ -35,8 +39,9 @@ import torch
 
 from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError, TimeLimitError
-from plantseek.prune.masks import Mask, select_top, validate_density
+from plantseek.prune.masks import Mask, prunable_parameter_shapes, select_top, validate_density
 from plantseek.nets.protocol import network_parameters
+from plantseek.train.config import biases_prunable
 
 Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
 
@@ -77,15 +82,24 @@ def prepare_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return x, y
 
 
-def leaf_state(model: Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+def prunable_parameters(model: Module, budget: Any = None) -> dict[str, torch.nn.Parameter]:
+    """The model's prunable parameters under ``budget``'s pruning scope: the weights (``model.prunable()``), then
+    the biases when ``budget.prunable_biases`` (the prunable order of
+    :func:`plantseek.prune.masks.prunable_parameter_shapes`)."""
+    names = prunable_parameter_shapes(model.arch, biases_prunable(budget))
+    params = network_parameters(model)
+    return {n: params[n] for n in names}
+
+
+def leaf_state(model: Module, dtype: torch.dtype | None = None, budget: Any = None) -> dict[str, torch.Tensor]:
     """A detached copy of the model's parameters (optionally in ``dtype``, in the architecture's parameter order)
-    whose *prunable weights* require grad.
+    whose *prunable parameters* (under ``budget``'s scope: :func:`prunable_parameters`) require grad.
 
     Scores differentiate through the architecture's ``forward`` (``model.arch.forward(state, x, mask)``) on this
     copy, so the model itself is never touched (no ``.grad`` fields, no in-place changes), whatever its
     ``requires_grad`` flags.
     """
-    prunable = model.arch.prunable_shapes()
+    prunable = prunable_parameter_shapes(model.arch, biases_prunable(budget))
     state = {}
     for name, p in network_parameters(model).items():
         copy = p.detach().to(dtype or p.dtype).clone()
@@ -97,19 +111,22 @@ def device_mask(mask: Mapping[str, torch.Tensor] | None, device: torch.device) -
     return None if mask is None else {n: m.to(device) for n, m in mask.items()}
 
 
-def full_mask(model: Module) -> Mask:
-    return {n: torch.ones(p.shape, dtype=torch.bool) for n, p in model.prunable().items()}
+def full_mask(model: Module, budget: Any = None) -> Mask:
+    """Every prunable parameter (under ``budget``'s scope) kept."""
+    return {n: torch.ones(p.shape, dtype=torch.bool) for n, p in prunable_parameters(model, budget).items()}
 
 
-def check_scores(scores: object, model: Module, who: str) -> dict[str, torch.Tensor]:
-    """The scores in the model's prunable order, or a PrunerError naming what is wrong."""
+def check_scores(scores: object, model: Module, who: str, budget: Any = None) -> dict[str, torch.Tensor]:
+    """The scores in the model's prunable order (biases included when ``budget`` makes them prunable), or a
+    PrunerError naming what is wrong."""
     if not isinstance(scores, Mapping):
         raise PrunerError(f"{who}: score() must return a dict {{weight_name: Tensor}}, got {type(scores).__name__}")
     out = {}
-    for name, p in model.prunable().items():
+    for name, p in prunable_parameters(model, budget).items():
         s = scores.get(name)
         if not isinstance(s, torch.Tensor) or tuple(s.shape) != tuple(p.shape):
-            raise PrunerError(f"{who}: score() gave no tensor of shape {tuple(p.shape)} for {name}")
+            scope = " (the budget makes the biases prunable)" if name not in model.prunable() else ""
+            raise PrunerError(f"{who}: score() gave no tensor of shape {tuple(p.shape)} for {name}{scope}")
         out[name] = s.detach().cpu()  # selection runs on the CPU (masks live there)
     return out
 
@@ -142,9 +159,9 @@ class ScorePruner:
 
     def scores(self, model: Module, data: Any, *, generator: torch.Generator, budget: Any,
                mask: Mask | None) -> dict[str, torch.Tensor]:
-        """:meth:`score`, checked (one tensor per prunable weight, in layer order)."""
+        """:meth:`score`, checked (one tensor per prunable parameter under the budget's scope, in order)."""
         raw = self.score(model, data, generator=generator, budget=budget, mask=mask)
-        return check_scores(raw, model, self.name)
+        return check_scores(raw, model, self.name, budget)
 
     def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
         """Single-shot: score the network at its initial weights and keep the top ``kept_count(density)``."""
@@ -187,7 +204,7 @@ class Iterative:
         d = validate_density(density)
         self.history = []
         if d == 1.0:
-            return full_mask(model)
+            return full_mask(model, budget)
         mask: Mask | None = None
         for k in range(1, self.rounds + 1):
             s = self.scorer.scores(model, data, generator=generator, budget=budget, mask=mask)
@@ -257,7 +274,7 @@ class MultiShot:
         train_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
         score_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
         config = budget.replace(epochs=self.epochs_per_round)
-        masks: list[Mask] = [full_mask(model) for _ in ds]
+        masks: list[Mask] = [full_mask(model, budget) for _ in ds]
         self.history = [[] for _ in ds]
         active = [k for k, d in enumerate(ds) if d < 1.0]  # density 1 keeps everything: nothing to train
         for r in range(1, self.rounds + 1):
@@ -360,6 +377,7 @@ def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) ->
 
 __all__ = [
     "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
-    "leaf_state", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask", "check_scores",
+    "leaf_state", "prunable_parameters", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask",
+    "check_scores",
     "local_variant", "multishot_variant", "iterative_variant",
 ]

@@ -102,6 +102,9 @@ def training_protocols(d: pd.DataFrame) -> list[str]:
         config = config if isinstance(config, dict) else {}
         train = config.get("train") if isinstance(config.get("train"), dict) else {}
         changed = [f"{k} {v}" for k, v in sorted(train.items()) if k in defaults and v != defaults[k]]
+        budget = config.get("budget") if isinstance(config.get("budget"), dict) else {}
+        if budget.get("prunable_biases") is True:
+            changed.append("biases prunable")
         out.append(", ".join([str(config.get("training_protocol", DEFAULT_TRAINING_PROTOCOL)), *changed]))
     return out
 

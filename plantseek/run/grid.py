@@ -21,6 +21,7 @@ from plantseek.run.group import run_group
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.run.records import CellConfig, CellResult
 from plantseek.run.suites import Suite
+from plantseek.train.config import pruning_budget
 
 
 def pruner_code_hash(ref: str) -> str:
@@ -32,13 +33,15 @@ def pruner_code_hash(ref: str) -> str:
 
 
 def expand(suite: Suite) -> list[CellConfig]:
-    """All cells of a suite, in a stable order (task, seed, pruner, density)."""
+    """All cells of a suite, in a stable order (task, seed, pruner, density). The pruners' budget takes the
+    pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights)."""
     options = tuple(sorted(suite.task_options.items()))
+    budget = pruning_budget(suite.budget, suite.training_protocol)
     pruners = suite.pruner_names()
     codes = {p: pruner_code_hash(p) for p in pruners}
     return [
         CellConfig(task=t, depth=suite.depth, width=suite.width, seed=s, pruner=p, density=d,
-                   task_options=options, train=suite.train, budget=suite.budget, pruner_code=codes[p],
+                   task_options=options, train=suite.train, budget=budget, pruner_code=codes[p],
                    n_samples=suite.n_samples, training_protocol=suite.training_protocol)
         for t in suite.tasks for s in suite.seeds for p in pruners for d in suite.densities
     ]

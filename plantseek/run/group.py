@@ -41,13 +41,14 @@ from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance, plant
 from plantseek.planted.secrets import key_fingerprint, load_key
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import mask_count, pack_mask
+from plantseek.prune.masks import pack_mask, parameter_density, prunable_parameter_shapes
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
 from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.run.records import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.metrics import recovery_metrics
+from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.protocols import TRAINING_PROTOCOLS
 
@@ -109,9 +110,23 @@ def instance_for(cell: CellConfig) -> PlantedInstance:
                  data=DataConfig(n_samples=cell.n_samples), key=key, **dict(cell.task_options))
 
 
-def resolve_density(spec: str, instance: PlantedInstance) -> float:
-    """A cell's density spec as a number: ``"ticket"`` is the planted ticket's density."""
-    return instance.ticket_density if spec == "ticket" else float(spec)
+def resolve_density(spec: str, instance: PlantedInstance, prunable_biases: bool = False) -> float:
+    """A cell's density spec as a number: ``"ticket"`` is the planted ticket's density (with prunable biases, the
+    fraction of weights and biases the ticket keeps: its weights and the biases it does not prune)."""
+    if spec != "ticket":
+        return float(spec)
+    if not prunable_biases:
+        return instance.ticket_density
+    return parameter_density(instance.ticket, prunable_parameter_shapes(instance.arch, True))
+
+
+def achieved_densities(mask: Mask, instance: PlantedInstance, prunable_biases: bool) -> tuple[float, float]:
+    """``(density, weight density)`` of a mask: the fraction of prunable parameters kept (weights, and biases when
+    they are prunable) and the fraction of weights kept (equal without prunable biases)."""
+    weights = parameter_density(mask, instance.arch.weight_shapes())
+    if not prunable_biases:
+        return weights, weights
+    return parameter_density(mask, prunable_parameter_shapes(instance.arch, True)), weights
 
 
 def plant_step(cells: Sequence[CellConfig], prov: dict[str, Any]) -> GroupRun:
@@ -125,7 +140,8 @@ def prune_step(run: GroupRun, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOU
     """Prune each (pruner, density) of the group once (its ablation cells reuse the mask)."""
     for c in run.cells:
         if (c.pruner, c.density) not in run.jobs:
-            run.jobs[(c.pruner, c.density)] = PruneJob(c, resolve_density(c.density, run.instance))
+            density = resolve_density(c.density, run.instance, biases_prunable(c.budget))
+            run.jobs[(c.pruner, c.density)] = PruneJob(c, density)
     run.protocols = prune_all(run.jobs, run.instance, prune_timeout)
     run.provenance = {**run.provenance, "prune_isolation": isolation_summary()}
 
@@ -171,16 +187,17 @@ def score_step(run: GroupRun) -> None:
     instance = run.instance
     run.dense_weak_metric = model_metric(instance, run.dense_model, None)
     strong = iter(strong_scores_batched(instance, [t.mask for t in run.trainees if has_strong_metric(t.cell)]))
-    weights = instance.arch.weight_names()
     run.scores = []
     for t, model in zip(run.trainees, run.models):
         score = next(strong) if has_strong_metric(t.cell) else None
+        prunable_biases = biases_prunable(t.cell.budget)
+        density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
+        recovery = recovery_metrics(t.mask, instance.ticket, instance.arch.structure())
         run.scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
-            weak=model_metric(instance, model, t.mask),
-            achieved_density=mask_count({n: t.mask[n] for n in weights}) / instance.arch.n_prunable,
-            recovery=recovery_metrics(t.mask, instance.ticket, instance.arch.structure())))
+            weak=model_metric(instance, model, t.mask), achieved_density=density,
+            recovery={**recovery, "weight_density": weight_density} if prunable_biases else recovery))
 
 
 def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:

@@ -103,15 +103,16 @@ class Worker:
         os.chdir(self.setup.workdir)
         return {"pruners": out}
 
-    def mask_entry(self, mask: Any, density: float, seconds: float) -> dict[str, Any]:
-        """A returned mask checked exactly, as packed bits; or why it is invalid."""
+    def mask_entry(self, mask: Any, job: tuple, seconds: float) -> dict[str, Any]:
+        """A returned mask checked exactly (the job's density and its budget's pruning scope), as packed bits; or
+        why it is invalid."""
         from plantseek.core.errors import PlantseekError
-        from plantseek.prune.masks import kept_count, pack_mask, validate_mask
+        from plantseek.prune.masks import pack_mask, validate_pruned_mask
+        from plantseek.train.config import biases_prunable
 
-        arch = self.setup.arch
+        density, _, budget = job
         try:
-            valid = validate_mask(mask, arch.weight_shapes(), kept_count(density, arch.n_prunable),
-                                  arch.bias_shapes())
+            valid = validate_pruned_mask(mask, self.setup.arch, density, biases_prunable(budget))
         except PlantseekError as exc:
             return {"invalid": str(exc), "seconds": seconds}
         shapes = [[name, list(t.shape)] for name, t in valid.items()]
@@ -125,7 +126,7 @@ class Worker:
                                            budget=budget)
         except Exception as exc:  # noqa: BLE001 - the pruner's failure, reported
             return failure(exc)
-        return self.mask_entry(mask, density, time.perf_counter() - t0)
+        return self.mask_entry(mask, job, time.perf_counter() - t0)
 
     def batch(self, ref: str, jobs: list[tuple]) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -138,7 +139,7 @@ class Worker:
         except Exception as exc:  # noqa: BLE001
             return failure(exc)
         share = (time.perf_counter() - t0) / len(jobs)
-        return {"results": [self.mask_entry(m, j[0], share) for m, j in zip(masks, jobs)]}
+        return {"results": [self.mask_entry(m, j, share) for m, j in zip(masks, jobs)]}
 
     def joint(self, groups: list[tuple[str, list[tuple]]]) -> dict[str, Any]:
         from plantseek.prune.schedules import prune_jointly
@@ -162,7 +163,7 @@ class Worker:
                 out.append({"crash": f"pruner {ref!r}: run_rounds returned {type(outcome).__name__}, "
                                      "not one mask per density"})
             else:
-                out.append({"results": [self.mask_entry(m, j[0], share) for m, j in zip(outcome, jobs)]})
+                out.append({"results": [self.mask_entry(m, j, share) for m, j in zip(outcome, jobs)]})
         return {"outcomes": out}
 
 

@@ -9,8 +9,9 @@ on one instance (a new one after a call that killed it), never another pruner's;
 pruners (our own code) share one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal
 those of separate runs). Only the prune call is timed, in the worker.
 
-What comes back is decoded strictly and validated exactly here (:func:`plantseek.prune.masks.validate_mask`:
-keys, shapes, dtype bool, kept count = ``kept_count(density)``). A pruner that raises, hangs past the time limit
+What comes back is decoded strictly and validated exactly here (:func:`plantseek.prune.masks.validate_pruned_mask`:
+keys, shapes, dtype bool, kept count = ``kept_count(density)``; with the budget's ``prunable_biases`` every bias
+entry is required and counted). A pruner that raises, hangs past the time limit
 (the worker is killed), exceeds the memory limit, kills its worker or returns a bad mask fails its jobs with a
 one-line reason; nothing else is affected.
 """
@@ -32,7 +33,8 @@ from plantseek.core.errors import PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
-from plantseek.prune.masks import kept_count, unpack_mask, validate_mask
+from plantseek.prune.masks import unpack_mask, validate_pruned_mask
+from plantseek.train.config import biases_prunable
 from plantseek.run.isolation import PruneWorker, WorkerFailure, WorkerLimits
 from plantseek.run.records import CellConfig
 
@@ -131,7 +133,7 @@ def decode_mask(entry: dict[str, Any], job: PruneJob, arch: Any) -> Mask:
     if wrong:
         raise PlantseekError(f"mask entries {', '.join(map(repr, wrong))} not of the network's shapes")
     mask = unpack_mask(base64.b64decode(entry["bits"], validate=True), shapes)
-    return validate_mask(mask, arch.weight_shapes(), kept_count(job.density, arch.n_prunable), arch.bias_shapes())
+    return validate_pruned_mask(mask, arch, job.density, biases_prunable(job.config.budget))
 
 
 def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:

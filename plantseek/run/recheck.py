@@ -21,15 +21,16 @@ from typing import Any
 
 from plantseek.core.errors import PlantseekError
 from plantseek.planted.instance import PlantedInstance
-from plantseek.prune.masks import mask_count, unpack_mask
+from plantseek.prune.masks import unpack_mask
 from plantseek.run.ablations import has_strong_metric
-from plantseek.run.group import instance_for
+from plantseek.run.group import achieved_densities, instance_for
 from plantseek.run.records import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default
+from plantseek.train.config import biases_prunable
 
 
 #: Relative tolerance of the recomputed strong metrics.
@@ -108,14 +109,16 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
     mask = _unpacked(bytes(row["mask"]), instance)
     if mask is None:
         return f"corrupt mask ({len(row['mask'])} bytes do not fit the instance's layer shapes)"
-    weights = instance.arch.weight_names()
-    density = mask_count({n: mask[n] for n in weights}) / instance.arch.n_prunable
+    stored = json.loads(row["metrics_json"])
+    # the pruning scope: biases prunable (density counts them; metrics add the weight density)
+    prunable = biases_prunable(config.budget) if config is not None else "weight_density" in stored
+    density, weight_density = achieved_densities(mask, instance, prunable)
     problems = []
     if row["achieved_density"] != density:
         problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
-    fresh = json.loads(json.dumps(recovery_metrics(mask, instance.ticket, instance.arch.structure()),
+    recovery = recovery_metrics(mask, instance.ticket, instance.arch.structure())
+    fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
-    stored = json.loads(row["metrics_json"])
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
     if config is not None and has_strong_metric(config):
         problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])

@@ -123,8 +123,9 @@ class CellConfig:
 
     @property
     def group_key(self) -> tuple:
-        """Cells with equal keys run as one group: one instance, one weak-training configuration and protocol."""
-        return (*self.instance_key, self.train, self.training_protocol)
+        """Cells with equal keys run as one group: one instance, one weak-training configuration and protocol, one
+        pruning budget (its scope: whether biases are prunable)."""
+        return (*self.instance_key, self.train, self.training_protocol, self.budget)
 
     @property
     def instance_key(self) -> tuple:

@@ -12,6 +12,9 @@ ADAM_KERNELS = ("fused", "single-tensor")
 #: where weak training starts (plantseek.train.protocols); the default protocol of a cell
 TRAINING_PROTOCOLS = ("calibrated", "paper")
 DEFAULT_TRAINING_PROTOCOL = "calibrated"
+#: whether each training protocol's cells prune biases (ranked with the weights, as the paper's runs did with
+#: ``--prune-bias``); :func:`pruning_budget` sets the budget's ``prunable_biases`` from it
+PROTOCOL_PRUNES_BIASES = {"calibrated": False, "paper": True}
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"  # "constant" or "cosine" (per epoch)
     adam_kernel: str = "fused"  # adam only: "fused" or "single-tensor" (see the module docstring)
+    #: Pruning scope, read by pruners from their ``budget`` (meaningless in a weak-training configuration): True =
+    #: the biases are prunable parameters, scored and ranked together with the weights; a mask then carries every
+    #: bias entry and ``density`` counts weights and biases (``plantseek.prune.masks.prunable_parameter_shapes``).
+    prunable_biases: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not 0 <= self.epochs <= MAX_EPOCHS:
@@ -42,6 +49,8 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if not isinstance(self.prunable_biases, bool):
+            raise ConfigError(f"prunable_biases must be True or False, got {self.prunable_biases!r}")
         if self.adam_kernel not in ADAM_KERNELS:
             raise ConfigError(f"adam_kernel must be one of {', '.join(map(repr, ADAM_KERNELS))}, "
                               f"got {self.adam_kernel!r}")
@@ -53,6 +62,17 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
+
+
+def pruning_budget(budget: TrainConfig, training_protocol: str) -> TrainConfig:
+    """``budget`` with the pruning scope of ``training_protocol`` (``paper``: biases prunable; ``calibrated``: weights
+    only); how a grid's cells get the paper's bias handling under ``--protocol paper``."""
+    return budget.replace(prunable_biases=PROTOCOL_PRUNES_BIASES[training_protocol])
+
+
+def biases_prunable(budget: object) -> bool:
+    """Whether a pruner's ``budget`` makes the biases prunable (False for a budget without the field)."""
+    return getattr(budget, "prunable_biases", False) is True
 
 
 def epoch_lr(config: TrainConfig, epoch: int) -> float:
