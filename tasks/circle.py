@@ -5,18 +5,21 @@ Label noise: with probability ``noise`` a label is replaced by an adjacent ring'
 Ticket (float64), by depth L (layer widths from input to output):
 
 * L = 3: 2 -> 2n -> 4. Piecewise-linear (PL) x^2 of each input on [-1, 1] (n knots per component).
-* L = 4: 2 -> 4 -> 2n -> 4. First layer relu(+-x_i) (so |x_i| = sum of two units), PL of |x_i| on [0, c].
-* L >= 5: 2 -> 4 -> 3 x (L-5) -> 2 -> 2n -> 4. After the |x| layer come L-5 *mirroring* layers: layer k folds
-  the point across the line at angle pi/2^(k+1) of its current frame with 3 units relu(a.p), relu(n.p),
-  relu(-n.p) (a along the line, n its normal), so the next frame is (a.p, |n.p|); folding keeps the radius and
-  shrinks the second coordinate's range. A 2-unit layer then holds the two coordinates, the PL layer
-  approximates x^2 of each, and the 4 logits are a_k * R + b_k with slopes a = 5, 10, 20, 40 and biases that
-  put the crossings of consecutive logits at the class boundaries.
+* L = 4: 2 -> 4 -> 2n -> 4. First layer x_i + 1 (always active) and relu(-x_i); the PL layer squares
+  |x_i| = (x_i + 1) + 2 relu(-x_i) - 1 on [0, c] (the reference has relu(+-x_i) and |x_i| as their sum: same
+  neurons and weights per layer; the always-active unit lets planting give the PL knot offsets a host-sized shift).
+* L >= 5: 2 -> 4 -> 2 -> 3 x (L-5) -> 2n -> 4. The |x| layer, a 2-unit layer holding |x1|, |x2|, then L-5
+  *mirroring* layers: layer k folds the point across the line at angle pi/2^(k+1) of its current frame with 3
+  units relu(a.p), relu(n.p), relu(-n.p) (a along the line, n its normal), so the next frame is (a.p, |n.p|);
+  folding keeps the radius and shrinks the second coordinate's range. The last mirroring layer holds y' + B
+  (always active) instead of relu(n.p). The PL layer approximates x^2 of each coordinate (L = 5: n units each;
+  L >= 6: split between x' and |y'| as the reference, :func:`knot_split`), and the 4 logits are a_k * R + b_k
+  with slopes a = 5, 10, 20, 40 and biases that put the crossings of consecutive logits at the class boundaries.
 
 PL domains start at 0 (coordinates are non-negative) and end at min(coordinate bound, ``pl_end``): only r <= 0.7
 decides a class, so the knots are spent where it matters; beyond the end the interpolant continues with its
-last slope, which keeps R above the last boundary. Weight counts at width >= 20 with n = 10: 100, 124, 108,
-119 for L = 3..6, then +9 per extra mirroring layer.
+last slope, which keeps R above the last boundary. Weight counts at width >= 20 with n = 10, as the paper's
+reference: 100, 124, 108, 119 for L = 3..6, then +9 per extra mirroring layer from 126 at L = 7 (153 at L = 10).
 """
 
 from __future__ import annotations
