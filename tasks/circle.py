@@ -129,11 +129,17 @@ def snap_zero(values: np.ndarray) -> np.ndarray:
     return np.where(np.abs(values) < 1e-12, 0.0, values)
 
 
+def y_reach(theta: float) -> float:
+    """The reference's reach of |y'| inside the last class boundary after mirroring at angle ``theta``:
+    |y'| <= |sin theta| sqrt(0.7) where r <= 0.7, plus a margin of 0.01 (beyond it r > 0.7: class 3 whatever R)."""
+    return abs(math.sin(theta)) * math.sqrt(BOUNDARIES[-1]) + 0.01
+
+
 def knot_split(theta: float, n: int) -> tuple[int, int]:
     """The reference's split of the 2n PL units between x' and |y'| after mirroring at angle ``theta``: in
     proportion to sqrt(2) and the range of |y'| inside the last boundary, |sin theta| sqrt(0.7) + 0.01, and at
     least 3 units (n of them if n < 3) for |y'|: 15 + 5 at depth 6, 17 + 3 from depth 7 on with n = 10."""
-    reach = abs(math.sin(theta)) * math.sqrt(BOUNDARIES[-1]) + 0.01
+    reach = y_reach(theta)
     n_x = min(math.ceil(math.sqrt(2.0) / (reach + math.sqrt(2.0)) * 2 * n), 2 * n - min(3, n))
     return n_x, 2 * n - n_x
 
@@ -147,7 +153,7 @@ def mirror_layers(n_mirrors: int, layers: list, n: int, end: float) -> list[Coor
     radius. Without mirroring layers the PL layer squares the held ``|x1|``, ``|x2|``. The last mirroring layer
     holds ``y' + B`` instead of ``relu(y')``, with ``B = sqrt(2) sin theta >= -y'`` (always active, so planting may
     give it the host's own bias); the PL layer squares ``x'`` (one weight per unit) and
-    ``|y'| = (y' + B) + 2 relu(-y') - B`` (two weights per unit, ``|y'| <= sqrt(2) sin theta``).
+    ``|y'| = (y' + B) + 2 relu(-y') - B`` (two weights per unit) on ``[0, y_reach(theta)]`` (beyond it r > 0.7).
     """
     x, abs_y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
     if n_mirrors == 0:
@@ -162,6 +168,6 @@ def mirror_layers(n_mirrors: int, layers: list, n: int, end: float) -> list[Coor
                        np.array([last, last, False])))
         x, abs_y = np.array([1.0, 0, 0]), np.array([0.0, 1, 1])
     n_x, n_y = knot_split(theta, n)
-    bound = min(shift, end)
+    bound = min(y_reach(theta), shift, end)
     return [Coordinate(x, 0.0, min(math.sqrt(2.0), end), n_x),
             Coordinate(np.array([0.0, 1, 2]), 0.0, bound, n_y, -shift)]
