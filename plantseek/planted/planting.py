@@ -36,8 +36,11 @@ units whose bias it prunes and at every non-ticket unit. The masked host (weight
 the task's target to 1e-12 relative to the largest planted bias, checked here on many inputs). A weight-only mask
 keeps every bias and so cannot reproduce a unit whose bias the ticket prunes.
 
-What remains visible: the planted biases of piecewise-linear units whose knot offsets are small next to their
-weights (Circle's PL layer at depth 4 and >= 6) are smaller than the host's; see the README.
+Units a target flags ``always_active`` (Circle's ``t + B`` units: ``x_i + 1`` at depth 4, ``x'`` and ``y' + B`` of
+the last mirroring layer at depth >= 6) are route (a) units with a stricter choice: only host neurons whose own bias
+keeps the unit active are candidates (where there is one; no ``MAX_SHIFT`` bound then), so the planted bias is the
+host's draw, and the next layer (Circle's PL units, whose knot offsets alone are small next to their weights) gets
+biases of the host's size through the shift. Units of other targets are planted as before.
 """
 
 from __future__ import annotations
@@ -91,11 +94,16 @@ def check_fits(target: TargetNetwork, arch: Architecture) -> None:
 
 def shiftable_units(target: TargetNetwork) -> list[np.ndarray]:
     """Per layer, the lower bound of the pre-activation of each hidden unit of route (a) (zero target bias and a
-    pre-activation >= 0 on the whole domain), NaN elsewhere."""
+    pre-activation >= 0 on the whole domain, or flagged ``always_active`` by the target: floor 0 where the interval
+    bound is looser), NaN elsewhere."""
     bounds = preactivation_lower_bounds(target)
     last = len(target.weights) - 1
-    return [np.where((b == 0) & (lo >= 0) & (l < last), lo, np.nan)
-            for l, (b, lo) in enumerate(zip(target.biases, bounds))]
+    floors = [np.where((b == 0) & (lo >= 0) & (l < last), lo, np.nan)
+              for l, (b, lo) in enumerate(zip(target.biases, bounds))]
+    for l, flags in enumerate(target.always_active or []):
+        if l < last:  # proved active by the constructor: no slack below its own bias where the bounds are loose
+            floors[l] = np.where(flags, np.maximum(bounds[l], 0.0), floors[l])
+    return floors
 
 
 def plant_target(
@@ -112,8 +120,10 @@ def plant_target(
     prev_idx = torch.arange(arch.widths[0])
     prev_scale = torch.ones(arch.widths[0], dtype=torch.float64)
     last = arch.n_layers - 1
+    flagged = target.always_active or [np.zeros(b.shape, dtype=bool) for b in target.biases]
     for l in range(arch.n_layers):
-        layer = _plant_layer(planted, l, state, prev_idx, prev_scale, shiftable[l], generator, l == last)
+        layer = _plant_layer(planted, l, state, prev_idx, prev_scale, (shiftable[l], flagged[l]), generator,
+                             l == last)
         for unit, beta in layer.shifts.items():
             shift_bias(planted, l, unit, beta)
         mask = torch.zeros(state[weight_name(l)].shape, dtype=torch.bool)
@@ -131,10 +141,12 @@ def plant_target(
 
 
 def _plant_layer(planted: TargetNetwork, l: int, state: dict[str, torch.Tensor], prev_idx: torch.Tensor,
-                 prev_scale: torch.Tensor, shift_floor: np.ndarray, generator: torch.Generator,
+                 prev_scale: torch.Tensor, floors: tuple[np.ndarray, np.ndarray], generator: torch.Generator,
                  is_output: bool) -> _Layer:
     """Plant the target neurons of layer ``l`` (overwrites ``state``); the bias of a neuron of route (a) (where
-    ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched."""
+    ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched. A unit the target
+    flags ``always_active`` goes only to a host neuron whose own bias keeps it active, where there is one."""
+    shift_floor, flagged = floors
     W, b = state[weight_name(l)], state[bias_name(l)]
     T = torch.from_numpy(planted.weights[l])
     c = torch.from_numpy(planted.biases[l].copy())
@@ -152,7 +164,11 @@ def _plant_layer(planted: TargetNetwork, l: int, state: dict[str, torch.Tensor],
         lam, err = _best_factors(P, u if free_bias else torch.cat([u, c[j: j + 1]]))
         if shiftable:
             shift = (b / lam - c[j]).abs()
-            err[shift > max(MAX_SHIFT, 2 * float(shift[~used].min()))] = torch.inf
+            keeps_own = b / lam >= float(c[j]) - shift_floor[j]
+            if flagged[j] and bool((keeps_own & ~used).any()):
+                err[~keeps_own] = torch.inf
+            else:
+                err[shift > max(MAX_SHIFT, 2 * float(shift[~used].min()))] = torch.inf
         if is_output:
             h = j
         else:

@@ -25,10 +25,17 @@ class TargetNetwork:
     biases: list[np.ndarray]  # b_l, shape (n_{l+1},), float64
     description: str = ""
     notes: dict = field(default_factory=dict)
+    #: per layer, units the constructor proves always active on the domain with their bias (or any larger one):
+    #: planting may give them the host's own bias (:mod:`plantseek.planted.planting`, route (a)); None: none
+    always_active: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.weights = [np.asarray(w, dtype=np.float64).copy() for w in self.weights]
         self.biases = [np.asarray(b, dtype=np.float64).copy() for b in self.biases]
+        if self.always_active is not None:
+            self.always_active = [np.asarray(a, dtype=bool).copy() for a in self.always_active]
+            if [a.shape for a in self.always_active] != [b.shape for b in self.biases]:
+                raise ValueError("always_active needs one flag per unit of every layer")
         tiny = [(w != 0) & (np.abs(w) < ZERO_TOL) for w in self.weights]
         self.n_dropped_weights = int(sum(t.sum() for t in tiny))
         for w, t in zip(self.weights, tiny):
@@ -55,7 +62,7 @@ class TargetNetwork:
         return sum(self.n_weights_per_layer())
 
     def copy(self) -> "TargetNetwork":
-        twin = TargetNetwork(self.weights, self.biases, self.description, dict(self.notes))
+        twin = TargetNetwork(self.weights, self.biases, self.description, dict(self.notes), self.always_active)
         twin.n_dropped_weights = self.n_dropped_weights
         return twin
 

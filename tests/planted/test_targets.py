@@ -8,6 +8,7 @@ import torch
 
 from plantseek.planted.targets import ZERO_TOL, PiecewiseLinear, TargetNetwork
 from plantseek.planted.task import get_task
+from plantseek.tasks.circle import knot_split
 
 
 @pytest.mark.parametrize("method", ["interpolate", "least_squares"])
@@ -39,23 +40,51 @@ def test_numerically_zero_weights_are_not_ticket_weights():
     assert t.n_dropped_weights == 2 and t.copy().n_dropped_weights == 2
 
 
-@pytest.mark.parametrize("depth,count", [(3, 100), (4, 124), (5, 108), (6, 119), (7, 128), (10, 155)])
+@pytest.mark.parametrize("depth,count", [(3, 100), (4, 124), (5, 108), (6, 119), (7, 126), (8, 135), (9, 144),
+                                         (10, 153)])
 def test_circle_ticket_weight_counts(depth, count):
-    # depths 3-6 match the paper's reference counts; each further mirroring layer adds 3 units x 3 inputs, so depth
-    # 10 has 155 where the reference reports 153 (its construction of the later mirroring layers is not known here)
+    # the paper's reference counts at depths 3, 4, 5, 6, 10; each mirroring layer after the first adds 3 units x 3
+    # inputs, and from depth 7 on the PL layer has 17 units on x' (1 weight) and 3 on |y'| (2 weights): 23
     assert get_task("circle").target(depth).n_weights == count
 
 
-@pytest.mark.parametrize("depth,widths", [(5, [4, 2, 20, 4]), (6, [4, 2, 3, 20, 4]),
+@pytest.mark.parametrize("depth,widths", [(3, [20, 4]), (4, [4, 20, 4]), (5, [4, 2, 20, 4]), (6, [4, 2, 3, 20, 4]),
                                           (10, [4, 2, 3, 3, 3, 3, 3, 20, 4])])
 def test_circle_ticket_neurons_per_layer_as_the_reference(depth, widths):
     assert get_task("circle").target(depth).widths[1:] == widths
 
 
-def test_circle_depth6_layers_by_hand():
-    # |x| units 4, holding 4, one mirror 2 -> 3 (6), PL: 10 units read x' (1 weight), of the 10 units on the two-sided
-    # y' 5 read one of relu(y'), relu(-y') (their knot is on their side of 0) and 5 read both (15), logits 4 x 20
+def test_circle_layers_by_hand():
+    # depth 6: |x| units 4, holding 4, one mirror 2 -> 3 (6); PL: 15 units read x' (1 weight), 5 read |y'| from
+    # y' + B and relu(-y') (2 weights: 10); logits 4 x 20. Depth 10: 4 more mirrors of 3 x 3, PL 17 + 2 x 3
     assert get_task("circle").target(6).n_weights_per_layer() == [4, 4, 6, 25, 80]
+    assert get_task("circle").target(10).n_weights_per_layer() == [4, 4, 6, 9, 9, 9, 9, 23, 80]
+    # depth 4: x_i + 1 and relu(-x_i) (4), PL: 20 units read |x_i| = (x_i + 1) + 2 relu(-x_i) - 1 (40), logits 80
+    t4 = get_task("circle").target(4)
+    assert t4.n_weights_per_layer() == [4, 40, 80] and t4.biases[0].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert np.array_equal(np.abs(t4.weights[1][:, [0, 1]]) > 0, np.repeat([[True, True], [False, False]], 10, axis=0))
+
+
+def test_circle_knot_split_as_the_reference():
+    assert knot_split(math.pi / 4, 10) == (15, 5)  # depth 6
+    assert [knot_split(math.pi / 2 ** (k + 1), 10) for k in (2, 3, 4, 5)] == [(17, 3)] * 4  # depths 7-10
+    assert knot_split(math.pi / 4, 1) == (1, 1) and knot_split(math.pi / 64, 2) == (2, 2)  # 2n units always
+
+
+@pytest.mark.parametrize("depth", [4, 6, 7, 10])
+def test_circle_always_active_units_are_active_on_the_domain(depth):
+    # the units the constructor flags (planting may raise their bias) have pre-activation >= 0 on [-1, 1]^2
+    t = get_task("circle").target(depth)
+    g = np.linspace(-1, 1, 401)
+    x = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    h = x
+    flagged = 0
+    for l, (w, b) in enumerate(zip(t.weights[:-1], t.biases[:-1])):
+        z = h @ w.T + b
+        assert np.all(z[:, t.always_active[l]] >= -1e-12), l
+        flagged += int(t.always_active[l].sum())
+        h = np.maximum(z, 0.0)
+    assert flagged == 2  # x_i + 1 (depth 4); x' and y' + B of the last mirroring layer (depth >= 6)
 
 
 @pytest.mark.parametrize("depth", [3, 4, 5, 6, 10])
@@ -73,7 +102,8 @@ def test_helix_ticket_structure_and_drops_rounding_zeros():
 
 
 @pytest.mark.parametrize("task,depth,bound", [("circle", 3, 0.98), ("circle", 4, 0.98), ("circle", 5, 0.98),
-                                              ("circle", 6, 0.98), ("circle", 7, 0.98), ("circle", 10, 0.98)])
+                                              ("circle", 6, 0.98), ("circle", 7, 0.98), ("circle", 8, 0.98),
+                                              ("circle", 10, 0.98)])
 def test_circle_ticket_accuracy(task, depth, bound):
     t = get_task(task, noise=0.0)
     s = t.sample(20000, torch.Generator().manual_seed(1))
