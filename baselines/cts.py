@@ -39,7 +39,8 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.masks import Mask, validate_density
-from plantseek.prune.relaxed import final_masks, logit, search_steps, stacked_host, stacked_loss, steps_per_epoch
+from plantseek.prune.relaxed import (GradBalance, LeanAdam, final_masks, logit, search_steps, stacked_host,
+                                     stacked_loss, steps_per_epoch)
 from plantseek.prune.schedules import derive_generator, prepare_batch
 
 OBJECTIVES = ("task", "reverse-kl")
@@ -56,33 +57,6 @@ def reverse_kl(data, out: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((out - dense) ** 2).mean(dim=(1, 2)).sum()
     log_s, log_d = out.log_softmax(-1), dense.log_softmax(-1)
     return (log_s.exp() * (log_s - log_d)).sum(-1).mean(-1).sum()
-
-
-@dataclass
-class GradBalance:
-    """The balancing multipliers ``lam`` (one per network) and the balanced gradients."""
-
-    densities: Sequence[float]
-    smoothing: float = 0.01
-    band: float = 0.01
-    lam: torch.Tensor | None = None
-
-    def expected(self, logits: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Expected density ``mean(sigmoid(a))`` of each network, shape (K,)."""
-        total = sum(a[0].numel() for a in logits.values())
-        return sum(torch.sigmoid(a.detach()).flatten(1).sum(1) for a in logits.values()) / total
-
-    def __call__(self, logits: dict[str, torch.Tensor], task: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        total = sum(a[0].numel() for a in logits.values())
-        d = torch.tensor(self.densities, dtype=torch.float64)
-        probs = [torch.sigmoid(a.detach()) for a in logits.values()]
-        dens = [p * (1 - p) / (d.to(p.dtype).reshape(-1, *[1] * (p.dim() - 1)) * total) for p in probs]
-        norm_t = torch.sqrt(sum((g.detach().double() ** 2).flatten(1).sum(1) for g in task))
-        norm_s = torch.sqrt(sum((g.double() ** 2).flatten(1).sum(1) for g in dens)).clamp_min(1e-300)
-        error = (self.expected(logits).double() - d) / (d * self.band)
-        target = error.clamp(-1, 1) * norm_t / norm_s
-        self.lam = target if self.lam is None else (1 - self.smoothing) * self.lam + self.smoothing * target
-        return [g + self.lam.to(g.dtype).reshape(-1, *[1] * (g.dim() - 1)) * s for g, s in zip(task, dens)]
 
 
 @dataclass
@@ -119,23 +93,24 @@ class ConcreteTicketSearch:
         logits = {n: torch.stack([torch.full(frozen[n].shape[1:], logit(d), dtype=frozen[n].dtype) for d in ds])
                   .requires_grad_(True) for n in arch.prunable_shapes()}
         noise_gens, order_gens = [derive_generator(g) for g in generators], [derive_generator(g) for g in generators]
-        optimizer = torch.optim.Adam(list(logits.values()), lr=self.lr)
+        optimizer = LeanAdam(list(logits.values()), self.lr)
         balance = GradBalance(ds, self.smoothing, self.band)
         x, y = prepare_batch(model, data.x, data.y)
         total_steps = self.epochs * steps_per_epoch(x.shape[0], self.batch_size)
         self.history = [[] for _ in ds]
         for epoch, step, idx in search_steps(x.shape[0], self.batch_size, self.epochs, order_gens):
-            optimizer.param_groups[0]["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-            masks = {n: concrete_sample(a, _uniform(a, noise_gens), self.temperature) for n, a in logits.items()}
+            optimizer.lr = self.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+            masks = {n: self.gate(a, _uniform(a, noise_gens)) for n, a in logits.items()}
             loss = self._objective(arch, data, frozen, x[idx], y, idx, masks)
-            grads = balance(logits, torch.autograd.grad(loss, list(logits.values())))
-            for a, g in zip(logits.values(), grads):
-                a.grad = g
-            optimizer.step()
+            optimizer.step(balance(logits, torch.autograd.grad(loss, list(logits.values()))))
             if (step + 1) % steps_per_epoch(x.shape[0], self.batch_size) == 0:
                 for j, e in enumerate(balance.expected(logits).tolist()):
                     self.history[j].append(e)
         return final_masks(logits, ds)
+
+    def gate(self, logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The relaxed mask of the logits for uniform noise: a Binary-Concrete sample."""
+        return concrete_sample(logits, noise, self.temperature)
 
     def _objective(self, arch, data, frozen, xb, y, idx, masks) -> torch.Tensor:
         out = arch.forward_stacked(frozen, xb, masks)

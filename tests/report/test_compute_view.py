@@ -50,3 +50,15 @@ def test_the_compute_figure_needs_recorded_compute():
     assert figure_compute(prepare(old)) is None
     assert ranking(old)["compute_dense_runs"].isna().all()
     assert pd.isna(compute_view(old)["compute_dense_runs_mean"]).all()
+
+
+def test_the_methods_table_prints_recall_weak_metric_and_compute_per_density():
+    from plantseek.report.compute_table import compute_markdown
+
+    md = compute_markdown(frame())
+    lines = md.splitlines()
+    head = next(line for line in lines if line.startswith("| method |"))
+    assert "0.1: recall" in head and "0.1: compute (dense runs)" in head
+    snip = next(line for line in lines if line.startswith("| snip |"))
+    cells = [c.strip() for c in snip.strip("|").split("|")]
+    assert cells[-1] == "10 / 10" and "1 ± 0.71" in cells  # compute 0.5 and 1.5 over two seeds: mean 1, std 0.71
