@@ -40,7 +40,7 @@ from plantseek.prune.contract import PRUNERS, declared
 def bernoulli_straight_through(logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """``1[noise < sigmoid(a)]`` in the forward pass; the gradient of ``sigmoid(a)`` in the backward pass."""
     p = torch.sigmoid(logits)
-    return (noise < p).to(p.dtype) + p - p.detach()
+    return (noise < p).to(p.dtype) + (p - p.detach())  # exactly 0 or 1 forward
 
 
 @dataclass
