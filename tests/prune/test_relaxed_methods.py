@@ -38,7 +38,7 @@ def test_the_soft_mask_tends_to_the_hard_mask_as_beta_grows():
 
 @pytest.fixture(scope="module")
 def circle():
-    return plant("circle", depth=5, width=100, seed=0, data=DataConfig(n_samples=4000))
+    return plant("circle", depth=5, width=100, seed=0, data=DataConfig(n_samples=3000))
 
 
 def run(name, instance, densities, seed=0):
@@ -65,7 +65,7 @@ def test_grad_balance_matches_the_task_gradient_norm_off_target_and_vanishes_on_
     on = GradBalance([d])
     logits = {"w": torch.full((1, 2), logit(d), dtype=torch.float64)}
     (g,) = on(logits, task)
-    torch.testing.assert_close(g, task[0], rtol=0, atol=1e-12)  # expected density = d: no density term
+    assert torch.allclose(g, task[0], rtol=0, atol=1e-12)  # expected density = d: no density term
     off = GradBalance([d])
     logits = {"w": torch.full((1, 2), logit(0.2), dtype=torch.float64)}  # twice too dense
     (g,) = off(logits, task)
@@ -83,7 +83,7 @@ def test_supermask_gates_are_binary_forward_and_sigmoid_backward():
     p = torch.sigmoid(a.detach())
     assert m.tolist() == [float(x) for x in (u < p).tolist()] == [0.0, 1.0, 0.0, 1.0]
     (g,) = torch.autograd.grad(m.sum(), a)
-    torch.testing.assert_close(g, p * (1 - p))
+    assert torch.allclose(g, p * (1 - p), rtol=1e-15, atol=0)
 
 
 def _prospr_loss_by_hand(params, x, y, c, lr, steps):
@@ -97,7 +97,7 @@ def _prospr_loss_by_hand(params, x, y, c, lr, steps):
     for _ in range(steps):
         grads = torch.autograd.grad(loss_of(w), list(w.values()))
         w = {n: (p - lr * g).detach().requires_grad_(True) for (n, p), g in zip(w.items(), grads)}
-    return float(loss_of(w))
+    return float(loss_of(w).detach())
 
 
 def test_prospr_meta_gradient_equals_finite_differences():
@@ -128,6 +128,6 @@ def test_prospr_meta_gradient_equals_finite_differences():
 
 
 def test_continuous_sparsification_and_supermask_give_exact_counts(circle):
-    cs = run("continuous-sparsification", circle, [0.01, 0.1])
+    cs = run("continuous-sparsification", circle, [0.1])
     assert all(len(h) == cs.rounds for h in cs.history)
     run("supermask", circle, [0.05])

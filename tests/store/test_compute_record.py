@@ -15,24 +15,28 @@ from plantseek.store.results import ResultStore, load_checked, load_results
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    """The smoke suite (circle and relu, depth 4 width 20, 400 samples, 1 epoch; random and magnitude)."""
+    """Circle of the smoke suite (depth 4 width 20, 400 samples, 1 epoch) at density 0.1: magnitude and SNIP."""
     path = tmp_path_factory.mktemp("compute") / "s.db"
+    suite = SUITES.get("smoke").with_overrides(tasks=["circle"], pruners=["magnitude", "snip"], densities=["0.1"])
     with ResultStore(path) as store:
-        run_cells(expand(SUITES.get("smoke")), store=store)
+        run_cells(expand(suite), store=store)
     return path
 
 
-def test_data_free_single_shot_pruners_spend_nothing_and_the_dense_run_is_hand_counted(scored):
-    df = load_results(scored)
+def test_the_workers_counts_come_back_and_are_converted_by_hand(scored):
+    df = load_results(scored).set_index("pruner")
     assert (df["status"] == "ok").all()
-    # widths (2, 20, 20, 4) for circle, (1, 20, 20, 1) for relu: weights 40+400+80 = 520 and 20+400+20 = 440;
-    # one dense run = 1 epoch x 360 training samples x 3 x (2 FLOPs per weight)
-    weights = {"circle": 520, "relu": 440}
-    for _, row in df.iterrows():
-        assert row["dense_run_flops"] == 1 * 360 * 3 * 2 * weights[row["task"]]
-        assert row["train_sample_passes"] == row["score_forward_samples"] == row["score_backward_samples"] == 0
-        assert row["prune_flops"] == row["compute_dense_runs"] == 0
-        assert row["prune_parent_seconds"] > 0
+    # widths (2, 20, 20, 4): 40 + 400 + 80 = 520 weights, 1040 FLOPs per sample's forward pass;
+    # one dense run = 1 epoch x 360 training samples x 3 x 1040
+    dense = 1 * 360 * 3 * 1040
+    assert (df["dense_run_flops"] == dense).all() and (df["prune_parent_seconds"] > 0).all()
+    mag, snip = df.loc["magnitude"], df.loc["snip"]
+    assert mag["train_sample_passes"] == mag["score_forward_samples"] == mag["score_backward_samples"] == 0
+    assert mag["prune_flops"] == mag["compute_dense_runs"] == 0
+    # SNIP: one forward and one backward pass of its prune batch (256 of the 360 training samples)
+    assert (snip["train_sample_passes"], snip["score_forward_samples"], snip["score_backward_samples"]) == (0, 256, 256)
+    assert snip["prune_flops"] == 256 * 1040 + 256 * 2 * 1040
+    assert snip["compute_dense_runs"] == pytest.approx(256 * 3 * 1040 / dense)
 
 
 def test_the_digest_covers_the_compute_record(scored, tmp_path):
