@@ -89,6 +89,10 @@ class Architecture:
         return [HiddenUnits(((weight_name(l), 0), (bias_name(l), 0)), ((weight_name(l + 1), 1),))
                 for l in range(self.n_layers - 1)]
 
+    def forward_flops(self) -> int:
+        """2 FLOPs per weight and sample (each weight is one multiply-add of one sample's dense forward pass)."""
+        return 2 * self.n_prunable
+
     def init(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
         return he_init(self, generator)
 

@@ -35,6 +35,9 @@ mask)``                         ``(K, *shape)`` of any float dtype (0/1 or strai
                                 factors into them
 ``hidden_units()``              the unit groups (:class:`HiddenUnits`) followed by a positively homogeneous
                                 activation (ReLU), with their incoming and outgoing parameters: readout balancing
+``forward_flops()``             floating-point operations of one sample's *dense* forward pass, counted as
+                                ``torch.utils.flop_counter`` counts them (2 per multiply-add of a weight; biases,
+                                activations and pooling free): a pruner's compute (:mod:`plantseek.run.compute`)
 =============================== =======================================================================================
 
 **Modules.** ``build`` returns a ``torch.nn.Module`` with ``arch`` (the architecture), ``prunable()`` (``{weight
@@ -141,6 +144,8 @@ class Network(Protocol):
     def output_parameters(self) -> list[str]: ...
 
     def hidden_units(self) -> list[HiddenUnits]: ...
+
+    def forward_flops(self) -> int: ...
 
 
 def count(shapes: Shapes) -> int:

@@ -111,12 +111,14 @@ def _ranking_table(rk: pd.DataFrame) -> dict[str, list[str]]:
     head = [th("#", 0, first="ascending"), th("method", 1, "str", cls="l"), th("protocol", 2, "str", cls="l"),
             th("mean rank (weak metric)", 3, first="ascending"), th("comparisons", 4),
             th("mean rank (recall)", 5, first="ascending"), th("mean recall", 6), th("failed", 7, first="descending"),
-            th("cells", 8)]
+            th("cells", 8), th("compute (dense runs)", 9, first="ascending",
+                               extra='title="what the pruner spent, in dense training runs (mean over cells)"')]
     rows = [f'<tr data-protocol="{h(r.protocol)}">'
             f"{num_td(r.position, h(fmt(r.position, 'g')))}{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
             f"{num_td(r.mean_rank)}{num_td(float(r.comparisons), str(r.comparisons))}"
             f"{num_td(r.mean_recall_rank)}{num_td(r.mean_recall)}"
-            f"{num_td(float(r.failed), str(r.failed))}{num_td(float(r.cells), str(r.cells))}</tr>"
+            f"{num_td(float(r.failed), str(r.failed))}{num_td(float(r.cells), str(r.cells))}"
+            f"{num_td(r.compute_dense_runs)}</tr>"
             for r in rk.itertuples(index=False)]
     return {"head": head, "rows": rows}
 

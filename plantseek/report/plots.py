@@ -12,6 +12,8 @@ colour and marker across all figures:
   ticket-density cells, the lowest density), from ``metrics_json`` → ``per_layer``.
 - ``walltime``: recall vs wall-clock, where wall-clock = ``prune_seconds`` (the pruner's own prune call) +
   ``train_seconds`` (weak training); a missing part counts as 0. It measures search cost, not inference speed.
+- ``compute``: recall vs the pruner's compute in dense training runs (``compute_dense_runs``, log x; a pruner
+  that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it.
 
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot, no global state; PNG through Agg) and
 written only into the folder given. The input frame is never modified.
@@ -32,9 +34,10 @@ from plantseek.report.prepared import prepare
 from plantseek.report.tables import summary_table
 
 __all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
-           "figure_layers", "figure_walltime", "per_layer_profiles", "filter_results"]
+           "figure_layers", "figure_walltime", "figure_compute", "per_layer_profiles", "filter_results"]
 
-KINDS = ("metric", "recovery", "layers", "walltime")
+KINDS = ("metric", "recovery", "layers", "walltime", "compute")
+COMPUTE_FLOOR = 1e-4  # dense runs: where a pruner that spends nothing is drawn on the log axis
 FORMATS = ("png", "svg", "pdf")
 _FLOOR = 1e-12  # log axes: non-positive values (an exact fit has MSE 0) are drawn at this floor
 # Okabe–Ito (colour-blind safe) first, then tab10-like extras
@@ -287,8 +290,39 @@ def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
     return fig
 
 
+def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
+    """Recall vs the pruner's compute in dense training runs: every cell, and the mean per (method, density);
+    None when no cell recorded its compute."""
+    okc = cells[cells["_ok"]]
+    cost, rec = okc["compute_dense_runs"].astype(float), okc["recall"].astype(float)
+    keep = np.isfinite(cost) & np.isfinite(rec)
+    if not keep.any():
+        return None
+    pts = pd.DataFrame({"method": okc["_method"], "spec": okc["density_spec"],
+                        "cost": np.maximum(cost, COMPUTE_FLOOR), "recall": rec})[keep]
+    styles = styles or _styles(pts["method"])
+    fig = _new_figure(8.5, 4.8)
+    ax = fig.subplots()
+    for method, g in pts.groupby("method", sort=True):
+        st = styles.get(method, {"color": "C0", "marker": "o"})
+        ax.scatter(g["cost"], g["recall"], s=14, alpha=0.35, color=st["color"], marker=st["marker"], lw=0)
+        m = g.groupby("spec").agg(cost=("cost", "mean"), recall=("recall", "mean"))
+        ax.scatter(m["cost"], m["recall"], s=60, color=st["color"], marker=st["marker"], edgecolor="black",
+                   lw=0.7, label=_t(method))
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="0.45", ls=":", lw=1)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(f"compute of the pruner, dense training runs (log; 0 drawn at {COMPUTE_FLOOR:g})")
+    ax.set_ylabel("recall (fraction of ticket weights kept)")
+    ax.grid(True, which="major", alpha=0.3)
+    fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs compute (dotted: one dense training run)\n"
+                 "small: one cell; large: mean per method and density", fontsize=11)
+    _legend(fig, ax)
+    return fig
+
+
 _FIGURES = {"metric": figure_metric, "recovery": figure_recovery, "layers": figure_layers,
-            "walltime": figure_walltime}
+            "walltime": figure_walltime, "compute": figure_compute}
 
 
 def filter_results(d: pd.DataFrame, tasks: Sequence[str] | None = None,

@@ -17,6 +17,7 @@ import pandas as pd
 from plantseek.core.errors import StoreError
 from plantseek.report.format import method_label, slugify
 from plantseek.report.leak import instance_columns, instances_label, is_leak_detector
+from plantseek.run.compute import COMPUTE_KEYS
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
@@ -24,7 +25,7 @@ REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "den
 # numeric columns that may be absent from older or foreign frames; they are then treated as all-NaN
 _NUMERIC = ["depth", "width", "seed", "noise", "density", "achieved_density", "strong_metric", "weak_metric",
             "ticket_metric", "dense_metric", "dense_weak_metric", "prune_seconds", "train_seconds", "recall",
-            "precision", "f1", "jaccard", "effective_density", "nominal_density"]
+            "precision", "f1", "jaccard", "effective_density", "nominal_density", *COMPUTE_KEYS]
 _TEXT = ["task", "pruner", "ablation", "density_spec", "status", "protocol", "metric_name", "error"]
 _SEP = " · "
 

@@ -38,6 +38,7 @@ PLOT_TITLES = {
     "recovery": "Ticket recovery (recall, precision) vs density",
     "layers": "Per-layer density against the ticket's",
     "walltime": "Recall vs wall-clock",
+    "compute": "Recall vs compute (dense training runs)",
 }
 PLOT_CAPTIONS = {
     "metric": "Mean over seeds (line) with min–max band; dashed line: the planted ticket's strong metric.",
@@ -45,4 +46,7 @@ PLOT_CAPTIONS = {
     "layers": "Per weight matrix, mean over seeds; black: the planted ticket.",
     "walltime": "Wall-clock = prune_seconds (the pruner's own prune call) + train_seconds (weak training); "
                 "it measures search cost, not inference speed.",
+    "compute": "Compute = the pruner's counted training and score passes in FLOPs, in units of one dense training "
+               "run (the weak-training budget on the dense host); counted in the pruner's worker "
+               "(plantseek.run.metering). A pruner that spends nothing is drawn at the left edge.",
 }

@@ -24,7 +24,7 @@ from plantseek.report.prepared import competitors, prepared
 
 #: quantities aggregated over seeds for every (setting, method, density)
 QUANTITIES = ["recall", "precision", "strong_metric", "weak_metric", "achieved_density", "ticket_metric",
-              "dense_weak_metric"]
+              "dense_weak_metric", "compute_dense_runs"]
 
 
 def _stats(values: pd.Series) -> dict[str, float]:
@@ -79,17 +79,20 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     """The overall ranking (rule: :data:`RANKING_RULE`), one row per method, best first.
 
     Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
-    cells, failed``. ``mean_recall`` is the mean over the method's comparisons of its mean recall. Sanity-ablation
-    cells (``"P [shuffled]"``, ``"P [reinit]"``) are left out entirely.
+    cells, failed, compute_dense_runs``. ``mean_recall`` is the mean over the method's comparisons of its mean
+    recall; ``compute_dense_runs`` the mean over its ok cells of what its pruner spent, in dense training runs
+    (:mod:`plantseek.run.compute`; NaN when no cell recorded it). Sanity-ablation cells (``"P [shuffled]"``,
+    ``"P [reinit]"``) are left out entirely.
     """
     d = competitors(prepared(df))
     cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
-            "mean_recall", "cells", "failed"]
+            "mean_recall", "cells", "failed", "compute_dense_runs"]
     if not len(d):
         return pd.DataFrame(columns=cols)
     ranked = _ranked_comparisons(summary_table(d))
     totals = d.groupby("_method").agg(pruner=("pruner", "first"), protocol=("protocol", "first"),
                                       cells=("_ok", "size"), failed=("_ok", lambda x: int((~x).sum())))
+    totals = totals.join(d[d["_ok"]].groupby("_method")["compute_dense_runs"].mean(), how="left")
     if ranked:
         r = pd.concat(ranked)
         agg = r.groupby("method").agg(mean_rank=("_rank", "mean"), mean_recall_rank=("_rrank", "mean"),
@@ -103,6 +106,21 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["mean_rank", "mean_recall_rank", "method"], na_position="last", kind="stable")
     out.insert(0, "position", _positions(out))
     return out[cols].reset_index(drop=True)
+
+
+COMPUTE_VIEW_COLUMNS = ["setting", "method", "protocol", "density_spec", "density", "ok", "cells", "recall_mean",
+                        "recall_std", "weak_metric_mean", "weak_metric_std", "metric_name", "compute_dense_runs_mean",
+                        "compute_dense_runs_std"]
+
+
+def compute_view(df: pd.DataFrame) -> pd.DataFrame:
+    """Recovery against compute: one row per (setting, method, requested density) of the competitors, with the mean
+    (and std over seeds) recall of the planted ticket, weak metric and compute in dense training runs
+    (:data:`COMPUTE_VIEW_COLUMNS`; ordered as :func:`summary_table`)."""
+    d = competitors(prepared(df))
+    if not len(d):
+        return pd.DataFrame(columns=COMPUTE_VIEW_COLUMNS)
+    return summary_table(d)[COMPUTE_VIEW_COLUMNS].reset_index(drop=True)
 
 
 def _positions(out: pd.DataFrame) -> list[float]:

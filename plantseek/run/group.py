@@ -42,6 +42,7 @@ from plantseek.planted.instance import PlantedInstance, plant
 from plantseek.planted.secrets import key_fingerprint, load_key
 from plantseek.planted.task import DataConfig
 from plantseek.prune.masks import pack_mask, parameter_density, prunable_parameter_shapes
+from plantseek.run.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
 from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
@@ -211,15 +212,24 @@ def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
         done[t.cell.cell_id] = CellResult(
             status="ok", density=t.job.density, achieved_density=s.achieved_density, strong_metric=s.strong,
             weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=run.train_seconds,
-            protocol=run.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask), **common)
+            protocol=run.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask),
+            compute=_compute(run, t.cell), **common)
     out = []
     for c in run.cells:
         job = run.job_of(c)
         result = done.get(c.cell_id) or CellResult(
             status="failed", error=job.error, density=job.density, prune_seconds=job.prune_seconds,
-            protocol=run.protocols.get(c.pruner, ""), **common)
+            protocol=run.protocols.get(c.pruner, ""), compute=_compute(run, c), **common)
         out.append((c, result))
     return out
+
+
+def _compute(run: GroupRun, cell: CellConfig) -> dict[str, float]:
+    """The cell's compute record (:mod:`plantseek.run.compute`): what its pruner's worker counted, in FLOPs and in
+    dense training runs of the cell's weak-training budget, and the parent's wall-clock of the prune request."""
+    job, arch = run.job_of(cell), run.instance.arch
+    return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(run.instance.data.train.x),
+                          cell.train.epochs)
 
 
 def _metrics(scores: CellScores) -> dict[str, Any]:

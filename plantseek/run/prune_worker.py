@@ -66,7 +66,10 @@ class Worker:
         class KindLoss(Task):  # the stock task loss for the kind, nothing else of a task
             name, in_features, out_features = "loss", 0, 0
 
+        from plantseek.run.metering import install
+
         self.setup = setup
+        install(type(setup.arch))  # count training and score passes (plantseek.run.metering) before any pruner loads
         self.loss_owner = KindLoss()
         self.loss_owner.kind = setup.kind
         self.pruners: dict[str, Any] = {}
@@ -119,51 +122,60 @@ class Worker:
         return {"shapes": shapes, "bits": base64.b64encode(pack_mask(valid)).decode(), "seconds": seconds}
 
     def one(self, ref: str, job: tuple) -> dict[str, Any]:
+        from plantseek.run.metering import Spent, measuring
+
         density, state, budget = job
         t0 = time.perf_counter()
         try:
-            mask = self.pruners[ref].prune(self.host(), self.data(), density, generator=generator(state),
-                                           budget=budget)
+            with measuring(Spent()) as spent:
+                mask = self.pruners[ref].prune(self.host(), self.data(), density, generator=generator(state),
+                                               budget=budget)
         except Exception as exc:  # noqa: BLE001 - the pruner's failure, reported
             return failure(exc)
-        return self.mask_entry(mask, job, time.perf_counter() - t0)
+        return {**self.mask_entry(mask, job, time.perf_counter() - t0), "spent": spent.share(1)}
 
     def batch(self, ref: str, jobs: list[tuple]) -> dict[str, Any]:
+        from plantseek.run.metering import Spent, measuring
+
         t0 = time.perf_counter()
         try:
-            masks = self.pruners[ref].prune_batch(self.host(), self.data(), [j[0] for j in jobs],
-                                                  generators=[generator(j[1]) for j in jobs], budget=jobs[0][2])
+            with measuring(Spent()) as spent:
+                masks = self.pruners[ref].prune_batch(self.host(), self.data(), [j[0] for j in jobs],
+                                                      generators=[generator(j[1]) for j in jobs], budget=jobs[0][2])
             if not isinstance(masks, (list, tuple)) or len(masks) != len(jobs):
                 return {"crash": f"pruner {ref!r}: prune_batch returned {type(masks).__name__}, "
                                  "not one mask per density"}
         except Exception as exc:  # noqa: BLE001
             return failure(exc)
-        share = (time.perf_counter() - t0) / len(jobs)
-        return {"results": [self.mask_entry(m, j, share) for m, j in zip(masks, jobs)]}
+        share, cost = (time.perf_counter() - t0) / len(jobs), spent.share(len(jobs))
+        return {"results": [{**self.mask_entry(m, j, share), "spent": cost} for m, j in zip(masks, jobs)]}
 
     def joint(self, groups: list[tuple[str, list[tuple]]]) -> dict[str, Any]:
         from plantseek.prune.schedules import prune_jointly
+        from plantseek.run.metering import Spent, metered_rounds
 
         n_jobs = sum(len(jobs) for _, jobs in groups)
+        spent = [Spent() for _ in groups]  # each schedule's own
         try:
             data = self.data()
-            schedules = [self.pruners[ref].run_rounds(self.host(), data, [j[0] for j in jobs],
-                                                      generators=[generator(j[1]) for j in jobs], budget=jobs[0][2])
-                         for ref, jobs in groups]
+            schedules = [metered_rounds(self.pruners[ref].run_rounds(
+                self.host(), data, [j[0] for j in jobs], generators=[generator(j[1]) for j in jobs],
+                budget=jobs[0][2]), cost) for (ref, jobs), cost in zip(groups, spent)]
             t0 = time.perf_counter()
             outcomes = prune_jointly(schedules)
             share = (time.perf_counter() - t0) / n_jobs
         except Exception as exc:  # noqa: BLE001 - the parent retries pruner by pruner
             return {"joint_failed": one_line(exc)}
         out = []
-        for (ref, jobs), outcome in zip(groups, outcomes):
+        for (ref, jobs), outcome, cost in zip(groups, outcomes, spent):
             if isinstance(outcome, BaseException):
                 out.append(failure(outcome))
             elif not isinstance(outcome, (list, tuple)) or len(outcome) != len(jobs):
                 out.append({"crash": f"pruner {ref!r}: run_rounds returned {type(outcome).__name__}, "
                                      "not one mask per density"})
             else:
-                out.append({"results": [self.mask_entry(m, j, share) for m, j in zip(outcome, jobs)]})
+                out.append({"results": [{**self.mask_entry(m, j, share), "spent": cost.share(len(jobs))}
+                                        for m, j in zip(outcome, jobs)]})
         return {"outcomes": out}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
 from plantseek.prune.masks import unpack_mask, validate_pruned_mask
+from plantseek.run.compute import checked_counts
 from plantseek.train.config import biases_prunable
 from plantseek.run.isolation import PruneWorker, WorkerFailure, WorkerLimits
 from plantseek.run.records import CellConfig
@@ -48,8 +50,10 @@ class PruneJob:
     config: CellConfig  # the first cell asking for it
     density: float  # the requested density as a number ("ticket" resolved)
     mask: Mask | None = None  # the validated mask, or None if pruning failed
-    prune_seconds: float = math.nan
+    prune_seconds: float = math.nan  # the worker's own wall-clock of the prune call (its share when batched)
     error: str = ""  # one line when pruning failed
+    counts: dict[str, float] | None = None  # what the worker counted (plantseek.run.compute.COUNTS), or None
+    parent_seconds: float = math.nan  # the request's wall-clock measured here (its share when batched)
 
 
 def one_line(exc: BaseException) -> str:
@@ -143,6 +147,7 @@ def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
         return
     seconds = entry.get("seconds", math.nan)
     job.prune_seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
+    job.counts = checked_counts(entry.get("spent"))
     if "crash" in entry:
         job.error = f"{what} crashed: {clean(entry['crash'])}"
     elif "memory" in entry:
@@ -156,6 +161,16 @@ def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
             job.error = f"{what} returned an invalid mask: {clean(exc)}"
         except (KeyError, TypeError, ValueError) as exc:
             job.error = f"{what}: worker answered garbage ({clean(type(exc).__name__)})"
+
+
+def timed_request(worker: PruneWorker, message: Any, limit: float | None, what: str, jobs: list[PruneJob]) -> Any:
+    """``worker.request``, its wall-clock (measured here, not by the worker) shared among ``jobs``."""
+    t0 = time.perf_counter()
+    try:
+        return worker.request(message, limit, what)
+    finally:
+        for job in jobs:
+            job.parent_seconds = (time.perf_counter() - t0) / len(jobs)
 
 
 def accept_all(jobs: list[PruneJob], answer: Any, ctx: PruneContext, what: str) -> None:
@@ -179,7 +194,8 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
             specs = [job_spec(j, g) for j, g in zip(jobs, prune_generators(jobs))]
             try:
                 worker = worker or _fresh_worker(ref, ctx)
-                answer = worker.request(("batch", ref, specs), ctx.timeout and ctx.timeout * len(jobs), what)
+                answer = timed_request(worker, ("batch", ref, specs), ctx.timeout and ctx.timeout * len(jobs), what,
+                                       jobs)
             except (WorkerFailure, PlantseekError) as exc:
                 answer = {"failure": _failure_text(str(exc), what)}
             _accept_batch(jobs, answer, ctx, what)
@@ -190,7 +206,8 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
                     if worker is not None:
                         worker.close()
                     worker = _fresh_worker(ref, ctx)
-                accept(job, worker.request(("one", ref, job_spec(job, generator)), ctx.timeout, what), ctx, what)
+                accept(job, timed_request(worker, ("one", ref, job_spec(job, generator)), ctx.timeout, what, [job]),
+                       ctx, what)
             except (WorkerFailure, PlantseekError) as exc:
                 job.error = _failure_text(str(exc), what)
     finally:
@@ -232,8 +249,8 @@ def prune_jointly_or_alone(pruners: list[tuple[str, LoadedPruner, list[PruneJob]
     try:
         worker, _ = ctx.worker([ref for ref, _, _ in pruners])
         with worker:
-            answer = worker.request(("joint", groups), ctx.timeout and ctx.timeout * n_jobs,
-                                    f"pruners {names} (run jointly)")
+            answer = timed_request(worker, ("joint", groups), ctx.timeout and ctx.timeout * n_jobs,
+                                   f"pruners {names} (run jointly)", [j for _, _, jobs in pruners for j in jobs])
         outcomes = answer.get("outcomes")
         if not isinstance(outcomes, list) or len(outcomes) != len(pruners):
             raise WorkerFailure("joint run failed")

@@ -125,7 +125,8 @@ def _register(suite: Suite) -> None:
 
 _register(Suite(
     "default", "every baseline on Circle, ReLU, Helix (depth 5, width 100), 4 densities, 1 seed",
-    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative"})), ("ticket", "0.01", "0.1", "0.5"), (0,),
+    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1", "0.5"),
+    (0,),
 ))
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",
@@ -152,4 +153,10 @@ _register(Suite(
     "0.01, 5 seeds; 1 weak-training epoch (recall is what counts)",
     PAPER_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
     tuple(range(5)), train=TrainConfig(epochs=1),
+))
+_register(Suite(
+    "methods-circle", "every paper, iterative and modern pruner on Circle depth 5 width 100 at densities ticket, 0.01 "
+    "and 0.1, 5 seeds: recall, weak accuracy and compute per method (python -m plantseek.report.compute_table)",
+    ("circle",), PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1"),
+    tuple(range(5)),
 ))

@@ -1,5 +1,7 @@
 """The store's cells as a pandas DataFrame (:func:`plantseek.store.results.load_results`): fixed columns first,
-then one column per scalar recovery metric, then the non-scalar metrics as JSON text."""
+then one column per scalar recovery metric, then the non-scalar metrics as JSON text, then one column per entry of
+the pruner's compute record (:data:`plantseek.run.compute.COMPUTE_KEYS`; NaN where a cell has none, e.g. in a store
+written before schema version 4)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from plantseek.core.errors import StoreError
+from plantseek.run.compute import COMPUTE_KEYS
 from plantseek.run.records import COLUMNS
 from plantseek.store.schema import FLOAT_FIELDS
 
@@ -24,7 +27,7 @@ _BOOL_METRICS = {"contains_ticket", "layer_collapse"}  # boolean columns even wh
 EXTRA_COLUMNS = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
                  "pruner_code", "verified"]
 #: The stored columns a frame is built from, in order (``mask`` is added with ``include_masks``).
-SOURCE_COLUMNS = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json"]
+SOURCE_COLUMNS = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json", "compute_json"]
 
 
 def build_frame(records: list[dict[str, Any]], include_masks: bool, path: Path):
@@ -50,10 +53,30 @@ def build_frame(records: list[dict[str, Any]], include_masks: bool, path: Path):
     df = _typed(pd.DataFrame(records, columns=base))
     metric_cols = {names[k]: _metric_series([m.get(k) for m in metric_values], df.index, k in _BOOL_METRICS)
                    for k in keys}
-    tail = {"metrics_json": pd.Series(others, index=df.index, dtype=object)}
+    tail = {"metrics_json": pd.Series(others, index=df.index, dtype=object),
+            **_compute_columns(records, df.index, path)}
     if include_masks:
         tail["mask"] = pd.Series([d["mask"] for d in records], index=df.index, dtype=object)
     return pd.concat([df, pd.DataFrame(metric_cols, index=df.index), pd.DataFrame(tail, index=df.index)], axis=1)
+
+
+def _compute_columns(records: list[dict[str, Any]], index, path: Path) -> dict[str, Any]:
+    """One float column per compute key (NaN where a cell has no such entry)."""
+    import pandas as pd
+
+    values = []
+    for d in records:
+        try:
+            compute = json.loads(d.get("compute_json") or "{}")
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{path}: corrupt JSON in cell {d['cell_id']} ({exc})") from None
+        values.append(compute if isinstance(compute, dict) else {})
+    return {k: pd.Series([_float_or_nan(c.get(k)) for c in values], index=index, dtype="float64")
+            for k in COMPUTE_KEYS}
+
+
+def _float_or_nan(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
 def _metric_names(keys: dict[str, None], taken: set[str]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 **The digest.** Every row written by schema version 3 carries ``digest``: the HMAC-SHA256, keyed by the store's
 secret (``meta`` key ``digest_key``, made when the store is created or upgraded), of a canonical serialisation of
 the row's stored values (:data:`DIGESTED`: the configuration ``config_json``, the packed ``mask``, ``status``, every
-float field, ``metrics_json`` and every other column except ``attempts``, ``created_at`` and the digest itself).
+float field, ``metrics_json``, ``compute_json`` when not NULL, and every other column except ``attempts``,
+``created_at`` and the digest itself).
 The scorer's process computes it inside the write transaction, from the values as SQLite stores them (read back),
 so that what is hashed is exactly what is later read.
 
@@ -30,6 +31,8 @@ from plantseek.store.schema import FLOAT_FIELDS, NAMES
 
 #: The columns a row's digest covers, in order.
 DIGESTED = [n for n in NAMES if n not in ("attempts", "created_at", "digest")]
+#: Digested columns added after version 3: digested only when not NULL (so version-3 rows keep their digests).
+NULLABLE_DIGESTED = ("compute_json",)
 _INTEGERS = ("depth", "width", "seed")
 _JSON_OBJECTS = ("config_json", "metrics_json", "task_options", "provenance_json")
 _TEXT = ("cell_id", "task", "pruner", "ablation", "density_spec", "error", "protocol", "metric_name")
@@ -68,7 +71,8 @@ def _canonical(value: Any) -> Any:
 
 def row_digest(key: str, row: Mapping[str, Any]) -> str:
     """The HMAC-SHA256 (hex) of the row's :data:`DIGESTED` values under the store's ``key``."""
-    payload = json.dumps([[name, _canonical(row.get(name))] for name in DIGESTED], separators=(",", ":"))
+    payload = json.dumps([[name, _canonical(row.get(name))] for name in DIGESTED
+                          if name not in NULLABLE_DIGESTED or row.get(name) is not None], separators=(",", ":"))
     return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
@@ -99,8 +103,8 @@ def row_problem(row: Mapping[str, Any]) -> str:
     for name in _TEXT:
         if name in row and not isinstance(row[name], str):
             return f"{name} is not text ({_short(row[name])})"
-    for name in _JSON_OBJECTS:
-        if name in row:
+    for name in _JSON_OBJECTS + NULLABLE_DIGESTED:
+        if name in row and (name not in NULLABLE_DIGESTED or row[name] is not None):
             problem = _json_object_problem(row[name])
             if problem:
                 return f"{name} {problem}"

@@ -21,7 +21,7 @@ Guarantees:
   application's SQLite database, an empty, truncated or corrupt file) raises :class:`StoreError` and is left
   untouched.
 
-- **Old stores stay readable.** A store of schema version 1 or 2 is read as the current version (see
+- **Old stores stay readable.** A store of schema version 1, 2 or 3 is read as the current version (see
   :mod:`plantseek.store.legacy`) without being modified; the first :meth:`ResultStore.put` into it upgrades it in
   place, in one transaction.
 - **Tamper evidence.** Every row written carries a digest (:mod:`plantseek.store.integrity`); reading checks it
@@ -136,7 +136,7 @@ class ResultStore:
             higher_is_better=None if hib is None else bool(hib), **{f: _nan(d[f]) for f in FLOAT_FIELDS},
             metrics=self._json(d["metrics_json"], cell_id), mask=None if d["mask"] is None else bytes(d["mask"]),
             provenance=self._json(d["provenance_json"], cell_id),
-        )
+            compute=self._json(d["compute_json"] or "{}", cell_id))
         return StoredCell(cell_id=cell_id, config=self._json(d["config_json"], cell_id), result=result,
                           created_at=d["created_at"], attempts=int(d["attempts"]))
 
@@ -332,6 +332,9 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
       in order of first appearance (a key that collides with a column above is prefixed ``metric_``); floats as
       float64 (NaN when missing), booleans as pandas' nullable ``boolean`` (NA when missing);
     - ``metrics_json``: the non-scalar metric entries (e.g. ``per_layer``, ``collapsed_layers``) as JSON text;
+    - the pruner's compute (:data:`plantseek.run.compute.COMPUTE_KEYS`, float64, NaN when not recorded):
+      ``train_sample_passes score_forward_samples score_backward_samples prune_flops dense_run_flops
+      compute_dense_runs prune_parent_seconds``;
     - ``mask`` (packed bytes or None) only with ``include_masks=True``.
 
     Raises StoreError when the file is missing, foreign or corrupt, or when a row is refused (a digest that does
@@ -355,7 +358,7 @@ def load_checked(path: str | Path | None = None, *, include_masks: bool = False)
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 #: Values of the columns a store of an older schema lacks.
-_MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None}
+_MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None, "compute_json": None}
 
 
 def _digest_key(conn: sqlite3.Connection) -> str | None:

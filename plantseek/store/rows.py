@@ -21,7 +21,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
     cell_id = config.cell_id
     error = _checked_error(result, cell_id)
     mask = _checked_mask(result.mask, cell_id)
-    for name in ("metrics", "provenance"):
+    for name in ("metrics", "provenance", "compute"):
         if not isinstance(getattr(result, name), Mapping):
             raise StoreError(f"cell {cell_id}: {name} must be a dict, got {type(getattr(result, name)).__name__}")
     try:
@@ -52,6 +52,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "higher_is_better": None if hib is None else int(bool(hib)),
         **_floats(result, cell_id),
         "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
+        "compute_json": _dumps(dict(result.compute), "compute", cell_id),
         "mask": mask,
         **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
         "provenance_json": _dumps(prov, "provenance", cell_id),

@@ -9,11 +9,15 @@ Schema versions:
   ``"reinit"``, from :attr:`plantseek.run.records.CellConfig.ablation`) and ``higher_is_better`` (1/0 from the task;
   NULL when unknown) are columns of their own. A version-1 store is read as version 2 through
   :func:`plantseek.store.legacy.v1_columns`; opened for writing it is upgraded in place by :func:`upgrade`.
-- **3** (current): ``pruner`` is the name a pruner declares (a submitted file's too), ``pruner_source`` the file
+- **3**: ``pruner`` is the name a pruner declares (a submitted file's too), ``pruner_source`` the file
   reference it was loaded from (``''`` for a registered pruner) and ``pruner_code`` its code hash; ``digest`` is the
   HMAC-SHA256 of the row (:mod:`plantseek.store.integrity`) keyed by the store's secret (``meta`` key
   ``digest_key``). Rows written by older versions have no digest and read as *unverified*; a version-1 or -2 store
   is upgraded in place on its first write (its rows keep no digest).
+- **4** (current): ``compute_json``, what the cell's pruner spent (:mod:`plantseek.run.compute`: counted training
+  and score passes, FLOPs, dense training runs, the parent's wall-clock), a JSON object; NULL in rows written
+  before version 4 (a version-1 to -3 store is upgraded in place on its first write; its rows keep NULL there,
+  and their digests stay valid: a NULL ``compute_json`` is left out of the digested values).
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from plantseek.core.errors import StoreError
 from plantseek.store.legacy import v1_columns
 
 FORMAT = "plantseek-results"
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 APPLICATION_ID = 0x706C736B  # "plsk", in the SQLite header (bytes 68-71)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -52,6 +56,11 @@ V3_COLUMNS = [
     ("pruner_source", "TEXT NOT NULL DEFAULT ''"),
     ("pruner_code", "TEXT NOT NULL DEFAULT ''"),
     ("digest", "TEXT"),
+]
+
+#: The columns that schema version 4 added.
+V4_COLUMNS = [
+    ("compute_json", "TEXT"),
 ]
 
 CELL_COLUMNS = [
@@ -78,16 +87,18 @@ CELL_COLUMNS = [
     ("created_at", "TEXT NOT NULL"),
     ("attempts", "INTEGER NOT NULL CHECK (attempts >= 1)"),
     *V3_COLUMNS,
+    *V4_COLUMNS,
     ("mask", "BLOB"),  # last in a new store: reading the other columns need not walk its overflow pages
 ]
 NAMES = [name for name, _ in CELL_COLUMNS]
-V2_NAMES = [name for name in NAMES if name not in dict(V3_COLUMNS)]
+V3_NAMES = [name for name in NAMES if name not in dict(V4_COLUMNS)]
+V2_NAMES = [name for name in V3_NAMES if name not in dict(V3_COLUMNS)]
 V1_NAMES = [name for name in V2_NAMES if name not in dict(V2_COLUMNS)]
 
 
 def names_of(version: int) -> list[str]:
     """The columns of ``cells`` in a store of schema ``version``."""
-    return {1: V1_NAMES, 2: V2_NAMES}.get(version, NAMES)
+    return {1: V1_NAMES, 2: V2_NAMES, 3: V3_NAMES}.get(version, NAMES)
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     "CREATE TABLE cells (\n    "
@@ -179,15 +190,17 @@ def new_digest_key() -> str:
 
 
 def upgrade(conn: sqlite3.Connection) -> bool:
-    """Upgrade a version-1 or -2 store to the current version in place; the caller holds a write transaction (all
-    or nothing). Returns False (and changes nothing) when another writer upgraded the store first. Cell ids are
-    unchanged: they hash the configuration. Existing rows get no digest (they stay *unverified*)."""
+    """Upgrade a version-1, -2 or -3 store to the current version in place; the caller holds a write transaction
+    (all or nothing). Returns False (and changes nothing) when another writer upgraded the store first. Cell ids
+    are unchanged: they hash the configuration. Rows of a version-1 or -2 store get no digest (they stay
+    *unverified*); a version-3 row keeps its digest (a NULL ``compute_json`` is not digested)."""
     version = stored_version(conn)
-    if version not in ("1", "2"):
+    if version not in ("1", "2", "3"):
         return False
     if version == "1":
         _upgrade_v1(conn)
-    for name, decl in V3_COLUMNS:
+    added = (V3_COLUMNS if version in ("1", "2") else []) + V4_COLUMNS
+    for name, decl in added:
         conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('digest_key', ?)", (new_digest_key(),))
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

@@ -133,6 +133,9 @@ class SkipMLP:
     def output_parameters(self):
         return ["out.weight", "skip.weight", "out.bias"]
 
+    def forward_flops(self):
+        return 2 * self.n_prunable
+
     def hidden_units(self):
         return [HiddenUnits((("in.weight", 0), ("in.bias", 0)), (("mid.weight", 1), ("skip.weight", 1))),
                 HiddenUnits((("mid.weight", 0), ("mid.bias", 0)), (("out.weight", 1),))]

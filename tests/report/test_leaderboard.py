@@ -96,6 +96,7 @@ def synthetic_results(tasks=("circle", "relu"), pruners=tuple(_PRUNERS), seeds=(
                         effective_density=dens, nominal_density=dens, contains_ticket=recall > 0.999,
                         prune_seconds=float(0.01 + skill * 3 * (1 + rng.uniform())),
                         train_seconds=float(1.5 + rng.uniform()),
+                        compute_dense_runs=0.0 if pruner == "random" else float(skill * (1 + rng.uniform())),
                         git_commit="0123456789abcdef0123" if seed < 2 else "fedcba9876543210fedc",
                         metrics_json=json.dumps({"per_layer": per_layer, "collapsed_layers": []}),
                         created_at=f"2025-01-0{1 + seed}T00:00:00+00:00"))

@@ -82,7 +82,7 @@ def _column(table, col: int) -> list[str]:
 def test_loads_without_errors_and_images(page, board):
     _, out, files = board
     n_plots = sum(1 for f in files if f.parent.name == "plots")
-    assert n_plots == 8  # 2 settings x 4 figures
+    assert n_plots == 10  # 2 settings x 5 figures
     images = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
     assert len(images) == n_plots
     assert all(done and width > 0 for _, done, width in images), images
