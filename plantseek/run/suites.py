@@ -125,7 +125,8 @@ def _register(suite: Suite) -> None:
 
 _register(Suite(
     "default", "every baseline on Circle, ReLU, Helix (depth 5, width 100), 4 densities, 1 seed",
-    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative"})), ("ticket", "0.01", "0.1", "0.5"), (0,),
+    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1", "0.5"),
+    (0,),
 ))
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",

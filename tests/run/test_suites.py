@@ -12,10 +12,12 @@ from plantseek.run.suites import SUITES, PrunerSelector
 SINGLE = ("random", "magnitude", "snip", "grasp", "synflow")
 MULTI = ("magnitude-multishot", "snip-multishot", "grasp-multishot", "synflow-multishot")
 STRONG = ("edge-popup", "edge-popup-annealed")
+MODERN_SINGLE = ("early-bird", "random-erk", "random-balanced", "random-pyramidal", "phew", "set", "rigl")
+MODERN_MULTI = ("lrr", "magnitude-rewind-iterate")
 
 
 @pytest.mark.parametrize("suite, pruners", [
-    ("default", SINGLE + ("synflow-100",) + MULTI + STRONG),
+    ("default", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG),
     ("paper-singleshot", SINGLE),
     ("paper-multishot", MULTI),
     ("paper-strong", STRONG),
@@ -38,8 +40,8 @@ def test_command_line_pruners_override_a_selector():
 def test_selector_filters_by_protocol_and_tags():
     local = PrunerSelector(tags=frozenset({"local"})).resolve()
     assert local == ("random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local")
-    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper", "leak-detector"})).resolve() \
-        == ("synflow-100",)
+    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper", "leak-detector", "modern"})
+                          ).resolve() == ("synflow-100",)
     assert PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)).resolve() == (
         "random", "leak-magnitude-outlier", "leak-zero-bias", "leak-norm-ratio", "leak-sign-pattern",
         "leak-row-structure")  # include: chosen whatever its tags; order by protocol, rank, name
