@@ -87,3 +87,29 @@ def test_exact_count_at_every_update(name, grow, instance):
     start = pruner.prune_batch(instance.host(), instance.pruner_data(), [0.1], budget=TrainConfig(epochs=0),
                                generators=[torch.Generator().manual_seed(0)])[0]  # the initial ERK mask alone
     assert any(not torch.equal(start[l], masks[0][l]) for l in shapes)  # the updates moved weights
+
+
+def test_train_step_returns_the_dense_gradient_and_keeps_pruned_weights_at_zero():
+    """RigL grows by the gradient at pruned positions too: train_step's dense gradient equals the gradient of the
+    loss of the masked network with respect to its (zero) pruned weights, computed here with plain autograd."""
+    from plantseek.nets.mlp import Architecture, he_init
+    from plantseek.train.sparse_step import train_step
+
+    arch = Architecture((2, 5, 3))
+    state = {n: v.float() for n, v in he_init(arch, torch.Generator().manual_seed(0)).items()}
+    g = torch.Generator().manual_seed(1)
+    masks = {n: (torch.rand((1, *s), generator=g) < 0.5).float() for n, s in arch.prunable_shapes().items()}
+    x, y = torch.randn(8, 2, generator=g), torch.randint(0, 3, (8,), generator=g)
+    effective = {n: (v * masks[n][0] if n in masks else v).clone().requires_grad_(True) for n, v in state.items()}
+    loss = torch.nn.functional.cross_entropy(arch.forward(effective, x), y)
+    expected = torch.autograd.grad(loss, [effective[n] for n in masks])
+    params = {n: effective[n].detach()[None].clone().requires_grad_(True) for n in state}
+    opt = torch.optim.SGD(list(params.values()), lr=0.1)
+    grads = train_step(arch, params, masks, x, y, torch.arange(8)[None], torch.nn.functional.cross_entropy, opt,
+                       dense_grads=True)
+    for n, e in zip(masks, expected):
+        assert torch.allclose(grads[n][0], e, atol=1e-7)
+        assert bool((e[masks[n][0] == 0] != 0).any())  # pruned positions do get a gradient
+        assert bool((params[n][0][masks[n][0] == 0] == 0).all())  # and stay at zero after the step
+        active = masks[n][0] == 1
+        assert torch.allclose(params[n][0][active], (effective[n] - 0.1 * e)[active].detach(), atol=1e-7)
