@@ -20,7 +20,7 @@ Training goes through :func:`plantseek.train.loop.train_masks`, one epoch per ca
 (so the optimiser state is reset at each epoch boundary: a change, to draw a mask every epoch with the harness's
 trainer); each density trains its own dense network with its own data order, so a cell does not depend on the
 others. Cost: at most ``budget.epochs`` (10) dense epochs per density, 6 when the ticket is drawn at the first
-possible epoch (measured on the default suite's instances: mostly 6, at most 9).
+possible epoch (a trial on the default hosts: 6 epochs for most densities, 8–9 or all 10 for some on Circle).
 """
 
 from __future__ import annotations
