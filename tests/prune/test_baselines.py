@@ -27,6 +27,8 @@ EXPECTED_NAMES = {
     "random", "magnitude", "snip", "grasp", "synflow", "synflow-100", "magnitude-multishot", "snip-multishot",
     "grasp-multishot", "synflow-multishot", "edge-popup", "edge-popup-annealed",
     "random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local",
+    "lrr", "magnitude-rewind-iterate", "random-erk", "random-balanced", "random-pyramidal", "early-bird", "phew",
+    "set", "rigl",
 }
 
 

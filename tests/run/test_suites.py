@@ -12,13 +12,16 @@ from plantseek.run.suites import SUITES, PrunerSelector
 SINGLE = ("random", "magnitude", "snip", "grasp", "synflow")
 MULTI = ("magnitude-multishot", "snip-multishot", "grasp-multishot", "synflow-multishot")
 STRONG = ("edge-popup", "edge-popup-annealed")
-MODERN_SINGLE = ("cts", "cts-kl", "continuous-sparsification", "prospr")  # tag "modern"
+# tag "modern", single-shot, in registry rank order (ranks interleave the two groups of methods)
+MODERN_SINGLE = ("early-bird", "cts", "random-erk", "cts-kl", "random-balanced", "continuous-sparsification",
+                 "random-pyramidal", "phew", "prospr", "set", "rigl")
+MODERN_MULTI = ("lrr", "magnitude-rewind-iterate")
 MODERN_STRONG = ("supermask",)
 
 
 @pytest.mark.parametrize("suite, pruners", [
-    ("default", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + STRONG + MODERN_STRONG),
-    ("methods-circle", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + STRONG + MODERN_STRONG),
+    ("default", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG + MODERN_STRONG),
+    ("methods-circle", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG + MODERN_STRONG),
     ("paper-singleshot", SINGLE),
     ("paper-multishot", MULTI),
     ("paper-strong", STRONG),
