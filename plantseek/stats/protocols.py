@@ -1,0 +1,73 @@
+"""Every statistic of a comparison, per protocol (and per task, or over all tasks): what the leaderboard shows.
+
+A *comparison* is one (protocol, task or all tasks, quantity): its instance matrix
+(:func:`plantseek.stats.blocks.instance_matrix`), the Friedman test with mean ranks and critical difference
+(:mod:`plantseek.stats.ranks`), the paired Wilcoxon tests (:mod:`plantseek.stats.paired`) and the rank stability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from plantseek.stats.blocks import comparison_cells, instance_matrix
+from plantseek.stats.paired import pairwise
+from plantseek.stats.ranks import Friedman, cliques, friedman, rank_stability
+
+ALL_TASKS = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The statistics of one protocol's methods on one task (``task`` = :data:`ALL_TASKS`: every task), on one
+    quantity (``weak_metric`` or ``recall``, oriented higher = better)."""
+
+    protocol: str
+    task: str
+    quantity: str
+    instances: int  # complete instances compared
+    incomplete: int  # instances left out because a method had no value there
+    seeds: int  # distinct seeds among the compared instances
+    friedman: Friedman
+    cliques: list
+    pairs: pd.DataFrame
+    stability: pd.DataFrame
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.friedman.mean_ranks)
+
+    @property
+    def key(self) -> str:
+        """A file-name safe name: ``<protocol>[-<task>]-<quantity>``."""
+        parts = [self.protocol, self.task, self.quantity.replace("_", "-")]
+        return "-".join(p for p in parts if p).replace(" ", "-")
+
+
+def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", task: str = ALL_TASKS) -> Comparison:
+    """The statistics of ``protocol``'s methods on ``task`` (all tasks by default) and ``quantity``."""
+    m = instance_matrix(df, protocol, quantity, task or None)
+    fr = friedman(m)
+    seeds = int(m.index.get_level_values("seed").nunique()) if len(m) else 0
+    return Comparison(protocol=protocol, task=task, quantity=quantity, instances=len(m),
+                      incomplete=int(m.attrs.get("incomplete", 0)), seeds=seeds, friedman=fr,
+                      cliques=cliques(fr.mean_ranks, fr.cd), pairs=pairwise(m) if m.shape[1] >= 2 else pairwise(m),
+                      stability=rank_stability(m))
+
+
+def comparisons(df: pd.DataFrame, quantity: str = "weak_metric", per_task: bool = True) -> list[Comparison]:
+    """One :class:`Comparison` per protocol with at least two methods: over all tasks, then (``per_task``) per
+    task where the protocol has at least two methods with a complete instance. Protocols sorted by name."""
+    cells = comparison_cells(df)
+    out = []
+    for protocol in sorted(set(cells["protocol"]) - {""}):
+        mine = cells[cells["protocol"].eq(protocol)]
+        if mine["_method"].nunique() < 2:
+            continue
+        tasks = [ALL_TASKS] + (sorted(mine["task"].unique()) if per_task and mine["task"].nunique() > 1 else [])
+        for task in tasks:
+            c = comparison(df, protocol, quantity, task)
+            if c.friedman.k >= 2 and c.instances >= 1:
+                out.append(c)
+    return out
