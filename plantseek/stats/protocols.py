@@ -3,16 +3,21 @@
 A *comparison* is one (protocol, task or all tasks, quantity): its instance matrix
 (:func:`plantseek.stats.blocks.instance_matrix`), the Friedman test with mean ranks and critical difference
 (:mod:`plantseek.stats.ranks`), the paired Wilcoxon tests (:mod:`plantseek.stats.paired`) and the rank stability.
+The groups of a critical-difference diagram (``cliques``) follow Demšar (2006): when the Friedman test does not
+reject at :data:`~plantseek.stats.paired.ALPHA`, no difference of mean ranks is significant and one group joins
+every method; otherwise (and with two methods, where there is no Friedman test) methods whose mean ranks differ by
+less than the Nemenyi CD are joined.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from plantseek.stats.blocks import comparison_cells, instance_matrix
-from plantseek.stats.paired import pairwise
+from plantseek.stats.paired import ALPHA, pairwise
 from plantseek.stats.ranks import Friedman, cliques, friedman, rank_stability
 
 ALL_TASKS = ""
@@ -49,10 +54,13 @@ def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", t
     """The statistics of ``protocol``'s methods on ``task`` (all tasks by default) and ``quantity``."""
     m = instance_matrix(df, protocol, quantity, task or None)
     fr = friedman(m)
+    joined = cliques(fr.mean_ranks, fr.cd)
+    if np.isfinite(fr.p) and fr.p >= ALPHA:  # Demšar: no post-hoc test when the Friedman test does not reject
+        joined = [tuple(fr.mean_ranks)]
     seeds = int(m.index.get_level_values("seed").nunique()) if len(m) else 0
     return Comparison(protocol=protocol, task=task, quantity=quantity, instances=len(m),
                       incomplete=int(m.attrs.get("incomplete", 0)), seeds=seeds, friedman=fr,
-                      cliques=cliques(fr.mean_ranks, fr.cd), pairs=pairwise(m) if m.shape[1] >= 2 else pairwise(m),
+                      cliques=joined, pairs=pairwise(m),
                       stability=rank_stability(m))
 
 
