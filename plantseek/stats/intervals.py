@@ -24,7 +24,7 @@ INTERVAL_RULE = (f"Confidence intervals: {CONFIDENCE:.0%} percentile bootstrap o
                  f"({N_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}); shown where n >= 2 ({NO_INTERVAL} otherwise).")
 #: quantities :func:`seed_intervals` covers
 INTERVAL_QUANTITIES = ("recall", "strong_metric", "weak_metric")
-INTERVAL_COLUMNS = ["_sid", "setting", "slug", "task", "protocol", "method", "density_spec", "quantity", "n", "mean",
+INTERVAL_COLUMNS = ["sid", "setting", "slug", "task", "protocol", "method", "density_spec", "quantity", "n", "mean",
                     "ci_low", "ci_high", "note"]
 
 

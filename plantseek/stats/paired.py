@@ -3,10 +3,10 @@ pairs of a comparison, and the matched-pairs rank-biserial correlation as effect
 
 Rule (:data:`PAIRED_RULE`): two-sided :func:`scipy.stats.wilcoxon` (zero differences dropped, ``zero_method=
 "wilcox"``; the exact null distribution when at most :data:`EXACT_UP_TO` differences remain and no two share an
-absolute value, else the normal approximation with tie correction), p-values Holm-corrected over the pairs of one protocol; a difference is *significant* when its
-corrected p is below :data:`ALPHA`, and only then does the page name a better method. The effect size
-r = (R+ - R-) / (R+ + R-) (signed-rank sums of the differences a - b) lies in [-1, 1]: +1 when a is better on every
-instance that differs.
+absolute value, else the normal approximation with tie correction), p-values Holm-corrected over the pairs of one
+comparison; a difference is *significant* when its corrected p is below :data:`ALPHA`, and only then does the page
+name a better method. The effect size r = (R+ - R-) / (R+ + R-) (signed-rank sums of the differences a - b) lies in
+[-1, 1]: +1 when a is better on every instance that differs.
 """
 
 from __future__ import annotations
