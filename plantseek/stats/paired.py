@@ -1,12 +1,16 @@
 """Paired comparisons of two methods on the same instances: Wilcoxon signed-rank test, Holm correction over all
 pairs of a comparison, and the matched-pairs rank-biserial correlation as effect size.
 
-Rule (:data:`PAIRED_RULE`): two-sided :func:`scipy.stats.wilcoxon` (zero differences dropped, ``zero_method=
-"wilcox"``; the exact null distribution when at most :data:`EXACT_UP_TO` differences remain and no two share an
-absolute value, else the normal approximation with tie correction), p-values Holm-corrected over the pairs of one
-comparison; a difference is *significant* when its corrected p is below :data:`ALPHA`, and only then does the page
-name a better method. The effect size r = (R+ - R-) / (R+ + R-) (signed-rank sums of the differences a - b) lies in
-[-1, 1]: +1 when a is better on every instance that differs.
+Rule (:data:`PAIRED_RULE`): the two-sided Wilcoxon signed-rank test, zero differences dropped (Wilcoxon's
+convention), tied absolute differences sharing their average rank. Up to :data:`EXACT_UP_TO` nonzero differences
+the p-value comes from the exact null distribution of the signed-rank sum given those ranks (all 2**n sign patterns
+equally likely, counted by :func:`signed_rank_law`; it equals :func:`scipy.stats.wilcoxon`'s exact p without ties,
+and stays exact with ties, where scipy would switch to a normal approximation that is too small for few ties-heavy
+pairs or to a slow permutation test); above, :func:`scipy.stats.wilcoxon`'s normal approximation with tie
+correction. p-values are Holm-corrected over the pairs of one comparison; a difference is *significant* when its
+corrected p is below :data:`ALPHA`, and only then does the page name a better method. The effect size
+r = (R+ - R-) / (R+ + R-) (signed-rank sums of the differences a - b) lies in [-1, 1]: +1 when a is better on every
+instance that differs.
 """
 
 from __future__ import annotations
@@ -53,19 +57,36 @@ def rank_biserial(differences) -> float:
     return float((r[d > 0].sum() - r[d < 0].sum()) / r.sum())
 
 
+def signed_rank_law(ranks) -> np.ndarray:
+    """The exact null law of the signed-rank sum W+ for the given (possibly tied, half-integer) ranks: entry j is
+    P(W+ = j / 2), every sign pattern having probability 2**-n."""
+    doubled = np.rint(2 * np.asarray(ranks, dtype=float)).astype(int)
+    law = np.zeros(int(doubled.sum()) + 1)
+    law[0] = 1.0
+    for r in doubled:
+        law = 0.5 * (law + np.concatenate([np.zeros(r), law[:len(law) - r]]))
+    return law
+
+
 def wilcoxon_pair(a, b) -> tuple[int, float, float]:
-    """(number of nonzero differences, W statistic, two-sided p) of the paired samples ``a``, ``b``; W and p NaN
-    when every difference is zero."""
-    from scipy.stats import wilcoxon
+    """(number of nonzero differences, W = min(W+, W-), two-sided p) of the paired samples ``a``, ``b`` (see the
+    module's rule); W and p NaN when every difference is zero."""
+    from scipy.stats import rankdata, wilcoxon
 
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    nonzero = int(np.count_nonzero(d))
+    d = d[d != 0]
+    nonzero = len(d)
     if nonzero == 0:
         return 0, float("nan"), float("nan")
-    kept = np.abs(d[d != 0])
-    exact = nonzero <= EXACT_UP_TO and len(np.unique(kept)) == nonzero
-    res = wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="exact" if exact else "approx")
-    return nonzero, float(res.statistic), float(res.pvalue)
+    if nonzero > EXACT_UP_TO:
+        res = wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="approx")
+        return nonzero, float(res.statistic), float(res.pvalue)
+    ranks = rankdata(np.abs(d))
+    w_plus = float(ranks[d > 0].sum())
+    law = signed_rank_law(ranks)
+    j = int(round(2 * w_plus))
+    p = min(1.0, 2.0 * min(law[:j + 1].sum(), law[j:].sum()))
+    return nonzero, min(w_plus, float(ranks.sum()) - w_plus), float(p)
 
 
 def pairwise(matrix: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
