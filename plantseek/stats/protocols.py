@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from plantseek.report.format import slugify
 from plantseek.stats.blocks import comparison_cells, instance_matrix
 from plantseek.stats.paired import ALPHA, pairwise
 from plantseek.stats.ranks import Friedman, cliques, friedman, rank_stability
@@ -47,7 +48,7 @@ class Comparison:
     def key(self) -> str:
         """A file-name safe name: ``<protocol>[-<task>]-<quantity>``."""
         parts = [self.protocol, self.task, self.quantity.replace("_", "-")]
-        return "-".join(p for p in parts if p).replace(" ", "-")
+        return slugify("-".join(p for p in parts if p))
 
 
 def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", task: str = ALL_TASKS) -> Comparison:
