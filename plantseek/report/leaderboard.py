@@ -60,6 +60,6 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
             cd_rel[key] = f"plots/{p.name}"
             written.append(p)
     written.append(write_results_csv(df, out / "results.csv"))
-    written.append(atomic_write_text(out / "README.md", render_markdown(df, rel, now)))
+    written.append(atomic_write_text(out / "README.md", render_markdown(df, rel, now, cd_figures=cd_rel)))
     written.append(atomic_write_text(out / "index.html", render_html(df, rel, now, cd_figures=cd_rel)))
     return written

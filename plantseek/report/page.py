@@ -68,7 +68,6 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {})),
                       "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
         "statistics": statistics_context(d, cd_figures), "stats_css": static_text("statistics.css"),
-        "stats_js": static_text("statistics.js"),
         "flat": _flat_table(summary_table(d)),
         "failed": _failed_table(failed) if len(failed) else None,
     }

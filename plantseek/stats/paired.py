@@ -24,7 +24,8 @@ ALPHA = 0.05
 EXACT_UP_TO = 50
 NOT_SIGNIFICANT = "no significant difference"
 PAIRED_RULE = (f"Paired comparisons: two-sided Wilcoxon signed-rank test on the instances both methods ran on "
-               f"(same setting, density and seed), Holm-corrected over all pairs of a protocol; a method is called "
+               f"(same setting, density and seed), Holm-corrected over all pairs of a comparison (one protocol, on all "
+               f"tasks or on one task); a method is called "
                f"better only where the corrected p < {ALPHA}. Effect size: matched-pairs rank-biserial r "
                f"(+1: the first method better on every instance that differs).")
 PAIR_COLUMNS = ["method_a", "method_b", "n", "n_nonzero", "median_difference", "statistic", "p", "p_holm", "effect",

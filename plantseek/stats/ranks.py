@@ -26,7 +26,7 @@ BOOT_SEED = 0
 RANK_RULE = ("Ranks: per instance, 1 = best (ties averaged); Friedman test over instances (k >= 3 methods); "
              f"Nemenyi critical difference at alpha = {ALPHA} (Demšar 2006): mean ranks closer than CD are joined "
              f"by a bar and are not significantly different. Rank stability: {N_BOOT} bootstrap resamples of the "
-             "instances (seeded).")
+             "instances (seeded); tied mean ranks share the better place, so P(first) may add up to over 100 %.")
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,16 @@ def test_intervals_next_to_means_where_n_is_at_least_two():
     assert html.count('class="ci"') == 2  # recall ([0.5, 0.5]) and weak of alpha; no strong metric; beta: one seed
     assert "[0.5, 0.5]" in html
     assert "cells with one seed show none (n = 1: no interval)" in html
+
+
+def test_the_markdown_names_wins_only_where_significant():
+    from plantseek.report.markdown import render_markdown
+
+    md = render_markdown(frame({"alpha": [0.1] * 6, "beta": [0.2] * 6, "gamma": [0.3, 0.1, 0.3, 0.1, 0.3, 0.3]}),
+                         now=NOW)
+    assert "## Statistics" in md and "Significant differences: none (no significant difference in all 3 pair(s)" in md
+    assert "alpha better" not in md
+    md = render_markdown(frame({"alpha": [0.1] * 6, "beta": [0.2] * 6}), now=NOW,
+                         cd_figures={"single-shot-weak-metric": "plots/cd_single-shot-weak-metric.svg"})
+    assert "- alpha better than beta (Holm p = 0.0312, r = +1.00, 6 instances)" in md
+    assert "](plots/cd_single-shot-weak-metric.svg)" in md
