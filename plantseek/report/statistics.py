@@ -3,8 +3,8 @@ and one view per comparison (protocol x task or all tasks x quantity) with its F
 diagram, rank stability and the table of which differences are significant.
 
 Everything is read from the results frame alone; the page's filters (task, protocol, and the quantity) choose
-which view shows (the end of ``static/leaderboard.js``). A difference is called a win only where its Holm-corrected p is below
-:data:`plantseek.stats.paired.ALPHA`; elsewhere the table says "no significant difference".
+which view shows (the end of ``static/leaderboard.js``). A difference is called a win only where its Holm-corrected
+p is below :data:`plantseek.stats.paired.ALPHA`; elsewhere the table says "no significant difference".
 """
 
 from __future__ import annotations
