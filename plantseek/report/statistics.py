@@ -17,6 +17,7 @@ import pandas as pd
 
 from plantseek.report.cd_diagram import QUANTITY_LABELS, cd_title
 from plantseek.report.format import fmt, h
+from plantseek.report.prepared import competitors, prepared
 from plantseek.stats.intervals import CONFIDENCE, INTERVAL_RULE, NO_INTERVAL, seed_intervals
 from plantseek.stats.paired import ALPHA, NOT_SIGNIFICANT, PAIRED_RULE, smallest_p
 from plantseek.stats.protocols import Comparison, comparisons
@@ -35,7 +36,10 @@ def all_comparisons(df: pd.DataFrame) -> list[Comparison]:
 # --- confidence intervals in the tables -------------------------------------------------------------------------
 def interval_lookup(df: pd.DataFrame) -> dict[tuple, tuple[float, float, int]]:
     """``{(setting id, method, density spec, quantity): (low, high, n)}`` for every group with an interval."""
-    iv = seed_intervals(df)
+    d = competitors(prepared(df))  # the tables that show intervals show competitors only
+    if not len(d):
+        return {}
+    iv = seed_intervals(d)
     iv = iv[iv["n"] >= 2]
     return {(r.sid, r.method, r.density_spec, r.quantity): (r.ci_low, r.ci_high, r.n)
             for r in iv.itertuples(index=False)}

@@ -39,20 +39,20 @@ def oriented(cells: pd.DataFrame, quantity: str) -> pd.Series:
 
 
 def instance_matrix(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric",
-                    task: str | None = None) -> pd.DataFrame:
+                    task: str | None = None, cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """Instances x methods of ``protocol`` (optionally one ``task``): oriented ``quantity`` values, complete rows only.
 
     Index: (``_sid``, ``density_spec``, ``seed``); columns: methods, sorted. Methods without any value are dropped
-    before incomplete instances are."""
-    cells = comparison_cells(df)
+    before incomplete instances are. ``cells``: :func:`comparison_cells` of ``df`` when already at hand."""
+    cells = comparison_cells(df) if cells is None else cells
     cells = cells[cells["protocol"].eq(protocol) & (cells["task"].eq(task) if task else True)]
-    values = cells.assign(_v=oriented(cells, quantity))
+    values = cells[BLOCK + ["_method"]].assign(_v=oriented(cells, quantity))
     values = values[np.isfinite(values["_v"])]
     if not len(values):
         out = pd.DataFrame()
         out.attrs["incomplete"] = 0
         return out
-    wide = values.pivot_table(index=BLOCK, columns="_method", values="_v", aggfunc="mean", sort=True)
+    wide = values.groupby(BLOCK + ["_method"], sort=True)["_v"].mean().unstack("_method")
     wide = wide.dropna(axis=1, how="all")
     complete = wide.dropna(axis=0, how="any")
     complete = complete[sorted(complete.columns)]

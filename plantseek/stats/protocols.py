@@ -51,9 +51,11 @@ class Comparison:
         return slugify("-".join(p for p in parts if p))
 
 
-def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", task: str = ALL_TASKS) -> Comparison:
-    """The statistics of ``protocol``'s methods on ``task`` (all tasks by default) and ``quantity``."""
-    m = instance_matrix(df, protocol, quantity, task or None)
+def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", task: str = ALL_TASKS,
+               cells: pd.DataFrame | None = None) -> Comparison:
+    """The statistics of ``protocol``'s methods on ``task`` (all tasks by default) and ``quantity`` (``cells``:
+    :func:`~plantseek.stats.blocks.comparison_cells` of ``df`` when already at hand)."""
+    m = instance_matrix(df, protocol, quantity, task or None, cells)
     fr = friedman(m)
     joined = cliques(fr.mean_ranks, fr.cd)
     if np.isfinite(fr.p) and fr.p >= ALPHA:  # Demšar: no post-hoc test when the Friedman test does not reject
@@ -76,7 +78,7 @@ def comparisons(df: pd.DataFrame, quantity: str = "weak_metric", per_task: bool 
             continue
         tasks = [ALL_TASKS] + (sorted(mine["task"].unique()) if per_task and mine["task"].nunique() > 1 else [])
         for task in tasks:
-            c = comparison(df, protocol, quantity, task)
+            c = comparison(df, protocol, quantity, task, cells)
             if c.friedman.k >= 2 and c.instances >= 1:
                 out.append(c)
     return out

@@ -14,6 +14,7 @@ rank) is recorded.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,7 @@ def instance_ranks(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(r, index=matrix.index, columns=matrix.columns)
 
 
+@lru_cache(maxsize=64)
 def nemenyi_q(k: int, alpha: float = ALPHA) -> float:
     """q_alpha of the Nemenyi test for k methods: the studentized range quantile (infinite df) over sqrt(2)."""
     from scipy.stats import studentized_range

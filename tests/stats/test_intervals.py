@@ -68,3 +68,15 @@ def test_seed_intervals_per_setting_method_density():
     assert (iv.loc[("a", "recall"), "ci_low"], iv.loc[("a", "recall"), "ci_high"]) == pytest.approx((0.1, 0.1))
     b = iv.loc[("b", "weak_metric")]  # the failed seed does not count: one value, no interval
     assert b["n"] == 1 and b["note"] == NO_INTERVAL and np.isnan(b["ci_low"])
+
+
+def test_the_same_interval_as_scipys_percentile_bootstrap():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(11)
+    for n in (2, 3, 5, 25):
+        v = rng.normal(size=n)
+        ci = bootstrap((v,), np.mean, method="percentile", n_resamples=9999, vectorized=True,
+                       rng=np.random.default_rng(0)).confidence_interval
+        iv = bootstrap_interval(v)
+        assert (iv.low, iv.high) == pytest.approx((ci.low, ci.high), rel=1e-12, abs=1e-15)
