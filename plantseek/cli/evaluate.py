@@ -54,6 +54,9 @@ def add_arguments(p) -> None:
                    help="results store (SQLite file; default results/plantseek.db)")
     p.add_argument("--no-store", action="store_true", help="do not read or write a results store")
     p.add_argument("--json", action="store_true", help="print one JSON object per cell instead of a table")
+    p.add_argument("--table", choices=("summary", "full"), default="summary",
+                   help="what to print at the end: summary = per task setting, methods x densities, weak metric and "
+                        "recall (confidence intervals where n >= 2; default); full = every cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--instances", choices=("public", "hidden"), default="public",
                    help="public (planted from the seed) or hidden (from the leaderboard key; see keygen)")
@@ -222,11 +225,37 @@ def run(args) -> int:
     if args.json:
         return 0
     if store is None:
-        print_table([result_row(c, r) for c, r in results])
+        print_results(results, args.table)
         return 0
     ids = {c.cell_id for c in cells}
     df = store.frame()
-    df = df[df.cell_id.isin(ids)].assign(density=lambda d: d.density_spec)
-    print_table(df.to_dict("records"))
+    print_frame(df[df.cell_id.isin(ids)].reset_index(drop=True), args.table, args.store)
     print(f"results stored in {store.path}", file=sys.stderr)
     return 0
+
+
+def print_frame(df, table: str, store: str | None = None) -> None:
+    """The end of ``evaluate``'s output: the compact summary (:mod:`plantseek.report.compact`) or every cell."""
+    if table == "full":
+        print_table(df.assign(density=df.density_spec).to_dict("records"))
+        return
+    if not len(df):
+        print("no cells")
+        return
+    from plantseek.report.compact import compact_summary
+
+    print(compact_summary(df, None if store is None else str(store)))
+
+
+def print_results(results, table: str) -> None:
+    """As :func:`print_frame`, for results that were not stored (``--no-store``): the same frame, built in memory."""
+    if table == "full":
+        print_table([result_row(c, r) for c, r in results])
+        return
+    from pathlib import Path
+
+    from plantseek.store.reading import check_rows
+    from plantseek.store.rows import cell_row
+
+    rows = [{**cell_row(c, r), "digest": None, "attempts": 1} for c, r in results]
+    print_frame(check_rows(rows, None, False, Path("(not stored)")).frame, table, "")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from plantseek.core import paths
 
-HELP = "plot metric, ticket recovery, per-layer density and recall vs wall-clock from a results store"
+HELP = ("plot metric, ticket recovery, per-layer density, recall vs wall-clock and critical-difference diagrams "
+        "from a results store")
 
 
 def add_arguments(p) -> None:
@@ -26,6 +27,17 @@ def check(args) -> None:
     output_folder("--out", args.out or paths.plots_dir())
 
 
+def write_cd_plots(df, out, tasks=None, pruners=None, fmt="png") -> list:
+    """The critical-difference diagrams (:mod:`plantseek.report.cd_diagram`) of the chosen tasks and pruners."""
+    from plantseek.report.cd_diagram import write_cd_diagrams
+    from plantseek.report.plots import filter_results
+    from plantseek.report.prepared import prepare
+    from plantseek.report.statistics import all_comparisons
+
+    chosen = filter_results(prepare(df), tasks, pruners)
+    return list(write_cd_diagrams(all_comparisons(chosen), out, fmt=fmt).values()) if len(chosen) else []
+
+
 def run(args) -> int:
     from plantseek.report.plots import write_plots
 
@@ -34,6 +46,7 @@ def run(args) -> int:
     df = load(args.store)
     out = args.out or paths.plots_dir()
     files = write_plots(df, out, tasks=args.tasks, pruners=args.pruners, fmt=args.format)
+    files += write_cd_plots(df, out, tasks=args.tasks, pruners=args.pruners, fmt=args.format)
     for f in files:
         print(f)
     if not files:

@@ -35,7 +35,8 @@ def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
                       now: _dt.datetime | None = None) -> list[Path]:
-    """Write ``results.csv``, ``README.md``, ``index.html`` and (``with_plots``) ``plots/*.png`` into ``out_dir``.
+    """Write ``results.csv``, ``README.md``, ``index.html`` and (``with_plots``) ``plots/*.png`` and the
+    critical-difference diagrams ``plots/cd_*.svg`` (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
 
     Everything comes from ``df`` alone. Returns the written files.
     """
@@ -50,7 +51,15 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
         for slug, kinds in plots_by_setting(df, out / "plots", fmt="png").items():
             rel[slug] = {kind: f"plots/{p.name}" for kind, p in kinds.items()}
             written += list(kinds.values())
+    cd_rel = {}
+    if with_plots:
+        from plantseek.report.cd_diagram import write_cd_diagrams
+        from plantseek.report.statistics import all_comparisons
+
+        for key, p in write_cd_diagrams(all_comparisons(df), out / "plots", fmt="svg").items():
+            cd_rel[key] = f"plots/{p.name}"
+            written.append(p)
     written.append(write_results_csv(df, out / "results.csv"))
-    written.append(atomic_write_text(out / "README.md", render_markdown(df, rel, now)))
-    written.append(atomic_write_text(out / "index.html", render_html(df, rel, now)))
+    written.append(atomic_write_text(out / "README.md", render_markdown(df, rel, now, cd_figures=cd_rel)))
+    written.append(atomic_write_text(out / "index.html", render_html(df, rel, now, cd_figures=cd_rel)))
     return written

@@ -22,6 +22,7 @@ from plantseek.report.format import density_label, fmt, h, metric_label
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepare
 from plantseek.report.provenance import provenance_line, submitted_sources
+from plantseek.report.statistics import ci_html, interval_lookup, interval_note, statistics_context, with_intervals
 from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table, summary_table
 
@@ -46,11 +47,13 @@ def static_text(name: str) -> str:
 
 
 def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
-                now: _dt.datetime | None = None) -> str:
+                now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None) -> str:
     """index.html text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
-    :func:`plantseek.report.plots.plots_by_setting`)."""
+    :func:`plantseek.report.plots.plots_by_setting`), ``cd_figures`` a comparison key to the relative path of its
+    critical-difference diagram (:func:`plantseek.report.cd_diagram.write_cd_diagrams`)."""
     d = prepare(df)
     plots = plots or {}
+    intervals = interval_lookup(d)
     sanity = sanity_table(d)
     leak = leak_ceiling(d)
     failed = d[~d["_ok"]]
@@ -62,7 +65,9 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "ranking": _ranking_table(ranking(d)),
         "sanity": _sanity_table(sanity) if len(sanity) else None,
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
-        "settings": [_setting(b, plots.get(b["slug"], {})) for b in blocks(d)],
+        "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {})),
+                      "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
+        "statistics": statistics_context(d, cd_figures), "stats_css": static_text("statistics.css"),
         "flat": _flat_table(summary_table(d)),
         "failed": _failed_table(failed) if len(failed) else None,
     }
@@ -200,7 +205,8 @@ def _setting_row(b: dict[str, Any], m: str) -> list[str]:
                 f'⚠ {c["failed"]} failed</span>') if c["failed"] else ""
         for j, q in enumerate(("recall", "strong_metric", "weak_metric")):
             cls = ("gs " if j == 0 else "") + ("best" if is_best(b, sp, q, c[f"{q}_mean"]) else "")
-            text = pm_html(c[f"{q}_mean"], c[f"{q}_std"]) + (note if j == 0 else "")
+            text = (pm_html(c[f"{q}_mean"], c[f"{q}_std"]) + ci_html(b.get("ci", {}), m, sp, q)
+                    + (note if j == 0 else ""))
             lines.append(num_td(c[f"{q}_mean"], text, cls.strip()))
     nf, nc = b["totals"][m]
     lines += [num_td(float(nf), f"{nf} / {nc}"), "</tr>"]

@@ -74,6 +74,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--memory-limit": (["0", "4", "0.5"], floats + ["-1", "4097"], []),
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
             "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
+            "--table": (["summary", "full"], ["", "wide", long], []),
         },
         "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},
         "verify": {"--store": store_in},

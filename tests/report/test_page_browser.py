@@ -82,7 +82,9 @@ def _column(table, col: int) -> list[str]:
 def test_loads_without_errors_and_images(page, board):
     _, out, files = board
     n_plots = sum(1 for f in files if f.parent.name == "plots")
-    assert n_plots == 10  # 2 settings x 5 figures
+    # 2 settings x 5 figures (recall vs compute included), and critical-difference diagrams: single-shot (the one
+    # protocol with two methods) over all tasks, on circle and on relu, each on the weak metric and on recall
+    assert n_plots == 10 + 6
     images = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
     assert len(images) == n_plots
     assert all(done and width > 0 for _, done, width in images), images
@@ -146,3 +148,39 @@ def test_filters_hide_rows(page, board):
     page.select_option("#f-protocol", "")
     assert _visible_rows(page, "#all-results") == len(s)
     assert _visible_rows(page, "#ranking-table") == 4
+
+
+def _visible_views(pg) -> list[str]:
+    return pg.locator("section.stats-view:visible").evaluate_all("ss => ss.map(s => s.id)")
+
+
+def test_statistics_views_follow_the_filters(page, board):
+    assert page.locator("#statistics").is_visible()
+    assert _visible_views(page) == ["st-single-shot-weak-metric"]  # all tasks pooled, weak metric
+    view = page.locator("#st-single-shot-weak-metric")
+    img = view.locator("figure.cd img")
+    assert img.evaluate("i => i.complete && i.naturalWidth > 0")
+    # three single-shot methods: three pairs, three rows of rank stability
+    assert view.locator("table.stats-pairs tbody tr").count() == 3
+    assert view.locator("table.stats-stability tbody tr").count() == 3
+    page.select_option("#f-task", "circle")
+    assert _visible_views(page) == ["st-single-shot-circle-weak-metric"]
+    page.select_option("#f-quantity", "recall")
+    assert _visible_views(page) == ["st-single-shot-circle-recall"]
+    assert page.locator("#stats-none").is_hidden()
+    page.select_option("#f-protocol", "strong")  # one strong method: nothing to compare
+    assert _visible_views(page) == [] and page.locator("#stats-none").is_visible()
+    for sel, value in (("#f-protocol", ""), ("#f-task", ""), ("#f-quantity", "weak_metric")):
+        page.select_option(sel, value)
+    assert _visible_views(page) == ["st-single-shot-weak-metric"]
+
+
+def test_statistics_name_no_win_without_significance(page, board):
+    verdicts = page.locator("table.stats-pairs td.nosig, table.stats-pairs td.sig").all_inner_texts()
+    assert verdicts and all(v == "no significant difference" or v.endswith(" better") for v in verdicts)
+    for row in page.locator("table.stats-pairs tbody tr").all():
+        cells = row.locator("td")
+        p_holm = cells.nth(5).get_attribute("data-v")
+        verdict = cells.nth(7).inner_text()
+        assert (verdict != "no significant difference") == (p_holm != "" and float(p_holm) < 0.05)
+    assert page.get_by_text(EVIL, exact=True).first.is_visible()
