@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from plantseek.repro.evidence import (BELOW_ONE, MODERATE, SPARSE, collapse_share, direction, per_seed,
+from plantseek.repro.evidence import (BELOW_ONE, MODERATE, collapse_share, direction, per_seed,
                                       pruners_of, reference_text, rows, sparsest_ticket, tasks_of, ticket)
 from plantseek.repro.rules import beats, on_par, stat
 

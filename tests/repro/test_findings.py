@@ -51,7 +51,8 @@ def test_moderate_density_weak_tickets_hold_and_fail():
     f = finding("ss-moderate")
     ok = f.check({"singleshot": grid(["random", "magnitude"], {"0.5"})})
     assert ok.holds is True and verdict(f, ok) == REPRODUCED
-    assert any(line.startswith("circle · random") and "; 0.5 0.95 " in line and line.endswith("✓") for line in ok.evidence)
+    assert any(line.startswith("circle · random") and "; 0.5 0.95 " in line and line.endswith("✓")
+               for line in ok.evidence)
     bad = f.check({"singleshot": grid(["random", "magnitude"], {"0.5"}).assign(
         weak_metric=lambda d: d.weak_metric.where(~((d.pruner == "random") & (d.task == "relu")), 0.1))})
     assert bad.holds is False and verdict(f, bad) == NOT_REPRODUCED
