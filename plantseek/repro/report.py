@@ -53,6 +53,7 @@ def render(scale: Scale, judged: Sequence[Judged], cover: Sequence[Coverage], *,
                              undefined=jinja2.StrictUndefined)
     env.filters["md"] = md_escape
     counts = {v: sum(j.verdict == v for j in judged) for v in VERDICTS}
+    protocols = sorted({suite.training_protocol for suite in scale.suites().values()})
     return env.get_template(TEMPLATE).render(
-        scale=scale, judged=judged, cover=cover, store=store, command=command, counts=counts,
+        scale=scale, protocols=protocols, judged=judged, cover=cover, store=store, command=command, counts=counts,
         ticket_rule=TICKET_RULE, beats_rule=BEATS_RULE, why_dense=WHY_DENSE, verdicts=VERDICTS)
