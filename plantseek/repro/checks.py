@@ -111,6 +111,8 @@ def magnitude_on_par(grid: str, others: Sequence[str] = ("snip", "grasp", "synfl
     """Magnitude's weak metric is on par with each of ``others`` at ``specs`` on every task."""
     def check(view: View) -> Outcome:
         df, results, lines = view.get(grid), [], []
+        if not len(rows(df, None, "magnitude")):
+            return _missing(f"magnitude in {grid}")
         for task in tasks_of(df):
             hib = direction(rows(df, task))
             for spec in specs:

@@ -41,17 +41,21 @@ def judge(views: Mapping[str, pd.DataFrame], findings: Sequence[Finding] = FINDI
     return out
 
 
+def table_text(text: object) -> str:
+    """Text made safe inside a Markdown table cell: one line, ``|`` escaped (the report's text is its own: the
+    findings' words and registered task and pruner names)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def render(scale: Scale, judged: Sequence[Judged], cover: Sequence[Coverage], *, store: str,
            command: str) -> str:
     """The report's Markdown."""
     import jinja2
 
-    from plantseek.report.format import md_escape
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("plantseek.repro", "templates"), autoescape=False,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
-    env.filters["md"] = md_escape
+    env.filters["md"] = table_text
     counts = {v: sum(j.verdict == v for j in judged) for v in VERDICTS}
     protocols = sorted({suite.training_protocol for suite in scale.suites().values()})
     return env.get_template(TEMPLATE).render(

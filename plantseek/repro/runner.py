@@ -12,6 +12,7 @@ import pandas as pd
 from plantseek.repro.scales import Scale
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.records import CellConfig
+from plantseek.run.suites import Suite
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,27 @@ def grid_views(frame: pd.DataFrame, by_grid: Mapping[str, list[CellConfig]]) -> 
             for name, cells in by_grid.items()}
 
 
-def coverage(frame: pd.DataFrame, scale: Scale, by_grid: Mapping[str, list[CellConfig]]) -> list[Coverage]:
-    """Per grid: cells expected, finished, failed."""
-    from plantseek.repro.scales import GRIDS
+def describe(suite: Suite) -> str:
+    """What a grid's suite runs, in one line (tasks, host, noise, pruners, densities, seeds, training)."""
+    noise = dict(suite.task_options).get("noise")
+    seeds = suite.seeds
+    seed_text = f"seeds {seeds[0]}–{seeds[-1]}" if seeds == tuple(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 \
+        else "seed(s) " + ", ".join(map(str, seeds))
+    parts = [", ".join(suite.tasks), f"depth {suite.depth}, width {suite.width}",
+             "default noise" if noise is None else f"noise {noise:g}", ", ".join(suite.pruner_names()),
+             "densities " + ", ".join(suite.densities), seed_text,
+             f"{suite.training_protocol} training, epochs {suite.train.epochs}"]
+    if suite.n_samples != 10_000:
+        parts.append(f"{suite.n_samples} samples")
+    return " · ".join(parts)
 
+
+def coverage(frame: pd.DataFrame, scale: Scale, by_grid: Mapping[str, list[CellConfig]]) -> list[Coverage]:
+    """Per grid of ``scale``: what it runs, cells expected, finished, failed."""
     status = dict(zip(frame["cell_id"], frame["status"].astype(str)))
     out = []
-    for grid in GRIDS:
-        if grid.name not in by_grid:
-            continue
-        states = [status.get(c.cell_id) for c in by_grid[grid.name]]
-        out.append(Coverage(grid.name, grid.description, len(states), states.count("ok"),
+    for name, suite in scale.suites().items():
+        states = [status.get(c.cell_id) for c in by_grid[name]]
+        out.append(Coverage(name, describe(suite), len(states), states.count("ok"),
                             sum(s is not None and s != "ok" for s in states)))
     return out
