@@ -15,7 +15,7 @@ import pandas as pd
 
 from plantseek.repro.evidence import (BELOW_ONE, MODERATE, collapse_share, direction, per_seed,
                                       pruners_of, reference_text, rows, sparsest_ticket, tasks_of, ticket)
-from plantseek.repro.rules import beats, on_par, stat
+from plantseek.repro.rules import beats, stat
 
 View = Mapping[str, pd.DataFrame]
 
@@ -67,6 +67,8 @@ def no_ticket(grid: str, kind: str, tasks: Sequence[str] | None = None, specs: S
     def check(view: View) -> Outcome:
         df = view.get(grid)
         results, lines = [], []
+        if df is None or not len(df):
+            return _missing(grid)
         for task in tasks or tasks_of(df):
             if not len(rows(df, task)):
                 return _missing(f"{task} in {grid}")
@@ -108,7 +110,8 @@ def _yes(holds: bool | None) -> str:
 
 def magnitude_on_par(grid: str, others: Sequence[str] = ("snip", "grasp", "synflow"),
                      specs: Sequence[str] = MODERATE) -> Check:
-    """Magnitude's weak metric is on par with each of ``others`` at ``specs`` on every task."""
+    """None of ``others`` is better than magnitude (weak metric, :func:`~plantseek.repro.rules.beats`) at ``specs``
+    on any task: magnitude at least on par."""
     def check(view: View) -> Outcome:
         df, results, lines = view.get(grid), [], []
         if not len(rows(df, None, "magnitude")):
@@ -119,10 +122,11 @@ def magnitude_on_par(grid: str, others: Sequence[str] = ("snip", "grasp", "synfl
                 mag = stat(rows(df, task, "magnitude", spec)["weak_metric"])
                 for other in others:
                     o = stat(rows(df, task, other, spec)["weak_metric"])
-                    par = on_par(mag, o, hib)
-                    results.append(par)
-                    lines.append(f"{task} · {spec}: magnitude {mag.text()} vs {other} {o.text()}: "
-                                 f"{'on par' if par else 'not on par' if par is not None else '?'}")
+                    worse, better = beats(o, mag, hib), beats(mag, o, hib)
+                    results.append(None if worse is None else not worse)
+                    word = "?" if worse is None else f"{other} better" if worse else \
+                        "magnitude better" if better else "on par"
+                    lines.append(f"{task} · {spec}: magnitude {mag.text()} vs {other} {o.text()}: {word}")
         return _conclude(results, lines) if results else _missing(grid)
     return check
 

@@ -10,7 +10,7 @@ deviation and count. Two rules decide every verdict:
   ticket to the strong metric (untrained, readout fitted per mask): a strong ticket is a subnetwork of the
   untrained host that does what training the host does.
 * :func:`beats`: a group is better than another when its mean is better by more than one standard deviation (the
-  larger of the two). "On par" is neither beating the other.
+  larger of the two). "At least on par" is the other not being better.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TICKET_RULE = (
     "does what training the whole host does.")
 BEATS_RULE = (
     "**Better than**: one group is better than another when its mean is better by more than one standard deviation "
-    "(the larger of the two); **on par**: neither is better than the other.")
+    "(the larger of the two); **at least on par**: the other is not better.")
 WHY_DENSE = (
     "Why the trained dense host and not the planted ticket: the ticket's own metric is the task's noise floor, "
     "which ten epochs of training reach for no network on some tasks; measuring against it would mix the question "
@@ -91,9 +91,3 @@ def beats(a: Stat, b: Stat, higher_is_better: bool) -> bool | None:
     if a.empty or b.empty:
         return None
     return worse_by(b, a, higher_is_better) > spread(a, b)
-
-
-def on_par(a: Stat, b: Stat, higher_is_better: bool) -> bool | None:
-    """Neither is better than the other; None when either is empty."""
-    ab, ba = beats(a, b, higher_is_better), beats(b, a, higher_is_better)
-    return None if ab is None else not (ab or ba)

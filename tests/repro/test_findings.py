@@ -132,7 +132,12 @@ def test_magnitude_on_par():
     assert f.check({"singleshot": base}).holds is True
     better_snip = base.assign(weak_metric=lambda d: d.weak_metric.where(
         ~((d.pruner == "snip") & (d.task == "circle") & (d.density_spec == "0.1")), 0.99))
-    assert f.check({"singleshot": better_snip}).holds is False  # 0.99 vs 0.95, no spread
+    out = f.check({"singleshot": better_snip})  # 0.99 vs 0.95, no spread
+    assert out.holds is False and any(line.endswith(": snip better") for line in out.evidence)
+    better_magnitude = base.assign(weak_metric=lambda d: d.weak_metric.where(
+        ~((d.pruner == "magnitude") & (d.task == "circle") & (d.density_spec == "0.1")), 0.99))
+    out = f.check({"singleshot": better_magnitude})
+    assert out.holds is True and any(line.endswith(": magnitude better") for line in out.evidence)
 
 
 def test_depth_10_like_depth_5_compares_the_pattern():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from plantseek.repro.rules import Stat, beats, matches, on_par, spread, stat
+from plantseek.repro.rules import Stat, beats, matches, spread, stat
 
 
 def test_stat_is_mean_sample_sd_and_count_of_finite_values():
@@ -47,7 +47,6 @@ def test_single_seed_has_no_spread_so_any_shortfall_fails():
 def test_empty_groups_are_undecided():
     assert matches(stat([]), Stat(1, 0, 2), True) is None
     assert beats(Stat(1, 0, 2), stat([]), True) is None
-    assert on_par(stat([]), stat([]), False) is None
 
 
 @pytest.mark.parametrize("a, b, hib, expected", [
@@ -58,9 +57,3 @@ def test_empty_groups_are_undecided():
 ])
 def test_beats(a, b, hib, expected):
     assert beats(a, b, hib) is expected
-
-
-def test_on_par_is_neither_beating_the_other():
-    assert on_par(Stat(0.9, 0.1, 3), Stat(0.8, 0.05, 3), True)
-    assert not on_par(Stat(0.9, 0.01, 3), Stat(0.8, 0.05, 3), True)
-    assert not on_par(Stat(0.8, 0.05, 3), Stat(0.9, 0.01, 3), True)
