@@ -80,9 +80,13 @@ def _run_grids(scale, store, args) -> None:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True)
+    def on_result(config, result) -> None:
+        if bar is not None:
+            bar.update(1)
+
     start = time.monotonic()
     try:
-        run_scale(scale, store, jobs=auto_jobs(args.jobs, todo), on_result=lambda c, r: bar and bar.update(1))
+        run_scale(scale, store, jobs=auto_jobs(args.jobs, todo), on_result=on_result)
     finally:
         if bar is not None:
             bar.close()
