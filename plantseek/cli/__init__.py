@@ -15,7 +15,7 @@ import sys
 
 from plantseek.core.errors import PlantseekError
 
-COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen", "verify"]
+COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen", "verify", "reproduce"]
 
 
 def _module(name: str):

@@ -91,6 +91,13 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
             "--check-only": FLAG, "--no-leaderboard": FLAG,
         },
+        "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
+            "--scale": (["small", "paper"], [], ["", "nosuch", long]),
+            "--store": store_in,
+            "--out": ([f["new"] + ".md"], ["", long], [f["dir"], f["file"] + "/x.md"]),
+            "--jobs": (["0", "1"], ints + ["1025"], []),
+            "--report-only": FLAG, "--no-progress": FLAG,
+        },
         "bench": {
             "--threads": (["1", "2"], ints + ["0", "1025"], []),
             # a trailing comma is allowed in a list ("1,5," is 1 and 5), so that garbage value is a valid list here
@@ -112,6 +119,8 @@ BASE = {  # prepended: keeps valid runs tiny (options given later override these
 def _positional(case: Case, files: dict[str, str], rng: random.Random) -> None:
     if case.command == "keygen":  # never the configured key file (a later --out wins); an existing one is replaced
         case.argv += ["--force", "--out", files["new"] + ".key"]
+    if case.command == "reproduce":
+        case.argv += ["--report-only", "--store", files["store"]]
     if case.command != "submit":
         return
     bad = ["", "afile", "missing.py", files["dir"] + "/", files["file"], "x" * 5000 + ".py"]
