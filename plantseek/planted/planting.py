@@ -69,7 +69,7 @@ class PlantedHost:
 
 
 @dataclass
-class _Layer:
+class PlantedLayer:
     """One planted layer: host index, scale and whether the bias is kept, per target neuron; shifts of route (a)."""
 
     idx: torch.Tensor
@@ -113,13 +113,12 @@ def plant_target(
     prev_scale = torch.ones(arch.widths[0], dtype=torch.float64)
     last = arch.n_layers - 1
     for l in range(arch.n_layers):
-        layer = _plant_layer(planted, l, state, prev_idx, prev_scale, shiftable[l], generator, l == last)
+        W, b = state[weight_name(l)], state[bias_name(l)]
+        layer = plant_layer(planted.weights[l], planted.biases[l], W, b, prev_idx, prev_scale, shiftable[l],
+                            generator, l == last)
         for unit, beta in layer.shifts.items():
             shift_bias(planted, l, unit, beta)
-        mask = torch.zeros(state[weight_name(l)].shape, dtype=torch.bool)
-        support = torch.from_numpy(planted.weights[l] != 0)
-        rows, cols = torch.nonzero(support, as_tuple=True)
-        mask[layer.idx[rows], prev_idx[cols]] = True
+        mask = ticket_matrix(planted.weights[l], layer.idx, prev_idx, W.shape)
         bias_mask = torch.zeros(arch.widths[l + 1], dtype=torch.bool)
         bias_mask[layer.idx[layer.keeps_bias]] = True
         ticket[weight_name(l)], ticket[bias_name(l)] = mask, bias_mask
@@ -130,22 +129,33 @@ def plant_target(
     return PlantedHost(state, ticket, prev_scale.clone(), placement, neuron_scales, planted)
 
 
-def _plant_layer(planted: TargetNetwork, l: int, state: dict[str, torch.Tensor], prev_idx: torch.Tensor,
-                 prev_scale: torch.Tensor, shift_floor: np.ndarray, generator: torch.Generator,
-                 is_output: bool) -> _Layer:
-    """Plant the target neurons of layer ``l`` (overwrites ``state``); the bias of a neuron of route (a) (where
-    ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched."""
-    W, b = state[weight_name(l)], state[bias_name(l)]
-    T = torch.from_numpy(planted.weights[l])
-    c = torch.from_numpy(planted.biases[l].copy())
+def ticket_matrix(T: np.ndarray, idx: torch.Tensor, col_map: torch.Tensor, shape) -> torch.Tensor:
+    """The ticket of one planted layer as a host mask of ``shape`` (rows x columns): True at ``(idx[j], col_map[i])``
+    for every nonzero target weight ``T[j, i]``."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    rows, cols = torch.nonzero(torch.from_numpy(T != 0), as_tuple=True)
+    mask[idx[rows], col_map[cols]] = True
+    return mask
+
+
+def plant_layer(T_np: np.ndarray, c_np: np.ndarray, W: torch.Tensor, b: torch.Tensor, col_map: torch.Tensor,
+                col_scale: torch.Tensor, shift_floor: np.ndarray, generator: torch.Generator,
+                is_output: bool) -> PlantedLayer:
+    """Plant the target neurons of one layer (rows of ``T_np``, biases ``c_np``) into the host rows of ``W`` and
+    ``b`` (overwritten in place): target column ``i`` sits at host column ``col_map[i]``, whose input carries the
+    factor ``col_scale[i]`` (an MLP: the previous layer's placement and scales; a convolution: one column per
+    kernel entry of a matched input channel). The bias of a neuron of route (a) (where ``shift_floor``, the lower
+    bound of its pre-activation, is not NaN) or (b) is not matched."""
+    T = torch.from_numpy(T_np)
+    c = torch.from_numpy(c_np.copy())
     n_target, n_host = T.shape[0], W.shape[0]
     used = torch.zeros(n_host, dtype=torch.bool)
-    out = _Layer(torch.empty(n_target, dtype=torch.long), torch.empty(n_target, dtype=torch.float64),
-                 torch.ones(n_target, dtype=torch.bool), {})
+    out = PlantedLayer(torch.empty(n_target, dtype=torch.long), torch.empty(n_target, dtype=torch.float64),
+                       torch.ones(n_target, dtype=torch.bool), {})
     for j in torch.randperm(n_target, generator=generator).tolist():
         support = torch.nonzero(T[j]).flatten()
-        cols = prev_idx[support]
-        u = T[j, support] / prev_scale[support]
+        cols = col_map[support]
+        u = T[j, support] / col_scale[support]
         shiftable = not np.isnan(shift_floor[j])
         free_bias = shiftable or float(c[j]) == 0.0
         P = W[:, cols] if free_bias else torch.cat([W[:, cols], b[:, None]], dim=1)
