@@ -153,3 +153,9 @@ _register(Suite(
     PAPER_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
     tuple(range(5)), train=TrainConfig(epochs=1),
 ))
+_register(Suite(
+    "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples), "
+    "4 densities, 1 seed; 2 epochs of pruning budget and weak training",
+    ("bars",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,
+    task_options={"image_size": 12}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
