@@ -54,6 +54,8 @@ from plantseek.planted.targets import TargetNetwork, preactivation_lower_bounds,
 #: largest bias shift of route (a), in target units (target units are O(1): inputs in [-1, 1], unit-scale
 #: targets); host neurons whose bias would need a larger shift (a weight tiny next to the bias) are no candidates
 MAX_SHIFT = 10.0
+#: inputs up to which check_same_function adds the 3^d corners of {-1, 0, 1}^d (a user's target may have many)
+MAX_CORNER_DIM = 6
 #: the planted target must compute the task's target to this relative precision
 SAME_FUNCTION_TOL = 1e-12
 
@@ -198,13 +200,14 @@ def _best_factors(P: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch
 
 def check_same_function(target: TargetNetwork, planted: TargetNetwork, n: int = 4096) -> float:
     """The largest deviation of ``planted`` from ``target`` on ``n`` fixed points of the input domain (a seeded
-    uniform sample plus the corners of ``{-1, 0, 1}^d``), relative to the largest magnitude involved (outputs and
-    planted biases: the shifts of route (a) cancel in float64 to about 1e-16 of their size). Raises RuntimeError
-    above SAME_FUNCTION_TOL."""
+    uniform sample plus the corners of ``{-1, 0, 1}^d`` for ``d <= MAX_CORNER_DIM``), relative to the largest
+    magnitude involved (outputs and planted biases: the shifts of route (a) cancel in float64 to about 1e-16 of
+    their size). Raises RuntimeError above SAME_FUNCTION_TOL."""
     d = target.widths[0]
     x = np.random.default_rng(0).uniform(-1.0, 1.0, size=(n, d))
-    corners = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d)).reshape(d, -1).T
-    x = np.concatenate([x, corners])
+    if d <= MAX_CORNER_DIM:
+        corners = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d)).reshape(d, -1).T
+        x = np.concatenate([x, corners])
     a, b = target(x), planted(x)
     size = max(1.0, float(np.max(np.abs(a))), *(float(np.max(np.abs(c))) for c in planted.biases))
     deviation = float(np.max(np.abs(a - b))) / size
