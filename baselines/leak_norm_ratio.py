@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.baselines.leak_units import LEAK_TAGS, unit_scores_to_weights
+from plantseek.baselines.leak_units import LEAK_TAGS, unit_norms, unit_scores_to_weights
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import ScorePruner
 
@@ -26,8 +26,8 @@ def norm_ratio_outliers(k: int, layers) -> torch.Tensor:
         width = layers[0][1].shape[1] if k == 0 else layers[-1][1].shape[0]
         return torch.zeros(width, dtype=torch.float64)
     w_in, b_in, w_out = layers[k - 1][1], layers[k - 1][2], layers[k][1]
-    incoming = w_in.pow(2).sum(1) + (b_in.pow(2) if b_in is not None else 0.0)
-    ratio = 0.5 * (incoming.clamp_min(TINY).log() - w_out.pow(2).sum(0).clamp_min(TINY).log())
+    incoming = unit_norms(w_in, 0) + (b_in.pow(2) if b_in is not None else 0.0)
+    ratio = 0.5 * (incoming.clamp_min(TINY).log() - unit_norms(w_out, 1).clamp_min(TINY).log())
     return (ratio - ratio.median()).abs()
 
 

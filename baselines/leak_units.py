@@ -31,10 +31,26 @@ def weight_layers(model) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
 def unit_scores_to_weights(model, unit_stat) -> dict[str, torch.Tensor]:
     """Weight scores from a statistic of units: ``unit_stat(k, layers)`` gives a float64 vector over the units of
     layer ``k`` (0 = inputs, last = outputs; ``layers`` from :func:`weight_layers`). Weight ``(i, j)`` of matrix
-    ``l`` scores ``stat(l + 1)[i] + stat(l)[j]``: a weight is as suspicious as the units it connects."""
+    ``l`` scores ``stat(l + 1)[i] + stat(l)[j]``: a weight is as suspicious as the units it connects. A weight of more
+    than two axes (a convolution kernel ``out x in x k x k``) connects units along its first two: every entry
+    ``(i, j, ...)`` gets the score of ``(i, j)``."""
     layers = weight_layers(model)
     stats = [unit_stat(k, layers) for k in range(len(layers) + 1)]
-    return {name: stats[l + 1][:, None] + stats[l][None, :] for l, (name, _, _) in enumerate(layers)}
+    return {name: _along_units(stats[l + 1][:, None] + stats[l][None, :], w.shape)
+            for l, (name, w, _) in enumerate(layers)}
+
+
+def _along_units(pair_scores: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``(out, in)`` scores spread over a weight of ``shape`` (the same tensor for a matrix)."""
+    if len(shape) == 2:
+        return pair_scores
+    return pair_scores.reshape(*pair_scores.shape, *([1] * (len(shape) - 2))).expand(shape).contiguous()
+
+
+def unit_norms(w: torch.Tensor, axis: int) -> torch.Tensor:
+    """Sum of the squares of ``w``'s entries per unit along ``axis`` (0 = its outputs, 1 = its inputs)."""
+    dims = [d for d in range(w.dim()) if d != axis]
+    return w.pow(2).sum(dims)
 
 
 def break_ties(scores: dict[str, torch.Tensor], generator: torch.Generator, spread: float) -> dict[str, torch.Tensor]:

@@ -20,6 +20,7 @@ _API = {
     "PlantseekError": ("plantseek.core.errors", "PlantseekError"),
     "PlantedInstance": ("plantseek.planted.instance", "PlantedInstance"),
     "plant": ("plantseek.planted.instance", "plant"),
+    "plant_network": ("plantseek.planted.custom", "plant_network"),
     "load_instance": ("plantseek.planted.instance", "load_instance"),
     "load_results": ("plantseek.store.results", "load_results"),
 }

@@ -89,8 +89,6 @@ def validate_grid(suite) -> None:
     ticket or too large for this machine's memory, and a grid too large."""
     from plantseek.core.errors import ConfigError
     from plantseek.core.limits import MAX_CELLS
-    from plantseek.nets.mlp import Architecture
-    from plantseek.planted.planting import check_fits
     from plantseek.planted.task import get_task
     from plantseek.prune.contract import check_pruner_file, get_pruner, is_file_ref
 
@@ -100,8 +98,7 @@ def validate_grid(suite) -> None:
     for name in suite.tasks:
         task = get_task(name, **suite.task_options)
         task.check_depth(suite.depth)
-        check_fits(task.target(suite.depth),
-                   Architecture.mlp(task.in_features, task.out_features, suite.depth, suite.width))
+        task.check_fits(suite.depth, suite.width)
     pruners = suite.pruner_names()
     for p in pruners:
         if is_file_ref(p):

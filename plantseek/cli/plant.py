@@ -45,14 +45,12 @@ def check(args) -> None:
         return
     if not args.task:
         raise ConfigError("plant needs --task TASK (or --load FILE)")
-    from plantseek.nets.mlp import Architecture
-    from plantseek.planted.planting import check_fits
     from plantseek.planted.task import get_task
 
     task = get_task(args.task, **_options(args))
     task.check_depth(args.depth)
     host_fits(args.width, args.depth)
-    check_fits(task.target(args.depth), Architecture.mlp(task.in_features, task.out_features, args.depth, args.width))
+    task.check_fits(args.depth, args.width)
 
 
 def summary(inst) -> dict:

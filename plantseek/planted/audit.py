@@ -8,8 +8,8 @@
   neurons among zero-bias neurons next to their share of all neurons (equal = zero biases carry no information);
 * :func:`zero_bias_detector_recall`: the recall of a mask that keeps the weights of zero-bias units first, at the
   ticket density, next to a random mask's expected recall (the density);
-* per hidden layer, where the ticket neurons sit: mean and spread of their host index / (width - 1)
-  (uniform placement: mean ~0.5, std ~0.29).
+* per hidden layer (channels of a conv host), where the ticket neurons sit: mean and spread of their host index /
+  (width - 1) (uniform placement: mean ~0.5, std ~0.29).
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ def zero_bias_detector_recall(instance: PlantedInstance, seed: int = 0) -> float
     for l in range(arch.n_layers):
         w = instance.initial_state[weight_name(l)]
         score = torch.rand(w.shape, generator=generator, dtype=torch.float64)
+        kernel = (None,) * (w.dim() - 2)  # a convolution's kernel axes (none for a matrix)
         if l < arch.n_layers - 1:
-            score += (instance.initial_state[bias_name(l)] == 0).double()[:, None]
+            score += (instance.initial_state[bias_name(l)] == 0).double()[(slice(None), None, *kernel)]
         if l > 0:
-            score += (instance.initial_state[bias_name(l - 1)] == 0).double()[None, :]
+            score += (instance.initial_state[bias_name(l - 1)] == 0).double()[(None, slice(None), *kernel)]
         scores.append(score.flatten())
         ticket.append(instance.ticket[weight_name(l)].flatten())
     all_scores, all_ticket = torch.cat(scores), torch.cat(ticket)

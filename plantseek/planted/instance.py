@@ -18,8 +18,9 @@ import torch
 from plantseek.core import seeding
 from plantseek.core.errors import ConfigError, InstanceFileError
 from plantseek.core.files import atomic_write
-from plantseek.nets.mlp import MLP, Architecture, Mask, build_model, he_init
-from plantseek.planted.planting import PlantedHost, plant_target
+from plantseek.nets.mlp import Mask
+from plantseek.nets.protocol import Network
+from plantseek.planted.planting import PlantedHost
 from plantseek.planted.secrets import key_fingerprint, secret_generator
 from plantseek.planted.targets import TargetNetwork
 from plantseek.planted.task import DataConfig, DataSplits, Split, Task, get_task
@@ -83,19 +84,19 @@ class PrunerData:
 class PlantedInstance:
     spec: InstanceSpec
     task: Task
-    arch: Architecture
+    arch: Network  # an MLP Architecture or another architecture of the network protocol
     initial_state: dict[str, torch.Tensor]  # float64 host parameters (with the ticket planted)
     ticket: Mask
     scales: torch.Tensor  # float64 per output
     data: DataSplits
-    target: TargetNetwork
+    target: TargetNetwork  # or the task's own target type (a conv task: ConvTarget)
     placement: list[torch.Tensor]
     neuron_scales: list[torch.Tensor]
 
     # --- what pruners see ---------------------------------------------------------------------------------
-    def host(self, dtype: torch.dtype = torch.float32) -> MLP:
+    def host(self, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
         """A fresh host network at its initial weights."""
-        return build_model(self.arch, self.initial_state, dtype)
+        return self.arch.build(self.initial_state, dtype)
 
     def pruner_data(self, dtype: torch.dtype = torch.float32) -> PrunerData:
         """Copies of the training split (a pruner may modify them without affecting anything else)."""
@@ -168,12 +169,11 @@ class PlantedInstance:
         try:
             spec = InstanceSpec.from_dict(json.loads(blob["spec"]))
             task = get_task(spec.task, **spec.options)
-            arch = Architecture.mlp(task.in_features, task.out_features, spec.depth, spec.width)
+            arch = task.host_architecture(spec.depth, spec.width)
             sp = lambda d: Split(d["x"], d["y"])  # noqa: E731
             data = DataSplits(sp(blob["data"]["train"]), sp(blob["data"]["val"]), sp(blob["data"]["test"]))
             tg = blob["target"]
-            target = TargetNetwork([w.numpy() for w in tg["weights"]], [b.numpy() for b in tg["biases"]],
-                                   description=tg["description"])
+            target = task.saved_target(tg, spec.depth)
             inst = cls(spec, task, arch, blob["state"], blob["ticket"], blob["scales"], data, target,
                        list(blob["placement"]), list(blob["neuron_scales"]))
             for name, shape in {**arch.weight_shapes(), **arch.bias_shapes()}.items():
@@ -201,7 +201,7 @@ def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | No
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     data_config = data or DataConfig()
     spec = InstanceSpec(task, depth, width, seed, dict(task_options), data_config)
-    arch = Architecture.mlp(t.in_features, t.out_features, depth, width)
+    arch = t.host_architecture(depth, width)
     streams = _public_streams(spec)
     if key is not None:
         if not isinstance(key, bytes) or len(key) < 16:
@@ -209,8 +209,8 @@ def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | No
         streams = _secret_streams(spec, key)
         spec = dataclasses.replace(spec, key_fingerprint=key_fingerprint(key))
     target = t.target(depth)
-    host = he_init(arch, streams("host", *arch.widths))
-    planted: PlantedHost = plant_target(target, arch, host, streams("plant", task, depth, width))
+    host = arch.init(streams("host", *arch.widths))
+    planted: PlantedHost = t.plant_into(target, arch, host, streams("plant", task, depth, width))
     splits = t.make_data(data_config, streams("data", task))
     return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, planted.target,
                            planted.placement, planted.neuron_scales)

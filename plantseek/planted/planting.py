@@ -57,6 +57,8 @@ from plantseek.planted.targets import TargetNetwork, preactivation_lower_bounds,
 #: largest bias shift of route (a), in target units (target units are O(1): inputs in [-1, 1], unit-scale
 #: targets); host neurons whose bias would need a larger shift (a weight tiny next to the bias) are no candidates
 MAX_SHIFT = 10.0
+#: inputs up to which check_same_function adds the 3^d corners of {-1, 0, 1}^d (a user's target may have many)
+MAX_CORNER_DIM = 6
 #: the planted target must compute the task's target to this relative precision
 SAME_FUNCTION_TOL = 1e-12
 
@@ -72,7 +74,7 @@ class PlantedHost:
 
 
 @dataclass
-class _Layer:
+class PlantedLayer:
     """One planted layer: host index, scale and whether the bias is kept, per target neuron; shifts of route (a)."""
 
     idx: torch.Tensor
@@ -122,14 +124,12 @@ def plant_target(
     last = arch.n_layers - 1
     flagged = target.always_active or [np.zeros(b.shape, dtype=bool) for b in target.biases]
     for l in range(arch.n_layers):
-        layer = _plant_layer(planted, l, state, prev_idx, prev_scale, (shiftable[l], flagged[l]), generator,
-                             l == last)
+        W, b = state[weight_name(l)], state[bias_name(l)]
+        layer = plant_layer(planted.weights[l], planted.biases[l], W, b, prev_idx, prev_scale,
+                            (shiftable[l], flagged[l]), generator, l == last)
         for unit, beta in layer.shifts.items():
             shift_bias(planted, l, unit, beta)
-        mask = torch.zeros(state[weight_name(l)].shape, dtype=torch.bool)
-        support = torch.from_numpy(planted.weights[l] != 0)
-        rows, cols = torch.nonzero(support, as_tuple=True)
-        mask[layer.idx[rows], prev_idx[cols]] = True
+        mask = ticket_matrix(planted.weights[l], layer.idx, prev_idx, W.shape)
         bias_mask = torch.zeros(arch.widths[l + 1], dtype=torch.bool)
         bias_mask[layer.idx[layer.keeps_bias]] = True
         ticket[weight_name(l)], ticket[bias_name(l)] = mask, bias_mask
@@ -140,24 +140,35 @@ def plant_target(
     return PlantedHost(state, ticket, prev_scale.clone(), placement, neuron_scales, planted)
 
 
-def _plant_layer(planted: TargetNetwork, l: int, state: dict[str, torch.Tensor], prev_idx: torch.Tensor,
-                 prev_scale: torch.Tensor, floors: tuple[np.ndarray, np.ndarray], generator: torch.Generator,
-                 is_output: bool) -> _Layer:
-    """Plant the target neurons of layer ``l`` (overwrites ``state``); the bias of a neuron of route (a) (where
-    ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched. A unit the target
-    flags ``always_active`` goes only to a host neuron whose own bias keeps it active, where there is one."""
+def ticket_matrix(T: np.ndarray, idx: torch.Tensor, col_map: torch.Tensor, shape) -> torch.Tensor:
+    """The ticket of one planted layer as a host mask of ``shape`` (rows x columns): True at ``(idx[j], col_map[i])``
+    for every nonzero target weight ``T[j, i]``."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    rows, cols = torch.nonzero(torch.from_numpy(T != 0), as_tuple=True)
+    mask[idx[rows], col_map[cols]] = True
+    return mask
+
+
+def plant_layer(T_np: np.ndarray, c_np: np.ndarray, W: torch.Tensor, b: torch.Tensor, col_map: torch.Tensor,
+                col_scale: torch.Tensor, floors: tuple[np.ndarray, np.ndarray], generator: torch.Generator,
+                is_output: bool) -> PlantedLayer:
+    """Plant the target neurons of one layer (rows of ``T_np``, biases ``c_np``) into the host rows of ``W`` and
+    ``b`` (overwritten in place): target column ``i`` sits at host column ``col_map[i]``, whose input carries the
+    factor ``col_scale[i]`` (an MLP: the previous layer's placement and scales; a convolution: one column per
+    kernel entry of a matched input channel). ``floors`` = (``shift_floor``, ``flagged``): the bias of a neuron of
+    route (a) (where ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched; a
+    unit ``flagged`` always active goes only to a host neuron whose own bias keeps it active, where there is one."""
     shift_floor, flagged = floors
-    W, b = state[weight_name(l)], state[bias_name(l)]
-    T = torch.from_numpy(planted.weights[l])
-    c = torch.from_numpy(planted.biases[l].copy())
+    T = torch.from_numpy(T_np)
+    c = torch.from_numpy(c_np.copy())
     n_target, n_host = T.shape[0], W.shape[0]
     used = torch.zeros(n_host, dtype=torch.bool)
-    out = _Layer(torch.empty(n_target, dtype=torch.long), torch.empty(n_target, dtype=torch.float64),
-                 torch.ones(n_target, dtype=torch.bool), {})
+    out = PlantedLayer(torch.empty(n_target, dtype=torch.long), torch.empty(n_target, dtype=torch.float64),
+                       torch.ones(n_target, dtype=torch.bool), {})
     for j in torch.randperm(n_target, generator=generator).tolist():
         support = torch.nonzero(T[j]).flatten()
-        cols = prev_idx[support]
-        u = T[j, support] / prev_scale[support]
+        cols = col_map[support]
+        u = T[j, support] / col_scale[support]
         shiftable = not np.isnan(shift_floor[j])
         free_bias = shiftable or float(c[j]) == 0.0
         P = W[:, cols] if free_bias else torch.cat([W[:, cols], b[:, None]], dim=1)
@@ -204,13 +215,14 @@ def _best_factors(P: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch
 
 def check_same_function(target: TargetNetwork, planted: TargetNetwork, n: int = 4096) -> float:
     """The largest deviation of ``planted`` from ``target`` on ``n`` fixed points of the input domain (a seeded
-    uniform sample plus the corners of ``{-1, 0, 1}^d``), relative to the largest magnitude involved (outputs and
-    planted biases: the shifts of route (a) cancel in float64 to about 1e-16 of their size). Raises RuntimeError
-    above SAME_FUNCTION_TOL."""
+    uniform sample plus the corners of ``{-1, 0, 1}^d`` for ``d <= MAX_CORNER_DIM``), relative to the largest
+    magnitude involved (outputs and planted biases: the shifts of route (a) cancel in float64 to about 1e-16 of
+    their size). Raises RuntimeError above SAME_FUNCTION_TOL."""
     d = target.widths[0]
     x = np.random.default_rng(0).uniform(-1.0, 1.0, size=(n, d))
-    corners = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d)).reshape(d, -1).T
-    x = np.concatenate([x, corners])
+    if d <= MAX_CORNER_DIM:
+        corners = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * d)).reshape(d, -1).T
+        x = np.concatenate([x, corners])
     a, b = target(x), planted(x)
     size = max(1.0, float(np.max(np.abs(a))), *(float(np.max(np.abs(c))) for c in planted.biases))
     deviation = float(np.max(np.abs(a - b))) / size

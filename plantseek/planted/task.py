@@ -19,6 +19,9 @@ from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_DEPTH, MAX_GAUSSIAN_NOISE, MAX_N_SAMPLES
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
+from plantseek.nets.mlp import Architecture
+from plantseek.nets.protocol import Network
+from plantseek.planted import planting
 from plantseek.planted.targets import TargetNetwork
 
 
@@ -119,6 +122,25 @@ class Task:
 
     def add_noise(self, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
+
+    # --- the host family (default: the MLP; a convolutional task overrides these three) ---------------------
+    def host_architecture(self, depth: int, width: int) -> Network:
+        """The host of ``depth`` layers (input and output counted) and hidden width ``width``."""
+        return Architecture.mlp(self.in_features, self.out_features, depth, width)
+
+    def check_fits(self, depth: int, width: int) -> None:
+        """One-line error where the ticket of ``depth`` does not fit the host of ``depth`` and ``width``."""
+        planting.check_fits(self.target(depth), self.host_architecture(depth, width))
+
+    def plant_into(self, target: Any, arch: Network, host: dict[str, torch.Tensor],
+                   generator: torch.Generator) -> planting.PlantedHost:
+        """Plant ``target`` (from :meth:`target`) into the host parameters ``host`` of ``arch``."""
+        return planting.plant_target(target, arch, host, generator)
+
+    def saved_target(self, saved: dict[str, Any], depth: int) -> Any:
+        """The planted target from its saved form (``weights``, ``biases`` lists of tensors, ``description``)."""
+        return TargetNetwork([w.numpy() for w in saved["weights"]], [b.numpy() for b in saved["biases"]],
+                             description=saved["description"])
 
     # --- shared -------------------------------------------------------------------------------------------
     @property

@@ -40,9 +40,8 @@ def ablation_generator(cell: CellConfig) -> torch.Generator:
 
 def reinitialised_host(instance: PlantedInstance, seed: int) -> dict[str, torch.Tensor]:
     """A fresh random host of the same architecture (nothing planted), for the ``reinit`` ablation."""
-    from plantseek.nets.mlp import he_init
 
-    return he_init(instance.arch, seeding.generator(seed, "reinit-host", *instance.arch.widths))
+    return instance.arch.init(seeding.generator(seed, "reinit-host", *instance.arch.widths))
 
 
 def host_for(cell: CellConfig, instance: PlantedInstance) -> dict[str, torch.Tensor]:

@@ -77,9 +77,7 @@ class Worker:
     def host(self):
         import torch
 
-        from plantseek.nets.mlp import build_model
-
-        return build_model(self.setup.arch, self.setup.initial_state, torch.float32)
+        return self.setup.arch.build(self.setup.initial_state, torch.float32)
 
     def data(self):
         import torch

@@ -160,3 +160,15 @@ _register(Suite(
     ("circle",), PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1"),
     tuple(range(5)),
 ))
+_register(Suite(
+    "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples), "
+    "4 densities, 1 seed; 2 epochs of pruning budget and weak training",
+    ("bars",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,
+    task_options={"image_size": 12}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "conv-paper", "the paper's single-shot and multi-shot protocol on the conv task bars (depth 4, width 32): "
+    "9 pruners x 5 densities x 10 seeds",
+    ("bars",), PrunerSelector(("single-shot", "multi-shot"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=4, width=32, training_protocol="paper",
+))

@@ -1,0 +1,63 @@
+"""A generic batched training path for any architecture of the network protocol: K masked networks trained at once
+through ``arch.forward_stacked`` (for the convolutional host: one grouped convolution per layer serves all K).
+
+Each network keeps its own initial state, mask, data order (its own generator: one ``randperm`` per epoch, the rule
+of :func:`plantseek.train.loop.batches`, drawn as the per-network path draws them) and optimiser state: the
+parameters are stacked ``(K, *shape)`` leaves and the optimiser (torch's Adam or SGD of the ``TrainConfig``) is
+elementwise, the K losses are summed, so each network's gradient is its own. The result equals
+:func:`plantseek.train.loop.train_masks` with ``engine="loop"`` up to floating-point rounding (the stacked
+convolution and Adam's kernel over stacked tensors round differently; tests hold float64 to 1e-9), not bit for bit:
+the per-network path remains the reference that the cells of a grid use. Pruned weights get zero gradients and are
+set to exactly zero at the end, as there.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from plantseek.nets.mlp import Mask
+from plantseek.nets.protocol import Network
+from plantseek.train.batched import _epoch_permutations
+from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.loop import make_optimizer
+
+
+def stacked_masks(arch: Network, masks: Sequence[Mask | None], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Float ``(K, *shape)`` mask entries: every weight (ones where a network has no mask) and the biases that some
+    network's mask carries (ones elsewhere)."""
+    names = list(arch.prunable_shapes()) + [n for n in arch.bias_shapes() if any(m and n in m for m in masks)]
+    shapes = arch.parameter_shapes()
+    pick = lambda m, n: m[n] if m is not None and n in m else torch.ones(shapes[n], dtype=torch.bool)  # noqa: E731
+    return {n: torch.stack([pick(m, n).to(dtype) for m in masks]) for n in names}
+
+
+def train_masks_stacked(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]],
+                        masks: Sequence[Mask | None], x: torch.Tensor, y: torch.Tensor, loss_fn,
+                        config: TrainConfig, generators: Sequence[torch.Generator],
+                        dtype: torch.dtype = torch.float32) -> list[torch.nn.Module]:
+    """Train one copy of the initial network per mask, all at once; returns the trained modules (eval mode)."""
+    k = len(masks)
+    if len(generators) != k:
+        raise ValueError("need one generator per mask")
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * k
+    params = {n: torch.stack([st[n].to(dtype) for st in states]).requires_grad_(True) for n in arch.parameter_shapes()}
+    mask = stacked_masks(arch, masks, dtype)
+    optimizer = make_optimizer(list(params.values()), config)
+    x = x.to(dtype)
+    y = y if not y.is_floating_point() else y.to(dtype)
+    for epoch, perms in enumerate(_epoch_permutations(generators, x.shape[0], config.epochs, torch.device("cpu"))):
+        for group in optimizer.param_groups:
+            group["lr"] = epoch_lr(config, epoch)
+        for start in range(0, x.shape[0], config.batch_size):
+            idx = perms[:, start: start + config.batch_size]  # (K, b)
+            optimizer.zero_grad(set_to_none=True)
+            out = arch.forward_stacked(params, x[idx], mask)
+            loss = sum(loss_fn(out[i], y[idx[i]]) for i in range(k))
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        for n in arch.prunable_shapes():
+            params[n].mul_(mask[n])
+    return [arch.build({n: p[i].detach() for n, p in params.items()}, dtype).eval() for i in range(k)]
