@@ -4,7 +4,8 @@ A *group* is the cells of one (setting, pruner, density) over seeds; :class:`Sta
 deviation and count. Two rules decide every verdict:
 
 * :func:`matches` ("is a ticket"): a group is a ticket when its mean is worse than the reference's mean by at most
-  one standard deviation, the larger of the two groups' (better than the reference always matches). The
+  one standard deviation **of the reference** (better than the reference always matches). The group's own spread
+  never helps it: a group with one good seed and two failed ones has a wide spread, not a ticket. The
   reference is the **trained dense host** of the same instances (``dense_weak_metric``: the whole host trained
   with the same protocol, data order and epochs). A *weak* ticket applies the rule to the weak metric, a *strong*
   ticket to the strong metric (untrained, readout fitted per mask): a strong ticket is a subnetwork of the
@@ -23,10 +24,10 @@ from typing import Iterable
 TICKET_RULE = (
     "**Finds a ticket**: a (setting, pruner, density) finds a *weak* ticket when the mean of its weak metric over "
     "seeds is worse than the mean of the *trained dense host* (the same instances, trained with the same protocol, "
-    "data order and epochs) by at most one standard deviation, the larger of the two groups' sample standard "
-    "deviations; being better always counts. A *strong* ticket is the same rule applied to the strong metric (the "
-    "mask on the untrained host, readout fitted on the training split): a subnetwork of the untrained host that "
-    "does what training the whole host does.")
+    "data order and epochs) by at most one standard deviation of the trained dense host over seeds; being better "
+    "always counts, and the group's own spread never helps it (one good seed among failed ones is no ticket). A "
+    "*strong* ticket is the same rule applied to the strong metric (the mask on the untrained host, readout fitted "
+    "on the training split): a subnetwork of the untrained host that does what training the whole host does.")
 BEATS_RULE = (
     "**Better than**: one group is better than another when its mean is better by more than one standard deviation "
     "(the larger of the two); **at least on par**: the other is not better.")
@@ -80,10 +81,11 @@ def worse_by(a: Stat, b: Stat, higher_is_better: bool) -> float:
 
 
 def matches(group: Stat, reference: Stat, higher_is_better: bool) -> bool | None:
-    """Whether ``group`` is a ticket against ``reference`` (see the module docstring); None when either is empty."""
+    """Whether ``group`` is a ticket against ``reference``: worse by at most the reference's standard deviation (0
+    for a single seed); None when either is empty."""
     if group.empty or reference.empty:
         return None
-    return worse_by(group, reference, higher_is_better) <= spread(group, reference)
+    return worse_by(group, reference, higher_is_better) <= (0.0 if math.isnan(reference.sd) else reference.sd)
 
 
 def beats(a: Stat, b: Stat, higher_is_better: bool) -> bool | None:
