@@ -106,7 +106,7 @@ def test_hostile_names_and_missing_data(tmp_path):
     df.loc[df["pruner"] == "random", ["prune_seconds", "train_seconds"]] = np.nan
     df.loc[df["task"] == "circle", "task"] = "../../etc/circle"  # a task name is no path
     files = write_plots(df, tmp_path / "p")
-    assert all(f.parent == tmp_path / "p" for f in files) and len(files) == 4
+    assert all(f.parent == tmp_path / "p" for f in files) and len(files) == 5
     assert all(f.name.startswith("etc-circle-d5") for f in files)
 
 
@@ -123,6 +123,6 @@ def test_cli_plot(monkeypatch, tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["plot", "--store", str(store), "--out", str(out), "--format", "svg", "--pruners", "magnitude"]) == 0
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 4 and all(Path(p).exists() and p.endswith(".svg") for p in printed)
+    assert len(printed) == 5 and all(Path(p).exists() and p.endswith(".svg") for p in printed)
     assert main(["plot", "--store", str(store), "--out", str(out), "--tasks", "circle"]) == 2
     assert "no results for task(s) 'circle'" in capsys.readouterr().err
