@@ -3,7 +3,8 @@ statistics turned into weight scores.
 
 The leak detectors are non-learning adversaries: each looks only at the host's initial weights (what a pruner
 receives) through one simple statistic, to measure how much of the planted ticket such a statistic gives away.
-They carry the tag ``leak-detector`` (run by the ``leak-audit`` suite, by no other suite) and names starting with
+They carry the tag ``leak-detector`` (run by the ``leak-audit`` suite, and by ``conv-default``, which runs every
+registered pruner on a conv host; by no other suite) and names starting with
 ``leak-`` (how the report recognises them: ``plantseek.report.leak``). This module registers nothing.
 """
 
