@@ -50,10 +50,6 @@ def verdict(finding: Finding, outcome: c.Outcome) -> str:
     return DIFFERS if finding.choice is not None else NOT_REPRODUCED
 
 
-BIASES = DocumentedChoice(
-    "What is in a planted instance", "what-is-in-a-planted-instance",
-    "plantseek's weight pruners score and prune weights only and keep every bias, and SynFlow's product network "
-    "leaves biases out; the paper's runs rank biases with weights (Biases bullet)")
 READOUT = DocumentedChoice(
     "How strong tickets are evaluated", "how-strong-tickets-are-evaluated-a-readout-fitted-per-mask",
     "strong metrics go through a readout fitted per mask on the training split; the paper's edge-popup model "
@@ -88,13 +84,13 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("ss-sparse", "single-shot",
             "At density ≤ 0.01 (ticket density included) every method fails; weak tickets only at density ≥ 0.1.",
             "no single-shot pruner finds a weak ticket at the ticket density or 0.01 on any task",
-            ("singleshot",), c.no_ticket("singleshot", "weak", specs=SPARSE), BIASES),
+            ("singleshot",), c.no_ticket("singleshot", "weak", specs=SPARSE)),
     Finding("ss-collapse", "single-shot",
             "Layer collapse at sparse densities, SynFlow too; SynFlow over 100 rounds is only slightly better.",
             "most masks of every single-shot pruner (SynFlow included) collapse at the ticket density, and SynFlow "
             "over 100 rounds finds no weak ticket at density ≤ 0.01",
             ("singleshot", "synflow-100"),
-            c.all_of(c.collapse(("singleshot",)), c.no_ticket("synflow-100", "weak", specs=SPARSE)), BIASES),
+            c.all_of(c.collapse(("singleshot",)), c.no_ticket("synflow-100", "weak", specs=SPARSE))),
     Finding("ss-no-strong", "single-shot", "Single-shot pruning finds no strong tickets.",
             "no single-shot pruner's mask is a strong ticket at any density below 1 on any task",
             ("singleshot",), c.no_ticket("singleshot", "strong"), READOUT),
