@@ -291,7 +291,9 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
     assert list(df.columns[len(COLUMNS): n]) == extra
     assert list(df.columns[n: n + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert df["verified"].tolist() == [True, True, True]  # every row written now carries a matching digest
-    assert list(df.columns[-3:]) == ["custom", "metric_density", "metrics_json"]
+    compute = ["train_sample_passes", "score_forward_samples", "score_backward_samples", "prune_flops",
+               "dense_run_flops", "compute_dense_runs", "prune_parent_seconds"]  # plantseek.run.compute
+    assert list(df.columns[-10:]) == ["custom", "metric_density", "metrics_json"] + compute
     assert "mask" not in df.columns and len(df) == 3
     assert list(df.cell_id) == [cell(0).cell_id, cell(1).cell_id, plain.cell_id]  # insertion order
 
@@ -411,7 +413,7 @@ def test_ablation_and_direction_are_stored_columns(tmp_path):
         assert store.get(cell(0).cell_id).result.higher_is_better is None
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT cell_id, pruner, ablation, higher_is_better FROM cells ORDER BY rowid").fetchall()
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
     conn.close()
     assert rows == [(shuffled.cell_id, "snip", "shuffled", 0), (plain.cell_id, "snip", "", 0),
                     (cell(0).cell_id, "magnitude", "", None)]
@@ -462,10 +464,10 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     with ResultStore(path) as store:
         assert store.version == 1
         assert store.put(cell(0), ok_result(0)) == "new"
-        assert store.version == 3
+        assert store.version == 4
     conn = sqlite3.connect(path)
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
                           ("f" * 20,)).fetchone()
     conn.close()
@@ -476,4 +478,4 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     assert new.iloc[:-1][cols].reset_index(drop=True).equals(old[cols].reset_index(drop=True))
     assert not new.verified.iloc[:-1].any() and new.verified.iloc[-1]  # old rows: unverified; the new one signed
     with ResultStore(path) as store:  # reopening an upgraded store: version 3, nothing to do
-        assert store.version == 3 and len(store) == len(old) + 1
+        assert store.version == 4 and len(store) == len(old) + 1
