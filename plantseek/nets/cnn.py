@@ -131,6 +131,15 @@ class ConvArchitecture:
     def fan_in(self, name: str) -> int:
         return math.prod(self.weight_shapes()[weight_name(int(name.split(".")[1]))][1:])
 
+    def forward_flops(self) -> int:
+        """FLOPs of one sample's dense forward pass: 2 per multiply-add, i.e. per kernel entry and position of the
+        convolution's output map (before pooling), plus 2 per head weight (pooling and ReLU are not counted)."""
+        total, w = 0, self.widths
+        for l, c in enumerate(self.convs):
+            side = (self.sides[l] + 2 * c.padding - c.kernel) // c.stride + 1
+            total += 2 * c.channels * w[l] * c.kernel * c.kernel * side * side
+        return total + 2 * math.prod(self.weight_shapes()[weight_name(len(self.convs))])
+
     def structure(self) -> Structure:
         groups = {f"units.{l}": n for l, n in enumerate(self.widths)}
         edges = {}

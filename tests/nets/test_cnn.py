@@ -159,3 +159,16 @@ def test_masked_training_keeps_pruned_weights_zero(small_host, one_thread):
     assert all(bool((p[~mask[n]] == 0).all()) for n, p in net.prunable().items())
     with torch.no_grad():
         assert float(F.cross_entropy(net(data.x, mask), data.y)) < before
+
+
+def test_forward_flops_is_the_hand_count_and_what_torch_counts():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    arch = ConvArchitecture(1, 8, (ConvLayer(3, kernel=3, padding=1, pool=2), ConvLayer(2, kernel=3, padding=0)), 4)
+    # conv 0: 3 x 1 x 3 x 3 kernel entries at 8 x 8 positions; pooled to 4 x 4; conv 1: 2 x 3 x 3 x 3 at 2 x 2;
+    # head: 4 x 2 x 2 x 2 weights; 2 FLOPs per multiply-add
+    assert arch.forward_flops() == 2 * (27 * 64 + 54 * 4 + 32) == 3952
+    params = arch.init(torch.Generator().manual_seed(0))
+    with FlopCounterMode(display=False) as counter:
+        arch.forward(params, torch.zeros(5, 1, 8, 8, dtype=torch.float64))
+    assert counter.get_total_flops() == 5 * arch.forward_flops()
