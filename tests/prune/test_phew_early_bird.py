@@ -42,6 +42,23 @@ def test_phew_masks_are_paths_with_no_dangling_weight(instance, density):
     assert connected and dangling == 0
 
 
+@pytest.mark.parametrize("density", [0.01, 0.1])
+def test_phew_on_a_conv_host_keeps_channel_paths_with_no_dangling_entry(density):
+    """On a CNN a unit is a channel: every kept kernel (or head) entry joins a channel reached from the input to one
+    that reaches an output; checked on the channel graph (an entry kept = its channel pair joined)."""
+    from plantseek.nets.cnn import ConvArchitecture, ConvLayer
+    from plantseek.nets.protocol import NetworkModule
+
+    arch = ConvArchitecture(1, 8, (ConvLayer(6, kernel=3, pool=2), ConvLayer(6, kernel=3)), 3)
+    host = NetworkModule(arch, arch.init(torch.Generator().manual_seed(0)))
+    mask = get_pruner("phew").prune(host, None, density, generator=torch.Generator().manual_seed(1), budget=None)
+    assert mask_count(mask) == kept_count(density, arch.n_prunable)
+    names = list(arch.weight_shapes())
+    joined = {n: mask[n].flatten(2).any(dim=2) for n in names}
+    dangling, connected = dangling_and_paths(joined, names)
+    assert connected and dangling == 0
+
+
 def test_the_path_checker_sees_a_dangling_weight():
     path = {"a": torch.tensor([[True, False], [False, False]]), "b": torch.tensor([[True, False]])}
     assert dangling_and_paths(path, ["a", "b"]) == (0, True)  # input 0 -> hidden 0 -> output 0
