@@ -3,6 +3,8 @@ one where it does not, and the verdict's four outcomes."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -68,12 +70,13 @@ def test_the_dense_hosts_spread_decides_not_the_groups():
 
 
 def test_a_failing_finding_with_a_documented_choice_differs():
-    f = finding("ss-sparse")
-    assert f.choice is not None and "README.md#" in f.choice.link()
+    plain = finding("ss-sparse")  # declares no documented choice (the paper protocol prunes biases like the paper)
+    f = dataclasses.replace(plain, choice=finding("ss-no-strong").choice)
+    assert plain.choice is None and f.choice is not None and "README.md#" in f.choice.link()
     holds = f.check({"singleshot": grid(["random"], {"0.1", "0.5"}, tasks=("circle", "relu", "helix"))})
     assert holds.holds is True and verdict(f, holds) == REPRODUCED
     fails = f.check({"singleshot": grid(["random"], {"0.01", "0.1", "0.5"})})
-    assert fails.holds is False and verdict(f, fails) == DIFFERS
+    assert fails.holds is False and verdict(f, fails) == DIFFERS and verdict(plain, fails) == NOT_REPRODUCED
 
 
 def test_missing_cells_are_not_checked():
@@ -108,7 +111,7 @@ def test_layer_collapse_share_decides_and_synflow_100_must_not_find_sparse_ticke
     assert f.check({"singleshot": ss, "synflow-100": s100}).holds is True
     ss_half = ss.assign(layer_collapse=lambda d: d.layer_collapse & ~((d.pruner == "synflow") & (d.seed > 0)))
     out = f.check({"singleshot": ss_half, "synflow-100": s100})  # synflow collapses in 1/3 of its cells
-    assert out.holds is False and verdict(f, out) == DIFFERS
+    assert out.holds is False and verdict(f, out) == NOT_REPRODUCED
     assert "synflow · ticket: layer collapse in 33% of 6 cells (all tasks)" in out.evidence
 
 
