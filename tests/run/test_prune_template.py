@@ -78,3 +78,16 @@ def test_exec_start_gives_the_same_answers(ctx, tmp_path, monkeypatch):
     monkeypatch.setenv("PLANTSEEK_PRUNE_START", "exec")
     parent, name = declared(ctx, "environ.py:Environ")
     assert name == forked and parent == os.getpid()
+
+
+def test_the_template_preloads_what_training_workers_would_import_after_the_fork():
+    """A fresh interpreter that runs the template's preload has torch's lazily imported optimiser stack loaded (so a
+    forked worker does not pay it) and draws nothing from torch's global generator."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; s = torch.get_rng_state().clone(); "
+            "from plantseek.run.prune_template import preload; preload(); "
+            "print('torch._dynamo' in sys.modules, torch.equal(s, torch.get_rng_state()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]
