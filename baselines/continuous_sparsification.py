@@ -29,12 +29,11 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from plantseek.core.errors import ConfigError
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask, validate_density
+from plantseek.prune.masks import Mask
 from plantseek.prune.relaxed import (LeanAdam, final_masks, search_steps, stacked_host, stacked_loss,
                                      steps_per_epoch)
-from plantseek.prune.schedules import derive_generator, prepare_batch
+from plantseek.prune.schedules import check_generators, derive_generator, prepare_batch
 
 
 def soft_mask(s: torch.Tensor, beta: float) -> torch.Tensor:
@@ -69,9 +68,7 @@ class ContinuousSparsification:
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
         """``history[k]``: network k's count of ``s > 0`` (its own hard ticket) at the end of every round."""
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         arch, k = model.arch, len(ds)
         names = list(arch.prunable_shapes())
         x, y = prepare_batch(model, data.x, data.y)

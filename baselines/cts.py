@@ -38,10 +38,10 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask, validate_density
+from plantseek.prune.masks import Mask
 from plantseek.prune.relaxed import (GradBalance, LeanAdam, final_masks, logit, search_steps, stacked_host,
                                      stacked_loss, steps_per_epoch)
-from plantseek.prune.schedules import derive_generator, prepare_batch
+from plantseek.prune.schedules import check_generators, derive_generator, prepare_batch
 
 OBJECTIVES = ("task", "reverse-kl")
 
@@ -85,9 +85,7 @@ class ConcreteTicketSearch:
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
         """``history[k]``: network k's expected density after every epoch (before the final top-k)."""
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         arch, k = model.arch, len(ds)
         frozen = stacked_host(model, k)
         logits = {n: torch.stack([torch.full(frozen[n].shape[1:], logit(d), dtype=frozen[n].dtype) for d in ds])

@@ -31,11 +31,10 @@ from typing import ClassVar, Sequence
 import torch
 
 from plantseek.baselines.magnitude import Magnitude
-from plantseek.core.errors import ConfigError
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask, mask_count, select_top, validate_density
-from plantseek.prune.schedules import derive_generator, full_mask, model_dtype
+from plantseek.prune.masks import Mask, mask_count, select_top
+from plantseek.prune.schedules import check_generators, derive_generator, full_mask, model_dtype
 from plantseek.train import loop as training
 
 
@@ -71,9 +70,7 @@ class EarlyBird:
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         config = budget.replace(epochs=1, lr=budget.lr * self.lr_factor)
         orders = [derive_generator(g) for g in generators]
         dense = full_mask(model)

@@ -36,12 +36,10 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from plantseek.core.errors import ConfigError
-from plantseek.prune.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top,
-                                   validate_density)
+from plantseek.prune.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top)
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import derive_generator, model_device, model_dtype
+from plantseek.prune.schedules import check_generators, derive_generator, model_device, model_dtype
 from plantseek.train.config import TrainConfig, biases_prunable, epoch_lr
 from plantseek.train.loop import batches, make_optimizer
 
@@ -86,9 +84,7 @@ class EdgePopup:
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         config = self.train_config(budget)
         arch = model.arch
         dtype, device = model_dtype(model), model_device(model)

@@ -32,8 +32,8 @@ from plantseek.core.errors import ConfigError
 from plantseek.core.registry import Registry
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.layerwise import random_layerwise_mask
-from plantseek.prune.masks import Mask, validate_density
-from plantseek.prune.schedules import derive_generator, model_dtype
+from plantseek.prune.masks import Mask
+from plantseek.prune.schedules import check_generators, derive_generator, model_dtype
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.loop import batches, make_optimizer
 from plantseek.train.sparse_step import train_step
@@ -183,9 +183,7 @@ class DynamicSparse:
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         shapes = {n: tuple(p.shape) for n, p in model.prunable().items()}
         masks = [random_layerwise_mask(self.init_rule, d, shapes, g) for d, g in zip(ds, generators)]
         orders = [derive_generator(g) for g in generators]

@@ -34,8 +34,8 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.protocol import network_parameters
-from plantseek.prune.masks import Mask, select_top, validate_density
-from plantseek.prune.schedules import ScorePruner, derive_generator, full_mask, model_dtype
+from plantseek.prune.masks import Mask, select_top
+from plantseek.prune.schedules import ScorePruner, check_generators, derive_generator, full_mask, model_dtype
 from plantseek.train import loop as training
 
 REWINDS = ("learning-rate", "iterate")
@@ -75,9 +75,7 @@ class Rewinding:
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:
-        ds = [validate_density(d) for d in densities]
-        if len(generators) != len(ds):
-            raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
+        ds = check_generators(densities, generators)
         dtype = model_dtype(model)
         initial = _state(model)
         rewind_gens = [derive_generator(g) for g in generators]

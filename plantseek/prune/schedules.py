@@ -131,7 +131,8 @@ def check_scores(scores: object, model: Module, who: str, budget: Any = None) ->
     return out
 
 
-def _check_generators(densities: Sequence[float], generators: Sequence[torch.Generator]) -> list[float]:
+def check_generators(densities: Sequence[float], generators: Sequence[torch.Generator]) -> list[float]:
+    """The validated densities of a ``prune_batch`` call, which needs one generator per density."""
     ds = [validate_density(d) for d in densities]
     if len(generators) != len(ds):
         raise ConfigError(f"prune_batch needs one generator per density ({len(ds)}), got {len(generators)}")
@@ -268,7 +269,7 @@ class MultiShot:
                    generators: Sequence[torch.Generator], budget: Any):
         """The schedule of :meth:`prune_batch` as a generator: yields one :class:`TrainRequest` per round, is
         sent the trained networks (one per requested mask, in order), returns the final masks."""
-        ds = _check_generators(densities, generators)
+        ds = check_generators(densities, generators)
         dtype = model_dtype(model)
         initial = {k: v.detach().clone() for k, v in network_parameters(model).items()}
         train_gens = [[derive_generator(g) for _ in range(self.rounds)] for g in generators]
