@@ -259,31 +259,42 @@ def figure_layers(cells: pd.DataFrame, styles: dict | None = None):
     return fig
 
 
-def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
-    """Recall vs wall-clock (prune_seconds + train_seconds): every cell, and the mean per (method, density)."""
+def _recall_scatter(cells: pd.DataFrame, x: pd.Series, x_floor: float, styles: dict | None):
+    """A figure of recall vs ``x`` (log scale, at least ``x_floor``) over the ok cells: every cell small, the mean
+    per (method, density) large; (figure, axes), or None when no ok cell has a finite ``x`` and recall."""
     okc = cells[cells["_ok"]]
-    wall = okc[["prune_seconds", "train_seconds"]].astype(float).sum(axis=1, min_count=1)
     rec = okc["recall"].astype(float)
-    keep = np.isfinite(wall) & np.isfinite(rec)
+    keep = np.isfinite(x) & np.isfinite(rec)
     if not keep.any():
         return None
-    pts = pd.DataFrame({"method": okc["_method"], "spec": okc["density_spec"], "wall": np.maximum(wall, 1e-4),
+    pts = pd.DataFrame({"method": okc["_method"], "spec": okc["density_spec"], "x": np.maximum(x, x_floor),
                         "recall": rec})[keep]
     styles = styles or _styles(pts["method"])
     fig = _new_figure(8.5, 4.8)
     ax = fig.subplots()
     for method, g in pts.groupby("method", sort=True):
         st = styles.get(method, {"color": "C0", "marker": "o"})
-        ax.scatter(g["wall"], g["recall"], s=14, alpha=0.35, color=st["color"], marker=st["marker"], lw=0)
-        m = g.groupby("spec").agg(wall=("wall", "mean"), recall=("recall", "mean"))
-        ax.scatter(m["wall"], m["recall"], s=60, color=st["color"], marker=st["marker"], edgecolor="black",
+        ax.scatter(g["x"], g["recall"], s=14, alpha=0.35, color=st["color"], marker=st["marker"], lw=0)
+        m = g.groupby("spec").agg(x=("x", "mean"), recall=("recall", "mean"))
+        ax.scatter(m["x"], m["recall"], s=60, color=st["color"], marker=st["marker"], edgecolor="black",
                    lw=0.7, label=_t(method))
     ax.set_xscale("log")
-    _plain_log_labels(ax.xaxis)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("wall-clock seconds = prune_seconds + train_seconds (log)")
     ax.set_ylabel("recall (fraction of ticket weights kept)")
     ax.grid(True, which="major", alpha=0.3)
+    return fig, ax
+
+
+def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
+    """Recall vs wall-clock (prune_seconds + train_seconds): every cell, and the mean per (method, density)."""
+    okc = cells[cells["_ok"]]
+    wall = okc[["prune_seconds", "train_seconds"]].astype(float).sum(axis=1, min_count=1)
+    drawn = _recall_scatter(cells, wall, 1e-4, styles)
+    if drawn is None:
+        return None
+    fig, ax = drawn
+    _plain_log_labels(ax.xaxis)
+    ax.set_xlabel("wall-clock seconds = prune_seconds + train_seconds (log)")
     fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs wall-clock\n"
                  "small: one cell; large: mean per method and density", fontsize=11)
     _legend(fig, ax)
@@ -293,28 +304,13 @@ def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
 def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
     """Recall vs the pruner's compute in dense training runs: every cell, and the mean per (method, density);
     None when no cell recorded its compute."""
-    okc = cells[cells["_ok"]]
-    cost, rec = okc["compute_dense_runs"].astype(float), okc["recall"].astype(float)
-    keep = np.isfinite(cost) & np.isfinite(rec)
-    if not keep.any():
+    cost = cells.loc[cells["_ok"], "compute_dense_runs"].astype(float)
+    drawn = _recall_scatter(cells, cost, COMPUTE_FLOOR, styles)
+    if drawn is None:
         return None
-    pts = pd.DataFrame({"method": okc["_method"], "spec": okc["density_spec"],
-                        "cost": np.maximum(cost, COMPUTE_FLOOR), "recall": rec})[keep]
-    styles = styles or _styles(pts["method"])
-    fig = _new_figure(8.5, 4.8)
-    ax = fig.subplots()
-    for method, g in pts.groupby("method", sort=True):
-        st = styles.get(method, {"color": "C0", "marker": "o"})
-        ax.scatter(g["cost"], g["recall"], s=14, alpha=0.35, color=st["color"], marker=st["marker"], lw=0)
-        m = g.groupby("spec").agg(cost=("cost", "mean"), recall=("recall", "mean"))
-        ax.scatter(m["cost"], m["recall"], s=60, color=st["color"], marker=st["marker"], edgecolor="black",
-                   lw=0.7, label=_t(method))
-    ax.set_xscale("log")
+    fig, ax = drawn
     ax.axvline(1.0, color="0.45", ls=":", lw=1)
-    ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(f"compute of the pruner, dense training runs (log; 0 drawn at {COMPUTE_FLOOR:g})")
-    ax.set_ylabel("recall (fraction of ticket weights kept)")
-    ax.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs compute (dotted: one dense training run)\n"
                  "small: one cell; large: mean per method and density", fontsize=11)
     _legend(fig, ax)
