@@ -33,7 +33,7 @@ from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.masks import Mask
 from plantseek.prune.relaxed import (LeanAdam, final_masks, search_steps, stacked_host, stacked_loss,
                                      steps_per_epoch)
-from plantseek.prune.schedules import check_generators, derive_generator, prepare_batch
+from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, prepare_batch
 
 
 def soft_mask(s: torch.Tensor, beta: float) -> torch.Tensor:
@@ -47,7 +47,7 @@ def beta_at(step: int, steps: int, beta_final: float) -> float:
 
 
 @dataclass
-class ContinuousSparsification:
+class ContinuousSparsification(BatchPruner):
     """Soft masks ``sigmoid(beta s)`` trained with the weights, beta annealed, rounds with reset, final top-k."""
 
     name: str = "continuous-sparsification"
@@ -61,9 +61,6 @@ class ContinuousSparsification:
     mask_lr: float = 0.01
     protocol: ClassVar[str] = "single-shot"
     history: list[list[int]] = field(default_factory=list, init=False, repr=False, compare=False)
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

@@ -41,7 +41,7 @@ from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.masks import Mask
 from plantseek.prune.relaxed import (GradBalance, LeanAdam, final_masks, logit, search_steps, stacked_host,
                                      stacked_loss, steps_per_epoch)
-from plantseek.prune.schedules import check_generators, derive_generator, prepare_batch
+from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, prepare_batch
 
 OBJECTIVES = ("task", "reverse-kl")
 
@@ -60,7 +60,7 @@ def reverse_kl(data, out: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class ConcreteTicketSearch:
+class ConcreteTicketSearch(BatchPruner):
     """CTS: a Binary-Concrete mask on the frozen initial weights, density held by gradient balancing."""
 
     name: str = "cts"
@@ -78,9 +78,6 @@ class ConcreteTicketSearch:
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"CTS objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

@@ -34,7 +34,7 @@ from plantseek.baselines.magnitude import Magnitude
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.masks import Mask, mask_count, select_top
-from plantseek.prune.schedules import check_generators, derive_generator, full_mask, model_dtype
+from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, full_mask, model_dtype
 from plantseek.train import loop as training
 
 
@@ -54,7 +54,7 @@ def stop_index(distances: Sequence[float], threshold: float, window: int) -> int
 
 
 @dataclass
-class EarlyBird:
+class EarlyBird(BatchPruner):
     name: str = "early-bird"
     description: str = ("dense training at a large lr; the global magnitude mask of the first epoch at which "
                         "5 consecutive mask distances are < 0.1 (early-bird ticket)")
@@ -64,9 +64,6 @@ class EarlyBird:
     protocol: ClassVar[str] = "single-shot"
     distances: list[list[float]] = field(default_factory=list, init=False, repr=False, compare=False)
     stopped: list[int | None] = field(default_factory=list, init=False, repr=False, compare=False)
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

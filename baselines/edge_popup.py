@@ -39,7 +39,7 @@ import torch
 from plantseek.prune.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top)
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import check_generators, derive_generator, model_device, model_dtype
+from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, model_device, model_dtype
 from plantseek.train.config import TrainConfig, biases_prunable, epoch_lr
 from plantseek.train.loop import batches, make_optimizer
 
@@ -62,7 +62,7 @@ def _top_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @dataclass
-class EdgePopup:
+class EdgePopup(BatchPruner):
     """Edge-popup: learned scores, straight-through top-k per layer, frozen weights and biases."""
 
     name: str = "edge-popup"
@@ -78,9 +78,6 @@ class EdgePopup:
     def train_config(self, budget) -> TrainConfig:
         return TrainConfig(epochs=budget.epochs, batch_size=self.batch_size, lr=self.lr, optimizer="sgd",
                            momentum=self.momentum, weight_decay=self.weight_decay, schedule="cosine")
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

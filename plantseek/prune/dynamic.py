@@ -33,7 +33,7 @@ from plantseek.core.registry import Registry
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.layerwise import random_layerwise_mask
 from plantseek.prune.masks import Mask
-from plantseek.prune.schedules import check_generators, derive_generator, model_dtype
+from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, model_dtype
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.loop import batches, make_optimizer
 from plantseek.train.sparse_step import train_step
@@ -164,7 +164,7 @@ def train_sparse(arch: Any, initial: dict[str, torch.Tensor], masks: Sequence[Ma
 
 
 @dataclass
-class DynamicSparse:
+class DynamicSparse(BatchPruner):
     """A DST pruner: an initial random mask with the layer-wise rule ``init_rule`` (:mod:`plantseek.prune.layerwise`),
     trained by :func:`train_sparse` under ``dst`` with the budget (``budget.epochs`` epochs, its optimiser, lr and
     batch size); returns the final mask. From each density's generator: the initial mask's draws, then one
@@ -177,9 +177,6 @@ class DynamicSparse:
     description: str = ""
     protocol: ClassVar[str] = "single-shot"
     history: list[list[Mask]] = field(default_factory=list, init=False, repr=False, compare=False)
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

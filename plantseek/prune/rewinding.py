@@ -35,7 +35,8 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.nets.protocol import network_parameters
 from plantseek.prune.masks import Mask, select_top
-from plantseek.prune.schedules import ScorePruner, check_generators, derive_generator, full_mask, model_dtype
+from plantseek.prune.schedules import (BatchPruner, ScorePruner, check_generators, derive_generator, full_mask,
+                                      model_dtype)
 from plantseek.train import loop as training
 
 REWINDS = ("learning-rate", "iterate")
@@ -47,7 +48,7 @@ def _state(module: torch.nn.Module) -> State:
 
 
 @dataclass
-class Rewinding:
+class Rewinding(BatchPruner):
     """Train, prune by ``scorer`` among the survivors, restart from the rewinding point; ``rounds`` times."""
 
     scorer: ScorePruner
@@ -69,9 +70,6 @@ class Rewinding:
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(f"{attr} must be an integer >= {low}, got {v!r}")
         self.name = self.name or f"{self.scorer.name}-{self.rewind}-rewinding"
-
-    def prune(self, model, data, density: float, *, generator: torch.Generator, budget) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model, data, densities: Sequence[float], *, generators: Sequence[torch.Generator],
                     budget) -> list[Mask]:

@@ -215,8 +215,16 @@ class Iterative:
         return mask
 
 
+class BatchPruner:
+    """Base of the pruners whose ``prune_batch`` handles several densities of one instance at once: ``prune`` is
+    ``prune_batch`` with one density (the same masks, by construction)."""
+
+    def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
+        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
+
+
 @dataclass
-class MultiShot:
+class MultiShot(BatchPruner):
     """The paper's multi-shot (lottery-ticket) protocol around a score.
 
     ``rounds`` rounds (10) of: train ``epochs_per_round`` epochs (5) from the *initial* weights with the current
@@ -254,9 +262,6 @@ class MultiShot:
         self.description = self.description or (
             f"{self.scorer.name} scores after {self.epochs_per_round} training epochs, {self.rounds} rounds of "
             f"prune-and-rewind (lottery-ticket protocol)")
-
-    def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
-        return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
     def prune_batch(self, model: Module, data: Any, densities: Sequence[float], *,
                     generators: Sequence[torch.Generator], budget: Any) -> list[Mask]:
