@@ -161,6 +161,12 @@ _register(Suite(
     tuple(range(5)),
 ))
 _register(Suite(
+    "methods-paper", "every paper, iterative and modern pruner on Circle, ReLU and Helix (depth 5, width 100) at "
+    "densities ticket, 0.01 and 0.1, 10 seeds: the published leaderboard's methods grid",
+    PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1"),
+    tuple(range(10)),
+))
+_register(Suite(
     "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples), "
     "4 densities, 1 seed; 2 epochs of pruning budget and weak training",
     ("bars",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,

@@ -22,6 +22,7 @@ MODERN_STRONG = ("supermask",)
 @pytest.mark.parametrize("suite, pruners", [
     ("default", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG + MODERN_STRONG),
     ("methods-circle", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG + MODERN_STRONG),
+    ("methods-paper", SINGLE + ("synflow-100",) + MODERN_SINGLE + MULTI + MODERN_MULTI + STRONG + MODERN_STRONG),
     ("paper-singleshot", SINGLE),
     ("paper-multishot", MULTI),
     ("paper-strong", STRONG),
