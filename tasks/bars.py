@@ -43,6 +43,9 @@ from plantseek.planted.task import TASKS, Split, TaskOptions, check_positive_int
 
 DETECTOR_BIAS = -1.0
 HOLD_BIAS = 0.5
+#: planting factors drawn from the host layer's |w| (conv_planting.FACTOR_RULES): every channel's entries are equal,
+#: so least-squares factors would make them stand out by magnitude
+FACTORS = "host-quantiles"
 MAX_IMAGE_SIZE = 256
 
 
@@ -123,7 +126,8 @@ class BarsTask(ConvTask):
         params[weight_name(head)][classes, classes, 0, 0] = 1.0
         params[bias_name(head)].fill_(-HOLD_BIAS * (depth - 3) - 0.25)
         return ConvTarget(arch, params, f"bars ticket, depth {depth}: {o.n_classes} line detectors of "
-                                        f"{o.bar_length} pixels, held, global max pool, identity read-out")
+                                        f"{o.bar_length} pixels, held, global max pool, identity read-out",
+                          factors=FACTORS)
 
     def sample(self, n: int, generator: torch.Generator) -> Split:
         o = self.options

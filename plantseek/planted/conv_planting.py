@@ -13,6 +13,18 @@ both poolings are positively homogeneous, so a host channel computes ``lam`` tim
 position, through pooling and into the flattened head (whose columns per channel are the ``H' x W'`` positions):
 the masked host computes ``scale * target(x)`` with one factor per output (outputs keep their order).
 
+**Factors** (``ConvTarget.factors``, a registered rule of :data:`FACTOR_RULES`): ``"least-squares"`` (the default,
+the MLP's) fits ``lam`` to each candidate host channel's own entries. A hand-made target whose channels have equal
+entries (the bars detectors: five kernel entries of 1) cannot be hidden that way: one least-squares ``lam`` over a
+few Gaussian entries is their projection on a fixed direction, far smaller than a typical entry, and every entry of
+the channel gets it (the default bars host: weight KS 0.60, 0.35, 0.33 per layer, mean of 12 seeds).
+``"host-quantiles"`` draws the magnitudes instead: the ``n`` target channels of a layer get stratified quantiles of
+the host layer's own ``|w|`` (channel ``j`` the quantile ``(k_j + U_j) / n``, ``k`` a random permutation of
+``0 .. n-1``, ``U_j`` uniform), and ``lam`` gives the channel's planted entries that root mean square (so equal
+entries are exactly that draw); the channel goes to the unused host channel closest to ``lam`` times the target's
+entries. Each planted entry is then marginally a draw of the host layer's ``|w|``; the strata keep a layer's few
+draws spread over the whole distribution. The function is unchanged (``lam > 0``), only the factors differ.
+
 A target channel with a zero bias keeps its host bias and the ticket prunes it (route (b) of the MLP planting, the
 ticket's bias mask ``layers.{l}.bias``); the hand-made conv tasks give every ticket channel a nonzero bias, so no
 host bias is touched that would not also be drawn from the initialisation's spread.
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,6 +46,22 @@ from plantseek.nets.protocol import Params
 from plantseek.planted.planting import PlantedHost, plant_layer, ticket_matrix
 
 
+def host_quantile_magnitudes(host_weight: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` stratified draws of the host layer's ``|w|``: the quantiles ``(k_j + U_j) / n`` of its entries, ``k`` a
+    random permutation of ``0 .. n-1`` and ``U_j`` uniform on [0, 1) (both from ``generator``)."""
+    strata = torch.randperm(n, generator=generator).to(torch.float64)
+    q = (strata + torch.rand(n, generator=generator, dtype=torch.float64)) / n
+    return torch.quantile(host_weight.abs().flatten().to(torch.float64), q)
+
+
+#: how the factors of a layer's target channels are chosen: None = least squares per candidate host channel, else
+#: the planted entries' root mean square per target channel (see the module docstring)
+FACTOR_RULES: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Tensor | None]] = {
+    "least-squares": lambda host_weight, n, generator: None,
+    "host-quantiles": host_quantile_magnitudes,
+}
+
+
 @dataclass
 class ConvTarget:
     """A sparse convolutional target: ``arch`` (its channels, the host's geometry) and float64 ``params``."""
@@ -42,8 +71,11 @@ class ConvTarget:
     description: str = ""
     notes: dict = field(default_factory=dict)
     n_dropped_weights: int = 0  # no numerically-zero entries are produced by the hand-made constructions
+    factors: str = "least-squares"  # a rule of FACTOR_RULES: how planting chooses each channel's factor
 
     def __post_init__(self) -> None:
+        if self.factors not in FACTOR_RULES:
+            raise ConfigError(f"factors must be one of {', '.join(FACTOR_RULES)}, got {self.factors!r}")
         shapes = self.arch.parameter_shapes()
         if set(self.params) != set(shapes):
             raise ConfigError(f"conv target parameters {sorted(self.params)} do not match {sorted(shapes)}")
@@ -119,8 +151,9 @@ def plant_conv_target(target: ConvTarget, arch: ConvArchitecture, host: Params,
         c = target.params[bias_name(l)].numpy()
         matrix = W.view(W.shape[0], -1)
         no_floors = (np.full(T.shape[0], np.nan), np.zeros(T.shape[0], dtype=bool))  # no route (a) units here
+        magnitudes = FACTOR_RULES[target.factors](W, T.shape[0], generator)
         layer = plant_layer(T, c, matrix, b, col_map, col_scale, no_floors, generator,
-                            l == arch.n_layers - 1)
+                            l == arch.n_layers - 1, magnitudes)
         ticket[weight_name(l)] = ticket_matrix(T, layer.idx, col_map, matrix.shape).view(W.shape)
         kept_bias = torch.zeros(b.shape[0], dtype=torch.bool)
         kept_bias[layer.idx[layer.keeps_bias]] = True

@@ -47,8 +47,8 @@ class ConvTask(Task):
         return plant_conv_target(target, arch, host, generator)
 
     def saved_target(self, saved: dict[str, Any], depth: int) -> ConvTarget:
-        arch = self.target(depth).arch
+        target = self.target(depth)
         params = {}
         for l, (w, b) in enumerate(zip(saved["weights"], saved["biases"])):
             params[weight_name(l)], params[bias_name(l)] = w, b
-        return ConvTarget(arch, params, saved["description"])
+        return ConvTarget(target.arch, params, saved["description"], factors=target.factors)

@@ -25,6 +25,10 @@ from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 #    now kept as metrics["strong_metric_planted_scales"]).
 # 4: hosts keep the paper's bias initialisation in every layer (no zeroed biases; tickets shift or prune biases).
 NUMERICS = 4
+# Per task, bumped when a change alters the results of that task's cells only (its instances): part of the identity
+# of those cells alone, so that other tasks' cell ids stay as they are.
+# bars 2: the bars ticket's planting factors are drawn from the host layer's |w| (was: least squares per channel).
+TASK_NUMERICS = {"bars": 2}
 
 INSTANCE_KINDS = ("public", "hidden")
 
@@ -96,7 +100,8 @@ class CellConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
-        the training configurations, only their own non-default fields), and ``numerics``.
+        the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
+        ``TASK_NUMERICS``, ``task_numerics``.
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
@@ -114,6 +119,8 @@ class CellConfig:
             elif k in keep or v != defaults[k]:
                 out[k] = v
         out["numerics"] = NUMERICS
+        if self.task in TASK_NUMERICS:
+            out["task_numerics"] = TASK_NUMERICS[self.task]
         return out
 
     @property

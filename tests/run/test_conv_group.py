@@ -44,3 +44,14 @@ def test_conv_default_runs_every_registered_pruner_without_a_failed_cell():
     results = run_group(expand(SUITES.get("conv-default")))
     failed = [(c.pruner, c.density, r.error) for c, r in results if r.status != "ok"]
     assert not failed and len(results) == SUITES.get("conv-default").n_cells
+
+
+def test_bars_cells_carry_their_task_numerics_and_other_cells_keep_their_ids():
+    from plantseek.run.records import NUMERICS, TASK_NUMERICS, CellConfig
+
+    assert TASK_NUMERICS == {"bars": 2}  # 2: the bars ticket's planting factors are drawn from the host's |w|
+    bars = CellConfig(task="bars", depth=4, width=12, seed=0, pruner="magnitude", density="0.1")
+    assert bars.identity() == {"task": "bars", "depth": 4, "width": 12, "seed": 0, "pruner": "magnitude",
+                               "density": "0.1", "numerics": NUMERICS, "task_numerics": 2}
+    circle = dataclasses.replace(bars, task="circle")
+    assert "task_numerics" not in circle.identity()
