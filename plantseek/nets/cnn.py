@@ -175,15 +175,21 @@ class ConvArchitecture:
         return self.forward_stacked({n: p.unsqueeze(0) for n, p in params.items()}, x.unsqueeze(0),
                                     None if mask is None else {n: m.unsqueeze(0) for n, m in mask.items()})[0]
 
-    def forward_stacked(self, params: Params, x: torch.Tensor, mask: Params | None = None) -> torch.Tensor:
+    def forward_stacked(self, params: Params, x: torch.Tensor, mask: Params | None = None, *,
+                        channels_last: bool = False) -> torch.Tensor:
         """Outputs ``(K, b, out)`` of K networks (params ``(K, *shape)``, x ``(K, b, C, H, W)``) as grouped
-        convolutions; a mask entry ``(K, *shape)`` multiplies its parameter."""
+        convolutions; a mask entry ``(K, *shape)`` multiplies its parameter. ``channels_last``: feature maps and
+        kernels in torch's channels-last memory format (the same function, rounded differently; faster for
+        stacked training on the CPU, see plantseek.train.stacked)."""
         k, b = x.shape[:2]
         pool = POOLINGS[self.pooling]
+        layout = torch.channels_last if channels_last else torch.contiguous_format
         h = x.transpose(0, 1).reshape(b, k * x.shape[2], *x.shape[3:])  # (b, K*C, H, W)
+        h = h.contiguous(memory_format=layout)
         for l, conv in enumerate(self.convs):
             w, bias = _masked(params, mask, l, h.dtype)
-            h = F.conv2d(h, w.flatten(0, 1), bias.flatten(), stride=conv.stride, padding=conv.padding, groups=k)
+            w = w.flatten(0, 1).contiguous(memory_format=layout)
+            h = F.conv2d(h, w, bias.flatten(), stride=conv.stride, padding=conv.padding, groups=k)
             h = torch.relu(h)
             if conv.pool > 1:
                 h = pool(h, conv.pool)

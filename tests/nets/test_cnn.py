@@ -172,3 +172,17 @@ def test_forward_flops_is_the_hand_count_and_what_torch_counts():
     with FlopCounterMode(display=False) as counter:
         arch.forward(params, torch.zeros(5, 1, 8, 8, dtype=torch.float64))
     assert counter.get_total_flops() == 5 * arch.forward_flops()
+
+
+def test_the_channels_last_stacked_forward_computes_the_same_outputs():
+    """Stride 2, two input channels, average pooling: the channels-last layout of stacked training (float64)."""
+    arch = ConvArchitecture(2, 9, (ConvLayer(5, 3, 2, 1, 1), ConvLayer(4, 3, 1, 1, 2)), 3, pooling="avg")
+    inits = [arch.init(torch.Generator().manual_seed(i)) for i in range(3)]  # three different networks
+    params = {n: torch.stack([init[n] for init in inits]) for n in arch.parameter_shapes()}
+    g = torch.Generator().manual_seed(4)
+    mask = {n: torch.rand((3, *s), generator=g) < 0.5 for n, s in arch.prunable_shapes().items()}
+    x = torch.randn(3, 6, *arch.input_shape, generator=g, dtype=torch.float64)
+    want = torch.stack([arch.forward({n: p[i] for n, p in params.items()}, x[i], {n: m[i] for n, m in mask.items()})
+                        for i in range(3)])
+    got = arch.forward_stacked(params, x, mask, channels_last=True)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
