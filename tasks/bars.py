@@ -23,6 +23,12 @@ max), and a linear head reads the channels.
   (a held channel is non-negative, so ``relu(h + HOLD_BIAS) = h + HOLD_BIAS``; the constant passes the max pool);
 * the head: logit ``c`` = pooled channel ``c`` + ``-HOLD_BIAS * (depth - 3) - 1/4`` (one shared nonzero offset).
 
+**Planting factors** (``FACTORS``): every ticket channel's entries are equal (five detector entries, one hold or
+head entry), so a least-squares factor would give them one small magnitude per channel that a magnitude statistic
+sees; planting instead draws each layer's channel magnitudes as stratified quantiles of the host layer's own ``|w|``
+(``"host-quantiles"`` of :mod:`plantseek.planted.conv_planting`): weight KS 0.60, 0.35, 0.33 -> 0.23, 0.23, 0.21 per
+layer (default host, mean of 12 seeds).
+
 Ticket weights: ``n_classes * (bar_length + depth - 2)`` (28 at the defaults: 4 classes, bars of 5, depth 4); the
 default host (16 x 16, width 32, depth 4) has 10,144 prunable weights: ticket density 0.28 %.
 """
