@@ -94,11 +94,12 @@ def validate_grid(suite) -> None:
 
     from .arguments import host_fits
 
-    host_fits(suite.width, suite.depth)
     for name in suite.tasks:
-        task = get_task(name, **suite.task_options)
-        task.check_depth(suite.depth)
-        task.check_fits(suite.depth, suite.width)
+        setting = suite.setting(name)  # the suite's depth, width and options, or the task's own (TaskSetting)
+        host_fits(setting["width"], setting["depth"])
+        task = get_task(name, **setting["task_options"])
+        task.check_depth(setting["depth"])
+        task.check_fits(setting["depth"], setting["width"])
     pruners = suite.pruner_names()
     for p in pruners:
         if is_file_ref(p):

@@ -46,6 +46,9 @@ GRIDS: tuple[GridSpec, ...] = (
              (("task_options", {"noise": 0.1}),)),
     GridSpec("multishot", "paper-multishot", "multi-shot pruners, depth 5, width 100"),
     GridSpec("strong", "paper-strong", "edge-popup and annealed edge-popup, depth 5, width 100"),
+    GridSpec("vgg-digits", "paper-strong", "edge-popup and annealed edge-popup on digits (a trained 0.01 SynFlow CNN "
+             "ticket) in a host of the target's own size, depth 5, width 32 (the paper: VGG16 / CIFAR-10)",
+             (("tasks", ("digits",)), ("width", 32), ("densities", ("ticket", "0.01")))),
 )
 GRID_NAMES = tuple(g.name for g in GRIDS)
 

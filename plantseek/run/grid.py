@@ -35,14 +35,15 @@ def pruner_code_hash(ref: str) -> str:
 def expand(suite: Suite) -> list[CellConfig]:
     """All cells of a suite, in a stable order (task, seed, pruner, density). The pruners' budget takes the
     pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights)."""
-    options = tuple(sorted(suite.task_options.items()))
     budget = pruning_budget(suite.budget, suite.training_protocol)
     pruners = suite.pruner_names()
     codes = {p: pruner_code_hash(p) for p in pruners}
+    settings = {t: suite.setting(t) for t in suite.tasks}  # a task's depth, width, options, samples
     return [
-        CellConfig(task=t, depth=suite.depth, width=suite.width, seed=s, pruner=p, density=d,
-                   task_options=options, train=suite.train, budget=budget, pruner_code=codes[p],
-                   n_samples=suite.n_samples, training_protocol=suite.training_protocol)
+        CellConfig(task=t, depth=settings[t]["depth"], width=settings[t]["width"], seed=s, pruner=p, density=d,
+                   task_options=tuple(sorted(settings[t]["task_options"].items())), train=suite.train,
+                   budget=budget, pruner_code=codes[p], n_samples=settings[t]["n_samples"],
+                   training_protocol=suite.training_protocol)
         for t in suite.tasks for s in suite.seeds for p in pruners for d in suite.densities
     ]
 

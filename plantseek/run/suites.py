@@ -63,6 +63,17 @@ class PrunerSelector:
 
 
 @dataclass(frozen=True)
+class TaskSetting:
+    """Where one task of a suite departs from the suite's depth, width, task options or sample count (None = the
+    suite's own); e.g. a task whose trained target fixes its depth and minimum width (``digits``)."""
+
+    depth: int | None = None
+    width: int | None = None
+    task_options: dict[str, Any] | None = None  # replaces the suite's task options for this task
+    n_samples: int | None = None
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
@@ -77,6 +88,15 @@ class Suite:
     train: TrainConfig = TrainConfig()
     budget: TrainConfig = TrainConfig()
     training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts (plantseek.train.protocols)
+    task_settings: dict[str, TaskSetting] = field(default_factory=dict)  # per-task departures (by task name)
+
+    def setting(self, task: str) -> dict[str, Any]:
+        """The ``depth``, ``width``, ``task_options`` and ``n_samples`` of ``task``'s cells."""
+        own = self.task_settings.get(task, TaskSetting())
+        return {"depth": self.depth if own.depth is None else own.depth,
+                "width": self.width if own.width is None else own.width,
+                "task_options": dict(self.task_options if own.task_options is None else own.task_options),
+                "n_samples": self.n_samples if own.n_samples is None else own.n_samples}
 
     def pruner_names(self) -> tuple[str, ...]:
         """The suite's pruners, in cell order (a selector resolved against the registry now)."""
@@ -94,10 +114,26 @@ class Suite:
             if key in changes:
                 changes[key] = tuple(changes[key])
         check_overrides(changes)
+        changes["task_settings"] = self._overridden_settings(changes)
         suite = replace(self, **changes)
         if not isinstance(suite.pruners, PrunerSelector) and suite.n_cells > MAX_CELLS:
             raise ConfigError(f"the grid has {suite.n_cells} cells, more than {MAX_CELLS}: narrow it")
         return suite
+
+    def _overridden_settings(self, changes: dict[str, Any]) -> dict[str, TaskSetting]:
+        """Task settings under overrides: an overridden depth, width or sample count applies to every task; changed
+        task options (e.g. ``--noise``) are changed in every task's own options too."""
+        cleared = {k: None for k in ("depth", "width", "n_samples") if k in changes}
+        options = changes.get("task_options")
+        delta = {} if options is None else {k: v for k, v in options.items()
+                                            if k not in self.task_options or self.task_options[k] != v}
+        out = {}
+        for task, own in self.task_settings.items():
+            own = replace(own, **cleared)
+            if delta and own.task_options is not None:
+                own = replace(own, task_options={**own.task_options, **delta})
+            out[task] = own
+        return out
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -166,15 +202,21 @@ _register(Suite(
     PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1"),
     tuple(range(10)),
 ))
+#: digits (the trained 0.01 SynFlow target) in a host of the target's own size (width 32), as the paper's VGG16
+DIGITS_SETTING = TaskSetting(depth=5, width=32, task_options={})
+
 _register(Suite(
-    "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples), "
-    "4 densities, 1 seed; 2 epochs of pruning budget and weak training",
-    ("bars",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,
+    "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples) "
+    "and on digits (depth 5, width 32, 900 training images), 4 densities, 1 seed; 2 epochs of pruning budget and weak "
+    "training",
+    ("bars", "digits"), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,
     task_options={"image_size": 12}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+    task_settings={"digits": DIGITS_SETTING},
 ))
 _register(Suite(
-    "conv-paper", "the paper's single-shot and multi-shot protocol on the conv task bars (depth 4, width 32): "
-    "9 pruners x 5 densities x 10 seeds",
-    ("bars",), PrunerSelector(("single-shot", "multi-shot"), frozenset({"paper"})),
+    "conv-paper", "the paper's single-shot and multi-shot protocol on the conv tasks bars (depth 4, width 32) and "
+    "digits (depth 5, width 32, all 1,437 training images): 9 pruners x 5 densities x 10 seeds",
+    ("bars", "digits"), PrunerSelector(("single-shot", "multi-shot"), frozenset({"paper"})),
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=4, width=32, training_protocol="paper",
+    task_settings={"digits": DIGITS_SETTING},
 ))

@@ -177,3 +177,15 @@ def test_judge_leaves_findings_whose_grids_did_not_run_unchecked():
 def test_every_finding_is_decidable_or_honestly_unchecked_on_empty_views(fid):
     f = finding(fid)
     assert f.check({}).holds is None
+
+
+def test_vgg_finding_is_checked_on_digits():
+    f = finding("vgg")
+    rows = [cells("circle", p, s, 0.9, strong=0.3) for p in ("edge-popup", "edge-popup-annealed")
+            for s in ("ticket", "0.01")]
+    none = frame(*rows).assign(task="digits")
+    assert f.grids == ("vgg-digits",) and f.check({"vgg-digits": none}).holds is True
+    found = none.assign(strong_metric=lambda d: d.strong_metric.where(
+        ~((d.pruner == "edge-popup") & (d.density_spec == "0.01")), 0.95))
+    out = f.check({"vgg-digits": found})
+    assert out.holds is False and verdict(f, out) == NOT_REPRODUCED

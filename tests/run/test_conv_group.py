@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import torch
 
-from plantseek.run.grid import expand
+from plantseek.run.grid import expand, group_cells
 from plantseek.run.group import run_group
 from plantseek.run.suites import SUITES
 
@@ -24,8 +24,8 @@ def one_thread():
 
 
 def test_a_conv_group_records_ok_cells_with_recovery_metrics():
-    suite = SUITES.get("conv-default").with_overrides(pruners=["random", "magnitude"], densities=["ticket", "0.1"],
-                                                      n_samples=200)
+    suite = SUITES.get("conv-default").with_overrides(tasks=["bars"], pruners=["random", "magnitude"],
+                                                      densities=["ticket", "0.1"], n_samples=200)
     base = expand(suite)
     cells = base + [dataclasses.replace(base[0], ablation="shuffled")]
     results = run_group(cells)
@@ -41,7 +41,7 @@ def test_a_conv_group_records_ok_cells_with_recovery_metrics():
 
 @pytest.mark.slow
 def test_conv_default_runs_every_registered_pruner_without_a_failed_cell():
-    results = run_group(expand(SUITES.get("conv-default")))
+    results = [r for cells in group_cells(expand(SUITES.get("conv-default"))) for r in run_group(cells)]
     failed = [(c.pruner, c.density, r.error) for c, r in results if r.status != "ok"]
     assert not failed and len(results) == SUITES.get("conv-default").n_cells
 
