@@ -30,7 +30,7 @@ import pandas as pd
 
 from plantseek.core.errors import ConfigError
 from plantseek.report.format import spec_key
-from plantseek.report.prepared import prepare
+from plantseek.report.prepared import prepared
 from plantseek.report.tables import summary_table
 
 __all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
@@ -347,7 +347,7 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
         raise ConfigError(f"unknown plot format {fmt!r} (choose from {', '.join(FORMATS)})")
     from matplotlib import rc_context
 
-    d = prepare(df)
+    d = prepared(df)
     styles = _styles(d["_method"])  # colours fixed over all settings and filters
     d = filter_results(d, tasks, pruners)
     out = Path(out_dir)
