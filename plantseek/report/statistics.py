@@ -116,6 +116,7 @@ def _view(c: Comparison, figure: str | None, family: str = "") -> dict[str, Any]
         notes.append(f"with {c.instances} instances no Wilcoxon test can reach p < {ALPHA} "
                      f"(smallest possible p = {fmt(smallest_p(c.instances))})")
     return {"protocol": c.protocol, "task": c.task, "quantity": c.quantity, "key": c.key, "family": family,
+            "covers": " ".join(c.tasks),
             "title": comparison_title(c),
             "notes": "; ".join(notes) + ".", "figure": figure, "alt": cd_title(c),
             "stability": _stability_table(c.stability), "pairs": _pairs_table(c.pairs),

@@ -44,6 +44,8 @@ class Comparison:
     stability: pd.DataFrame
     family: str = ""
     training: str = ""
+    tasks: tuple[str, ...] = ()  # the tasks of the compared instances
+
 
     @property
     def methods(self) -> list[str]:
@@ -72,10 +74,12 @@ def comparison(df: pd.DataFrame, protocol: str, quantity: str = "weak_metric", t
     if np.isfinite(fr.p) and fr.p >= ALPHA:  # Demšar: no post-hoc test when the Friedman test does not reject
         joined = [tuple(fr.mean_ranks)]
     seeds = int(m.index.get_level_values("seed").nunique()) if len(m) else 0
+    sids = set(m.index.get_level_values("_sid")) if len(m) else set()
+    tasks = tuple(sorted(set(cells.loc[cells["_sid"].isin(sids), "task"])))
     return Comparison(protocol=protocol, task=task, quantity=quantity, instances=len(m),
                       incomplete=int(m.attrs.get("incomplete", 0)), seeds=seeds, friedman=fr,
                       cliques=joined, pairs=pairwise(m), stability=rank_stability(m), family=family,
-                      training=training)
+                      training=training, tasks=tasks)
 
 
 def comparisons(df: pd.DataFrame, quantity: str = "weak_metric", per_task: bool = True) -> list[Comparison]:

@@ -82,8 +82,11 @@
     var t = fTask ? fTask.value : '', p = fProto ? fProto.value : '', q = fQty.value, shown = 0;
     var f = fFam ? fFam.value : '';
     Array.prototype.forEach.call(document.querySelectorAll('section.stats-view'), function (s) {
-      var show = s.getAttribute('data-stats-task') === t && s.getAttribute('data-stats-quantity') === q &&
-        (!p || s.getAttribute('data-stats-protocol') === p) && (!!t || !f || s.getAttribute('data-stats-family') === f);
+      // a task shows its own view, or the pooled view of a group of settings that holds that task alone
+      var task = s.getAttribute('data-stats-task');
+      var mine = t ? task === t || (task === '' && s.getAttribute('data-stats-covers') === t)
+        : task === '' && (!f || s.getAttribute('data-stats-family') === f);
+      var show = mine && s.getAttribute('data-stats-quantity') === q && (!p || s.getAttribute('data-stats-protocol') === p);
       s.hidden = !show;
       if (show) shown++;
     });
