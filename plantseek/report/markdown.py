@@ -92,7 +92,7 @@ def _setting_section(b: dict[str, Any], figs: dict[str, str]) -> list[str]:
            f"{pm(b['ticket']['mean'], b['ticket']['std'])}; dense host after training: "
            f"{pm(b['dense_weak']['mean'], b['dense_weak']['std'])}; {b['seeds']} seed(s). "
            f"Each cell: R = recall, S = strong {md_escape(b['metric'])}, W = weak {md_escape(b['metric'])}; "
-           "**bold** = best in its column.", ""]
+           "**bold** = best mean in its column (not a claim of significance: see Statistics).", ""]
     head = ["method", "protocol"] + [md_escape(density_label(sp, b["dens"][sp])) for sp in b["specs"]] + \
         ["failed / cells"]
     out.append("| " + " | ".join(head) + " |")

@@ -73,6 +73,10 @@ def test_family_filter_shows_one_family_and_its_statistics(page):
     page.select_option("#f-family", "")
     assert len(_rows(page, "#all-results")) == n_rows
     assert not page.errors
+    # the highlighted best means are not called wins; two seeds per instance group decide nothing
+    assert "not a claim of significance" in page.locator("main > p.note").first.inner_text()
+    verdicts = set(page.locator("table.stats-pairs td.nosig, table.stats-pairs td.sig").all_inner_texts())
+    assert verdicts == {"no significant difference"}
 
 
 def test_all_results_has_ci_columns_with_the_two_seed_interval(page):
