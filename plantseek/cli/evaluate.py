@@ -63,11 +63,19 @@ def add_arguments(p) -> None:
 
 
 def build_suite(args):
-    from plantseek.run.suites import SUITES
+    """The named suite narrowed by the command line's options (a composite suite: each of its members)."""
+    from plantseek.run.suites import SUITES, CompositeSuite
 
     suite = SUITES.get(args.suite)
-    changes = dict(tasks=args.tasks, pruners=args.pruners, densities=args.densities, seeds=args.seeds,
-                   depth=args.depth, width=args.width, n_samples=args.n_samples)
+    if isinstance(suite, CompositeSuite):  # --tasks keeps the members running them; the rest applies to each
+        suite = suite.only_tasks(tuple(args.tasks)) if args.tasks else suite
+        return suite.narrowed(lambda member: _narrowed(member, args, tasks=False))
+    return _narrowed(suite, args)
+
+
+def _narrowed(suite, args, tasks: bool = True):
+    changes = dict(tasks=args.tasks if tasks else None, pruners=args.pruners, densities=args.densities,
+                   seeds=args.seeds, depth=args.depth, width=args.width, n_samples=args.n_samples)
     if args.noise is not None:
         changes["task_options"] = {**suite.task_options, "noise": args.noise}
     if args.protocol is not None:
@@ -86,7 +94,22 @@ def build_suite(args):
 
 def validate_grid(suite) -> None:
     """Fail fast, before any work, on unknown tasks/pruners, bad task options, a host too small for a task's
-    ticket or too large for this machine's memory, and a grid too large."""
+    ticket or too large for this machine's memory, and a grid too large (a composite suite: each member, then
+    their cells together)."""
+    from plantseek.core.errors import ConfigError
+    from plantseek.core.limits import MAX_CELLS
+    from plantseek.run.suites import CompositeSuite
+
+    if isinstance(suite, CompositeSuite):
+        for part in suite.parts():
+            validate_grid(part)
+        if suite.n_cells > MAX_CELLS:
+            raise ConfigError(f"the grid has {suite.n_cells} cells, more than {MAX_CELLS}: narrow it")
+        return
+    _validate_suite(suite)
+
+
+def _validate_suite(suite) -> None:
     from plantseek.core.errors import ConfigError
     from plantseek.core.limits import MAX_CELLS
     from plantseek.planted.task import get_task

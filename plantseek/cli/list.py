@@ -44,10 +44,12 @@ def run(args) -> int:
             warn(str(exc))
             continue
         print(f"  {name:<22} [{protocol_of(p)}] {getattr(p, 'description', '')}")
+    from plantseek.run.grid import expand
+
     print("suites:")
     for name in SUITES.names():
         s = SUITES.get(name)
-        print(f"  {name:<22} {s.n_cells} cells: {s.description}")
+        print(f"  {name:<22} {len(expand(s))} cells: {s.description}")  # expanded: a composite's shared cells once
     for failure in TASKS.failures() + PRUNERS.failures():
         warn(failure)
     return 0

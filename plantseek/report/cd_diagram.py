@@ -23,12 +23,18 @@ def _t(text) -> str:
     return str(text).replace("\\", "\\\\").replace("$", r"\$")
 
 
+def comparison_title(c: Comparison) -> str:
+    """``protocol · [family ·] [training ·] task or all tasks · quantity``."""
+    parts = [c.protocol, c.family, f"{c.training} training" if c.training else "", c.task or "all tasks",
+             QUANTITY_LABELS.get(c.quantity, c.quantity)]
+    return " · ".join(p for p in parts if p)
+
+
 def cd_title(c: Comparison) -> str:
     """What the diagram compares and the Friedman test's verdict, in one line."""
     fr = c.friedman
     test = (f"Friedman p = {fr.p:.3g}" if math.isfinite(fr.p) else "no Friedman test (2 methods)")
-    return (f"{c.protocol} · {c.task or 'all tasks'} · {QUANTITY_LABELS.get(c.quantity, c.quantity)}: "
-            f"{c.instances} instances, {test}, CD = {fr.cd:.2f}")
+    return (f"{comparison_title(c)}: {c.instances} instances, {test}, CD = {fr.cd:.2f}")
 
 
 def figure_cd(c: Comparison):

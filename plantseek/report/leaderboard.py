@@ -40,7 +40,10 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
 
     Everything comes from ``df`` alone. Returns the written files.
     """
-    prepare(df)  # validates before anything is written
+    d = prepare(df)  # validates before anything is written; prepared once for every part
+    from plantseek.report.statistics import all_comparisons
+
+    found = all_comparisons(d)  # computed once: the page, the README and the diagrams show the same
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     written: list[Path] = []
@@ -48,18 +51,19 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
     if with_plots:
         from plantseek.report.plots import plots_by_setting
 
-        for slug, kinds in plots_by_setting(df, out / "plots", fmt="png").items():
+        for slug, kinds in plots_by_setting(d, out / "plots", fmt="png").items():
             rel[slug] = {kind: f"plots/{p.name}" for kind, p in kinds.items()}
             written += list(kinds.values())
     cd_rel = {}
     if with_plots:
         from plantseek.report.cd_diagram import write_cd_diagrams
-        from plantseek.report.statistics import all_comparisons
 
-        for key, p in write_cd_diagrams(all_comparisons(df), out / "plots", fmt="svg").items():
+        for key, p in write_cd_diagrams(found, out / "plots", fmt="svg").items():
             cd_rel[key] = f"plots/{p.name}"
             written.append(p)
     written.append(write_results_csv(df, out / "results.csv"))
-    written.append(atomic_write_text(out / "README.md", render_markdown(df, rel, now, cd_figures=cd_rel)))
-    written.append(atomic_write_text(out / "index.html", render_html(df, rel, now, cd_figures=cd_rel)))
+    written.append(atomic_write_text(out / "README.md", render_markdown(d, rel, now, cd_figures=cd_rel,
+                                                                          comparisons=found)))
+    written.append(atomic_write_text(out / "index.html", render_html(d, rel, now, cd_figures=cd_rel,
+                                                                         comparisons=found)))
     return written

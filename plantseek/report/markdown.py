@@ -10,7 +10,7 @@ import pandas as pd
 
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
-from plantseek.report.prepared import prepare
+from plantseek.report.prepared import prepared
 from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
 from plantseek.report.statistics_md import statistics_markdown
@@ -18,11 +18,12 @@ from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, 
 
 
 def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
-                    now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None) -> str:
+                    now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None,
+                    comparisons: list | None = None) -> str:
     """README.md text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
     :func:`plantseek.report.plots.plots_by_setting`), ``cd_figures`` a comparison key to its critical-difference
     diagram (:mod:`plantseek.report.statistics_md`)."""
-    d = prepare(df)
+    d = prepared(df)
     plots = plots or {}
     out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
            *_sources(df),
@@ -30,7 +31,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
            "", "Files: [results.csv](results.csv) (every cell, no masks), [index.html](index.html) (sortable, "
            "filterable page with the plots).", ""]
     out += _ranking_section(ranking(d))
-    out += statistics_markdown(d, cd_figures)
+    out += statistics_markdown(d, cd_figures, comparisons)
     out += _sanity_section(sanity_table(d))
     out += _leak_section(leak_ceiling(d))
     for b in blocks(d):
@@ -91,7 +92,7 @@ def _setting_section(b: dict[str, Any], figs: dict[str, str]) -> list[str]:
            f"{pm(b['ticket']['mean'], b['ticket']['std'])}; dense host after training: "
            f"{pm(b['dense_weak']['mean'], b['dense_weak']['std'])}; {b['seeds']} seed(s). "
            f"Each cell: R = recall, S = strong {md_escape(b['metric'])}, W = weak {md_escape(b['metric'])}; "
-           "**bold** = best in its column.", ""]
+           "**bold** = best mean in its column (not a claim of significance: see Statistics).", ""]
     head = ["method", "protocol"] + [md_escape(density_label(sp, b["dens"][sp])) for sp in b["specs"]] + \
         ["failed / cells"]
     out.append("| " + " | ".join(head) + " |")

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plantseek.report.families import family_of, family_order
 from plantseek.report.format import density_label, fmt, h, metric_label
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
-from plantseek.report.prepared import prepare
+from plantseek.report.prepared import prepared
 from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.statistics import ci_html, interval_lookup, interval_note, statistics_context, with_intervals
 from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
@@ -47,11 +48,13 @@ def static_text(name: str) -> str:
 
 
 def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
-                now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None) -> str:
+                now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None,
+                comparisons: list | None = None) -> str:
     """index.html text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
     :func:`plantseek.report.plots.plots_by_setting`), ``cd_figures`` a comparison key to the relative path of its
-    critical-difference diagram (:func:`plantseek.report.cd_diagram.write_cd_diagrams`)."""
-    d = prepare(df)
+    critical-difference diagram (:func:`plantseek.report.cd_diagram.write_cd_diagrams`), ``comparisons`` are
+    :func:`~plantseek.report.statistics.all_comparisons` of ``df`` when already at hand (``df`` may be prepared)."""
+    d = prepared(df)
     plots = plots or {}
     intervals = interval_lookup(d)
     sanity = sanity_table(d)
@@ -59,7 +62,9 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     failed = d[~d["_ok"]]
     context = {
         "css": static_text("leaderboard.css"), "js": static_text("leaderboard.js"),
-        "provenance": provenance_line(df, now), "sources": submitted_sources(df), "tasks": sorted(d["task"].unique()),
+        "provenance": provenance_line(df, now), "sources": submitted_sources(df),
+        "tasks": [(t, family_of(t)) for t in sorted(d["task"].unique())],
+        "families": family_order(d["_family"]),
         "protocols": sorted(set(d["protocol"]) - {""}),
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
         "ranking": _ranking_table(ranking(d)),
@@ -67,8 +72,8 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
         "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {})),
                       "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
-        "statistics": statistics_context(d, cd_figures), "stats_css": static_text("statistics.css"),
-        "flat": _flat_table(summary_table(d)),
+        "statistics": statistics_context(d, cd_figures, comparisons), "stats_css": static_text("statistics.css"),
+        "flat": _flat_table(summary_table(d), intervals),
         "failed": _failed_table(failed) if len(failed) else None,
     }
     return _environment().get_template(TEMPLATE).render(context)
@@ -149,7 +154,7 @@ def _sanity_table(sanity: pd.DataFrame) -> dict[str, list[str]]:
     rows = []
     for r in sanity.to_dict("records"):
         metric = metric_label(r["metric_name"], r["higher_is_better"])
-        rows.append(f'<tr data-task="{h(r["task"])}" data-protocol="{h(r["protocol"])}">'
+        rows.append(f'<tr{_row_attrs(r["task"], r["protocol"])}>'
                     f'{text_td(r["setting"])}{text_td(metric)}{text_td(r["method"])}'
                     f'{num_td(r["density"], h(density_label(r["density_spec"], r["density"])))}')
         for _, pre in SIDES:
@@ -181,7 +186,8 @@ def _setting(b: dict[str, Any], figs: dict[str, str]) -> dict[str, Any]:
         rows += _setting_row(b, m)
     figures = [{"path": rel, "title": PLOT_TITLES.get(kind, kind), "caption": PLOT_CAPTIONS.get(kind, "")}
                for kind, rel in figs.items()]
-    return {"task": b["task"], "slug": b["slug"], "setting": b["setting"], "metric": b["metric"],
+    return {"task": b["task"], "family": family_of(b["task"]), "slug": b["slug"], "setting": b["setting"],
+            "metric": b["metric"],
             "direction": direction(b), "ticket": pm_html(b["ticket"]["mean"], b["ticket"]["std"]),
             "dense_weak": pm_html(b["dense_weak"]["mean"], b["dense_weak"]["std"]), "seeds": b["seeds"],
             "head": head, "subhead": subhead, "rows": rows, "figures": figures}
@@ -190,7 +196,7 @@ def _setting(b: dict[str, Any], figs: dict[str, str]) -> dict[str, Any]:
 def _setting_row(b: dict[str, Any], m: str) -> list[str]:
     """The lines of method ``m``'s row: recall, strong and weak per density (best highlighted), then failures."""
     proto = b["protocol"][m]
-    lines = [f'<tr data-task="{h(b["task"])}" data-protocol="{h(proto)}">'
+    lines = [f'<tr{_row_attrs(b["task"], proto)}>'
              f'<th class="l" scope="row" data-v="{h(m)}">{h(m)}</th>{text_td(proto, proto or "—")}']
     for sp in b["specs"]:
         c = b["cell"].get((m, sp))
@@ -217,27 +223,49 @@ _FLAT_HEADS = [("task", "str", None, "l"), ("depth", "num", "ascending", ""), ("
                ("noise", "num", "ascending", ""), ("instances", "str", None, "l"), ("method", "str", None, "l"),
                ("protocol", "str", None, "l"),
                ("density", "num", "ascending", ""), ("achieved density", "num", "ascending", ""),
-               ("recall", "num", None, ""), ("precision", "num", None, ""), ("metric", "str", None, "l"),
-               ("strong", "num", None, ""), ("weak", "num", None, ""), ("ticket (strong)", "num", None, ""),
-               ("ok", "num", None, ""), ("failed", "num", None, "")]
+               ("recall", "num", None, ""), ("recall: 95 % CI", "num", "ascending", "ci-col"),
+               ("precision", "num", None, ""), ("metric", "str", None, "l"),
+               ("strong", "num", None, ""), ("weak", "num", None, ""), ("weak: 95 % CI", "num", "ascending", "ci-col"),
+               ("ticket (strong)", "num", None, ""), ("ok", "num", None, ""), ("failed", "num", None, "")]
+_CI_TITLE = ('title="95 % bootstrap confidence interval of the mean over seeds (sorted by its width; empty: '
+             'n = 1, no interval)"')
 
 
-def _flat_table(s: pd.DataFrame) -> dict[str, list[str]]:
-    head = [th(h(label), i, t, first, cls) for i, (label, t, first, cls) in enumerate(_FLAT_HEADS)]
-    rows = [f'<tr data-task="{h(r.task)}" data-protocol="{h(r.protocol)}">{text_td(r.task)}'
+def _row_attrs(task: str, protocol: str) -> str:
+    """The attributes the page's filters read: task, protocol and task family."""
+    return f' data-task="{h(task)}" data-family="{h(family_of(task))}" data-protocol="{h(protocol)}"'
+
+
+def _ci_td(intervals: dict, key: tuple) -> str:
+    """A cell with the interval ``[low, high]`` of ``key`` (sorted by its width), or an empty cell (n = 1)."""
+    v = intervals.get(key)
+    if v is None:
+        return '<td class="ci-col" data-v=""></td>'
+    low, high, n = v
+    return num_td(high - low, f"[{h(fmt(low))}, {h(fmt(high))}]", "ci-col")
+
+
+def _flat_table(s: pd.DataFrame, intervals: dict | None = None) -> dict[str, list[str]]:
+    """The All results table; ``intervals``: :func:`~plantseek.report.statistics.interval_lookup` of the frame."""
+    intervals = intervals or {}
+    head = [th(h(label), i, t, first, cls, _CI_TITLE if cls == "ci-col" else "")
+            for i, (label, t, first, cls) in enumerate(_FLAT_HEADS)]
+    rows = [f"<tr{_row_attrs(r.task, r.protocol)}>{text_td(r.task)}"
             f"{num_td(r.depth, h(fmt(r.depth, 'g')))}{num_td(r.width, h(fmt(r.width, 'g')))}"
             f"{num_td(r.noise, h(fmt(r.noise, 'g')))}{text_td(r.instances)}"
             f"{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
             f"{num_td(r.density, h(density_label(r.density_spec, r.density)))}"
             f"{num_td(r.achieved_density_mean)}"
             f"{num_td(r.recall_mean, pm_html(r.recall_mean, r.recall_std))}"
+            f"{_ci_td(intervals, (r.sid, r.method, r.density_spec, 'recall'))}"
             f"{num_td(r.precision_mean, pm_html(r.precision_mean, r.precision_std))}"
             f"{text_td(r.metric_name, r.metric_name or '—')}"
             f"{num_td(r.strong_metric_mean, pm_html(r.strong_metric_mean, r.strong_metric_std))}"
             f"{num_td(r.weak_metric_mean, pm_html(r.weak_metric_mean, r.weak_metric_std))}"
+            f"{_ci_td(intervals, (r.sid, r.method, r.density_spec, 'weak_metric'))}"
             f"{num_td(r.ticket_metric_mean)}{num_td(float(r.ok), str(r.ok))}"
             f"{num_td(float(r.failed), str(r.failed), 'allfail' if r.failed else '')}</tr>"
-            for r in s.itertuples(index=False)]
+            for r in s.rename(columns={"_sid": "sid"}).itertuples(index=False)]
     return {"head": head, "rows": rows}
 
 
@@ -245,7 +273,7 @@ def _failed_table(failed: pd.DataFrame) -> dict[str, list[str]]:
     head = [th("setting", 0, "str", cls="l"), th("method", 1, "str", cls="l"), th("density", 2, "str", cls="l"),
             th("seed", 3, first="ascending"), th("error", 4, "str", cls="l")]
     view = failed.rename(columns={"_setting": "setting", "_method": "method"})
-    rows = [f'<tr data-task="{h(r.task)}" data-protocol="{h(r.protocol)}">'
+    rows = [f"<tr{_row_attrs(r.task, r.protocol)}>"
             f"{text_td(r.setting)}{text_td(r.method)}{text_td(r.density_spec)}{num_td(r.seed, h(fmt(r.seed, 'g')))}"
             f'<td class="l err">{h(str(r.error)[:300])}</td></tr>'
             for r in view.itertuples(index=False)]

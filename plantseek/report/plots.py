@@ -13,7 +13,8 @@ colour and marker across all figures:
 - ``walltime``: recall vs wall-clock, where wall-clock = ``prune_seconds`` (the pruner's own prune call) +
   ``train_seconds`` (weak training); a missing part counts as 0. It measures search cost, not inference speed.
 - ``compute``: recall vs the pruner's compute in dense training runs (``compute_dense_runs``, log x; a pruner
-  that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it.
+  that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it, and
+  only settings where some pruner spent compute.
 
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot, no global state; PNG through Agg) and
 written only into the folder given. The input frame is never modified.
@@ -30,7 +31,7 @@ import pandas as pd
 
 from plantseek.core.errors import ConfigError
 from plantseek.report.format import spec_key
-from plantseek.report.prepared import prepare
+from plantseek.report.prepared import prepared
 from plantseek.report.tables import summary_table
 
 __all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
@@ -303,8 +304,11 @@ def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
 
 def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
     """Recall vs the pruner's compute in dense training runs: every cell, and the mean per (method, density);
-    None when no cell recorded its compute."""
+    None when no cell recorded its compute, or when none spent any (every point would sit at the floor: the
+    leak-audit settings, whose detectors and random only read the host)."""
     cost = cells.loc[cells["_ok"], "compute_dense_runs"].astype(float)
+    if not (cost > 0).any():
+        return None
     drawn = _recall_scatter(cells, cost, COMPUTE_FLOOR, styles)
     if drawn is None:
         return None
@@ -347,7 +351,7 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
         raise ConfigError(f"unknown plot format {fmt!r} (choose from {', '.join(FORMATS)})")
     from matplotlib import rc_context
 
-    d = prepare(df)
+    d = prepared(df)
     styles = _styles(d["_method"])  # colours fixed over all settings and filters
     d = filter_results(d, tasks, pruners)
     out = Path(out_dir)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import StoreError
+from plantseek.report.families import families
 from plantseek.report.format import method_label, slugify
 from plantseek.report.leak import instance_columns, instances_label, is_leak_detector
 from plantseek.run.compute import COMPUTE_KEYS
@@ -41,7 +42,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     Added: ``_ok`` (status ok), ``_base`` (the pruner) and ``_ablation`` (the ``ablation`` column), ``_label``
     (the pruner's display name, ablation in brackets), ``instances`` ("public" or "hidden", from ``config_json``)
     and ``key_fingerprint`` (of a hidden instance's key), ``_sid`` (setting index, sorted), ``_setting`` (its label),
-    ``_slug`` (a file-name safe, unique name), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
+    ``_slug`` (a file-name safe, unique name), ``_family`` (the task's host family,
+    :mod:`plantseek.report.families`), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
     direction). Failed cells get the protocol of their method (of an ablation: else of its pruner), the metric
     name and direction of their setting when those are unique; a direction still unknown counts as higher-better.
     """
@@ -56,6 +58,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     d["_ablation"] = d["ablation"]
     d["_label"] = [method_label(p, a) for p, a in zip(d["pruner"], d["ablation"])]
     d["instances"], d["key_fingerprint"] = instance_columns(d)
+    d["_family"] = families(d["task"])
     _fill_protocols(d)
     _add_settings(d)
     _fill_metric(d)

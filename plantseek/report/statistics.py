@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.report.cd_diagram import QUANTITY_LABELS, cd_title
+from plantseek.report.cd_diagram import QUANTITY_LABELS, cd_title, comparison_title
+from plantseek.report.families import family_of, family_order
 from plantseek.report.format import fmt, h
 from plantseek.report.prepared import competitors, prepared
 from plantseek.stats.intervals import CONFIDENCE, INTERVAL_RULE, NO_INTERVAL, seed_intervals
@@ -77,9 +78,17 @@ def statistics_context(df: pd.DataFrame, figures: dict[str, str] | None = None,
     figures = figures or {}
     found = all_comparisons(df) if found is None else found
     seeds = max((c.seeds for c in found), default=0)
+    only = family_order(prepared(df)["_family"]) if found else []
     return {"rules": list(STATISTICS_RULES), "seeds_note": _seeds_note(seeds),
             "quantities": [(q, QUANTITY_LABELS[q]) for q in PAGE_QUANTITIES],
-            "views": [_view(c, figures.get(c.key)) for c in found]}
+            "views": [_view(c, figures.get(c.key), _family(c, only)) for c in found]}
+
+
+def _family(c: Comparison, families: list[str]) -> str:
+    """The task family a comparison belongs to (for the page's family filter)."""
+    if c.family:
+        return c.family
+    return family_of(c.task) if c.task else (families[0] if len(families) == 1 else "")
 
 
 def _seeds_note(seeds: int) -> str:
@@ -93,7 +102,7 @@ def _seeds_note(seeds: int) -> str:
             "(only instances where every method of the protocol has a value).")
 
 
-def _view(c: Comparison, figure: str | None) -> dict[str, Any]:
+def _view(c: Comparison, figure: str | None, family: str = "") -> dict[str, Any]:
     fr = c.friedman
     if math.isfinite(fr.p):
         verdict = "the methods differ" if fr.p < ALPHA else "no significant difference among the methods"
@@ -106,8 +115,9 @@ def _view(c: Comparison, figure: str | None) -> dict[str, Any]:
     if smallest_p(c.instances) >= ALPHA:
         notes.append(f"with {c.instances} instances no Wilcoxon test can reach p < {ALPHA} "
                      f"(smallest possible p = {fmt(smallest_p(c.instances))})")
-    return {"protocol": c.protocol, "task": c.task, "quantity": c.quantity, "key": c.key,
-            "title": f"{c.protocol} · {c.task or 'all tasks'} · {QUANTITY_LABELS.get(c.quantity, c.quantity)}",
+    return {"protocol": c.protocol, "task": c.task, "quantity": c.quantity, "key": c.key, "family": family,
+            "covers": " ".join(c.tasks),
+            "title": comparison_title(c),
             "notes": "; ".join(notes) + ".", "figure": figure, "alt": cd_title(c),
             "stability": _stability_table(c.stability), "pairs": _pairs_table(c.pairs),
             "wins": int(c.pairs["significant"].sum()) if len(c.pairs) else 0}

@@ -12,9 +12,11 @@ from plantseek.stats.paired import NOT_SIGNIFICANT
 from plantseek.stats.protocols import ALL_TASKS, Comparison
 
 
-def statistics_markdown(df: pd.DataFrame, figures: dict[str, str] | None = None) -> list[str]:
-    """The section's lines (none when no protocol has two methods on a common instance)."""
-    found = [c for c in all_comparisons(df) if c.task == ALL_TASKS]
+def statistics_markdown(df: pd.DataFrame, figures: dict[str, str] | None = None,
+                        comparisons: list[Comparison] | None = None) -> list[str]:
+    """The section's lines (none when no protocol has two methods on a common instance); ``comparisons``:
+    :func:`~plantseek.report.statistics.all_comparisons` of ``df`` when already at hand."""
+    found = [c for c in (all_comparisons(df) if comparisons is None else comparisons) if c.task == ALL_TASKS]
     if not found:
         return []
     figures = figures or {}

@@ -20,7 +20,7 @@ from plantseek.run.executors import make_executor
 from plantseek.run.group import run_group
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.run.records import CellConfig, CellResult
-from plantseek.run.suites import Suite
+from plantseek.run.suites import CompositeSuite, Suite
 from plantseek.train.config import pruning_budget
 
 
@@ -32,9 +32,16 @@ def pruner_code_hash(ref: str) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
 
 
-def expand(suite: Suite) -> list[CellConfig]:
+def expand(suite: Suite | CompositeSuite) -> list[CellConfig]:
     """All cells of a suite, in a stable order (task, seed, pruner, density). The pruners' budget takes the
-    pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights)."""
+    pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights). A
+    composite suite's cells: its members' in member order, a cell id already given by an earlier member left out."""
+    if isinstance(suite, CompositeSuite):
+        unique = {}
+        for part in suite.parts():
+            for c in expand(part):
+                unique.setdefault(c.cell_id, c)
+        return list(unique.values())
     budget = pruning_budget(suite.budget, suite.training_protocol)
     pruners = suite.pruner_names()
     codes = {p: pruner_code_hash(p) for p in pruners}

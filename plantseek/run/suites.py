@@ -9,7 +9,7 @@ so this module imports no pruner, and a newly registered, tagged pruner joins it
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_CELLS, MAX_DEPTH, MAX_N_SAMPLES, MAX_SEED, MAX_SEEDS, MAX_WIDTH
@@ -17,7 +17,7 @@ from plantseek.prune.masks import validate_density
 from plantseek.core.registry import Registry
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
-SUITES: Registry["Suite"] = Registry("suite")
+SUITES: Registry["Suite | CompositeSuite"] = Registry("suite")
 
 PAPER_TASKS = ("circle", "relu", "helix")
 
@@ -155,7 +155,58 @@ def check_overrides(changes: dict[str, Any]) -> None:
             _check_int(key, changes[key], lo, hi)
 
 
-def _register(suite: Suite) -> None:
+@dataclass(frozen=True)
+class CompositeSuite:
+    """A suite made of named suites (or suites): its cells are the union of theirs, in member order, each cell id
+    once (:func:`plantseek.run.grid.expand`). Members are looked up by name when used, so a suite registered later
+    (by another module or a plug-in) joins by adding its name to ``members``."""
+
+    name: str
+    description: str
+    members: tuple["str | Suite", ...]
+
+    def parts(self) -> tuple[Suite, ...]:
+        """The member suites, names resolved now (an unknown name is a one-line error); a composite member
+        contributes its own parts."""
+        out: list[Suite] = []
+        for m in self.members:
+            suite = SUITES.get(m) if isinstance(m, str) else m
+            out += suite.parts() if isinstance(suite, CompositeSuite) else [suite]
+        return tuple(out)
+
+    def pruner_names(self) -> tuple[str, ...]:
+        """Every member's pruners, each once, in member order."""
+        return tuple(dict.fromkeys(p for s in self.parts() for p in s.pruner_names()))
+
+    @property
+    def n_cells(self) -> int:
+        """The members' cells summed: an upper bound (cells two members share count once in
+        :func:`~plantseek.run.grid.expand`, which ``list`` counts)."""
+        return sum(s.n_cells for s in self.parts())
+
+    def narrowed(self, narrow: Callable[[Suite], Suite]) -> "CompositeSuite":
+        """The composite with ``narrow`` applied to every member (the command line's overrides: e.g. fewer seeds)."""
+        return replace(self, members=tuple(narrow(s) for s in self.parts()))
+
+    def only_tasks(self, tasks: tuple[str, ...]) -> "CompositeSuite":
+        """The members that run one of ``tasks``, each narrowed to those of its tasks (a one-line error when no
+        member runs any)."""
+        kept = [replace(s, tasks=tuple(t for t in s.tasks if t in tasks)) for s in self.parts()]
+        kept = [s for s in kept if s.tasks]
+        if not kept:
+            have = sorted({t for s in self.parts() for t in s.tasks})
+            raise ConfigError(f"suite {self.name!r} runs none of the tasks {', '.join(tasks)} (it runs: "
+                              f"{', '.join(have)})")
+        return replace(self, members=tuple(kept))
+
+    def with_overrides(self, **changes: Any) -> "CompositeSuite":
+        """Every member with the same overrides; ``tasks`` keeps only the members (and their tasks) named."""
+        tasks = changes.pop("tasks", None)
+        suite = self.only_tasks(tuple(tasks)) if tasks is not None else self
+        return suite.narrowed(lambda s: s.with_overrides(**changes))
+
+
+def _register(suite: Suite | CompositeSuite) -> None:
     SUITES.register(suite.name, suite)
 
 
@@ -219,4 +270,15 @@ _register(Suite(
     ("bars", "digits"), PrunerSelector(("single-shot", "multi-shot"), frozenset({"paper"})),
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=4, width=32, training_protocol="paper",
     task_settings={"digits": DIGITS_SETTING},
+))
+
+#: the suites of the published leaderboard (``leaderboard/``), in order; a suite that lands joins with one line
+PUBLISHED_MEMBERS: tuple[str, ...] = (
+    "paper-singleshot", "paper-multishot", "paper-strong", "methods-paper", "leak-audit", "conv-paper",
+    "default", "conv-default",  # the quick suites' cells too (default's overlap methods-paper at seed 0: stored once)
+    # "attention-paper",  # PLACEHOLDER: uncomment when the attention task family registers its attention-paper suite
+)
+_register(CompositeSuite(
+    "published", "the published leaderboard: " + ", ".join(PUBLISHED_MEMBERS) + " (each cell once)",
+    PUBLISHED_MEMBERS,
 ))

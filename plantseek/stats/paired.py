@@ -95,9 +95,11 @@ def pairwise(matrix: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     Wilcoxon test, Holm-corrected p, effect size and verdict. Columns :data:`PAIR_COLUMNS`; ``verdict`` names the
     better method only when ``p_holm < alpha``, else it is :data:`NOT_SIGNIFICANT`."""
     rows = []
+    values = matrix.to_numpy(dtype=float) if matrix.size else np.zeros((0, matrix.shape[1]))
+    column = {m: values[:, j] for j, m in enumerate(matrix.columns)}  # one array per method (no per-pair lookups)
     for a, b in itertools.combinations(list(matrix.columns), 2):
-        d = (matrix[a] - matrix[b]).to_numpy(dtype=float)
-        nonzero, stat, p = wilcoxon_pair(matrix[a], matrix[b])
+        d = column[a] - column[b]
+        nonzero, stat, p = wilcoxon_pair(column[a], column[b])
         rows.append([a, b, len(d), nonzero, float(np.median(d)) if len(d) else np.nan, stat, p,
                      np.nan, rank_biserial(d)])
     out = pd.DataFrame(rows, columns=PAIR_COLUMNS[:-2])

@@ -48,6 +48,8 @@ def test_the_compute_figure_needs_recorded_compute():
     old = frame()
     old["compute_dense_runs"] = np.nan  # a store written before compute was recorded
     assert figure_compute(prepare(old)) is None
+    free = d.assign(compute_dense_runs=0.0)  # no pruner spent anything: every point at the floor says nothing
+    assert figure_compute(free) is None
     assert ranking(old)["compute_dense_runs"].isna().all()
     assert pd.isna(compute_view(old)["compute_dense_runs_mean"]).all()
 

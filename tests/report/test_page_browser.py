@@ -85,7 +85,11 @@ def test_loads_without_errors_and_images(page, board):
     # 2 settings x 5 figures (recall vs compute included), and critical-difference diagrams: single-shot (the one
     # protocol with two methods) over all tasks, on circle and on relu, each on the weak metric and on recall
     assert n_plots == 10 + 6
-    images = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    # images load lazily (a paper-scale page has hundreds): every one is marked so, and every one loads when asked
+    assert page.evaluate("Array.from(document.images).every(i => i.loading === 'lazy')")
+    images = page.evaluate("Promise.all(Array.from(document.images).map(i => { i.loading = 'eager'; "
+                           "return i.decode().then(() => [i.getAttribute('src'), i.complete, i.naturalWidth], "
+                           "() => [i.getAttribute('src'), false, 0]); }))")
     assert len(images) == n_plots
     assert all(done and width > 0 for _, done, width in images), images
     assert page.title() == "plantseek leaderboard"

@@ -74,3 +74,15 @@ def test_the_markdown_names_wins_only_where_significant():
                          cd_figures={"single-shot-weak-metric": "plots/cd_single-shot-weak-metric.svg"})
     assert "- alpha better than beta (Holm p = 0.0312, r = +1.00, 6 instances)" in md
     assert "](plots/cd_single-shot-weak-metric.svg)" in md
+
+
+def test_long_pair_tables_start_folded():
+    """Past 30 pairs (9 methods: 36 pairs) a view's table of pairs starts folded; with 3 methods (3 pairs) open."""
+    rows = [_row(task="circle", pruner=f"m{i}", seed=s, weak_metric=0.5 + 0.01 * i, recall=0.5)
+            for i in range(9) for s in range(2)]
+    html = render_html(pd.DataFrame(rows))
+    folded = re.findall(r'<details class="pairs"( open)?><summary><h4>Which differences are significant '
+                        r'\((\d+) of (\d+) pairs\)', html)
+    assert folded and all(opened == "" and total == "36" for opened, _, total in folded)
+    few = render_html(pd.DataFrame([r for r in rows if r["pruner"] in ("m0", "m1", "m2")]))
+    assert re.findall(r'<details class="pairs"( open)?>', few) == [" open"] * 2  # weak metric and recall
