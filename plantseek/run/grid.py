@@ -24,6 +24,7 @@ from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.run.records import CellConfig, CellResult
 from plantseek.run.suites import Suite
 from plantseek.train.config import pruning_budget
+from plantseek.train.device import resolve_device
 
 
 def pruner_code_hash(ref: str) -> str:
@@ -58,17 +59,21 @@ def group_cells(cells: Iterable[CellConfig]) -> list[list[CellConfig]]:
     return list(groups.values())
 
 
-# automatic --max-batch: at most this many networks per bundle (~0.8 MB each on the paper's hosts), and at least
-# BUNDLES_PER_JOB bundles per worker process, so that the work spreads and results are stored as the grid goes
-AUTO_MAX_BATCH = 512
+# automatic --max-batch, per device type: at most this many networks per bundle, and at least BUNDLES_PER_JOB
+# bundles per worker process (so that the work spreads and results are stored as the grid goes). On the CPU one
+# thread's throughput per network stops growing at K ~ 16-32 networks and falls when the stacked working set
+# leaves the cache (README "Performance": bench's K sweep), so bundles there only fill small groups up to 32;
+# a GPU wants every network it can hold (~0.8 MB each on the paper's hosts).
+AUTO_MAX_BATCH = {"cpu": 32, "cuda": 512}
 BUNDLES_PER_JOB = 3
 
 
-def auto_max_batch(groups: Sequence[Sequence[CellConfig]], jobs: int) -> int:
-    """The networks per bundle when ``--max-batch`` is not given: :data:`AUTO_MAX_BATCH`, fewer when the grid
-    would otherwise give fewer than :data:`BUNDLES_PER_JOB` bundles per worker process."""
+def auto_max_batch(groups: Sequence[Sequence[CellConfig]], jobs: int, device_type: str = "cpu") -> int:
+    """The networks per bundle when ``--max-batch`` is not given: :data:`AUTO_MAX_BATCH` of the device type,
+    fewer when the grid would otherwise give fewer than :data:`BUNDLES_PER_JOB` bundles per worker process."""
     total = sum(networks_of(g) for g in groups)
-    return max(1, min(AUTO_MAX_BATCH, -(-total // (BUNDLES_PER_JOB * max(1, jobs)))))
+    most = AUTO_MAX_BATCH.get(device_type, AUTO_MAX_BATCH["cpu"])
+    return max(1, min(most, -(-total // (BUNDLES_PER_JOB * max(1, jobs)))))
 
 
 def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
@@ -90,7 +95,7 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
         cells = [c for c in cells if c.cell_id not in done]
     results: list[tuple[CellConfig, CellResult]] = []
     groups = group_cells(cells)
-    bundles = bundle_groups(groups, max_batch or auto_max_batch(groups, jobs))
+    bundles = bundle_groups(groups, max_batch or auto_max_batch(groups, jobs, resolve_device(device).type))
     work = [(b, prune_timeout, device) for b in bundles]
     for group_results in make_executor(jobs, executor).imap(_run_bundle_task, work):
         for config, result in group_results:
