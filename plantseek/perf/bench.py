@@ -23,6 +23,10 @@ What each number means:
 - ``paper_group_seconds``: wall-clock of one cell group (one instance: Circle, seed 0, every pruner and density
   of the grid) of ``paper-singleshot`` and of ``paper-multishot`` through the harness, or null. A grid is
   75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
+- ``step_breakdown[K]`` (K >= 128): seconds per network-step of the forward pass, the loss gradient, the backward
+  pass and the optimiser, each timed alone (what limits the roofline share at large K).
+- ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
+  (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
 
 from __future__ import annotations
