@@ -137,3 +137,25 @@ def test_bench_cross_instance_slice_gives_identical_cells():
 
     r = cross_instance_seconds(seeds=(0, 1, 2))
     assert r["identical"] and r["cells"] == 3 and r["per_instance_seconds"] > 0
+
+
+@pytest.mark.parametrize("engine", ["loop", "batched"])
+def test_train_masks_takes_one_training_set_per_network(engine):
+    import torch
+
+    from plantseek.nets.mlp import Architecture, he_init
+    from plantseek.train.loop import train_masks
+
+    arch, config = Architecture((2, 6, 6, 3)), TrainConfig(epochs=2, batch_size=8)
+    g = torch.Generator().manual_seed(3)
+    states = [he_init(arch, g) for _ in range(2)]
+    masks = [{n: torch.rand(s, generator=g) < 0.6 for n, s in arch.weight_shapes().items()} for _ in range(2)]
+    xs = [torch.randn(40, 2, generator=g) for _ in range(2)]
+    ys = [torch.randint(0, 3, (40,), generator=g) for _ in range(2)]
+    loss = torch.nn.functional.cross_entropy
+    together = train_masks(arch, states, masks, xs, ys, loss, config,
+                           [torch.Generator().manual_seed(k) for k in range(2)], engine=engine)
+    for k in range(2):
+        [alone] = train_masks(arch, states[k], [masks[k]], xs[k], ys[k], loss, config,
+                              [torch.Generator().manual_seed(k)], engine=engine)
+        assert all(torch.equal(a, b) for a, b in zip(alone.state_dict().values(), together[k].state_dict().values()))
