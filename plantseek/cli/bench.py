@@ -20,8 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=a.integer(1, 1024), default=None,
                    help="torch threads (default: 1 or all cores, whichever a quick probe finds faster; "
                         "at most 4 per usable core)")
-    p.add_argument("--ks", type=a.integer_list(1, MAX_K, MAX_KS), default=(1, 8, 32, 128),
-                   help=f"networks trained at once (default 1,8,32,128; each at most {MAX_K}, at most {MAX_KS} values)")
+    p.add_argument("--ks", type=a.integer_list(1, MAX_K, MAX_KS), default=(1, 8, 32, 128, 512),
+                   help=f"networks trained at once (default 1,8,32,128,512; each at most {MAX_K}, at most {MAX_KS} "
+                        "values)")
     p.add_argument("--densities", type=a.number_list, default=(1.0, 0.1),
                    help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
     p.add_argument("--no-suite", action="store_true",
@@ -62,6 +63,15 @@ def _table(r: dict) -> str:
     for name, g in (r.get("paper_group_seconds") or {}).items():
         lines.append(f"  one cell group of {name}: {g['seconds']:.1f} s ({g['cells']} cells, {g['failed']} failed, "
                      f"{g['instance']}; the grid has {g['groups_in_grid']} such groups)")
+    for k, parts in (r.get("step_breakdown") or {}).items():
+        total = sum(parts.values())
+        lines.append(f"  one step at K={k}: {total * 1e6:.1f} us per network: " + ", ".join(
+            f"{name} {100 * v / total:.0f}%" for name, v in parts.items()))
+    for what, c in (r.get("cross_instance") or {}).items():
+        lines.append(f"  cross-instance batching ({what}: {c['grid']}, {c['slice']}, {c['cells']} cells): per instance "
+                     f"{c['per_instance_seconds']:.1f} s ({c['per_instance_cpu_seconds']:.1f} CPU s), batched "
+                     f"(max {c['max_batch']}) {c['batched_seconds']:.1f} s ({c['batched_cpu_seconds']:.1f} CPU s): "
+                     f"{c['speedup']:.2f}x ({c['cpu_speedup']:.2f}x CPU); identical cells: {c['identical']}")
     return "\n".join(lines)
 
 

@@ -44,6 +44,9 @@ def add_arguments(p) -> None:
                         "single-tensor is torch.optim.Adam's default, as in the paper's code)")
     p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
+    p.add_argument("--max-batch", type=a.integer(1, 1 << 20), default=None,
+                   help="networks trained as one batch across instances (1: one instance at a time; default: "
+                        "automatic, up to 512 and at least 3 batches per worker; see README Performance)")
     p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
     p.add_argument("--timeout", type=a.number(0, limits.MAX_TIMEOUT, above=True), default=None,
@@ -239,7 +242,8 @@ def run(args) -> int:
 
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
-                            prune_timeout=timeout, device=args.device, on_result=on_result)
+                            prune_timeout=timeout, device=args.device, on_result=on_result,
+                            max_batch=args.max_batch)
     finally:
         if bar is not None:
             bar.close()

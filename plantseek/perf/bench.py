@@ -23,6 +23,10 @@ What each number means:
 - ``paper_group_seconds``: wall-clock of one cell group (one instance: Circle, seed 0, every pruner and density
   of the grid) of ``paper-singleshot`` and of ``paper-multishot`` through the harness, or null. A grid is
   75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
+- ``step_breakdown[K]`` (K >= 128): seconds per network-step of the forward pass, the loss gradient, the backward
+  pass and the optimiser, each timed alone (what limits the roofline share at large K).
+- ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
+  (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from plantseek.train.config import TrainConfig
 from plantseek.train.loop import model_optimizer
 
 BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
-KS = (1, 8, 32, 128)
+KS = (1, 8, 32, 128, 512)
 
 
 def n_params(arch: Architecture) -> int:
@@ -114,7 +118,8 @@ def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.
 
     steps_of(batches[:warmup])
     return Runner(lambda: steps_of(batches[warmup:]), k * steps,
-                  {"k": k, "packed_optimizer": trainer.packed_index is not None})
+                  {"k": k, "packed_optimizer": trainer.packed_index is not None, "trainer": trainer,
+                   "batches": batches[warmup:]})
 
 
 def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
@@ -155,7 +160,8 @@ def interleaved_best(runners: Sequence[Runner], repeats: int) -> list[float]:
 def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
     """Network-steps/s and GFLOP/s of a runner that took ``seconds``."""
     per_s = runner.network_steps / seconds
-    return {**runner.info, "seconds_per_run": seconds, "network_steps_per_s": per_s,
+    info = {k: v for k, v in runner.info.items() if k not in ("trainer", "batches")}
+    return {**info, "seconds_per_run": seconds, "network_steps_per_s": per_s,
             "gflops": per_s * flops_per_network_step(BENCH_ARCH, batch) / 1e9}
 
 
@@ -189,6 +195,72 @@ def group_seconds(name: str) -> dict[str, Any]:
     return {"seconds": seconds, "cells": len(group), "failed": failed,
             "groups_in_grid": len(group_cells(expand(suite))),
             "instance": f"{group[0].task} depth {group[0].depth} width {group[0].width} seed {group[0].seed}"}
+
+
+def step_breakdown(k: int, steps: int = 20, repeats: int = 5) -> dict[str, float]:
+    """Where one optimiser step of the batched engine spends its time at ``k`` networks (dense masks): the
+    forward pass, the loss gradient, the backward pass (products, weight-gradient masking, bias sums, ReLU
+    gradient) and the optimiser, each timed alone over the same ``steps`` batches, best of ``repeats``;
+    seconds per step and network."""
+    runner_parts = batched_runner(k, steps, warmup=1)
+    trainer, batches = runner_parts.info["trainer"], runner_parts.info["batches"]
+    prepared = []
+    with torch.no_grad():
+        for rows in batches:
+            xb, yb = trainer.data.gather(rows)
+            out, acts = trainer.model.forward(xb, keep=True)
+            prepared.append((xb, yb, out, acts, trainer.loss_grad(out, yb)))
+
+    def forward():
+        for xb, *_ in prepared:
+            trainer.model.forward(xb, keep=True)
+
+    def loss():
+        for _, yb, out, _, _ in prepared:
+            trainer.loss_grad(out, yb)
+
+    def backward():
+        for *_, acts, g in prepared:
+            trainer.model.backward(acts, g)
+
+    def optimizer():
+        for _ in prepared:
+            trainer.opt.step(trainer.params, trainer.grads, trainer.config.lr)
+
+    parts = {"forward": forward, "loss_gradient": loss, "backward": backward, "optimizer": optimizer}
+    with torch.no_grad():
+        best = interleaved_best([Runner(f, 0, {}) for f in parts.values()], repeats)
+    return {name: t / (len(prepared) * k) for name, t in zip(parts, best)}
+
+
+def cross_instance_seconds(name: str = "paper-singleshot", pruners: Sequence[str] | None = ("magnitude",),
+                           densities: Sequence[str] | None = ("0.1",), seeds: Sequence[int] = tuple(range(8)),
+                           max_batch: int = 512) -> dict[str, Any]:
+    """A slice of a paper grid (``pruners`` x ``densities`` x ``seeds`` on its first task; None: the grid's
+    own) run twice in this process: one instance at a time (``max_batch=1``, the per-instance grouping) and
+    with the instances' networks trained as one batch (``max_batch``); wall-clock and this process's CPU
+    seconds of each, the speed-up, and whether every cell came out the same."""
+    from plantseek.run.grid import expand, run_cells
+    from plantseek.run.suites import SUITES
+
+    suite = SUITES.get(name)
+    suite = suite.with_overrides(tasks=suite.tasks[:1], seeds=list(seeds),
+                                 pruners=list(pruners or suite.pruner_names()),
+                                 densities=list(densities or suite.densities))
+    cells = expand(suite)
+    timed: dict[int, Any] = {}
+    for size in (1, max_batch):
+        t0, c0 = time.perf_counter(), time.process_time()
+        results = run_cells(cells, max_batch=size)
+        timed[size] = (time.perf_counter() - t0, time.process_time() - c0, results)
+    (alone, alone_cpu, a), (together, together_cpu, b) = timed[1], timed[max_batch]
+    same = all(ra.mask == rb.mask and ra.metrics == rb.metrics and repr(ra.weak_metric) == repr(rb.weak_metric)
+               for (_, ra), (_, rb) in zip(a, b))
+    return {"grid": name, "slice": f"{suite.tasks[0]}, {len(suite.pruners)} pruner(s) x {len(suite.densities)} "
+            f"densities x {len(suite.seeds)} seeds", "cells": len(cells), "per_instance_seconds": alone,
+            "per_instance_cpu_seconds": alone_cpu, "batched_seconds": together, "batched_cpu_seconds": together_cpu,
+            "max_batch": max_batch, "speedup": alone / together, "cpu_speedup": alone_cpu / together_cpu,
+            "identical": same}
 
 
 def choose_threads(cores: int | None = None) -> tuple[int, str]:
@@ -270,7 +342,9 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         peak = peak_gflops(1024 if quick else 2048, repeats)
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
         suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
-        groups = None
+        groups = cross = None
+        say("step breakdown at K=" + ", ".join(str(k) for k in ks if k >= 128))
+        breakdown = {str(k): step_breakdown(k, 4 if quick else 20, 2 if quick else 5) for k in ks if k >= 128}
         if suite and not quick:
             say("default suite")
             suite_s, suite_note = suite_seconds("default")
@@ -278,6 +352,9 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
             for name in ("paper-singleshot", "paper-multishot"):
                 say(f"one cell group of {name}")
                 groups[name] = group_seconds(name)
+            say("cross-instance batching on slices of paper-singleshot")
+            cross = {"small_groups": cross_instance_seconds(),
+                     "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
     finally:
         torch.set_num_threads(previous)
     arch = BENCH_ARCH
@@ -303,4 +380,6 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         "suite_seconds": suite_s,
         "suite_note": suite_note,
         "paper_group_seconds": groups,
+        "step_breakdown": breakdown,
+        "cross_instance": cross,
     }

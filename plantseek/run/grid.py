@@ -3,9 +3,10 @@
 * :func:`expand`: every cell of a suite, in a stable order (task, seed, pruner, density);
 * :func:`group_cells`: cells sharing an instance (task, depth, width, seed, options, samples), so that each
   instance is planted, and each of its masks trained, once;
-* :func:`run_cells`: skips the cells a results store already finished, runs every group through
-  :func:`plantseek.run.group.run_group` on an executor (:mod:`plantseek.run.executors`), and stores each
-  result as soon as its group ends.
+* :func:`run_cells`: skips the cells a results store already finished, bundles the groups that can train
+  together (:func:`plantseek.run.batch.bundle_groups`, up to ``max_batch`` networks), runs every bundle
+  (:func:`plantseek.run.batch.run_batch`; a single group through :func:`plantseek.run.group.run_group`) on an
+  executor (:mod:`plantseek.run.executors`), and stores each result as soon as its bundle ends.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from plantseek.prune.contract import is_file_ref
+from plantseek.run.batch import bundle_groups, networks_of, run_batch
 from plantseek.run.executors import make_executor
 from plantseek.run.group import run_group
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.run.records import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
 from plantseek.train.config import pruning_budget
+from plantseek.train.device import resolve_device
 
 
 def pruner_code_hash(ref: str) -> str:
@@ -64,22 +67,45 @@ def group_cells(cells: Iterable[CellConfig]) -> list[list[CellConfig]]:
     return list(groups.values())
 
 
-def _run_group_task(args) -> list[tuple[CellConfig, CellResult]]:
-    cells, timeout, device = args
-    return run_group(cells, timeout, device)
+# automatic --max-batch, per device type: at most this many networks per bundle, and at least BUNDLES_PER_JOB
+# bundles per worker process (so that the work spreads and results are stored as the grid goes). On the CPU one
+# thread's throughput per network stops growing at K ~ 16-32 networks and falls when the stacked working set
+# leaves the cache (README "Performance": bench's K sweep), so bundles there only fill small groups up to 32;
+# a GPU wants every network it can hold (~0.8 MB each on the paper's hosts).
+AUTO_MAX_BATCH = {"cpu": 32, "cuda": 512}
+BUNDLES_PER_JOB = 3
+
+
+def auto_max_batch(groups: Sequence[Sequence[CellConfig]], jobs: int, device_type: str = "cpu") -> int:
+    """The networks per bundle when ``--max-batch`` is not given: :data:`AUTO_MAX_BATCH` of the device type,
+    fewer when the grid would otherwise give fewer than :data:`BUNDLES_PER_JOB` bundles per worker process."""
+    total = sum(networks_of(g) for g in groups)
+    most = AUTO_MAX_BATCH.get(device_type, AUTO_MAX_BATCH["cpu"])
+    return max(1, min(most, -(-total // (BUNDLES_PER_JOB * max(1, jobs)))))
+
+
+def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
+    groups, timeout, device = args
+    if len(groups) == 1:
+        return run_group(groups[0], timeout, device)
+    return run_batch(groups, timeout, device)
 
 
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
               prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
-              on_result: Callable[[CellConfig, CellResult], None] | None = None,
+              on_result: Callable[[CellConfig, CellResult], None] | None = None, max_batch: int | None = None,
               ) -> list[tuple[CellConfig, CellResult]]:
-    """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its group ends."""
+    """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its bundle ends.
+    ``max_batch``: networks trained as one batch across instances (1: one instance at a time; None: automatic,
+    :func:`auto_max_batch`)."""
     if store is not None:
         done = store.finished_ids()
         cells = [c for c in cells if c.cell_id not in done]
     results: list[tuple[CellConfig, CellResult]] = []
-    work = [(g, prune_timeout, device) for g in group_cells(cells)]
-    for group_results in make_executor(jobs, executor).imap(_run_group_task, work):
+    groups = group_cells(cells)
+    bundles = bundle_groups(groups, max_batch or auto_max_batch(groups, jobs, resolve_device(device).type))
+    work = [(b, prune_timeout, device) for b in bundles]
+    for group_results in make_executor(jobs, executor).imap(_run_bundle_task, work):
         for config, result in group_results:
             if store is not None:
                 store.put(config, result)

@@ -159,9 +159,20 @@ def ablate_step(run: GroupRun) -> None:
         run.trainees.append(Trainee(c, job, mask, host, planted_host=host is run.instance.initial_state))
 
 
-def train_step(run: GroupRun, device: str | None = None) -> None:
-    """Weak training of every trainee and of the dense host (last), in one ``train_masks`` call; identical
-    (mask, host) pairs train to identical networks (same start, same data order), so each trains once."""
+@dataclass
+class TrainPlan:
+    """One instance's share of a training call: its distinct (mask, host) pairs as starts (each with its own
+    generator), and which of them each trainee and, last, the dense host takes (``slot``)."""
+
+    starts: list[dict[str, torch.Tensor]]
+    masks: list[Mask]
+    generators: list[torch.Generator]
+    slot: list[int]
+
+
+def train_plan(run: GroupRun) -> TrainPlan:
+    """What :func:`train_step` trains for a group: every trainee and the dense host (last); identical
+    (mask, host) pairs train to identical networks (same start, same data order), so each is listed once."""
     instance, first = run.instance, run.cells[0]
     train = instance.data.train
     dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
@@ -171,16 +182,31 @@ def train_step(run: GroupRun, device: str | None = None) -> None:
     unique: dict[tuple, int] = {}
     slot = [unique.setdefault((tuple(m), pack_mask(m), p), len(unique)) for m, p in zip(masks, planted)]
     first_of = {i: k for k, i in reversed(list(enumerate(slot)))}
-    t0 = time.perf_counter()
     todo = [first_of[i] for i in range(len(unique))]
     start = TRAINING_PROTOCOLS.get(first.training_protocol)
     starts = [start(hosts[k], masks[k], train.x, train.y, instance.task.kind, instance.arch) for k in todo]
-    kwargs = {"device": device} if device else {}
-    trained = train_masks(instance.arch, starts, [masks[k] for k in todo], train.x, train.y, instance.task.loss,
-                          first.train, [seeding.generator(first.seed, "train") for _ in todo], **kwargs)
-    models = [trained[i] for i in slot]
-    run.train_seconds = (time.perf_counter() - t0) / len(masks)
+    return TrainPlan(starts, [masks[k] for k in todo], [seeding.generator(first.seed, "train") for _ in todo], slot)
+
+
+def take_trained(run: GroupRun, plan: TrainPlan, trained: Sequence[Any], seconds: float) -> None:
+    """Hand the networks trained for ``plan`` (one per start) to the trainees and the dense host; ``seconds``:
+    the wall-clock of the training, the same share for every network."""
+    models = [trained[i] for i in plan.slot]
+    run.train_seconds = seconds
     run.models, run.dense_model = models[:-1], models[-1]
+
+
+def train_step(run: GroupRun, device: str | None = None) -> None:
+    """Weak training of every trainee and of the dense host (last), in one ``train_masks`` call; identical
+    (mask, host) pairs train to identical networks (same start, same data order), so each trains once."""
+    instance = run.instance
+    train = instance.data.train
+    t0 = time.perf_counter()
+    plan = train_plan(run)
+    kwargs = {"device": device} if device else {}
+    trained = train_masks(instance.arch, plan.starts, plan.masks, train.x, train.y, instance.task.loss,
+                          run.cells[0].train, plan.generators, **kwargs)
+    take_trained(run, plan, trained, (time.perf_counter() - t0) / len(plan.slot))
 
 
 def score_step(run: GroupRun) -> None:

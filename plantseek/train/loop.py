@@ -125,13 +125,15 @@ def train_model(model: Module, mask: Mask | None, x: torch.Tensor, y: torch.Tens
 
 def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]],
                 masks: Sequence[Mask],
-                x: torch.Tensor, y: torch.Tensor, loss_fn, config: TrainConfig,
+                x: torch.Tensor | Sequence[torch.Tensor], y: torch.Tensor | Sequence[torch.Tensor], loss_fn,
+                config: TrainConfig,
                 generators: Sequence[torch.Generator], dtype: torch.dtype = torch.float32, *,
                 engine: str = "batched", device: str | torch.device | None = None,
                 chunk: int | None = None) -> list[Module]:
     """Train one fresh copy of the initial network per mask; returns the trained modules (CPU, eval mode).
 
-    ``initial_state``: one state for all masks, or a list with one state per mask.
+    ``initial_state``: one state for all masks, or a list with one state per mask; ``x``, ``y``: one training
+    set for all masks, or lists with one per mask (networks of different instances trained together).
 
     ``engine="batched"`` (default) trains all masks at once as one stacked model (:mod:`plantseek.train.batched`, on
     ``device``: None = CUDA when available, else the CPU; ``chunk`` = networks stacked at once, default by
@@ -149,8 +151,12 @@ def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence
         return [arch.build(s, dtype).eval() for s in states]
     if engine not in ("batched", "loop"):
         raise ConfigError(f"engine must be 'batched' or 'loop', got {engine!r}")
-    x = x.to(dtype)
-    y = y if not y.is_floating_point() else y.to(dtype)
-    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * len(masks)
-    return [train_model(arch.build(st, dtype), m, x, y, loss_fn, config, g)
-            for st, m, g in zip(states, masks, generators)]
+    k = len(masks)
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * k
+    xs = list(x) if isinstance(x, (list, tuple)) else [x] * k
+    ys = list(y) if isinstance(y, (list, tuple)) else [y] * k
+    if len(states) != k or len(xs) != k or len(ys) != k:
+        raise ConfigError("need one initial state and training set per mask, or one for all")
+    return [train_model(arch.build(st, dtype), m, xi.to(dtype), yi if not yi.is_floating_point() else yi.to(dtype),
+                        loss_fn, config, g)
+            for st, m, xi, yi, g in zip(states, masks, xs, ys, generators)]

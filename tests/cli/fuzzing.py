@@ -66,6 +66,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--n-samples": (["100", "120"], ints + ["0", "9", "10000001"], []),
             "--adam-kernel": (["fused", "single-tensor"], ["", "adam", long], []),
             "--jobs": (["0", "1"], ints + ["1025"], []),
+            "--max-batch": (["1", "32"], ints + ["0", "1048577"], []),
             "--executor": (["local"], [], ["", "nosuch"]),
             "--device": (["cpu"], [], ["", "tpu", long]),
             "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
