@@ -242,6 +242,11 @@ def _reach(st: Structure, kept: dict[str, torch.Tensor], forward: bool) -> list[
             src_units, dst_units = (e.source_units, e.target_units) if forward else (e.target_units, e.source_units)
             live = kept[name] & reach[src][src_units.to(device)]
             r[dst_units.to(device)[live]] = True
+        for e in st.links:  # fixed connections (a residual identity, an attention head's mixing): always kept
+            src, dst = (e.source, e.target) if forward else (e.target, e.source)
+            if dst == group:
+                src_units, dst_units = (e.source_units, e.target_units) if forward else (e.target_units, e.source_units)
+                r[dst_units.to(device)[reach[src][src_units.to(device)]]] = True
         reach[group] = r
     return [reach[g] for g in st.groups]
 
