@@ -8,11 +8,11 @@ residual dimension** ``i`` **at every position, in every block** (``s_i > 0``), 
 target's exactly. Steps (matching = the least-squares positive factor of :mod:`plantseek.planted.planting`, over all
 free host units at once, exact ties broken at random from the planting generator):
 
-1. *Residual dimensions* (the embedding): target dimension ``i`` is a "neuron" whose parameters are its embedding
-   column (token rows, then position rows); :func:`plantseek.planted.planting.plant_layer` matches it to a host
-   column, giving ``r_i`` and ``s_i``. The whole host column becomes ``s_i`` times the target's (the embeddings are
-   not prunable, so its zeros are written too: the audit reports them). Everything later written into ``r_i`` (the
-   attention output, the MLP) is written with the same ``s_i``.
+1. *Residual dimensions* (the embedding): the factors ``s_i`` are chosen so that the planted weights look like the
+   host's draws (:mod:`plantseek.planted.attention_scales`: least squares in log space); target dimension ``i`` goes
+   to a host dimension ``r_i`` drawn at random without replacement. The whole host embedding column becomes ``s_i``
+   times the target's (the embeddings are not prunable, so its zeros are written too: the audit reports them).
+   Everything later written into ``r_i`` (the attention output, the MLP) is written with the same ``s_i``.
 2. *Heads*: target head ``g`` of block ``b`` goes to a host head of block ``b`` drawn at random without replacement.
 3. *Query/key dimensions* (:func:`plant_pairs` with ``kappa = sqrt(d_host / d_target)``): target dimension ``j`` of
    the head goes to a free host dimension ``c`` of its head with factors ``alpha_j`` on the query row and
@@ -49,6 +49,7 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.nets.protocol import Params
 from plantseek.nets.transformer import TransformerArchitecture, block_name
+from plantseek.planted.attention_scales import residual_factors
 from plantseek.planted.planting import PlantedHost, _best_factors, plant_layer
 
 
@@ -255,21 +256,15 @@ def _ticket(T: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, shape) -> t
 
 def _plant_residual(target: AttentionTarget, arch: TransformerArchitecture, state: Params,
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 1: match the target's embedding columns to host columns; the host's placed columns become ``s_i`` times
-    the target's (zeros included). Returns the placement ``r`` and factors ``s`` of the residual dimensions."""
-    host = torch.cat([state["embed.token"], state["embed.position"]])  # (vocab + seq, d)
+    """Step 1: the residual factors ``s`` (:func:`plantseek.planted.attention_scales.residual_factors`) and random
+    host dimensions ``r`` for the target's live residual dimensions; the host's embedding columns ``r_i`` become
+    ``s_i`` times the target's (zeros included)."""
     live = live_dims(target)
-    want = torch.cat([target.params["embed.token"], target.params["embed.position"]])[:, live]
-    n = want.shape[1]
-    no_floors = (np.full(n, np.nan), np.zeros(n, dtype=bool))
-    layer = plant_layer(want.T.contiguous().numpy(), np.zeros(n), host.T, torch.zeros(arch.d_model),
-                        torch.arange(host.shape[0]), torch.ones(host.shape[0], dtype=torch.float64), no_floors,
-                        generator, False)
-    host[:, layer.idx] = want * layer.lam
-    state["embed.token"], state["embed.position"] = host[: arch.vocab].clone(), host[arch.vocab:].clone()
+    s = residual_factors(target, state, math.sqrt(arch.head_dim / target.arch.head_dim))
     r = torch.zeros(target.arch.d_model, dtype=torch.long)  # padding dimensions: never indexed (all their entries 0)
-    s = torch.ones(target.arch.d_model, dtype=torch.float64)
-    r[live], s[live] = layer.idx, layer.lam
+    r[live] = torch.randperm(arch.d_model, generator=generator)[: int(live.sum())]
+    for name in ("embed.token", "embed.position"):
+        state[name][:, r[live]] = target.params[name][:, live] * s[live]
     return r, s
 
 
