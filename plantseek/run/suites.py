@@ -178,3 +178,15 @@ _register(Suite(
     ("bars",), PrunerSelector(("single-shot", "multi-shot"), frozenset({"paper"})),
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=4, width=32, training_protocol="paper",
 ))
+_register(Suite(
+    "attention-default", "every registered pruner on the attention task recall (one block, width 32, heads of 8, 4 "
+    "keys and values, 5 tokens, 1,000 samples), 4 densities, 1 seed; 2 epochs of pruning budget and weak training",
+    ("recall",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3, width=32, n_samples=1000,
+    train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "attention-paper", "the paper's single-shot, multi-shot and strong protocols on the attention task recall (one "
+    "block, width 64, heads of 8): paper pruners x 5 densities x 10 seeds",
+    ("recall",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=3, width=64, training_protocol="paper",
+))
