@@ -142,7 +142,11 @@ def small_host():
     return arch, arch.init(gen(4)), PrunerData(x.float(), y, F.cross_entropy, "classification")
 
 
-@pytest.mark.parametrize("name", PRUNERS.names())
+SLOW = ("multishot", "synflow-100")  # the multi-round pruners (~3 s each here): behind the slow marker
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.endswith(SLOW) else n
+                                  for n in PRUNERS.names()])
 def test_every_registered_pruner_gives_valid_masks_on_a_transformer_host(name, small_host, one_thread):
     arch, params, data = small_host
     pruner = check_pruner(get_pruner(name), name)

@@ -160,3 +160,18 @@ def test_planted_weights_do_not_stand_out_by_magnitude():
     alone gave KS 1.0 on Q, K, V and O: every planted weight larger than every other)."""
     report = audit(plant("recall", depth=3, width=128, seed=0, n_keys=8, n_values=8, seq_len=9))
     assert report["max_ks"] < 0.7
+
+
+@pytest.mark.slow
+def test_the_exact_ticket_trained_as_a_weak_ticket_keeps_its_accuracy():
+    from plantseek.train.config import TrainConfig
+    from plantseek.train.loop import train_masks
+
+    inst = plant("recall", depth=3, width=64, seed=0)
+    tr, te = inst.data.train, inst.data.test
+    model = train_masks(inst.arch, inst.initial_state, [inst.ticket], tr.x, tr.y, inst.task.loss,
+                        TrainConfig(epochs=2, batch_size=32), [gen(0)], engine="loop")[0]
+    with torch.no_grad():
+        weak = float((model(te.x.float(), inst.ticket).argmax(1) == te.y).double().mean())
+    strong = float((inst.arch.forward(inst.initial_state, te.x, inst.ticket).argmax(1) == te.y).double().mean())
+    assert strong >= 0.98 and weak >= strong - 0.02
