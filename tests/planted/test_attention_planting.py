@@ -175,3 +175,15 @@ def test_the_exact_ticket_trained_as_a_weak_ticket_keeps_its_accuracy():
         weak = float((model(te.x.float(), inst.ticket).argmax(1) == te.y).double().mean())
     strong = float((inst.arch.forward(inst.initial_state, te.x, inst.ticket).argmax(1) == te.y).double().mean())
     assert strong >= 0.98 and weak >= strong - 0.02
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from plantseek.planted.instance import load_instance
+
+    inst = plant("recall", depth=3, width=32, seed=0)
+    inst.save(tmp_path / "r.pt")
+    back = load_instance(tmp_path / "r.pt")
+    x = inst.data.test.x[:16]
+    assert all(torch.equal(back.initial_state[n], p) for n, p in inst.initial_state.items())
+    assert all(torch.equal(back.ticket[n], m) for n, m in inst.ticket.items())
+    assert (back.target(x) == inst.target(x)).all() and back.metadata() == inst.metadata()
