@@ -32,3 +32,16 @@ def test_head_table_means_over_heads_and_seeds():
 def test_figure_only_where_heads_were_stored():
     assert figure_heads(frame()) is not None
     assert figure_heads(frame(with_heads=False)) is None
+
+
+def test_attention_section_of_the_leaderboard():
+    from plantseek.report.attention_md import attention_markdown
+
+    d = frame()
+    d["metrics_json"] = [json.dumps({**json.loads(m), "per_projection": {"recall": {
+        "q": 1.0, "k": 0.0, "v": None, "o": 0.5, "up": 1.0, "down": 0.0, "readout": 1.0}}}) for m in d["metrics_json"]]
+    lines = attention_markdown(d)
+    assert lines[1] == "## Attention: recovery by head and projection"
+    row = next(line for line in lines if line.startswith("| random |"))
+    assert row == "| random | H 0.25 Q 1.00 K 0.00 V – O 0.50 MLP 0.50 R 1.00 |  |"  # no cell at 0.1
+    assert attention_markdown(frame(with_heads=False)) == []
