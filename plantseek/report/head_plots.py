@@ -48,7 +48,7 @@ def figure_heads(cells: pd.DataFrame, styles: dict | None = None):
         return None
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(2.2 + 0.9 * table.shape[1], 1.4 + 0.28 * table.shape[0]), dpi=100, layout="constrained")
+    fig = Figure(figsize=(4.0 + 0.9 * table.shape[1], 1.6 + 0.28 * table.shape[0]), dpi=100, layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(table.to_numpy(float), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
@@ -59,5 +59,5 @@ def figure_heads(cells: pd.DataFrame, styles: dict | None = None):
     ax.set_xlabel("density")
     fig.colorbar(image, ax=ax, label="ticket heads' recall (mean)")
     setting = str(cells["_setting"].iloc[0]).replace("$", r"\$")
-    fig.suptitle(f"{setting}: recall of the planted heads (Q, K, V, O ticket weights)", fontsize=10)
+    fig.suptitle(f"{setting}\nrecall of the planted heads (Q, K, V, O ticket weights)", fontsize=9)
     return fig
