@@ -2,8 +2,9 @@
 attention planting (:mod:`plantseek.planted.attention_planting`).
 
 A subclass sets ``kind``, ``out_features``, ``vocab`` and ``seq_len`` (from its options) and implements
-:meth:`AttentionTask.target` (an :class:`AttentionTarget` of one block per ``depth - 2``... or fewer) and
-:meth:`AttentionTask.sample_tokens` (seeded, vectorised token ids ``(n, seq_len)`` and labels). Everything else (data
+:meth:`AttentionTask.target` (an :class:`AttentionTarget` with at most ``depth - 2`` blocks; host blocks beyond
+the target's hold no ticket weight) and :meth:`AttentionTask.sample_tokens` (seeded, vectorised token ids
+``(n, seq_len)`` and labels). Everything else (data
 splits, loss, metric, instance files) is the :class:`plantseek.planted.task.Task` machinery. ``depth`` counts the
 embedding, the blocks and the read-out (``depth - 2`` blocks); ``width`` is the host's model width; the host's head
 width (``head_dim``) and MLP width (``mlp_ratio`` times the model width) are task options, so the host has
