@@ -3,7 +3,9 @@
 For every weight of every host block (``q``, ``k``, ``v``, ``o``, ``up``, ``down``) and the read-out: the ticket's
 weight count, the two-sample Kolmogorov-Smirnov statistic between |planted| and |other| weights (None without
 ticket weights), and where the ticket's units sit (rows it writes: mean and spread of their index / (rows - 1);
-uniform placement: ~0.5 and ~0.29). Over the whole host: the share of exactly-zero biases (0: every bias keeps a
+uniform placement: ~0.5 and ~0.29); the KS statistic is scipy's ``ks_2samp`` (the same sup |F_a - F_b| as
+:func:`plantseek.planted.audit.ks_statistic`, which this module cannot import: audit.py dispatches here).
+Over the whole host: the share of exactly-zero biases (0: every bias keeps a
 draw or a nonzero planted value), the embedding columns holding exact zeros (the planted residual dimensions: the
 embeddings are not prunable, so the target's embedding is written whole; this names the ticket's residual
 dimensions, not its weights) and the host heads holding ticket weights per block.
@@ -12,9 +14,9 @@ dimensions, not its weights) and the host heads holding ticket weights per block
 from __future__ import annotations
 
 import torch
+from scipy.stats import ks_2samp
 
 from plantseek.nets.transformer import block_name
-from plantseek.planted.audit import ks_statistic
 
 
 def _entry(instance, name: str, block: int | None, projection: str) -> dict:
@@ -22,7 +24,7 @@ def _entry(instance, name: str, block: int | None, projection: str) -> dict:
     rows = torch.nonzero(m.any(1)).flatten().double()
     spread = max(1, m.shape[0] - 1)
     return {"block": block, "projection": projection, "ticket_weights": int(m.sum()),
-            "ks_planted_vs_other": ks_statistic(w[m].numpy(), w[~m].numpy()) if bool(m.any()) else None,
+            "ks_planted_vs_other": float(ks_2samp(w[m].numpy(), w[~m].numpy()).statistic) if bool(m.any()) else None,
             "placement_mean": float(rows.mean() / spread) if rows.numel() else None,
             "placement_std": float(rows.std(unbiased=False) / spread) if rows.numel() > 1 else None}
 
