@@ -110,5 +110,5 @@ def test_leak_detectors_are_tagged_and_run_only_in_the_leak_audit_suite():
     assert set(audit.pruner_names()) == {"random", *DETECTORS}
     assert audit.densities[0] == "ticket" and len(audit.seeds) == 5 and len(audit.tasks) == 3
     for suite in SUITES.names():
-        if suite not in ("leak-audit", "conv-default"):  # conv-default: every registered pruner on a conv host
+        if suite not in ("leak-audit", "conv-default", "attention-default"):  # every registered pruner on a host
             assert not set(SUITES.get(suite).pruner_names()) & set(DETECTORS), suite
