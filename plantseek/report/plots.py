@@ -36,10 +36,11 @@ from plantseek.report.head_plots import figure_heads
 from plantseek.report.prepared import prepare
 from plantseek.report.tables import summary_table
 
-__all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
+__all__ = ["KINDS", "ATTENTION_KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
            "figure_layers", "figure_walltime", "figure_compute", "per_layer_profiles", "filter_results"]
 
-KINDS = ("metric", "recovery", "layers", "walltime", "compute", "heads")
+KINDS = ("metric", "recovery", "layers", "walltime", "compute")
+ATTENTION_KINDS = ("heads",)  # drawn only where cells stored per-head metrics (transformer hosts)
 COMPUTE_FLOOR = 1e-4  # dense runs: where a pruner that spends nothing is drawn on the log axis
 FORMATS = ("png", "svg", "pdf")
 _FLOOR = 1e-12  # log axes: non-positive values (an exact fit has MSE 0) are drawn at this floor
@@ -361,7 +362,7 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
                      "axes.spines.top": False, "axes.spines.right": False}):
         for sid, cells in d.groupby("_sid", sort=True):
             slug = cells["_slug"].iloc[0]
-            for kind in KINDS:
+            for kind in KINDS + ATTENTION_KINDS:
                 fig = _FIGURES[kind](cells, styles)
                 if fig is None:
                     continue
