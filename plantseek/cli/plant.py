@@ -92,8 +92,11 @@ def run(args) -> int:
           f"dense host {info['dense_host_metric']:.6g}   (strong, readout fitted on the training split; "
           f"ticket with the planted scales: {info['ticket_metric_planted_scales']:.6g})")
     print(f"  output scales: {', '.join(f'{s:.3e}' for s in info['output_scales'])}")
-    print("  leak audit (KS |planted| vs |other| weights; zero-bias share; placement of ticket neurons):")
-    for e in info["audit"]["layers"]:
+    if "projections" in info["audit"]:  # an attention host: per block and projection
+        _print_attention_audit(info["audit"])
+    else:
+        print("  leak audit (KS |planted| vs |other| weights; zero-bias share; placement of ticket neurons):")
+    for e in info["audit"].get("layers", []):
         line = f"    layer {e['layer']}: KS {e['ks_planted_vs_other']:.3f}"
         if "zero_bias_neurons" in e:
             zs = e["ticket_share_of_zero_bias"]
@@ -104,3 +107,14 @@ def run(args) -> int:
     if args.out:
         print(f"  saved to {args.out}")
     return 0
+
+
+def _print_attention_audit(audit: dict) -> None:
+    print("  leak audit (KS |planted| vs |other| weights per projection; placement of the ticket's rows):")
+    for e in audit["projections"]:
+        where = "read-out" if e["block"] is None else f"block {e['block']} {e['projection']}"
+        ks = "-" if e["ks_planted_vs_other"] is None else f"{e['ks_planted_vs_other']:.3f}"
+        mean = "-" if e["placement_mean"] is None else f"{e['placement_mean']:.2f}"
+        print(f"    {where}: {e['ticket_weights']} ticket weights | KS {ks} | placement mean {mean}")
+    print(f"    zero-bias share {audit['zero_bias_share']:.3f} | embedding columns with exact zeros "
+          f"{audit['embedding_zero_columns']} | ticket heads per block {audit['ticket_heads']}")

@@ -82,12 +82,15 @@ class Edges:
 @dataclass(frozen=True, eq=False)
 class Structure:
     """The unit graph of a network: ``groups`` (name -> number of units) in topological order, the input and output
-    groups, and the :class:`Edges` of every prunable weight (in prunable order)."""
+    groups, and the :class:`Edges` of every prunable weight (in prunable order). ``links`` are fixed, never pruned
+    connections between units (a residual stream's identity, the mixing inside an attention head): :class:`Edges`
+    without a weight, always present; none in a chain."""
 
     groups: dict[str, int]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     edges: dict[str, Edges]
+    links: tuple[Edges, ...] = ()
 
 
 @dataclass(frozen=True)

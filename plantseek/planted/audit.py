@@ -19,6 +19,7 @@ import torch
 
 from plantseek.planted.instance import PlantedInstance
 from plantseek.nets.mlp import bias_name, weight_name
+from plantseek.nets.transformer import TransformerArchitecture
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,6 +34,10 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def audit(instance: PlantedInstance) -> dict:
+    if isinstance(instance.arch, TransformerArchitecture):  # per projection (plantseek.planted.attention_audit)
+        from plantseek.planted.attention_audit import attention_audit
+
+        return attention_audit(instance)
     layers = []
     for l in range(instance.arch.n_layers):
         w = instance.initial_state[weight_name(l)].abs()

@@ -16,7 +16,7 @@ FAMILIES = (MLP, CONV, ATTENTION)  # the order of the page's family filter
 TASK_FAMILIES: dict[str, str] = {
     "bars": CONV,
     "digits": CONV,
-    # PLACEHOLDER: the attention tasks (issue 13) go here when they land, e.g. "<task name>": ATTENTION,
+    "recall": ATTENTION,
 }
 
 

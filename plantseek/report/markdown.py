@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from plantseek.report.attention_md import attention_markdown
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.report.leak import LEAK_RULE, leak_ceiling
 from plantseek.report.prepared import prepared
@@ -34,6 +35,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
     out += statistics_markdown(d, cd_figures, comparisons)
     out += _sanity_section(sanity_table(d))
     out += _leak_section(leak_ceiling(d))
+    out += attention_markdown(d)
     for b in blocks(d):
         out += _setting_section(b, plots.get(b["slug"], {}))
     out += _failed_section(d)

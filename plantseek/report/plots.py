@@ -12,6 +12,8 @@ colour and marker across all figures:
   ticket-density cells, the lowest density), from ``metrics_json`` → ``per_layer``.
 - ``walltime``: recall vs wall-clock, where wall-clock = ``prune_seconds`` (the pruner's own prune call) +
   ``train_seconds`` (weak training); a missing part counts as 0. It measures search cost, not inference speed.
+- ``heads``: on attention settings, the mean recall of the ticket's heads per method and density
+  (:mod:`plantseek.report.head_plots`).
 - ``compute``: recall vs the pruner's compute in dense training runs (``compute_dense_runs``, log x; a pruner
   that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it, and
   only settings where some pruner spent compute.
@@ -31,13 +33,15 @@ import pandas as pd
 
 from plantseek.core.errors import ConfigError
 from plantseek.report.format import spec_key
+from plantseek.report.head_plots import figure_heads
 from plantseek.report.prepared import prepared
 from plantseek.report.tables import summary_table
 
-__all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
+__all__ = ["KINDS", "ATTENTION_KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
            "figure_layers", "figure_walltime", "figure_compute", "per_layer_profiles", "filter_results"]
 
 KINDS = ("metric", "recovery", "layers", "walltime", "compute")
+ATTENTION_KINDS = ("heads",)  # drawn only where cells stored per-head metrics (transformer hosts)
 COMPUTE_FLOOR = 1e-4  # dense runs: where a pruner that spends nothing is drawn on the log axis
 FORMATS = ("png", "svg", "pdf")
 _FLOOR = 1e-12  # log axes: non-positive values (an exact fit has MSE 0) are drawn at this floor
@@ -322,7 +326,7 @@ def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
 
 
 _FIGURES = {"metric": figure_metric, "recovery": figure_recovery, "layers": figure_layers,
-            "walltime": figure_walltime, "compute": figure_compute}
+            "walltime": figure_walltime, "compute": figure_compute, "heads": figure_heads}
 
 
 def filter_results(d: pd.DataFrame, tasks: Sequence[str] | None = None,
@@ -362,7 +366,7 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
                      "axes.spines.top": False, "axes.spines.right": False}):
         for sid, cells in d.groupby("_sid", sort=True):
             slug = cells["_slug"].iloc[0]
-            for kind in KINDS:
+            for kind in KINDS + ATTENTION_KINDS:
                 fig = _FIGURES[kind](cells, styles)
                 if fig is None:
                     continue

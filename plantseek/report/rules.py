@@ -39,6 +39,7 @@ PLOT_TITLES = {
     "layers": "Per-layer density against the ticket's",
     "walltime": "Recall vs wall-clock",
     "compute": "Recall vs compute (dense training runs)",
+    "heads": "Recall of the planted attention heads",
 }
 PLOT_CAPTIONS = {
     "metric": "Mean over seeds (line) with min–max band; dashed line: the planted ticket's strong metric.",
@@ -49,4 +50,6 @@ PLOT_CAPTIONS = {
     "compute": "Compute = the pruner's counted training and score passes in FLOPs, in units of one dense training "
                "run (the weak-training budget on the dense host); counted in the pruner's worker "
                "(plantseek.run.metering). A pruner that spends nothing is drawn at the left edge.",
+    "heads": "Attention settings: the mean share of each planted head's query, key, value and output ticket weights "
+             "kept, over the ticket's heads and the seeds.",
 }

@@ -48,6 +48,7 @@ from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.run.records import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
+from plantseek.score.attention_metrics import architecture_recovery
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
@@ -219,7 +220,8 @@ def score_step(run: GroupRun) -> None:
         score = next(strong) if has_strong_metric(t.cell) else None
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
-        recovery = recovery_metrics(t.mask, instance.ticket, instance.arch.structure())
+        recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
+                    **architecture_recovery(t.mask, instance.ticket, instance.arch)}
         run.scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

@@ -275,10 +275,23 @@ _register(Suite(
 #: the suites of the published leaderboard (``leaderboard/``), in order; a suite that lands joins with one line
 PUBLISHED_MEMBERS: tuple[str, ...] = (
     "paper-singleshot", "paper-multishot", "paper-strong", "methods-paper", "leak-audit", "conv-paper",
-    "default", "conv-default",  # the quick suites' cells too (default's overlap methods-paper at seed 0: stored once)
-    # "attention-paper",  # PLACEHOLDER: uncomment when the attention task family registers its attention-paper suite
+    "attention-paper",
+    "default", "conv-default", "attention-default",  # the quick suites' cells too (default's overlap methods-paper
+    # at seed 0: stored once)
 )
 _register(CompositeSuite(
     "published", "the published leaderboard: " + ", ".join(PUBLISHED_MEMBERS) + " (each cell once)",
     PUBLISHED_MEMBERS,
+))
+_register(Suite(
+    "attention-default", "every registered pruner on the attention task recall (one block, width 32, heads of 8, 4 "
+    "keys and values, 5 tokens, 1,000 samples), 4 densities, 1 seed; 2 epochs of pruning budget and weak training",
+    ("recall",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3, width=32, n_samples=1000,
+    train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "attention-paper", "the paper's single-shot, multi-shot and strong protocols on the attention task recall (one "
+    "block, width 64, heads of 8): paper pruners x 5 densities x 10 seeds",
+    ("recall",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=3, width=64, training_protocol="paper",
 ))

@@ -35,10 +35,12 @@ every layer that keeps no weight at all. It is empty when the network has not co
 **Structure.** The path metrics (:func:`reachability`, :func:`effective_mask`, :func:`effective_density`,
 :func:`collapsed_layers`, :func:`layer_collapse`, :func:`recovery_metrics`) take an optional ``structure``: the
 unit graph of the architecture (:class:`plantseek.nets.protocol.Structure`, ``arch.structure()``), which may be
-any DAG (a skip connection included). Without one the weights are read as a chain of ``out x in`` matrices (the
-MLP). On a DAG the rules above generalise per weight: a weight is where the forward signal dies if its source
-group is reached from an input and its target group is not, where the backward signal dies if its target group
-reaches an output and its source group does not (in a chain each is exactly one layer).
+any DAG (a skip connection included; its fixed, never pruned connections, such as a residual identity or the
+mixing inside an attention head, are the structure's ``links`` and always carry reachability). Without one the
+weights are read as a chain of ``out x in`` matrices (the MLP). On a DAG the rules above generalise per weight: a
+weight is where the forward signal dies if its source group is reached from an input and its target group is not,
+where the backward signal dies if its target group reaches an output and its source group does not (in a chain
+each is exactly one layer).
 """
 
 from __future__ import annotations
@@ -242,6 +244,11 @@ def _reach(st: Structure, kept: dict[str, torch.Tensor], forward: bool) -> list[
             src_units, dst_units = (e.source_units, e.target_units) if forward else (e.target_units, e.source_units)
             live = kept[name] & reach[src][src_units.to(device)]
             r[dst_units.to(device)[live]] = True
+        for e in st.links:  # fixed connections (a residual identity, an attention head's mixing): always kept
+            src, dst = (e.source, e.target) if forward else (e.target, e.source)
+            if dst == group:
+                src_units, dst_units = (e.source_units, e.target_units) if forward else (e.target_units, e.source_units)
+                r[dst_units.to(device)[reach[src][src_units.to(device)]]] = True
         reach[group] = r
     return [reach[g] for g in st.groups]
 

@@ -110,6 +110,6 @@ def test_leak_detectors_are_tagged_and_run_only_in_the_leak_audit_suite():
     assert set(audit.pruner_names()) == {"random", *DETECTORS}
     assert audit.densities[0] == "ticket" and len(audit.seeds) == 5 and len(audit.tasks) == 3
     for suite in SUITES.names():
-        if suite not in ("leak-audit", "conv-default", "published"):  # conv-default: every registered pruner on a
-            # conv host; published: the leak-audit suite among others
+        if suite not in ("leak-audit", "conv-default", "attention-default", "published"):  # every registered
+            # pruner on a conv / attention host; published: the leak-audit suite among others
             assert not set(SUITES.get(suite).pruner_names()) & set(DETECTORS), suite

@@ -27,7 +27,8 @@ def test_published_is_the_union_of_its_members_in_order():
     assert {c.cell_id for c in default if c.cell_id in methods} == {c.cell_id for c in default if c.density != "0.5"}
     assert len(expected) - len(cells) == sum(c.density != "0.5" for c in default) == 234
     # 1,875 + 600 + 750 + 2,340 + 180 cells, conv-paper's, default's 78 at density 0.5, conv-default's
-    assert len(cells) == 5745 + 78 + sum(SUITES.get(n).n_cells for n in ("conv-paper", "conv-default"))
+    assert len(cells) == 5745 + 78 + sum(SUITES.get(n).n_cells for n in ("conv-paper", "attention-paper",
+                                                                         "conv-default", "attention-default"))
     assert published.n_cells == len(expected)  # the members' sum: an upper bound
 
 
@@ -57,7 +58,7 @@ def test_overrides_apply_to_every_member_and_tasks_keep_the_members_that_run_the
     assert {s.seeds for s in one_seed.parts()} == {(3,)}
     assert {c.seed for c in expand(one_seed)} == {3}
     relu = published.with_overrides(tasks=["relu"], seeds=[0])
-    assert [s.name for s in relu.parts()] == [n for n in PUBLISHED_MEMBERS if not n.startswith("conv-")]
+    assert [s.name for s in relu.parts()] == [n for n in PUBLISHED_MEMBERS if not n.startswith(("conv-", "attention-"))]
     assert {c.task for c in expand(relu)} == {"relu"}
     with pytest.raises(ConfigError, match="runs none of the tasks nosuch"):
         published.with_overrides(tasks=["nosuch"])
