@@ -63,7 +63,7 @@ def _run_group_task(args) -> list[tuple[CellConfig, CellResult]]:
 
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
               prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
-              on_result: Callable[[CellConfig, CellResult], None] | None = None,
+              on_result: Callable[[CellConfig, CellResult], None] | None = None, scheduler: str | None = None,
               ) -> list[tuple[CellConfig, CellResult]]:
     """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its group ends."""
     if store is not None:
@@ -71,7 +71,7 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
         cells = [c for c in cells if c.cell_id not in done]
     results: list[tuple[CellConfig, CellResult]] = []
     work = [(g, prune_timeout, device) for g in group_cells(cells)]
-    for group_results in make_executor(jobs, executor).imap(_run_group_task, work):
+    for group_results in make_executor(jobs, executor, scheduler).imap(_run_group_task, work):
         for config, result in group_results:
             if store is not None:
                 store.put(config, result)
