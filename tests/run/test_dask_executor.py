@@ -15,6 +15,7 @@ from plantseek.run import dask_executor
 from plantseek.run.dask_executor import DaskExecutor
 from plantseek.run.executors import make_executor
 from survivors import no_survivors
+from test_kill_evaluate import ROOT
 
 distributed = pytest.importorskip("distributed")
 
@@ -135,16 +136,16 @@ def stored(path):
     return df.drop(columns=list(TIMING)).sort_values("cell_id").reset_index(drop=True)
 
 
-def kill_a_busy_worker(killed: list[int]) -> None:
+def kill_a_busy_worker(killed: list) -> None:
     """At the first result: SIGKILL the process of a worker that holds a task (it runs, or is about to run, a cell
-    group)."""
+    group); note the tasks it held."""
     if killed:
         return
     client = distributed.Client.current()
-    address = next(a for a, tasks in client.processing().items() if tasks)
+    address, held = next((a, tasks) for a, tasks in client.processing().items() if tasks)
     pid = client.run(os.getpid, workers=[address])[address]
     os.kill(pid, signal.SIGKILL)
-    killed.append(pid)
+    killed.append((pid, held))
 
 
 @pytest.mark.slow
@@ -163,13 +164,42 @@ def test_a_grid_with_a_killed_worker_stores_exactly_the_cells_of_a_local_run(tmp
             run_cells(cells, store=local, jobs=1, executor="local")
     finally:
         torch.set_num_threads(threads)
-    killed: list[int] = []
+    killed: list = []
     with ResultStore(tmp_path / "dask.db") as store:
-        run_cells(cells, store=store, jobs=2, executor="dask", on_result=lambda c, r: kill_a_busy_worker(killed))
-        assert killed
+        results = run_cells(cells, store=store, jobs=2, executor="dask",
+                            on_result=lambda c, r: kill_a_busy_worker(killed))
+        assert killed and killed[0][1]  # a worker holding a cell group was killed: its groups ran elsewhere
+        assert len(results) == len(cells)
         assert run_cells(cells, store=store, jobs=2, executor="dask") == []  # resumed: nothing left to run
     theirs, ours = stored(tmp_path / "local.db"), stored(tmp_path / "dask.db")
     assert len(ours) == len(cells) and set(ours.cell_id) == {c.cell_id for c in cells}
     assert (ours.attempts == 1).all()  # each cell stored once
     assert (ours.status == "ok").all()
     assert ours.equals(theirs), ours.compare(theirs)
+
+
+@pytest.mark.slow
+def test_kill_9_of_evaluate_on_a_local_cluster_leaves_no_process_and_loses_no_cell(tmp_path):
+    """The client killed: its LocalCluster's workers (they watch their parent), their prune templates and prune
+    workers (PR_SET_PDEATHSIG) all end; the resumed run stores every cell exactly once."""
+    import subprocess
+
+    from plantseek.run.grid import expand
+    from plantseek.run.suites import SUITES
+    from plantseek.store.results import ResultStore
+
+    marker = f"PLANTSEEK_KILL_{uuid.uuid4().hex}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker: "1"}
+    command = [sys.executable, "-m", "plantseek", "evaluate", "--suite", "smoke", "--seeds", "0-3", "--executor",
+               "dask", "--jobs", "2", "--no-progress", "--store", str(tmp_path / "killed.db")]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(25.0)  # the workers, their templates and prune workers have started (on a loaded 2-core machine)
+    proc.kill()
+    proc.wait()
+    assert no_survivors(marker) == []
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert no_survivors(marker) == []
+    expected = {c.cell_id for c in expand(SUITES.get("smoke").with_overrides(seeds=[0, 1, 2, 3]))}
+    with ResultStore(tmp_path / "killed.db") as s:
+        assert s.finished_ids() == expected and len(s) == len(expected)
