@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,9 @@ from plantseek.run import dask_executor
 from plantseek.run.dask_executor import DaskExecutor
 from plantseek.run.executors import make_executor
 from survivors import no_survivors
-from test_kill_evaluate import ROOT
 
 distributed = pytest.importorskip("distributed")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def probe(item):
