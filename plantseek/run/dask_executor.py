@@ -50,9 +50,15 @@ def check_address(address: str) -> str:
 
 def call_in_worker(fn: Callable[[T], R], item: T) -> R:
     """Run one task in a Dask worker: with one torch thread (set in the thread that runs it: OpenMP's thread count
-    is per thread), as the ``processes`` executor's workers."""
+    is per thread), as the ``processes`` executor's workers. A worker must run one task at a time (one thread): a
+    cell group uses a core, and the worker's prune template is started by, and dies with, its one task thread."""
     import torch
+    from distributed import get_worker
 
+    worker = get_worker()
+    if worker.state.nthreads != 1:
+        raise ConfigError(f"Dask worker {worker.address} runs {worker.state.nthreads} threads; plantseek needs one "
+                          "thread per worker process (dask worker --nthreads 1)")
     torch.set_num_threads(1)
     return fn(item)
 

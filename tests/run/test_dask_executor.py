@@ -89,6 +89,25 @@ def test_nothing_to_run_starts_no_cluster():
     assert list(DaskExecutor(jobs=2).imap(probe, [])) == []
 
 
+def test_a_worker_with_more_than_one_thread_is_refused(monkeypatch):
+    from types import SimpleNamespace
+
+    from plantseek.core.errors import ConfigError
+
+    worker = SimpleNamespace(address="tcp://10.0.0.7:4000", state=SimpleNamespace(nthreads=4))
+    monkeypatch.setattr(distributed, "get_worker", lambda: worker)
+    with pytest.raises(ConfigError, match=r"runs 4 threads; .*--nthreads 1"):
+        dask_executor.call_in_worker(abs, -3)
+    import torch
+
+    threads = torch.get_num_threads()
+    worker.state.nthreads = 1
+    try:
+        assert dask_executor.call_in_worker(lambda _: torch.get_num_threads(), None) == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def cli_error(capsys, argv) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()  # a status line may come first (the grid's size)
