@@ -91,7 +91,8 @@ class DaskExecutor:
                 client.cancel(futures)
 
     def _cluster(self, distributed):
-        """A LocalCluster of ``jobs`` single-threaded worker processes, or nothing when connecting to one."""
+        """A LocalCluster of ``jobs`` single-threaded worker processes (its HTTP endpoints on a free port), or nothing
+        when connecting to one."""
         import contextlib
 
         import dask
@@ -100,7 +101,7 @@ class DaskExecutor:
             return contextlib.nullcontext(None)
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             return distributed.LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=":0", silence_logs=logging.ERROR)
 
     def _client(self, distributed, cluster):
         if cluster is not None:
