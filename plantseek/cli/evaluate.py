@@ -46,8 +46,14 @@ def add_arguments(p) -> None:
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
     p.add_argument("--max-batch", type=a.integer(1, 1 << 20), default=None,
                    help="networks trained as one batch across instances (1: one instance at a time; default: "
-                        "automatic, up to 512 and at least 3 batches per worker; see README Performance)")
-    p.add_argument("--executor", default=None, help="execution backend (default: local, or processes if --jobs>1)")
+                        "automatic, up to 32 on the CPU and 512 on CUDA, at least 3 batches per worker; see README "
+                        "Performance)")
+    p.add_argument("--executor", default=None,
+                   help="execution backend: local, processes or dask (default: local, or processes if --jobs>1); "
+                        "dask starts a LocalCluster of --jobs single-threaded worker processes, or uses --scheduler")
+    p.add_argument("--scheduler", type=a.path, default=None, metavar="ADDRESS",
+                   help="with --executor dask: the address of a running Dask scheduler (tcp://host:8786) instead of "
+                        "a local cluster; only this process writes the store")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
     p.add_argument("--timeout", type=a.number(0, limits.MAX_TIMEOUT, above=True), default=None,
                    help="seconds a single prune call may take (default 1800)")
@@ -139,7 +145,7 @@ def _validate_suite(suite) -> None:
 
 def check(args) -> None:
     from plantseek.core.paths import default_store_path
-    from plantseek.run.executors import EXECUTORS
+    from plantseek.run.executors import check_executor
     from plantseek.train.device import resolve_device
 
     from .arguments import jobs_fit, output_file
@@ -150,8 +156,7 @@ def check(args) -> None:
 
         load_key()  # hidden instances need the leaderboard key: a one-line error when none is configured
     jobs_fit(args.jobs)
-    if args.executor is not None:
-        EXECUTORS.get(args.executor)
+    check_executor(args.jobs, args.executor, args.scheduler)
     resolve_device(args.device)
     if not args.no_store:
         output_file("--store", args.store or default_store_path())  # what it holds: checked when it opens
@@ -243,7 +248,7 @@ def run(args) -> int:
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result,
-                            max_batch=args.max_batch)
+                            max_batch=args.max_batch, scheduler=args.scheduler)
     finally:
         if bar is not None:
             bar.close()

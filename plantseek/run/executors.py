@@ -1,5 +1,6 @@
-"""Where groups of cells run: in this process, or in local worker processes. Behind one small interface so a
-cluster backend can be added as one more class and one registry line."""
+"""Where groups of cells run: in this process, in local worker processes, or on a Dask cluster
+(:mod:`plantseek.run.dask_executor`, which imports Dask only when it runs). Behind one small interface: ``imap``
+runs a picklable function on picklable items and yields the results as they complete."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import multiprocessing
 import os
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from plantseek.core.errors import ConfigError
 from plantseek.core.registry import Registry
+from plantseek.run.dask_executor import DaskExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,8 +22,15 @@ EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 class Executor:
     """Runs ``fn`` on every item; yields results as they complete (any order)."""
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, scheduler: str | None = None) -> None:
+        self.check_options(scheduler)
         self.jobs = max(1, int(jobs))
+
+    @classmethod
+    def check_options(cls, scheduler: str | None) -> None:
+        """A one-line ConfigError if this executor cannot run here, or with ``scheduler`` (a cluster's address)."""
+        if scheduler is not None:
+            raise ConfigError(f"--scheduler {scheduler}: only --executor dask connects to a scheduler")
 
     def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         raise NotImplementedError
@@ -61,5 +71,19 @@ def _init_worker(parent: int) -> None:
     torch.set_num_threads(1)
 
 
-def make_executor(jobs: int = 1, name: str | None = None) -> Executor:
-    return EXECUTORS.get(name or ("processes" if jobs > 1 else "local"))(jobs)
+EXECUTORS.register("dask", DaskExecutor)
+
+
+def executor_name(jobs: int, name: str | None = None) -> str:
+    """The executor to use: ``name``, else processes when ``jobs`` > 1, else local."""
+    return name or ("processes" if jobs > 1 else "local")
+
+
+def check_executor(jobs: int, name: str | None, scheduler: str | None) -> None:
+    """Before any work: the executor exists, can run here, and takes ``scheduler`` if one is given."""
+    EXECUTORS.get(executor_name(jobs, name)).check_options(scheduler)
+
+
+def make_executor(jobs: int = 1, name: str | None = None, scheduler: str | None = None) -> Executor:
+    cls = EXECUTORS.get(executor_name(jobs, name))
+    return cls(jobs) if scheduler is None else cls(jobs, scheduler)

@@ -94,6 +94,7 @@ def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
               prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
               on_result: Callable[[CellConfig, CellResult], None] | None = None, max_batch: int | None = None,
+              scheduler: str | None = None,
               ) -> list[tuple[CellConfig, CellResult]]:
     """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its bundle ends.
     ``max_batch``: networks trained as one batch across instances (1: one instance at a time; None: automatic,
@@ -105,7 +106,7 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
     groups = group_cells(cells)
     bundles = bundle_groups(groups, max_batch or auto_max_batch(groups, jobs, resolve_device(device).type))
     work = [(b, prune_timeout, device) for b in bundles]
-    for group_results in make_executor(jobs, executor).imap(_run_bundle_task, work):
+    for group_results in make_executor(jobs, executor, scheduler).imap(_run_bundle_task, work):
         for config, result in group_results:
             if store is not None:
                 store.put(config, result)

@@ -68,6 +68,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--jobs": (["0", "1"], ints + ["1025"], []),
             "--max-batch": (["1", "32"], ints + ["0", "1048577"], []),
             "--executor": (["local"], [], ["", "nosuch"]),
+            "--scheduler": (["tcp://127.0.0.1:8786"], ["", long], ["tcp://a b"]),  # valid with --executor dask only
             "--device": (["cpu"], [], ["", "tpu", long]),
             "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
             "--store": ([f["new"] + ".db"], ["", long], []),
@@ -142,6 +143,8 @@ def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> N
             case.why.append("plant without --task or --load")
         elif last["--task"] == "relu" and "--knots" in last:
             case.why.append("--knots for relu")
+    if case.command == "evaluate" and "--scheduler" in last and last.get("--executor") != "dask":
+        case.why.append("--scheduler without --executor dask")
     if case.command in ("leaderboard", "plot", "verify") and "--store" not in last:
         case.why.append("no store in the working folder")
 

@@ -1,0 +1,127 @@
+"""The Dask executor (``evaluate --executor dask``): the same interface as the local executors
+(:mod:`plantseek.run.executors`: run a picklable function on picklable items, yield the results as they complete),
+on a ``distributed`` cluster.
+
+* Without an address it starts a ``distributed.LocalCluster`` of ``jobs`` worker processes with one thread each
+  (behind nannies, which restart a worker that dies); with ``--scheduler ADDRESS`` it connects to a running cluster
+  (``dask scheduler`` + ``dask worker --nthreads 1``). Dask is imported only here, and only when the executor runs.
+* Workers only compute: each task returns its result to this process, which alone writes the results store
+  (SQLite stays single-writer; no store on a network file system).
+* A worker lost mid-grid (killed, out of memory, machine gone) has its tasks rerun on another worker by the
+  scheduler: up to ``ALLOWED_FAILURES`` lost workers per task on a cluster started here (a cluster you start
+  yourself: ``distributed.scheduler.allowed-failures`` in its configuration; the default is 3 there too). Each
+  task is one future, and each future's result is yielded once however often it ran, so no result is stored twice.
+* In a worker, each task runs with one torch thread (:func:`call_in_worker`), as in the ``processes`` executor;
+  prune calls inside it start their sandboxed prune workers exactly as in any other process
+  (:mod:`plantseek.run.isolation`): the worker process starts its own template process, which dies with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from plantseek.core.errors import ConfigError, PlantseekError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ALLOWED_FAILURES = 3  # lost workers a task may be running on before the scheduler gives up on it (dask's default)
+CONNECT_SECONDS = 10.0  # how long connecting to --scheduler may take before it counts as unreachable
+MAX_ADDRESS = 300
+
+
+def require_distributed() -> Any:
+    """The ``distributed`` module, or a one-line error saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError("--executor dask needs the 'distributed' package: pip install 'plantseek[cluster]'") \
+            from None
+    return distributed
+
+
+def check_address(address: str) -> str:
+    """A scheduler address as ``dask worker`` takes it (``tcp://host:8786``, ``host:8786``): one line, no spaces."""
+    if not address or len(address) > MAX_ADDRESS or any(ch.isspace() or ch == "\0" for ch in address):
+        raise ConfigError(f"--scheduler {address[:60]!r}: not a scheduler address (like tcp://host:8786)")
+    return address
+
+
+def call_in_worker(fn: Callable[[T], R], item: T) -> R:
+    """Run one task in a Dask worker: with one torch thread (set in the thread that runs it: OpenMP's thread count
+    is per thread), as the ``processes`` executor's workers. A worker must run one task at a time (one thread): a
+    cell group uses a core, and the worker's prune template is started by, and dies with, its one task thread."""
+    import torch
+    from distributed import get_worker
+
+    worker = get_worker()
+    if worker.state.nthreads != 1:
+        raise ConfigError(f"Dask worker {worker.address} runs {worker.state.nthreads} threads; plantseek needs one "
+                          "thread per worker process (dask worker --nthreads 1)")
+    torch.set_num_threads(1)
+    return fn(item)
+
+
+class DaskExecutor:
+    """Runs ``fn`` on every item on a Dask cluster; yields results as they complete (any order), each once."""
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None) -> None:
+        self.check_options(scheduler)
+        self.jobs = max(1, int(jobs))
+        self.scheduler = scheduler
+
+    @classmethod
+    def check_options(cls, scheduler: str | None) -> None:
+        """Distributed is installed, and ``scheduler`` (if given) looks like an address."""
+        require_distributed()
+        if scheduler is not None:
+            check_address(scheduler)
+
+    def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        work = list(items)
+        if not work:
+            return
+        distributed = require_distributed()
+        with self._cluster(distributed) as cluster, self._client(distributed, cluster) as client:
+            futures = client.map(call_in_worker, [fn] * len(work), work, pure=False)
+            try:
+                yield from _each_once(distributed, futures)
+            finally:
+                client.cancel(futures)
+
+    def _cluster(self, distributed):
+        """A LocalCluster of ``jobs`` single-threaded worker processes (its HTTP endpoints on a free port), or nothing
+        when connecting to one."""
+        import contextlib
+
+        import dask
+
+        if self.scheduler is not None:
+            return contextlib.nullcontext(None)
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            return distributed.LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                            dashboard_address=":0", silence_logs=logging.ERROR)
+
+    def _client(self, distributed, cluster):
+        if cluster is not None:
+            return distributed.Client(cluster)
+        try:
+            return distributed.Client(self.scheduler, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ConfigError(f"--scheduler {self.scheduler}: cannot reach a Dask scheduler ({reason})") from None
+
+
+def _each_once(distributed, futures) -> Iterator[Any]:
+    """Each future's result once, as they complete; a task that lost too many workers is a one-line error."""
+    seen: set[str] = set()
+    for future in distributed.as_completed(futures):
+        if future.key in seen:
+            continue
+        seen.add(future.key)
+        try:
+            yield future.result()
+        except distributed.KilledWorker as exc:
+            raise PlantseekError(f"a task was running on {ALLOWED_FAILURES + 1} Dask workers that all died; "
+                                 f"giving up ({str(exc).splitlines()[0][:200]})") from None
