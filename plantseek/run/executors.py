@@ -63,11 +63,11 @@ class ProcessExecutor(Executor):
 
 
 def _init_worker(parent: int) -> None:
-    import torch
-
     from plantseek.run.sandbox import die_with_parent
 
-    die_with_parent(parent)
+    die_with_parent(parent)  # before importing torch (seconds on a loaded machine), not after: a parent killed
+    import torch  # meanwhile must not leave this worker running until the import ends
+
     torch.set_num_threads(1)
 
 
