@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from pruner_masks import check_masks_of
 import torch.nn.functional as F
 from torch import nn
 
@@ -14,8 +15,7 @@ from plantseek.core.errors import ConfigError
 from plantseek.nets.cnn import ConvArchitecture, ConvLayer
 from plantseek.nets.protocol import Network, network_parameters
 from plantseek.planted.instance import PrunerData
-from plantseek.prune.contract import PRUNERS, check_pruner, get_pruner
-from plantseek.prune.masks import kept_count, validate_mask
+from plantseek.prune.contract import PRUNERS
 from plantseek.score.metrics import collapsed_layers, effective_density, layer_collapse
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
@@ -136,17 +136,7 @@ def small_host():
 @pytest.mark.parametrize("name", PRUNERS.names())
 def test_every_registered_pruner_gives_valid_masks_on_a_conv_host(name, small_host, one_thread):
     arch, params, data = small_host
-    pruner = check_pruner(get_pruner(name), name)
-    densities = [0.02, 0.3]
-    budget = TrainConfig(epochs=1, batch_size=32)
-    host = arch.build(params)
-    batch = getattr(pruner, "prune_batch", None)
-    if callable(batch):
-        masks = batch(host, data, densities, generators=[gen(i) for i in range(2)], budget=budget)
-    else:
-        masks = [pruner.prune(host, data, d, generator=gen(i), budget=budget) for i, d in enumerate(densities)]
-    for d, m in zip(densities, masks):
-        validate_mask(m, arch.prunable_shapes(), kept_count(d, arch.n_prunable), arch.bias_shapes())
+    check_masks_of(name, arch, params, data, [0.02, 0.3])
 
 
 def test_masked_training_keeps_pruned_weights_zero(small_host, one_thread):

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from pruner_masks import check_masks_of
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -15,10 +16,8 @@ from plantseek.core.errors import ConfigError
 from plantseek.nets.protocol import Network, network_parameters
 from plantseek.nets.transformer import TransformerArchitecture
 from plantseek.planted.instance import PrunerData
-from plantseek.prune.contract import PRUNERS, check_pruner, get_pruner
-from plantseek.prune.masks import kept_count, validate_mask
+from plantseek.prune.contract import PRUNERS
 from plantseek.score.metrics import collapsed_layers, effective_density, layer_collapse
-from plantseek.train.config import TrainConfig
 
 ARCHS = [
     TransformerArchitecture(vocab=5, seq_len=4, d_model=8, head_dim=4, mlp_width=6, n_blocks=2, out_features=3),
@@ -149,14 +148,4 @@ SLOW = ("multishot", "synflow-100")  # the multi-round pruners (~3 s each here):
                                   for n in PRUNERS.names()])
 def test_every_registered_pruner_gives_valid_masks_on_a_transformer_host(name, small_host, one_thread):
     arch, params, data = small_host
-    pruner = check_pruner(get_pruner(name), name)
-    densities = [0.05, 0.3]
-    budget = TrainConfig(epochs=1, batch_size=32)
-    host = arch.build(params)
-    batch = getattr(pruner, "prune_batch", None)
-    if callable(batch):
-        masks = batch(host, data, densities, generators=[gen(i) for i in range(2)], budget=budget)
-    else:
-        masks = [pruner.prune(host, data, d, generator=gen(i), budget=budget) for i, d in enumerate(densities)]
-    for d, m in zip(densities, masks):
-        validate_mask(m, arch.prunable_shapes(), kept_count(d, arch.n_prunable), arch.bias_shapes())
+    check_masks_of(name, arch, params, data, [0.05, 0.3])

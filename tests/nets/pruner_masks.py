@@ -1,0 +1,25 @@
+"""Every registered pruner on a host of any architecture: its masks at two densities, validated exactly."""
+
+import torch
+
+from plantseek.prune.contract import check_pruner, get_pruner
+from plantseek.prune.masks import kept_count, validate_mask
+from plantseek.train.config import TrainConfig
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def check_masks_of(name, arch, params, data, densities) -> None:
+    """``name``'s masks on ``arch`` at ``densities`` (through ``prune_batch`` where it has one), each validated."""
+    pruner = check_pruner(get_pruner(name), name)
+    budget = TrainConfig(epochs=1, batch_size=32)
+    host = arch.build(params)
+    batch = getattr(pruner, "prune_batch", None)
+    if callable(batch):
+        masks = batch(host, data, densities, generators=[gen(i) for i in range(len(densities))], budget=budget)
+    else:
+        masks = [pruner.prune(host, data, d, generator=gen(i), budget=budget) for i, d in enumerate(densities)]
+    for d, m in zip(densities, masks):
+        validate_mask(m, arch.prunable_shapes(), kept_count(d, arch.n_prunable), arch.bias_shapes())
