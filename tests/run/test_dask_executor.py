@@ -29,8 +29,12 @@ def probe(item):
 
     tmpl = template(300.0)
     time.sleep(0.5)
+    with open(f"/proc/{tmpl.process.pid}/environ", "rb") as f:
+        template_environment = f.read().split(b"\0")
     return {"item": item, "pid": os.getpid(), "template": tmpl.process.pid, "threads": torch.get_num_threads(),
-            "address": distributed.get_worker().address}
+            "address": distributed.get_worker().address,
+            "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            "template_trim": [v for v in template_environment if v.startswith(b"MALLOC_TRIM_THRESHOLD_=")]}
 
 
 def parent_of(pid: int) -> int | None:
@@ -69,10 +73,15 @@ def test_a_killed_worker_loses_no_result_and_its_template_dies_with_it(monkeypat
     monkeypatch.setenv(marker, "1")  # inherited by the workers, their templates and prune workers
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
     results, killed = [], {}
+    # what Dask's nannies give worker processes (the reason for restore_allocator): present, or the check is moot
+    import dask
+
+    assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
     try:
         for r in DaskExecutor(jobs=2).imap(probe, range(8)):
             results.append(r)
             assert r["threads"] == 1
+            assert r["trim"] is None and r["template_trim"] == []  # undone in the worker, not inherited below
             assert parent_of(r["template"]) == r["pid"]  # the worker process started its own template
             if not killed:
                 killed = r
@@ -106,6 +115,40 @@ def test_a_worker_with_more_than_one_thread_is_refused(monkeypatch):
         assert dask_executor.call_in_worker(lambda _: torch.get_num_threads(), None) == 1
     finally:
         torch.set_num_threads(threads)
+
+
+PAGE_FAULTS = """
+import resource, sys, torch
+from plantseek.run.dask_executor import restore_allocator
+applied = restore_allocator() if sys.argv[1] == "restore" else None
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+x = torch.ones(64, 1024)  # 256 KiB, over glibc's initial mmap threshold
+for _ in range(200):
+    x = x * 1.0  # a fresh 256 KiB buffer each time, the previous one freed
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_restore_allocator_stops_the_page_faults_of_dasks_trim_threshold():
+    import subprocess
+
+    def faults(mode):
+        env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536", "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", PAGE_FAULTS, mode], env=env, capture_output=True, text=True,
+                             check=True).stdout.split()
+        return out[0], int(out[1])
+
+    (_, with_dask_setting), (applied, restored) = faults("keep"), faults("restore")
+    assert applied == "True"
+    # 200 buffers of 64 pages each: mmap'd and faulted anew every time with the trim threshold set, reused after
+    assert with_dask_setting > 200 * 64 * 0.9
+    assert restored < with_dask_setting / 10
+
+
+def test_restore_allocator_is_a_no_op_without_the_variable(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert dask_executor.restore_allocator() is False
 
 
 def cli_error(capsys, argv) -> str:
