@@ -85,5 +85,4 @@ def check_executor(jobs: int, name: str | None, scheduler: str | None) -> None:
 
 
 def make_executor(jobs: int = 1, name: str | None = None, scheduler: str | None = None) -> Executor:
-    cls = EXECUTORS.get(executor_name(jobs, name))
-    return cls(jobs) if scheduler is None else cls(jobs, scheduler)
+    return EXECUTORS.get(executor_name(jobs, name))(jobs, scheduler)
