@@ -30,7 +30,7 @@ from typing import ClassVar, Sequence
 import torch
 
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask
+from plantseek.nets.masks import Mask
 from plantseek.prune.relaxed import (LeanAdam, final_masks, search_steps, stacked_host, stacked_loss,
                                      steps_per_epoch)
 from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, prepare_batch

@@ -38,7 +38,7 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask
+from plantseek.nets.masks import Mask
 from plantseek.prune.relaxed import (GradBalance, LeanAdam, final_masks, logit, search_steps, stacked_host,
                                      stacked_loss, steps_per_epoch)
 from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, prepare_batch

@@ -3,7 +3,7 @@ towards more efficient training of deep networks", ICLR), adapted to unstructure
 
 Update rule: train the *dense* network with a large learning rate; after every epoch draw the global magnitude
 mask at the requested density (:class:`plantseek.baselines.magnitude.Magnitude` with
-:func:`plantseek.prune.masks.select_top`); keep the distances between consecutive masks in a FIFO queue of length
+:func:`plantseek.nets.masks.select_top`); keep the distances between consecutive masks in a FIFO queue of length
 ``window``; stop as soon as the queue is full and its largest distance is below ``threshold``, and return that
 epoch's mask (the early-bird ticket). If the masks never settle within ``max(budget.epochs, 1)`` epochs, the last
 epoch's mask is returned (``stopped[k]`` says which).
@@ -31,9 +31,9 @@ from typing import ClassVar, Sequence
 import torch
 
 from plantseek.baselines.magnitude import Magnitude
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.interface import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask, mask_count, select_top
+from plantseek.nets.masks import Mask, mask_count, select_top
 from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, full_mask, model_dtype
 from plantseek.train import loop as training
 

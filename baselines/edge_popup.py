@@ -10,8 +10,8 @@ gradient (the top-k step is treated as the identity on |score|). The weights and
   MLP); density counts weights only. With prunable biases (the budget's ``prunable_biases``, the paper's protocol)
   density counts weights and biases, and every weight and bias tensor keeps its ``layer_counts`` share of the
   exact total ``kept_count(density, weights + biases)`` (largest remainders). Final masks are chosen with
-  :func:`plantseek.prune.masks.select_top` (ties by position); during training ``torch.topk`` picks the same sets
-  up to exact ties of scores. The host is reached through the network protocol (:mod:`plantseek.nets.protocol`):
+  :func:`plantseek.nets.masks.select_top` (ties by position); during training ``torch.topk`` picks the same sets
+  up to exact ties of scores. The host is reached through the network protocol (:mod:`plantseek.nets.interface`):
   its parameters, ``fan_in`` for the initial scores, and ``forward_stacked`` with straight-through masks for the K
   score sets.
 * Training: SGD momentum 0.9, weight decay 5e-4 (on the scores), lr 0.1 with a per-epoch cosine schedule,
@@ -36,8 +36,8 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from plantseek.prune.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top)
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.masks import (Mask, kept_count, layer_counts, prunable_parameter_shapes, select_top)
+from plantseek.nets.interface import network_parameters
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, model_device, model_dtype
 from plantseek.train.config import TrainConfig, biases_prunable, epoch_lr

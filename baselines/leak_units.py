@@ -5,14 +5,14 @@ The leak detectors are non-learning adversaries: each looks only at the host's i
 receives) through one simple statistic, to measure how much of the planted ticket such a statistic gives away.
 They carry the tag ``leak-detector`` (run by the ``leak-audit`` suite, and by ``conv-default``, which runs every
 registered pruner on a conv host; by no other suite) and names starting with
-``leak-`` (how the report recognises them: ``plantseek.report.leak``). This module registers nothing.
+``leak-`` (how the report recognises them: ``plantseek.frame.leak``). This module registers nothing.
 """
 
 from __future__ import annotations
 
 import torch
 
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.interface import network_parameters
 
 LEAK_TAGS = frozenset({"leak-detector"})
 

@@ -31,7 +31,7 @@ import torch
 
 from plantseek.core.errors import PrunerError
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.masks import Mask, kept_count, validate_density
+from plantseek.nets.masks import Mask, kept_count, validate_density
 from plantseek.prune.schedules import full_mask
 
 BATCH = 1024

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.layerwise import random_layerwise_mask
-from plantseek.prune.masks import validate_density
+from plantseek.nets.masks import validate_density
 
 MODERN = frozenset({"modern"})
 

@@ -2,7 +2,7 @@
 
 ``R = 1ᵀ (∏_l |W_l|) 1``: the masked network with absolute weights, biases zeroed, fed an all-ones input
 (ReLUs are then the identity, so R is exactly this product). For any architecture of the network protocol
-(:mod:`plantseek.nets.protocol`) R is the sum of the outputs of ``arch.forward`` with the prunable weights
+(:mod:`plantseek.nets.interface`) R is the sum of the outputs of ``arch.forward`` with the prunable weights
 replaced by their masked absolute values, every other parameter (the biases) set to zero, on
 ``ones(1, *arch.input_shape)``; for the MLP that is the product above, bit for bit. Computed in float64 (products
 of many layers overflow lower precisions on wide/deep hosts). Scores of each layer sum to R (conservation), and

@@ -19,7 +19,7 @@ import torch
 
 from plantseek import plant
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import select_top
+from plantseek.nets.masks import select_top
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
 from plantseek.train.stacked import stacked_chunk, train_masks_stacked

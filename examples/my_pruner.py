@@ -3,7 +3,7 @@ chosen layer by layer in proportion to layer size. Score it: python -m plantseek
 
 import torch
 
-from plantseek.prune.masks import select_top
+from plantseek.nets.masks import select_top
 
 
 class GradientMagnitude:

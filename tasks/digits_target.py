@@ -94,7 +94,7 @@ def train_target() -> tuple[dict[str, torch.Tensor], dict]:
     exactly zero) and its provenance."""
     from plantseek.planted.instance import PrunerData
     from plantseek.prune.contract import get_pruner
-    from plantseek.prune.masks import validate_pruned_mask
+    from plantseek.nets.masks import validate_pruned_mask
     from plantseek.train.loop import train_model
 
     (x, y), (x_test, y_test) = digits_split()

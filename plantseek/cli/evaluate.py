@@ -38,7 +38,7 @@ def add_arguments(p) -> None:
     p.add_argument("--protocol", choices=("calibrated", "paper"), default=None,
                    help="where weak training starts: paper = the masked initial network as is (the paper's protocol; "
                         "default of the paper-* suites), calibrated = a fitted readout and balanced units (default "
-                        "of the default suite); see plantseek.train.protocols")
+                        "of the default suite); see plantseek.train.training_protocols")
     p.add_argument("--adam-kernel", choices=("fused", "single-tensor"), default=None,
                    help="Adam implementation for weak training and pruners' training (default fused; "
                         "single-tensor is torch.optim.Adam's default, as in the paper's code)")
@@ -215,7 +215,7 @@ def run(args) -> int:
     cells = expand(suite)
     if args.instances == "hidden":
         from plantseek.planted.secrets import key_fingerprint, load_key
-        from plantseek.run.records import as_hidden
+        from plantseek.records.cells import as_hidden
 
         cells = as_hidden(cells, key_fingerprint(load_key()))
     timeout = DEFAULT_PRUNE_TIMEOUT if args.timeout is None else args.timeout

@@ -31,7 +31,7 @@ def write_cd_plots(df, out, tasks=None, pruners=None, fmt="png") -> list:
     """The critical-difference diagrams (:mod:`plantseek.report.cd_diagram`) of the chosen tasks and pruners."""
     from plantseek.report.cd_diagram import write_cd_diagrams
     from plantseek.report.plots import filter_results
-    from plantseek.report.prepared import prepare
+    from plantseek.frame.prepared import prepare
     from plantseek.report.statistics import all_comparisons
 
     chosen = filter_results(prepare(df), tasks, pruners)

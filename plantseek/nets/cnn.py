@@ -14,7 +14,7 @@ connects input channel ``i`` to output channel ``o``; a head entry ``w[k, c, y, 
 output ``k``. Initialisation is the MLP host's (:func:`plantseek.nets.mlp.he_init`) with ``fan_in = C_l k^2``
 (``C H' W'`` for the head): ``W_l ~ N(0, 2 / fan_in)``, ``b_l ~ N(0, s_l^2)``, ``s_l = prod_{j<=l} sqrt(2 / fan_in_j)``.
 
-:class:`ConvArchitecture` implements the network protocol (:mod:`plantseek.nets.protocol`); its stacked forward runs
+:class:`ConvArchitecture` implements the network protocol (:mod:`plantseek.nets.interface`); its stacked forward runs
 ``K`` networks as one grouped convolution (``groups = K``).
 """
 
@@ -29,7 +29,7 @@ from torch import nn
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.nets.protocol import Edges, HiddenUnits, NetworkModule, Params, Structure
+from plantseek.nets.interface import Edges, HiddenUnits, NetworkModule, Params, Structure
 
 POOLINGS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
 
@@ -108,7 +108,7 @@ class ConvArchitecture:
         shapes[weight_name(len(self.convs))] = (self.out_features, w[-2], side, side)
         return shapes
 
-    # --- the network protocol (plantseek.nets.protocol) ---------------------------------------------------------
+    # --- the network protocol (plantseek.nets.interface) ---------------------------------------------------------
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.image_size, self.image_size)

@@ -5,7 +5,7 @@ prunable parameters: density counts weights only. A mask may also carry optional
 (edge-popup scores biases too); biases without an entry are kept. A network of depth ``L`` (input and output layers
 counted) has ``L - 1`` weight matrices.
 
-:class:`Architecture` implements the network protocol (:mod:`plantseek.nets.protocol`); its stacked forward pass
+:class:`Architecture` implements the network protocol (:mod:`plantseek.nets.interface`); its stacked forward pass
 takes an optional per-layer product so that the batched training engine can pass its exact product plans.
 """
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from plantseek.core.types import Mask
-from plantseek.nets.protocol import HiddenUnits, Structure, chain_structure
+from plantseek.nets.interface import HiddenUnits, Structure, chain_structure
 
 Product = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -63,7 +63,7 @@ class Architecture:
         weights = [state[weight_name(l)] for l in range(n_layers)]
         return cls((weights[0].shape[1], *(w.shape[0] for w in weights)))
 
-    # --- the network protocol (plantseek.nets.protocol) ---------------------------------------------------------
+    # --- the network protocol (plantseek.nets.interface) ---------------------------------------------------------
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (self.widths[0],)

@@ -37,7 +37,7 @@ the residual identities and the attention mixing: ``v`` unit ``(g, j)`` feeds he
 reached when its value or its query/key units are (an over-approximation where the values are pruned and the
 queries are not: the output is then zero).
 
-:class:`TransformerArchitecture` implements the network protocol (:mod:`plantseek.nets.protocol`); its stacked
+:class:`TransformerArchitecture` implements the network protocol (:mod:`plantseek.nets.interface`); its stacked
 forward pass runs ``K`` networks with batched ``einsum``/``matmul`` products.
 """
 
@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.protocol import Edges, HiddenUnits, NetworkModule, Params, Structure, dense_edges
+from plantseek.nets.interface import Edges, HiddenUnits, NetworkModule, Params, Structure, dense_edges
 
 PROJECTIONS = ("q", "k", "v", "o")
 
@@ -111,7 +111,7 @@ class TransformerArchitecture:
     def embedding_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"embed.token": (self.vocab, self.d_model), "embed.position": (self.seq_len, self.d_model)}
 
-    # --- the network protocol (plantseek.nets.protocol) ---------------------------------------------------------
+    # --- the network protocol (plantseek.nets.interface) ---------------------------------------------------------
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (self.seq_len, self.vocab)

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.protocol import Params
+from plantseek.nets.interface import Params
 from plantseek.nets.transformer import TransformerArchitecture, block_name
 from plantseek.planted.attention_scales import residual_factors
 from plantseek.planted.planting import PlantedHost, _best_factors, plant_layer

@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from plantseek.nets.protocol import Params
+from plantseek.nets.interface import Params
 from plantseek.nets.transformer import block_name
 
 EMBEDDING_WEIGHT = 0.1

@@ -42,7 +42,7 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.nets.cnn import ConvArchitecture
 from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.nets.protocol import Params
+from plantseek.nets.interface import Params
 from plantseek.planted.planting import PlantedHost, plant_layer, ticket_matrix
 
 

@@ -19,7 +19,7 @@ from plantseek.core import seeding
 from plantseek.core.errors import ConfigError, InstanceFileError
 from plantseek.core.files import atomic_write
 from plantseek.nets.mlp import Mask
-from plantseek.nets.protocol import Network
+from plantseek.nets.interface import Network
 from plantseek.planted.planting import PlantedHost
 from plantseek.planted.secrets import key_fingerprint, secret_generator
 from plantseek.planted.targets import TargetNetwork

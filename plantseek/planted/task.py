@@ -20,7 +20,7 @@ from plantseek.core.limits import MAX_DEPTH, MAX_GAUSSIAN_NOISE, MAX_N_SAMPLES
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
 from plantseek.nets.mlp import Architecture
-from plantseek.nets.protocol import Network
+from plantseek.nets.interface import Network
 from plantseek.planted import planting
 from plantseek.planted.targets import TargetNetwork
 

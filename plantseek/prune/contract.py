@@ -12,10 +12,10 @@ A pruner is any object with a ``name`` and a method::
 * ``budget``: a :class:`plantseek.train.loop.TrainConfig`, the training allowance for pruners that train, and the
   pruning scope: ``budget.prunable_biases`` (the paper protocol's cells) makes the biases prunable parameters.
 
-It returns a boolean mask for every prunable weight keeping exactly ``plantseek.prune.masks.kept_count(density, n)``
+It returns a boolean mask for every prunable weight keeping exactly ``plantseek.nets.masks.kept_count(density, n)``
 weights. With ``budget.prunable_biases`` the mask has an entry for every bias too (``model.arch.bias_shapes()``),
 and exactly ``kept_count(density, weights + biases)`` weights and biases are kept in total
-(:func:`plantseek.prune.masks.validate_pruned_mask`; :func:`plantseek.prune.schedules.prunable_parameters` lists
+(:func:`plantseek.nets.masks.validate_pruned_mask`; :func:`plantseek.prune.schedules.prunable_parameters` lists
 what is prunable). The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
 ``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``), ``description``, ``tags`` (a frozenset
 of non-empty strings saying what the pruner is, default empty; e.g. ``paper`` for the paper's methods,

@@ -30,9 +30,9 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.registry import Registry
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.interface import network_parameters
 from plantseek.prune.layerwise import random_layerwise_mask
-from plantseek.prune.masks import Mask
+from plantseek.nets.masks import Mask
 from plantseek.prune.schedules import BatchPruner, check_generators, derive_generator, model_dtype
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.loop import batches, make_optimizer

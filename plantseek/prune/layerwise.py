@@ -1,7 +1,7 @@
 """Layer-wise density rules: how many weights each layer keeps for an exact total.
 
 A rule turns the per-layer shapes and the requested density into per-layer kept counts that sum exactly to
-:func:`plantseek.prune.masks.kept_count` over all prunable weights. Every rule here has the form
+:func:`plantseek.nets.masks.kept_count` over all prunable weights. Every rule here has the form
 ``d_l = min(1, f_l(ε))`` with ``f_l`` increasing in a single free parameter ``ε``, solved so that
 ``Σ_l d_l · N_l = k``; layers whose ``f_l`` would exceed 1 are dense and ``ε`` is re-solved for the others.
 The real-valued counts ``d_l · N_l`` are then made integers by largest remainders (ties: earlier layer first),
@@ -27,7 +27,7 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.registry import Registry
-from plantseek.prune.masks import Mask, kept_count, select_top, validate_density
+from plantseek.nets.masks import Mask, kept_count, select_top, validate_density
 
 Shape = tuple[int, ...]
 #: a rule: (shapes in layer order, target kept count) -> real-valued kept count per layer, summing to the target

@@ -11,7 +11,7 @@ generator for its data order and its noise.
 * :class:`GradBalance`: the gradient balancing that holds a relaxed mask's expected density (CTS);
 * :class:`LeanAdam`: torch's functional Adam without building an optimiser object (see there why);
 * :func:`final_masks`: the exact requested density of each network by a global top-k of its scores
-  (:func:`plantseek.prune.masks.select_top`, ties by position). Every relaxation ends so: an expected or soft
+  (:func:`plantseek.nets.masks.select_top`, ties by position). Every relaxation ends so: an expected or soft
   density is not an exact count.
 """
 
@@ -23,8 +23,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
-from plantseek.nets.protocol import network_parameters
-from plantseek.prune.masks import Mask, select_top
+from plantseek.nets.interface import network_parameters
+from plantseek.nets.masks import Mask, select_top
 from plantseek.train.loop import batches
 
 

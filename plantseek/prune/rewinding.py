@@ -3,7 +3,7 @@
 ``rounds`` rounds of: train ``epochs_per_round`` epochs with the current mask fixed (the budget's optimiser, lr,
 schedule and batch size, ``budget.replace(epochs=epochs_per_round)``; a fresh optimiser each round); score the
 trained network (masked); prune to ``density**(r/rounds)`` among the survivors with
-:func:`plantseek.prune.masks.select_top` (a pruned weight is never revived); then start the next round from
+:func:`plantseek.nets.masks.select_top` (a pruned weight is never revived); then start the next round from
 
 * ``rewind="learning-rate"`` (LRR, Renda, Frankle & Carbin 2020): the **current** trained weights (the pruned ones
   at exactly zero, as :func:`plantseek.train.loop.train_masks` returns them), with the learning-rate schedule
@@ -33,8 +33,8 @@ from typing import Any, ClassVar, Sequence
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.protocol import network_parameters
-from plantseek.prune.masks import Mask, select_top
+from plantseek.nets.interface import network_parameters
+from plantseek.nets.masks import Mask, select_top
 from plantseek.prune.schedules import (BatchPruner, ScorePruner, check_generators, derive_generator, full_mask,
                                       model_dtype)
 from plantseek.train import loop as training

@@ -11,7 +11,7 @@ scores are kept. When the budget makes the biases prunable (``budget.prunable_bi
 selection (global: one ranking; local: per parameter tensor, as the reference code). Everything else is shared and
 combined rather than re-implemented:
 
-* **selection**: always :func:`plantseek.prune.masks.select_top`, global by default (``scope="local"`` keeps
+* **selection**: always :func:`plantseek.nets.masks.select_top`, global by default (``scope="local"`` keeps
   ``layer_counts`` per layer); ties are broken by position;
 * **schedules**:
 
@@ -39,11 +39,11 @@ import torch
 
 from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError, TimeLimitError
-from plantseek.prune.masks import Mask, prunable_parameter_shapes, select_top, validate_density
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.masks import Mask, prunable_parameter_shapes, select_top, validate_density
+from plantseek.nets.interface import network_parameters
 from plantseek.train.config import biases_prunable
 
-Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
+Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.interface)
 
 SCOPES = ("global", "local")
 
@@ -85,7 +85,7 @@ def prepare_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
 def prunable_parameters(model: Module, budget: Any = None) -> dict[str, torch.nn.Parameter]:
     """The model's prunable parameters under ``budget``'s pruning scope: the weights (``model.prunable()``), then
     the biases when ``budget.prunable_biases`` (the prunable order of
-    :func:`plantseek.prune.masks.prunable_parameter_shapes`)."""
+    :func:`plantseek.nets.masks.prunable_parameter_shapes`)."""
     names = prunable_parameter_shapes(model.arch, biases_prunable(budget))
     params = network_parameters(model)
     return {n: params[n] for n in names}

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.report.format import md_escape, spec_key
+from plantseek.frame.labels import spec_key
+from plantseek.report.format import md_escape
 
 RULE = ("Recall of the planted attention circuit by part: H = mean recall of the ticket's heads (each head: its "
         "query, key, value and output ticket weights), then per projection type Q, K, V, O, MLP (up, down) and "
@@ -35,7 +36,7 @@ def _parts(value: Any) -> dict[str, float] | None:
 
 
 def attention_markdown(d: pd.DataFrame) -> list[str]:
-    """Lines of the attention section (a prepared frame, see :func:`plantseek.report.prepared.prepare`)."""
+    """Lines of the attention section (a prepared frame, see :func:`plantseek.frame.prepared.prepare`)."""
     if "metrics_json" not in d.columns:
         return []
     ok = d[d["_ok"]].assign(_parts=lambda x: x["metrics_json"].map(_parts))

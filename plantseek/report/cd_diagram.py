@@ -1,4 +1,4 @@
-"""Critical-difference diagrams (Demšar 2006) of the comparisons of :mod:`plantseek.stats.protocols`, drawn from
+"""Critical-difference diagrams (Demšar 2006) of the comparisons of :mod:`plantseek.stats.comparisons`, drawn from
 stored results alone.
 
 One diagram per (protocol, task or all tasks, quantity): the mean-rank axis (1 = best, on the left), each method
@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from plantseek.core.errors import ConfigError
-from plantseek.stats.protocols import Comparison
+from plantseek.stats.comparisons import Comparison
 
 FORMATS = ("png", "svg", "pdf")
 QUANTITY_LABELS = {"weak_metric": "weak metric", "recall": "recall"}

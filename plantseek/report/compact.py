@@ -1,6 +1,6 @@
 """What ``evaluate`` prints at the end: a compact summary per task setting, from a results frame alone.
 
-Per setting (:mod:`plantseek.report.prepared`): one table with the methods as rows and the requested densities as
+Per setting (:mod:`plantseek.frame.prepared`): one table with the methods as rows and the requested densities as
 columns, each cell the weak metric and the recall, means over seeds, with their bootstrap confidence intervals
 where n >= 2 (:mod:`plantseek.stats.intervals`); above it the metric's direction, the planted ticket's reference
 (its strong metric and density) and the seeds. Sanity ablations and leak detectors are counted, not tabled (the
@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from plantseek.report.format import density_label, fmt, metric_label, spec_key
-from plantseek.report.prepared import competitors, prepare
+from plantseek.frame.labels import spec_key
+from plantseek.report.format import density_label, fmt, metric_label
+from plantseek.frame.prepared import competitors, prepare
 from plantseek.report.tables import summary_table
 from plantseek.stats.intervals import NO_INTERVAL, seed_intervals
 

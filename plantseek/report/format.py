@@ -42,20 +42,6 @@ def h(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def slugify(text: str) -> str:
-    """A file-name safe form of ``text`` (never empty)."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return s or "x"
-
-
-def spec_key(spec: str) -> tuple:
-    """Sort key of a density spec: ``ticket`` first, then numbers increasing, then anything else."""
-    if spec == "ticket":
-        return (0, 0.0, spec)
-    try:
-        return (1, float(spec), spec)
-    except ValueError:
-        return (2, 0.0, spec)
 
 
 def density_label(spec: str, density: float) -> str:
@@ -66,8 +52,3 @@ def density_label(spec: str, density: float) -> str:
 def metric_label(metric: str, hib: bool) -> str:
     """A metric's name with its direction."""
     return f"{metric or 'metric'} ({'higher' if hib else 'lower'} is better)"
-
-
-def method_label(pruner: str, ablation: str) -> str:
-    """How a method is shown: the pruner, with a sanity ablation in brackets (``"P [shuffled]"``)."""
-    return f"{pruner} [{ablation}]" if ablation else pruner

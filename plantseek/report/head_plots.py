@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.report.format import spec_key
+from plantseek.frame.labels import spec_key
 
 
 def head_recall(value: Any) -> float | None:

@@ -2,7 +2,7 @@
 from a results DataFrame alone (:func:`plantseek.store.results.load_results`).
 
 Nothing is recomputed from masks or instances, so a leaderboard can be rebuilt offline from any stored results.
-The parts: :mod:`~plantseek.report.prepared` (normalising the frame), :mod:`~plantseek.report.tables` (summary,
+The parts: :mod:`~plantseek.frame.prepared` (normalising the frame), :mod:`~plantseek.report.tables` (summary,
 ranking, sanity ablations), :mod:`~plantseek.report.provenance`, :mod:`~plantseek.report.markdown` (README.md),
 :mod:`~plantseek.report.page` (index.html, from a Jinja2 template), :mod:`~plantseek.report.plots` (figures).
 Words: **density** is the fraction of prunable weights KEPT.
@@ -17,9 +17,9 @@ import pandas as pd
 
 from plantseek.core.files import atomic_write_text
 from plantseek.report.markdown import render_markdown
-from plantseek.report.leak import instance_columns
+from plantseek.frame.leak import instance_columns
 from plantseek.report.page import render_html
-from plantseek.report.prepared import prepare
+from plantseek.frame.prepared import prepare
 
 __all__ = ["write_results_csv", "write_leaderboard"]
 

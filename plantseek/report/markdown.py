@@ -10,8 +10,8 @@ import pandas as pd
 
 from plantseek.report.attention_md import attention_markdown
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
-from plantseek.report.leak import LEAK_RULE, leak_ceiling
-from plantseek.report.prepared import prepared
+from plantseek.frame.leak import LEAK_RULE, leak_ceiling
+from plantseek.frame.prepared import prepared
 from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
 from plantseek.report.statistics_md import statistics_markdown

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.report.families import family_of, family_order
+from plantseek.frame.families import family_of, family_order
 from plantseek.report.format import density_label, fmt, h, metric_label
-from plantseek.report.leak import LEAK_RULE, leak_ceiling
-from plantseek.report.prepared import prepared
+from plantseek.frame.leak import LEAK_RULE, leak_ceiling
+from plantseek.frame.prepared import prepared
 from plantseek.report.provenance import provenance_line, submitted_sources
 from plantseek.report.statistics import ci_html, interval_lookup, interval_note, statistics_context, with_intervals
 from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE

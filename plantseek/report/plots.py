@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import ConfigError
-from plantseek.report.format import spec_key
+from plantseek.frame.labels import spec_key
 from plantseek.report.head_plots import figure_heads
-from plantseek.report.prepared import prepared
+from plantseek.frame.prepared import prepared
 from plantseek.report.tables import summary_table
 
 __all__ = ["KINDS", "ATTENTION_KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from plantseek.report.prepared import str_col
+from plantseek.frame.prepared import str_col
 
 
 def _distinct(df: pd.DataFrame, col: str) -> list[str]:

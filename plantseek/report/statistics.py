@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from plantseek.report.cd_diagram import QUANTITY_LABELS, cd_title, comparison_title
-from plantseek.report.families import family_of, family_order
+from plantseek.frame.families import family_of, family_order
 from plantseek.report.format import fmt, h
-from plantseek.report.prepared import competitors, prepared
+from plantseek.frame.prepared import competitors, prepared
 from plantseek.stats.intervals import CONFIDENCE, INTERVAL_RULE, NO_INTERVAL, seed_intervals
 from plantseek.stats.paired import ALPHA, NOT_SIGNIFICANT, PAIRED_RULE, smallest_p
-from plantseek.stats.protocols import Comparison, comparisons
+from plantseek.stats.comparisons import Comparison, comparisons
 from plantseek.stats.ranks import RANK_RULE
 
 #: the quantities the page compares methods on, in the order of its selector

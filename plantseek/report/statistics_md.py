@@ -9,7 +9,7 @@ import pandas as pd
 from plantseek.report.format import fmt, md_escape
 from plantseek.report.statistics import STATISTICS_RULES, all_comparisons, statistics_context
 from plantseek.stats.paired import NOT_SIGNIFICANT
-from plantseek.stats.protocols import ALL_TASKS, Comparison
+from plantseek.stats.comparisons import ALL_TASKS, Comparison
 
 
 def statistics_markdown(df: pd.DataFrame, figures: dict[str, str] | None = None,

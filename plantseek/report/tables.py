@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.report.format import spec_key
-from plantseek.report.prepared import competitors, prepared
+from plantseek.frame.labels import spec_key
+from plantseek.frame.prepared import competitors, prepared
 
 #: quantities aggregated over seeds for every (setting, method, density)
 QUANTITIES = ["recall", "precision", "strong_metric", "weak_metric", "achieved_density", "ticket_metric",
@@ -81,7 +81,7 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
     cells, failed, compute_dense_runs``. ``mean_recall`` is the mean over the method's comparisons of its mean
     recall; ``compute_dense_runs`` the mean over its ok cells of what its pruner spent, in dense training runs
-    (:mod:`plantseek.run.compute`; NaN when no cell recorded it). Sanity-ablation cells (``"P [shuffled]"``,
+    (:mod:`plantseek.records.compute`; NaN when no cell recorded it). Sanity-ablation cells (``"P [shuffled]"``,
     ``"P [reinit]"``) are left out entirely.
     """
     d = competitors(prepared(df))

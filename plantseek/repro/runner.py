@@ -11,7 +11,7 @@ import pandas as pd
 
 from plantseek.repro.scales import Scale
 from plantseek.run.grid import expand, run_cells
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.run.suites import Suite
 
 

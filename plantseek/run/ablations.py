@@ -16,7 +16,7 @@ import torch
 from plantseek.core import seeding
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 
 ABLATIONS = ("shuffled", "reinit")
 

@@ -12,12 +12,12 @@
 4. :func:`train_step`: trains every (mask, host) as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32,
    the mask fixed), plus the dense host as a reference, all through one ``train_masks`` call; identical
    (mask, host) pairs train once. Where training starts is the cells' training protocol
-   (:mod:`plantseek.train.protocols`): ``paper``, the masked initial network as is; ``calibrated``, the same
+   (:mod:`plantseek.train.training_protocols`): ``paper``, the masked initial network as is; ``calibrated``, the same
    network function with a readout fitted on the training split and balanced neuron scales;
 5. :func:`score_step`: the **strong** metric of every mask on the planted host (initial weights, a readout fitted
    per mask on the training split, test split; batched), the weak metric of every trained network, recovery
    metrics against the planted ticket;
-6. :func:`record_step`: one :class:`plantseek.run.records.CellResult` per cell; a cell whose pruning failed is a
+6. :func:`record_step`: one :class:`plantseek.records.cells.CellResult` per cell; a cell whose pruning failed is a
    *failed* cell carrying the one-line reason.
 
 Seeds: the pruner's generator derives from (seed, pruner, density), an ablation's from (seed, pruner, density,
@@ -41,18 +41,18 @@ from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance, plant
 from plantseek.planted.secrets import key_fingerprint, load_key
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import pack_mask, parameter_density, prunable_parameter_shapes
-from plantseek.run.compute import compute_record
+from plantseek.nets.masks import pack_mask, parameter_density, prunable_parameter_shapes
+from plantseek.records.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
 from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
-from plantseek.run.records import CellConfig, CellResult, provenance
+from plantseek.records.cells import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.attention_metrics import architecture_recovery
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
-from plantseek.train.protocols import TRAINING_PROTOCOLS
+from plantseek.train.training_protocols import TRAINING_PROTOCOLS
 
 
 @dataclass
@@ -253,7 +253,7 @@ def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
 
 
 def _compute(run: GroupRun, cell: CellConfig) -> dict[str, float]:
-    """The cell's compute record (:mod:`plantseek.run.compute`): what its pruner's worker counted, in FLOPs and in
+    """The cell's compute record (:mod:`plantseek.records.compute`): what its pruner's worker counted, in FLOPs and in
     dense training runs of the cell's weak-training budget, and the parent's wall-clock of the prune request."""
     job, arch = run.job_of(cell), run.instance.arch
     return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(run.instance.data.train.x),

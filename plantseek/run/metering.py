@@ -14,7 +14,7 @@ rather than anything a pruner reports about itself:
   training call are not counted twice (counting pauses there).
 
 The counts go back to the parent with the mask (``"spent"`` in a job's answer), which converts them to FLOPs with
-the architecture's per-sample cost (:mod:`plantseek.run.compute`). Cost of the counting: one Python call per
+the architecture's per-sample cost (:mod:`plantseek.records.compute`). Cost of the counting: one Python call per
 forward pass (``torch.utils.flop_counter.FlopCounterMode``, which counts every matrix product, made edge-popup and
 the multi-shot schedules 6-12 times slower here, so it is not used).
 

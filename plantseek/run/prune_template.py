@@ -32,7 +32,7 @@ import time
 
 PRELOADED = ("torch", "numpy", "plantseek.run.prune_worker", "plantseek.run.sandbox", "plantseek.nets.mlp",
              "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
-             "plantseek.prune.masks", "plantseek.prune.schedules", "plantseek.train.loop", "plantseek.train.batched",
+             "plantseek.nets.masks", "plantseek.prune.schedules", "plantseek.train.loop", "plantseek.train.batched",
              "plantseek.run.metering", "torch.optim")
 MAX_REQUEST = 2**20
 FIRST_FREE_FD = 4  # 0: requests, 1 and 2: output file, 3: answers

@@ -108,7 +108,7 @@ class Worker:
         """A returned mask checked exactly (the job's density and its budget's pruning scope), as packed bits; or
         why it is invalid."""
         from plantseek.core.errors import PlantseekError
-        from plantseek.prune.masks import pack_mask, validate_pruned_mask
+        from plantseek.nets.masks import pack_mask, validate_pruned_mask
         from plantseek.train.config import biases_prunable
 
         density, _, budget = job

@@ -9,7 +9,7 @@ on one instance (a new one after a call that killed it), never another pruner's;
 pruners (our own code) share one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal
 those of separate runs). Only the prune call is timed, in the worker.
 
-What comes back is decoded strictly and validated exactly here (:func:`plantseek.prune.masks.validate_pruned_mask`:
+What comes back is decoded strictly and validated exactly here (:func:`plantseek.nets.masks.validate_pruned_mask`:
 keys, shapes, dtype bool, kept count = ``kept_count(density)``; with the budget's ``prunable_biases`` every bias
 entry is required and counted). A pruner that raises, hangs past the time limit
 (the worker is killed), exceeds the memory limit, kills its worker or returns a bad mask fails its jobs with a
@@ -34,11 +34,11 @@ from plantseek.core.errors import PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
-from plantseek.prune.masks import unpack_mask, validate_pruned_mask
-from plantseek.run.compute import checked_counts
+from plantseek.nets.masks import unpack_mask, validate_pruned_mask
+from plantseek.records.compute import checked_counts
 from plantseek.train.config import biases_prunable
 from plantseek.run.isolation import PruneWorker, WorkerFailure, WorkerLimits
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 
 DEFAULT_PRUNE_TIMEOUT = 1800.0
 
@@ -52,7 +52,7 @@ class PruneJob:
     mask: Mask | None = None  # the validated mask, or None if pruning failed
     prune_seconds: float = math.nan  # the worker's own wall-clock of the prune call (its share when batched)
     error: str = ""  # one line when pruning failed
-    counts: dict[str, float] | None = None  # what the worker counted (plantseek.run.compute.COUNTS), or None
+    counts: dict[str, float] | None = None  # what the worker counted (plantseek.records.compute.COUNTS), or None
     parent_seconds: float = math.nan  # the request's wall-clock measured here (its share when batched)
 
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from plantseek.core.errors import PlantseekError
 from plantseek.planted.instance import PlantedInstance
-from plantseek.prune.masks import unpack_mask
+from plantseek.nets.masks import unpack_mask
 from plantseek.run.ablations import has_strong_metric
 from plantseek.run.group import achieved_densities, instance_for
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.score.attention_metrics import architecture_recovery
 from plantseek.score.metrics import recovery_metrics

@@ -25,7 +25,7 @@ from plantseek.planted.instance import plant
 from plantseek.prune.contract import PRUNERS, check_pruner_file, is_file_ref
 from plantseek.run.isolation import WorkerFailure
 from plantseek.run.pruning import PruneContext, PruneJob, describe, prune_cells
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.run.suites import Suite
 from plantseek.planted.task import DataConfig
 from plantseek.train.config import TrainConfig

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_CELLS, MAX_DEPTH, MAX_N_SAMPLES, MAX_SEED, MAX_SEEDS, MAX_WIDTH
-from plantseek.prune.masks import validate_density
+from plantseek.nets.masks import validate_density
 from plantseek.core.registry import Registry
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
@@ -87,7 +87,7 @@ class Suite:
     n_samples: int = 10_000
     train: TrainConfig = TrainConfig()
     budget: TrainConfig = TrainConfig()
-    training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts (plantseek.train.protocols)
+    training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts (train.training_protocols)
     task_settings: dict[str, TaskSetting] = field(default_factory=dict)  # per-task departures (by task name)
 
     def setting(self, task: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Evaluating masks and trained networks.
 
 **Strong tickets** (a mask on the host's *initial* weights) are read out through a readout fitted for each mask
-on the training split (:mod:`plantseek.score.readout`: per output, least-squares scale and offset for regression,
+on the training split (:mod:`plantseek.score.strong_readout`: per output, least-squares scale and offset for regression,
 minimum cross-entropy scale and offset for classification). Planting multiplies output k of the ticket by a tiny
 positive factor ``scales[k]`` (1e-3..1e-11), so raw outputs are meaningless (raw logits each carry their own
 factor); the fitted readout recovers the factor for the exact ticket, which then scores the target network's own
@@ -16,7 +16,7 @@ of 1e3..1e12).
 **Weak tickets** (a mask whose weights were then trained) are evaluated on their raw outputs: training fits the
 output scale itself.
 
-The host is reached through its architecture's network protocol (:mod:`plantseek.nets.protocol`): ``forward``
+The host is reached through its architecture's network protocol (:mod:`plantseek.nets.interface`): ``forward``
 for one mask, ``forward_stacked`` for many.
 """
 
@@ -28,8 +28,8 @@ from typing import Sequence
 import torch
 
 from plantseek.planted.instance import PlantedInstance
-from plantseek.prune.masks import Mask
-from plantseek.score.readout import fit_readout
+from plantseek.nets.masks import Mask
+from plantseek.score.strong_readout import fit_readout
 
 
 def _split(instance: PlantedInstance, split: str):
@@ -53,7 +53,7 @@ def raw_outputs(instance: PlantedInstance, mask: Mask | None, x: torch.Tensor) -
 
 def strong_metric(instance: PlantedInstance, mask: Mask | None, split: str = "test") -> float:
     """Task metric of ``mask`` as a strong ticket (None = the dense host), through its readout fitted on the
-    training split (:mod:`plantseek.score.readout`)."""
+    training split (:mod:`plantseek.score.strong_readout`)."""
     s, train = _split(instance, split), instance.data.train
     readout = fit_readout(raw_outputs(instance, mask, train.x), train.y, instance.task.kind)
     return instance.task.metric(readout(raw_outputs(instance, mask, s.x)), s.y)

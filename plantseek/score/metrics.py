@@ -34,7 +34,7 @@ every layer that keeps no weight at all. It is empty when the network has not co
 
 **Structure.** The path metrics (:func:`reachability`, :func:`effective_mask`, :func:`effective_density`,
 :func:`collapsed_layers`, :func:`layer_collapse`, :func:`recovery_metrics`) take an optional ``structure``: the
-unit graph of the architecture (:class:`plantseek.nets.protocol.Structure`, ``arch.structure()``), which may be
+unit graph of the architecture (:class:`plantseek.nets.interface.Structure`, ``arch.structure()``), which may be
 any DAG (a skip connection included; its fixed, never pruned connections, such as a residual identity or the
 mixing inside an attention head, are the structure's ``links`` and always carry reachability). Without one the
 weights are read as a chain of ``out x in`` matrices (the MLP). On a DAG the rules above generalise per weight: a
@@ -53,7 +53,7 @@ import torch
 
 from plantseek.core.errors import MaskError
 from plantseek.core.types import Mask
-from plantseek.nets.protocol import Structure, chain_structure
+from plantseek.nets.interface import Structure, chain_structure
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from plantseek.report.prepared import competitors, prepared
+from plantseek.frame.prepared import competitors, prepared
 
 #: what a comparison can be made on
 QUANTITIES = ("weak_metric", "recall")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plantseek.report.prepared import prepared
+from plantseek.frame.prepared import prepared
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999

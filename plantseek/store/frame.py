@@ -1,6 +1,6 @@
 """The store's cells as a pandas DataFrame (:func:`plantseek.store.results.load_results`): fixed columns first,
 then one column per scalar recovery metric, then the non-scalar metrics as JSON text, then one column per entry of
-the pruner's compute record (:data:`plantseek.run.compute.COMPUTE_KEYS`; NaN where a cell has none, e.g. in a store
+the pruner's compute record (:data:`plantseek.records.compute.COMPUTE_KEYS`; NaN where a cell has none, e.g. in a store
 written before schema version 4)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from plantseek.core.errors import StoreError
-from plantseek.run.compute import COMPUTE_KEYS
-from plantseek.run.records import COLUMNS
+from plantseek.records.compute import COMPUTE_KEYS
+from plantseek.records.cells import COLUMNS
 from plantseek.store.schema import FLOAT_FIELDS
 
 #: Scalar recovery metrics (``plantseek.score.metrics.recovery_metrics``) that the frame always has as columns,

@@ -2,7 +2,7 @@
 
 Version 1 stored the display label in ``pruner`` (``"P [shuffled]"`` for a sanity ablation of pruner P) and had no
 column for the ablation or for the metric's direction. Both are recoverable without parsing labels:
-``config_json`` holds the whole :class:`plantseek.run.records.CellConfig` (``pruner`` and ``ablation``
+``config_json`` holds the whole :class:`plantseek.records.cells.CellConfig` (``pruner`` and ``ablation``
 included), and the only metrics version-1 stores were written with are ``accuracy`` (higher is better) and
 ``mse`` (lower is better).
 """

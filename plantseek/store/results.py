@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from plantseek.core.errors import StoreError
 from plantseek.core.paths import default_store_path
-from plantseek.run.records import CellConfig, CellResult
+from plantseek.records.cells import CellConfig, CellResult
 from plantseek.store import schema
 from plantseek.store.connect import BUSY_TIMEOUT_S, connect
 from plantseek.store.integrity import DIGESTED, Refusal, digest_problem, row_digest, row_problem
@@ -57,7 +57,7 @@ from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEM
 
 if TYPE_CHECKING:
     from plantseek.core.types import Mask
-    from plantseek.prune.masks import Shapes
+    from plantseek.nets.masks import Shapes
 
 __all__ = ["BUSY_TIMEOUT_S", "Checked", "ResultStore", "StoredCell", "load_checked", "load_results"]
 RETRY_S = 120.0  # ... after which a write or read is retried, with backoff, for this long
@@ -144,7 +144,7 @@ class ResultStore:
         """The cell's mask ``{name: BoolTensor}``, unpacked with the layer ``shapes`` (in pack order).
 
         The only part of the store that needs torch, imported here so that reading results never does."""
-        from plantseek.prune.masks import unpack_mask
+        from plantseek.nets.masks import unpack_mask
 
         rows = self._read("SELECT status, mask FROM cells WHERE cell_id = ?", (cell_id,))
         if not rows:
@@ -332,7 +332,7 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
       in order of first appearance (a key that collides with a column above is prefixed ``metric_``); floats as
       float64 (NaN when missing), booleans as pandas' nullable ``boolean`` (NA when missing);
     - ``metrics_json``: the non-scalar metric entries (e.g. ``per_layer``, ``collapsed_layers``) as JSON text;
-    - the pruner's compute (:data:`plantseek.run.compute.COMPUTE_KEYS`, float64, NaN when not recorded):
+    - the pruner's compute (:data:`plantseek.records.compute.COMPUTE_KEYS`, float64, NaN when not recorded):
       ``train_sample_passes score_forward_samples score_backward_samples prune_flops dense_run_flops
       compute_dense_runs prune_parent_seconds``;
     - ``mask`` (packed bytes or None) only with ``include_masks=True``.

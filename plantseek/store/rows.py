@@ -8,7 +8,7 @@ import math
 from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
-from plantseek.run.records import CellConfig, CellResult
+from plantseek.records.cells import CellConfig, CellResult
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
 
@@ -74,7 +74,7 @@ def _checked_mask(mask: Any, cell_id: str) -> bytes | None:
     if mask is None:
         return None
     if not isinstance(mask, (bytes, bytearray, memoryview)):
-        raise StoreError(f"cell {cell_id}: mask must be bytes (plantseek.prune.masks.pack_mask), got "
+        raise StoreError(f"cell {cell_id}: mask must be bytes (plantseek.nets.masks.pack_mask), got "
                          f"{type(mask).__name__}")
     return bytes(mask)
 

@@ -6,7 +6,7 @@ Schema versions:
 - **1**: ``pruner`` holds the display label (``"P [shuffled]"`` for a sanity ablation of pruner P); no ``ablation``
   or ``higher_is_better`` column.
 - **2**: ``pruner`` holds the pruner name only; ``ablation`` (``''`` for none, else ``"shuffled"`` or
-  ``"reinit"``, from :attr:`plantseek.run.records.CellConfig.ablation`) and ``higher_is_better`` (1/0 from the task;
+  ``"reinit"``, from :attr:`plantseek.records.cells.CellConfig.ablation`) and ``higher_is_better`` (1/0 from the task;
   NULL when unknown) are columns of their own. A version-1 store is read as version 2 through
   :func:`plantseek.store.legacy.v1_columns`; opened for writing it is upgraded in place by :func:`upgrade`.
 - **3**: ``pruner`` is the name a pruner declares (a submitted file's too), ``pruner_source`` the file
@@ -14,7 +14,7 @@ Schema versions:
   HMAC-SHA256 of the row (:mod:`plantseek.store.integrity`) keyed by the store's secret (``meta`` key
   ``digest_key``). Rows written by older versions have no digest and read as *unverified*; a version-1 or -2 store
   is upgraded in place on its first write (its rows keep no digest).
-- **4** (current): ``compute_json``, what the cell's pruner spent (:mod:`plantseek.run.compute`: counted training
+- **4** (current): ``compute_json``, what the cell's pruner spent (:mod:`plantseek.records.compute`: counted training
   and score passes, FLOPs, dense training runs, the parent's wall-clock), a JSON object; NULL in rows written
   before version 4 (a version-1 to -3 store is upgraded in place on its first write; its rows keep NULL there,
   and their digests stay valid: a NULL ``compute_json`` is left out of the digested values).

@@ -43,8 +43,8 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
-from plantseek.nets.protocol import count
-from plantseek.prune.masks import validate_mask
+from plantseek.nets.interface import count
+from plantseek.nets.masks import validate_mask
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.device import auto_chunk, resolve_device
 from plantseek.train.flat_optimizers import padded_length, FlatSGD, FlatAdam, FlatFusedAdam

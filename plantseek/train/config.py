@@ -9,7 +9,7 @@ from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_EPOCHS
 
 ADAM_KERNELS = ("fused", "single-tensor")
-#: where weak training starts (plantseek.train.protocols); the default protocol of a cell
+#: where weak training starts (plantseek.train.training_protocols); the default protocol of a cell
 TRAINING_PROTOCOLS = ("calibrated", "paper")
 DEFAULT_TRAINING_PROTOCOL = "calibrated"
 #: whether each training protocol's cells prune biases (ranked with the weights, as the paper's runs did with
@@ -31,7 +31,7 @@ class TrainConfig:
     adam_kernel: str = "fused"  # adam only: "fused" or "single-tensor" (see the module docstring)
     #: Pruning scope, read by pruners from their ``budget`` (meaningless in a weak-training configuration): True =
     #: the biases are prunable parameters, scored and ranked together with the weights; a mask then carries every
-    #: bias entry and ``density`` counts weights and biases (``plantseek.prune.masks.prunable_parameter_shapes``).
+    #: bias entry and ``density`` counts weights and biases (``plantseek.nets.masks.prunable_parameter_shapes``).
     prunable_biases: bool = False
 
     def __post_init__(self) -> None:

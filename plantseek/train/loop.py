@@ -22,7 +22,7 @@ Adam comes in two implementations of torch's (``TrainConfig.adam_kernel``), equa
 Training is chaotic: the two drift apart over a run like two seeds of the same protocol would; neither is
 more correct. A cell's ``adam_kernel`` is part of its configuration.
 
-Any architecture of the network protocol (:mod:`plantseek.nets.protocol`) trains here through the module its
+Any architecture of the network protocol (:mod:`plantseek.nets.interface`) trains here through the module its
 ``build`` returns; the batched engine serves the MLP (:class:`plantseek.nets.mlp.Architecture`) only.
 """
 
@@ -36,9 +36,9 @@ from plantseek.core.errors import ConfigError
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.flat_optimizers import padded_length
 from plantseek.nets.mlp import Architecture, Mask
-from plantseek.nets.protocol import Network
+from plantseek.nets.interface import Network
 
-Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.protocol)
+Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.interface)
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:

@@ -24,7 +24,7 @@ import torch
 
 from plantseek.nets.cnn import ConvArchitecture
 from plantseek.nets.mlp import Mask
-from plantseek.nets.protocol import Network
+from plantseek.nets.interface import Network
 from plantseek.train.batched import _epoch_permutations
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.loop import make_optimizer

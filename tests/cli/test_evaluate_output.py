@@ -6,7 +6,7 @@ import pytest
 
 from plantseek.cli import main
 from plantseek.cli.evaluate import print_results
-from plantseek.run.records import CellConfig, CellResult
+from plantseek.records.cells import CellConfig, CellResult
 
 
 def _results():

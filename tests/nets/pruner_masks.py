@@ -3,7 +3,7 @@
 import torch
 
 from plantseek.prune.contract import check_pruner, get_pruner
-from plantseek.prune.masks import kept_count, validate_mask
+from plantseek.nets.masks import kept_count, validate_mask
 from plantseek.train.config import TrainConfig
 
 

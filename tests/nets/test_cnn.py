@@ -13,7 +13,7 @@ from torch import nn
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.nets.protocol import Network, network_parameters
+from plantseek.nets.interface import Network, network_parameters
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import PRUNERS
 from plantseek.score.metrics import collapsed_layers, effective_density, layer_collapse

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.protocol import Network, network_parameters
+from plantseek.nets.interface import Network, network_parameters
 from plantseek.nets.transformer import TransformerArchitecture
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import PRUNERS

@@ -17,7 +17,7 @@ import plantseek
 from plantseek.core.errors import ConfigError
 from plantseek.planted.instance import load_instance
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import kept_count
+from plantseek.nets.masks import kept_count
 from plantseek.score.evaluation import planted_scale_metric, target_metric
 from plantseek.tasks import digits_target as stored
 

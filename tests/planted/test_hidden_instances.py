@@ -19,7 +19,7 @@ from plantseek.core.errors import ConfigError
 from plantseek.planted import secrets
 from plantseek.planted.instance import plant
 from plantseek.planted.task import DataConfig
-from plantseek.run.records import CellConfig, as_hidden
+from plantseek.records.cells import CellConfig, as_hidden
 
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))

@@ -15,9 +15,9 @@ from plantseek.baselines.snip import SNIP
 from plantseek.baselines.synflow import SynFlow, synaptic_flow
 from plantseek import plant
 from plantseek.planted.instance import PrunerData
-from plantseek.prune.masks import kept_count, layer_counts, mask_count, validate_mask
+from plantseek.nets.masks import kept_count, layer_counts, mask_count, validate_mask
 from plantseek.nets.mlp import Architecture, MLP, build_model, he_init
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.interface import network_parameters
 from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner
 from plantseek.prune.schedules import score_batch
 from plantseek.planted.task import DataConfig

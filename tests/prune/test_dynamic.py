@@ -12,7 +12,7 @@ from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner
 from plantseek.prune.dynamic import DSTConfig, DynamicSparse, annealed_fraction, drop_and_grow, update_masks
 from plantseek.prune.layerwise import layer_kept_counts
-from plantseek.prune.masks import kept_count, mask_count
+from plantseek.nets.masks import kept_count, mask_count
 from plantseek.train.config import TrainConfig
 
 

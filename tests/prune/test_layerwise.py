@@ -9,7 +9,7 @@ import torch
 
 from plantseek.prune.contract import get_pruner
 from plantseek.prune.layerwise import RATIO_RULES, layer_kept_counts, random_layerwise_mask
-from plantseek.prune.masks import kept_count, mask_count
+from plantseek.nets.masks import kept_count, mask_count
 
 # three dense layers: 2 -> 4 -> 4 -> 1 (sizes 8, 16, 4; 28 weights)
 SHAPES = {"a": (4, 2), "b": (4, 4), "c": (1, 4)}

@@ -8,7 +8,7 @@ import torch
 
 from plantseek.nets.mlp import Architecture, build_model
 from plantseek.prune.contract import get_pruner
-from plantseek.prune.masks import kept_count
+from plantseek.nets.masks import kept_count
 from plantseek.run.suites import SUITES
 
 ARCH = Architecture.mlp(2, 1, 4, 4)  # widths 2-4-4-1: weight matrices 4x2, 4x4, 1x4 (28 weights)

@@ -1,4 +1,4 @@
-"""The one mask validator (plantseek.prune.masks.validate_mask), as pruners' masks and training masks use it."""
+"""The one mask validator (plantseek.nets.masks.validate_mask), as pruners' masks and training masks use it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from plantseek.core.errors import MaskError
 from plantseek.nets.mlp import Architecture
-from plantseek.prune.masks import validate_mask
+from plantseek.nets.masks import validate_mask
 from plantseek.train.batched import train_masks_batched
 from plantseek.train.config import TrainConfig
 

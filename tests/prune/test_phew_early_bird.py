@@ -9,7 +9,7 @@ from plantseek import plant
 from plantseek.baselines.early_bird import EarlyBird, mask_distance, stop_index
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner
-from plantseek.prune.masks import kept_count, mask_count
+from plantseek.nets.masks import kept_count, mask_count
 from plantseek.train.config import TrainConfig
 
 
@@ -47,7 +47,7 @@ def test_phew_on_a_conv_host_keeps_channel_paths_with_no_dangling_entry(density)
     """On a CNN a unit is a channel: every kept kernel (or head) entry joins a channel reached from the input to one
     that reaches an output; checked on the channel graph (an entry kept = its channel pair joined)."""
     from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-    from plantseek.nets.protocol import NetworkModule
+    from plantseek.nets.interface import NetworkModule
 
     arch = ConvArchitecture(1, 8, (ConvLayer(6, kernel=3, pool=2), ConvLayer(6, kernel=3)), 3)
     host = NetworkModule(arch, arch.init(torch.Generator().manual_seed(0)))

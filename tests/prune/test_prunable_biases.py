@@ -17,7 +17,7 @@ from plantseek.core.errors import ConfigError, MaskError
 from plantseek.nets.mlp import Architecture, build_model
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import get_pruner
-from plantseek.prune.masks import (kept_count, mask_count, parameter_density, prunable_parameter_shapes, select_top,
+from plantseek.nets.masks import (kept_count, mask_count, parameter_density, prunable_parameter_shapes, select_top,
                                    validate_pruned_mask)
 from plantseek.prune.schedules import Iterative, score_batch
 from plantseek.train.config import TrainConfig, pruning_budget

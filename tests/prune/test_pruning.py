@@ -10,7 +10,7 @@ import torch
 from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError
 from plantseek.planted.instance import PrunerData
-from plantseek.prune.masks import kept_count, layer_counts, mask_count, select_top
+from plantseek.nets.masks import kept_count, layer_counts, mask_count, select_top
 from plantseek.nets.mlp import Architecture, build_model, he_init
 from plantseek.prune.schedules import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant,
                                        multishot_variant, prune_jointly, score_batch)

@@ -13,7 +13,7 @@ from plantseek.nets.mlp import Architecture
 from plantseek.planted.instance import PrunerData, plant
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner, protocol_of, tags_of
-from plantseek.prune.masks import kept_count, mask_count
+from plantseek.nets.masks import kept_count, mask_count
 from plantseek.prune.relaxed import GradBalance, logit
 from plantseek.train.config import TrainConfig
 

@@ -7,9 +7,9 @@ import torch
 
 from plantseek import plant
 from plantseek.baselines.magnitude import Magnitude
-from plantseek.nets.protocol import network_parameters
+from plantseek.nets.interface import network_parameters
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import kept_count, mask_count
+from plantseek.nets.masks import kept_count, mask_count
 from plantseek.prune.rewinding import Rewinding
 from plantseek.train import loop as training
 from plantseek.train.config import TrainConfig

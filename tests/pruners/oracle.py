@@ -72,7 +72,7 @@ class Unseeded:
     name = "unseeded"
 
     def prune(self, model, data, density, *, generator, budget):
-        from plantseek.prune.masks import select_top
+        from plantseek.nets.masks import select_top
 
         return select_top({n: torch.rand(p.shape) for n, p in model.prunable().items()}, density)
 

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from plantseek.report.prepared import prepare
+from plantseek.frame.prepared import prepare
 from tests.report.test_leaderboard import synthetic_results
 
 

@@ -13,7 +13,7 @@ from test_leaderboard import synthetic_results  # noqa: E402
 
 from plantseek.core.errors import ConfigError  # noqa: E402
 from plantseek.report.cd_diagram import cd_title, figure_cd, write_cd_diagrams  # noqa: E402
-from plantseek.stats.protocols import comparisons  # noqa: E402
+from plantseek.stats.comparisons import comparisons  # noqa: E402
 
 
 def test_one_diagram_per_comparison_with_safe_names(tmp_path):

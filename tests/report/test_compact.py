@@ -54,7 +54,7 @@ def test_a_table_per_setting_methods_by_densities_without_ablations_or_leak_dete
     assert text.count("\n== ") + text.startswith("== ") == 2
     assert "Not tabled here: 20 cell(s) of sanity ablations and leak detectors (leak-zero-bias, random [shuffled])" \
         in text
-    from plantseek.report.prepared import prepare
+    from plantseek.frame.prepared import prepare
     from plantseek.report.tables import summary_table
 
     s = summary_table(prepare(df))

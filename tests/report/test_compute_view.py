@@ -13,7 +13,7 @@ from test_leaderboard import synthetic_results  # noqa: E402
 
 from plantseek.report.markdown import render_markdown  # noqa: E402
 from plantseek.report.plots import figure_compute  # noqa: E402
-from plantseek.report.prepared import prepare  # noqa: E402
+from plantseek.frame.prepared import prepare  # noqa: E402
 from plantseek.report.tables import compute_view, ranking  # noqa: E402
 
 

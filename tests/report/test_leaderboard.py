@@ -18,7 +18,7 @@ from plantseek.report.format import md_escape
 from plantseek.report.leaderboard import write_leaderboard
 from plantseek.report.markdown import render_markdown
 from plantseek.report.page import render_html
-from plantseek.report.prepared import prepare
+from plantseek.frame.prepared import prepare
 from plantseek.report.provenance import provenance_line
 from plantseek.report.rules import RANKING_RULE, SANITY_RULE
 from plantseek.report.tables import ranking, sanity_table, summary_table
@@ -480,7 +480,7 @@ def test_cli_leaderboard_errors(fake_store, tmp_path, capsys):
 def test_the_training_protocol_is_named_in_every_setting_and_separates_settings():
     import json
 
-    from plantseek.report.prepared import prepare
+    from plantseek.frame.prepared import prepare
 
     df = synthetic_results(tasks=("circle",), seeds=(0,), fail=False, nan=False)
     paper = df.copy()
@@ -496,7 +496,7 @@ def test_the_training_protocol_is_named_in_every_setting_and_separates_settings(
 def test_cells_trained_differently_are_separate_settings_and_leak_detectors_are_never_ranked():
     import json
 
-    from plantseek.report.prepared import prepare
+    from plantseek.frame.prepared import prepare
 
     df = synthetic_results(tasks=("circle",), seeds=(0,), fail=False, nan=False)
     df["config_json"] = json.dumps({"task": "circle", "train": {"epochs": 10}})  # the default: not named

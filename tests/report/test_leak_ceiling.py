@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from plantseek.report.leak import instance_columns, leak_ceiling
+from plantseek.frame.leak import instance_columns, leak_ceiling
 from plantseek.report.markdown import render_markdown
 from plantseek.report.page import render_html
-from plantseek.report.prepared import prepare
+from plantseek.frame.prepared import prepare
 from plantseek.report.tables import summary_table
 
 from tests.report.test_leaderboard import NOW, _row

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import synthetic_results  # noqa: E402
 
 from plantseek.core.errors import ConfigError  # noqa: E402
-from plantseek.report.prepared import prepare  # noqa: E402
+from plantseek.frame.prepared import prepare  # noqa: E402
 from plantseek.report.plots import (KINDS, figure_layers, figure_metric, per_layer_profiles, plots_by_setting,  # noqa: E402
                              write_plots)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plantseek.run.records import CellConfig, CellResult
+from plantseek.records.cells import CellConfig, CellResult
 from plantseek.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[2]

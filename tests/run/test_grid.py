@@ -9,11 +9,11 @@ import sys
 import pytest
 
 import plantseek
-from plantseek.prune.masks import pack_mask
+from plantseek.nets.masks import pack_mask
 from plantseek.score.evaluation import strong_metric
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.group import run_group
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES, canonical_density
 from plantseek.train.config import TrainConfig
 
@@ -90,7 +90,7 @@ def test_same_cell_twice_gives_identical_results():
 def test_cell_ids_are_pinned():
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
     records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation)."""
-    from plantseek.run.records import NUMERICS
+    from plantseek.records.cells import NUMERICS
 
     assert NUMERICS == 4
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
@@ -111,7 +111,7 @@ def test_cell_ids_are_pinned():
 def test_sanity_ablations_reuse_the_mask():
     import torch
 
-    from plantseek.prune.masks import unpack_mask
+    from plantseek.nets.masks import unpack_mask
 
     base = cells(["magnitude"], densities=("0.1",))
     grid = base + [CellConfig(**{**base[0].__dict__, "ablation": a}) for a in ("shuffled", "reinit")]

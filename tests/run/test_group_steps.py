@@ -12,18 +12,18 @@ import torch
 import plantseek.run.group as group
 from plantseek.core import seeding
 from plantseek.prune.contract import get_pruner
-from plantseek.prune.masks import kept_count, mask_count, pack_mask
+from plantseek.nets.masks import kept_count, mask_count, pack_mask
 from plantseek.run.grid import expand
 from plantseek.run.group import (GroupRun, ablate_step, plant_step, prune_step, record_step, run_group, score_step,
                                  train_step)
 from plantseek.run.pruning import PruneJob
-from plantseek.run.records import provenance
+from plantseek.records.cells import provenance
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric, planted_scale_metric, strong_metric
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
-from plantseek.train.readout import weak_start
+from plantseek.train.calibration import weak_start
 
 ORACLE = "tests/pruners/oracle.py"
 

@@ -1,4 +1,4 @@
-"""Compute counting (plantseek.run.metering, plantseek.run.compute): hand counts of what known pruners spend, and
+"""Compute counting (plantseek.run.metering, plantseek.records.compute): hand counts of what known pruners spend, and
 the per-sample cost against torch's own FLOP counter."""
 
 import pytest
@@ -9,7 +9,7 @@ from plantseek.nets.mlp import Architecture
 from plantseek.planted.instance import plant
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner
-from plantseek.run.compute import compute_record
+from plantseek.records.compute import compute_record
 from plantseek.run.metering import Spent, install, measuring
 from plantseek.train.config import TrainConfig
 

@@ -13,11 +13,11 @@ import torch
 import plantseek
 from plantseek.core import seeding
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import kept_count, parameter_density, prunable_parameter_shapes, unpack_mask
+from plantseek.nets.masks import kept_count, parameter_density, prunable_parameter_shapes, unpack_mask
 from plantseek.run.grid import expand
 from plantseek.run.group import run_group
 from plantseek.run.recheck import mismatch
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric
 from plantseek.store.rows import json_default
@@ -102,7 +102,7 @@ def test_a_weights_only_mask_fails_a_paper_cell_in_one_line(tmp_path):
         "class WeightsOnly:\n"
         "    name = 'weights-only'\n"
         "    def prune(self, model, data, density, *, generator, budget):\n"
-        "        from plantseek.prune.masks import select_top\n"
+        "        from plantseek.nets.masks import select_top\n"
         "        return select_top({n: p.detach().abs() for n, p in model.prunable().items()}, density)\n")
     ref = f"{path}:WeightsOnly"
     [(_, paper)] = run_group([CellConfig(**BASE, pruner=ref, density="0.1", budget=PAPER_BUDGET)])

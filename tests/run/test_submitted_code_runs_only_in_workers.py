@@ -24,7 +24,7 @@ class Marking:
     name = "marking"
 
     def prune(self, model, data, density, *, generator, budget):
-        from plantseek.prune.masks import select_top
+        from plantseek.nets.masks import select_top
         return select_top({{n: p.detach().abs() for n, p in model.prunable().items()}}, density)
 """)
     return path, marker

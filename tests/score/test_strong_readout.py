@@ -1,4 +1,4 @@
-"""The strong-ticket readout fitted per mask on the training split (plantseek.score.readout), checked against
+"""The strong-ticket readout fitted per mask on the training split (plantseek.score.strong_readout), checked against
 independent computations: numpy least squares, autograd stationarity, the best constant predictor."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from plantseek.core import seeding
 from plantseek.prune.contract import get_pruner
 from plantseek.score.evaluation import (planted_scale_metric, raw_outputs, strong_metric, strong_scores_batched,
                                         target_metric)
-from plantseek.score.readout import fit_classification, fit_readout, fit_regression
+from plantseek.score.strong_readout import fit_classification, fit_readout, fit_regression
 from plantseek.train.config import TrainConfig
 
 

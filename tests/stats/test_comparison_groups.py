@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from plantseek.report.families import family_of
-from plantseek.stats.protocols import comparisons
+from plantseek.frame.families import family_of
+from plantseek.stats.comparisons import comparisons
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from test_leaderboard import _row  # noqa: E402
@@ -45,7 +45,7 @@ def test_two_trainings_are_compared_apart_and_keep_all_their_instances():
     assert paper.friedman.mean_ranks == {"a": 1.0, "b": 2.0, "c": 3.0}
     assert (paper.training, paper.family, paper.tasks) == ("paper", "", ("circle",))
     # pooled, the paper grid's instances would all be incomplete (they lack d and e) and left out
-    from plantseek.stats.protocols import comparison
+    from plantseek.stats.comparisons import comparison
 
     pooled = comparison(df, "single-shot")
     assert (pooled.instances, pooled.incomplete) == (3, 4)

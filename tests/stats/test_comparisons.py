@@ -11,7 +11,7 @@ import pytest
 
 from plantseek.stats.blocks import instance_matrix
 from plantseek.stats.paired import NOT_SIGNIFICANT
-from plantseek.stats.protocols import comparison, comparisons
+from plantseek.stats.comparisons import comparison, comparisons
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from test_leaderboard import _row  # noqa: E402

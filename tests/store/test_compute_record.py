@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from plantseek.run.grid import expand, run_cells
-from plantseek.run.records import CellConfig, CellResult
+from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import SUITES
 from plantseek.store.results import ResultStore, load_checked, load_results
 

@@ -199,7 +199,7 @@ def test_reports_open_the_store_read_only(store):
 
 
 def _any_cell():
-    from plantseek.run.records import CellConfig, CellResult
+    from plantseek.records.cells import CellConfig, CellResult
 
     return CellConfig(task="relu", depth=3, width=4, seed=0, pruner="random", density="0.5"), CellResult("failed", "x")
 

@@ -4,7 +4,7 @@ import torch
 
 import plantseek
 from plantseek.nets.mlp import bias_name, forward_state, weight_name
-from plantseek.train.readout import balance, calibrated_state, fit_output_factors
+from plantseek.train.calibration import balance, calibrated_state, fit_output_factors
 
 
 def test_least_squares_factor_by_hand():

@@ -1,20 +1,20 @@
-"""The weak-training protocols (plantseek.train.protocols): ``paper`` is plain Adam on the masked initial network,
-checked against a training loop written here independently; the protocol is part of a cell's identity."""
+"""The weak-training protocols (plantseek.train.training_protocols): ``paper`` is plain Adam on the masked initial
+network, checked against a training loop written here independently; the protocol is part of a cell's identity."""
 
 import torch
 
 import plantseek
 from plantseek.core import seeding
 from plantseek.planted.task import DataConfig
-from plantseek.prune.masks import unpack_mask
+from plantseek.nets.masks import unpack_mask
 from plantseek.run.grid import expand, group_cells
 from plantseek.run.group import run_group
-from plantseek.run.records import CellConfig
+from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
-from plantseek.train.protocols import TRAINING_PROTOCOLS
+from plantseek.train.training_protocols import TRAINING_PROTOCOLS
 
 CONFIG = TrainConfig(epochs=2, adam_kernel="single-tensor")
 

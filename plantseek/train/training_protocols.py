@@ -4,7 +4,7 @@ every cell's identity (``CellConfig.training_protocol``) and shown on the leader
 * ``paper``: the masked network exactly as planted, at the host's initial weights (pruned weights zero), trained
   with plain Adam (the training configuration's learning rate, epochs and batch size). This is the paper's
   protocol, and the default of the ``paper-*`` suites.
-* ``calibrated``: the same network after a function-preserving start (:func:`plantseek.train.readout.weak_start`:
+* ``calibrated``: the same network after a function-preserving start (:func:`plantseek.train.calibration.weak_start`:
   per-output factors fitted on the training split folded into the last layer, then hidden units balanced). The
   planted factors (1e-3..1e-11) make Adam's additive steps wreck any mask that keeps the ticket's paths; this start
   removes that artefact of planting (measured: the exact Circle ticket trained from the paper's start falls from
@@ -22,8 +22,8 @@ import torch
 
 from plantseek.core.registry import Registry
 from plantseek.core.types import Mask
-from plantseek.nets.protocol import Network
-from plantseek.train.readout import weak_start
+from plantseek.nets.interface import Network
+from plantseek.train.calibration import weak_start
 
 #: ``start(state, mask, x, y, kind, arch) -> float64 state`` by protocol name
 Start = Callable[[dict[str, torch.Tensor], Mask, torch.Tensor, torch.Tensor, str, Network], dict[str, torch.Tensor]]

@@ -19,7 +19,7 @@ that training should not depend on. Measured (depth 5, width 100, seeds 0-2): th
 within 0.017 accuracy of the exact ticket on Circle (0.975-0.983 vs 0.986-0.992) and reaches MSE 2e-4..4e-4 on
 Helix (exact 1.3e-4; the trained dense host 1.2e-3); without this step it fell to 0.92 and 0.12.
 
-Both steps go through the network protocol (:mod:`plantseek.nets.protocol`): calibration scales the architecture's
+Both steps go through the network protocol (:mod:`plantseek.nets.interface`): calibration scales the architecture's
 ``output_parameters()`` (axis 0 = output unit), balancing rescales each of its ``hidden_units()`` groups (units
 followed by ReLU, with their incoming and outgoing parameters and unit axes). Every function takes an optional
 ``arch``; without one the state is read as an MLP state dict (``Architecture.from_state``).
@@ -30,8 +30,8 @@ from __future__ import annotations
 import torch
 
 from plantseek.nets.mlp import Architecture
-from plantseek.nets.protocol import Network
-from plantseek.prune.masks import Mask
+from plantseek.nets.interface import Network
+from plantseek.nets.masks import Mask
 
 
 def _arch(state: dict[str, torch.Tensor], arch: Network | None) -> Network:

@@ -70,7 +70,7 @@ def layer_counts(density: float, sizes: Mapping[str, int]) -> dict[str, int]:
 
 
 def prunable_parameter_shapes(arch: object, prunable_biases: bool = False) -> Shapes:
-    """The prunable parameters of a network (``plantseek.nets.protocol.Network``) in *prunable order*: its weights,
+    """The prunable parameters of a network (``plantseek.nets.interface.Network``) in *prunable order*: its weights,
     then, with ``prunable_biases``, its biases (each in layer order). Scores, selection (ties by position) and the
     packed masks (:func:`pack_mask`) use this order."""
     if not prunable_biases:

@@ -163,8 +163,8 @@ class CellResult:
     protocol: str = ""
     higher_is_better: bool | None = None  # the task's metric direction (accuracy: True, mse: False)
     metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.score.metrics)
-    compute: dict[str, Any] = field(default_factory=dict)  # what the pruner spent (plantseek.run.compute)
-    mask: bytes | None = None  # plantseek.prune.masks.pack_mask
+    compute: dict[str, Any] = field(default_factory=dict)  # what the pruner spent (plantseek.records.compute)
+    mask: bytes | None = None  # plantseek.nets.masks.pack_mask
     provenance: dict[str, Any] = field(default_factory=dict)
 
 

@@ -15,18 +15,18 @@ import torch.nn.functional as F
 
 from plantseek.baselines.synflow import synaptic_flow
 from plantseek.nets.mlp import Architecture, build_model, he_init
-from plantseek.nets.protocol import (HiddenUnits, Network, NetworkModule, Structure, count, dense_edges, masked,
+from plantseek.nets.interface import (HiddenUnits, Network, NetworkModule, Structure, count, dense_edges, masked,
                                      network_parameters, stack_forward)
 from plantseek.planted.instance import PrunerData
 from plantseek.planted.task import Split
 from plantseek.prune.contract import get_pruner
-from plantseek.prune.masks import kept_count, select_top, validate_mask
+from plantseek.nets.masks import kept_count, select_top, validate_mask
 from plantseek.prune.schedules import score_batch
 from plantseek.score.evaluation import model_metric, strong_metrics_batched, strong_outputs, strong_outputs_batched
 from plantseek.score.metrics import collapsed_layers, effective_density, effective_mask, layer_collapse
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
-from plantseek.train.readout import weak_start
+from plantseek.train.calibration import weak_start
 
 
 def gen(seed: int) -> torch.Generator:

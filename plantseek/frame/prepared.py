@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import StoreError
-from plantseek.report.families import families
-from plantseek.report.format import method_label, slugify
-from plantseek.report.leak import instance_columns, instances_label, is_leak_detector
-from plantseek.run.compute import COMPUTE_KEYS
+from plantseek.frame.families import families
+from plantseek.frame.labels import method_label, slugify
+from plantseek.frame.leak import instance_columns, instances_label, is_leak_detector
+from plantseek.records.compute import COMPUTE_KEYS
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
@@ -43,7 +43,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     (the pruner's display name, ablation in brackets), ``instances`` ("public" or "hidden", from ``config_json``)
     and ``key_fingerprint`` (of a hidden instance's key), ``_sid`` (setting index, sorted), ``_setting`` (its label),
     ``_slug`` (a file-name safe, unique name), ``_family`` (the task's host family,
-    :mod:`plantseek.report.families`), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
+    :mod:`plantseek.frame.families`), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
     direction). Failed cells get the protocol of their method (of an ablation: else of its pruner), the metric
     name and direction of their setting when those are unique; a direction still unknown counts as higher-better.
     """

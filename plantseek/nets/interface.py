@@ -37,7 +37,7 @@ mask)``                         ``(K, *shape)`` of any float dtype (0/1 or strai
                                 activation (ReLU), with their incoming and outgoing parameters: readout balancing
 ``forward_flops()``             floating-point operations of one sample's *dense* forward pass, counted as
                                 ``torch.utils.flop_counter`` counts them (2 per multiply-add of a weight; biases,
-                                activations and pooling free): a pruner's compute (:mod:`plantseek.run.compute`)
+                                activations and pooling free): a pruner's compute (:mod:`plantseek.records.compute`)
 =============================== =======================================================================================
 
 **Modules.** ``build`` returns a ``torch.nn.Module`` with ``arch`` (the architecture), ``prunable()`` (``{weight

@@ -1,0 +1,129 @@
+"""The layer rule: plantseek's packages form a house, and no import runs upward.
+
+Every module of the engine (and of the in-tree plug-ins, installed as ``plantseek.tasks`` and
+``plantseek.baselines``) belongs to one layer of :data:`LAYERS`, listed from the bottom up. A module may import
+modules of its own package and of any lower layer. Packages that share a layer are independent: neither imports
+the other. Imports inside functions count, like at the top of a module. ``docs/design/layers.md`` explains the
+house; this file is the rule CI checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_layout import ROOT, imported_modules, module_files
+
+#: The layers, bottom first. Each entry is a tuple of the packages (under ``plantseek.``) of one layer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("core",),  # errors, types, seeding, registries, limits, paths: no torch, no other package
+    ("nets",),  # the network interface, masks and their validation, the host architectures
+    ("planted",),  # tasks, targets, planting, instances, leak audit
+    ("train",),  # training configurations and engines
+    ("prune",),  # the pruner contract and the pruning machinery baselines build on
+    ("score",),  # strong and weak evaluation, recovery metrics
+    ("tasks", "baselines"),  # the in-tree plug-ins (tasks/ and baselines/ at the repository top)
+    ("records",),  # what a cell is and what it produced
+    ("store",),  # the results store
+    ("run",),  # suites, grids, cell groups, prune-worker isolation, executors
+    ("frame",),  # the prepared results frame (torch-free)
+    ("stats",),  # statistics over the prepared frame
+    ("report", "repro"),  # leaderboard pages and plots; the paper-reproduction report
+    ("perf",),  # benchmarks
+    ("cli",),  # the command line
+)
+TOP = "plantseek"  # plantseek/__init__.py and __main__.py sit above every layer
+
+
+def shipped_modules() -> dict[str, Path]:
+    """``{dotted name: file}`` of every shipped module, the plug-in folders under their installed names."""
+    out = dict(module_files(ROOT / "plantseek"))
+    for folder in ("tasks", "baselines"):
+        for name, path in module_files(ROOT / folder).items():
+            out[f"plantseek.{name}"] = path
+    return out
+
+
+def package_of(module: str) -> str:
+    """The first-level package of a module (``plantseek.run.group`` -> ``run``); :data:`TOP` for the top."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] != "__main__" else TOP
+
+
+def layer_index(layers: tuple[tuple[str, ...], ...]) -> dict[str, int]:
+    """``{package: its layer's position}`` (0 = bottom); :data:`TOP` above all."""
+    index = {pkg: i for i, layer in enumerate(layers) for pkg in layer}
+    index[TOP] = len(layers)
+    return index
+
+
+def layer_violations(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...] = LAYERS) -> list[str]:
+    """Every import of ``graph`` (``{module: imported modules}``) that breaks the rule, one line each: an import of
+    a higher layer, an import between two packages of one layer, or a module of a package no layer names."""
+    index = layer_index(layers)
+    out = []
+    for module in sorted(graph):
+        src = package_of(module)
+        if src not in index:
+            out.append(f"{module}: package {src!r} is in no layer")
+            continue
+        for target in sorted(graph[module]):
+            dst = package_of(target)
+            if dst == src or dst not in index:
+                continue
+            if index[dst] > index[src]:
+                out.append(f"{module} imports {target}: {src} (layer {index[src]}) is below {dst} "
+                           f"(layer {index[dst]})")
+            elif index[dst] == index[src]:
+                out.append(f"{module} imports {target}: {src} and {dst} share a layer and must be independent")
+    return out
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    return {name: imported_modules(name, path, modules) for name, path in modules.items()}
+
+
+def test_no_import_runs_upward_between_plantseek_packages():
+    assert layer_violations(import_graph(shipped_modules())) == []
+
+
+def test_every_package_is_in_exactly_one_layer():
+    named = [pkg for layer in LAYERS for pkg in layer]
+    assert len(named) == len(set(named))
+    packages = {p.name for p in (ROOT / "plantseek").iterdir() if (p / "__init__.py").exists()}
+    assert packages | {"tasks", "baselines"} == set(named)
+
+
+def _copy_tree(tmp_path: Path) -> dict[str, Path]:
+    """A copy of every shipped module under ``tmp_path``, keyed like :func:`shipped_modules`."""
+    out = {}
+    for name, path in shipped_modules().items():
+        copy = tmp_path / path.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        out[name] = copy
+    return out
+
+
+def test_the_rule_fails_on_an_inserted_upward_import(tmp_path):
+    modules = _copy_tree(tmp_path)
+    assert layer_violations(import_graph(modules)) == []
+    masks = modules["plantseek.nets.masks"]
+    # an upward import hidden inside a function, as the three old package cycles were
+    masks.write_text(masks.read_text(encoding="utf-8") + "\n\ndef _late():\n    from plantseek.store import results\n")
+    assert layer_violations(import_graph(modules)) == [  # the package's __init__ runs too, so both count
+        "plantseek.nets.masks imports plantseek.store: nets (layer 1) is below store (layer 8)",
+        "plantseek.nets.masks imports plantseek.store.results: nets (layer 1) is below store (layer 8)"]
+
+
+def test_the_rule_fails_on_an_import_between_packages_of_one_layer(tmp_path):
+    modules = _copy_tree(tmp_path)
+    report = modules["plantseek.repro.report"]
+    report.write_text("import plantseek.report.page\n" + report.read_text(encoding="utf-8"))
+    assert layer_violations(import_graph(modules)) == [
+        "plantseek.repro.report imports plantseek.report.page: repro and report share a layer and must be "
+        "independent"]
+
+
+def test_a_package_outside_every_layer_is_named():
+    graph = {"plantseek.newstage.x": {"plantseek.core.errors"}, "plantseek.core.errors": set()}
+    assert layer_violations(graph) == ["plantseek.newstage.x: package 'newstage' is in no layer"]
