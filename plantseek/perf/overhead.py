@@ -2,7 +2,7 @@
 (``python -m plantseek bench --isolation``, or :func:`isolation_overhead`).
 
 * ``in-process``: a measurement-only stand-in (:class:`InProcessWorker`) runs the prune worker's own code
-  (:class:`plantseek.run.prune_worker.Worker`, messages pickled and answers JSON-encoded as over the pipes) in
+  (:class:`plantseek.run.isolation.prune_worker.Worker`, messages pickled and answers JSON-encoded as over the pipes) in
   this process, with no process and no sandbox. It exists to measure the difference, never to run a grid.
 * ``exec``: every worker a new interpreter (``PLANTSEEK_PRUNE_START=exec``; what every prune call cost before
   the template process).
@@ -38,8 +38,8 @@ class InProcessWorker:
     """The prune worker's code run in this process (measurement only: no isolation at all)."""
 
     def __init__(self, setup: dict[str, Any], limits: Any, files: tuple[str, ...] = ()) -> None:
-        from plantseek.run.isolation import WorkerSetup
-        from plantseek.run.prune_worker import Worker
+        from plantseek.run.isolation.workers import WorkerSetup
+        from plantseek.run.isolation.prune_worker import Worker
 
         self.workdir = tempfile.mkdtemp(prefix="plantseek-inprocess-")
         full = WorkerSetup(threads=torch.get_num_threads(), memory_bytes=None, file_bytes=limits.file_bytes,
@@ -80,8 +80,8 @@ def cpu_seconds() -> float:
 @contextmanager
 def prune_calls(mode: str) -> Iterator[None]:
     """Prune calls made the ``mode`` way for the duration of the block."""
-    from plantseek.run import pruning, template_client
-    from plantseek.run.isolation import START_ENV
+    from plantseek.run.isolation import pruning, template_client
+    from plantseek.run.isolation.workers import START_ENV
 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")

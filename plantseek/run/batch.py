@@ -24,7 +24,7 @@ from typing import Sequence
 from plantseek.core.errors import PlantseekError
 from plantseek.run.group import (GroupRun, ablate_step, failed_instance, plant_step, prune_step, record_step,
                                  score_step, take_trained, train_plan)
-from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult, provenance
 from plantseek.train.loop import train_masks
 

@@ -20,7 +20,7 @@ from plantseek.prune.contract import is_file_ref
 from plantseek.run.batch import bundle_groups, networks_of, run_batch
 from plantseek.run.executors import make_executor
 from plantseek.run.group import run_group
-from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
 from plantseek.train.config import pruning_budget

@@ -5,8 +5,8 @@
 
 1. :func:`plant_step`: plant the seeded instance (the ground truth stays inside it) and measure the references:
    the planted ticket's and the dense host's strong metrics;
-2. :func:`prune_step`: prune each (pruner, density) once (:mod:`plantseek.run.pruning`: fresh host copy, seeded
-   generator, time limit, crash capture, exact mask validation; the multi-shot pruners jointly);
+2. :func:`prune_step`: prune each (pruner, density) once (:mod:`plantseek.run.isolation.pruning`: fresh host
+   copy, seeded generator, time limit, crash capture, exact mask validation; the multi-shot pruners jointly);
 3. :func:`ablate_step`: each cell with a mask gets what it evaluates: the mask itself, or a sanity ablation of it
    (:mod:`plantseek.run.ablations`: a ``shuffled`` mask, or a ``reinit`` host);
 4. :func:`train_step`: trains every (mask, host) as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32,
@@ -44,8 +44,8 @@ from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import pack_mask, parameter_density, prunable_parameter_shapes
 from plantseek.records.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
-from plantseek.run.isolation import isolation_summary
-from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
+from plantseek.run.isolation.workers import isolation_summary
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.records.cells import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.attention_metrics import architecture_recovery

@@ -16,7 +16,7 @@ from plantseek.nets.masks import kept_count, mask_count, pack_mask
 from plantseek.run.grid import expand
 from plantseek.run.group import (GroupRun, ablate_step, plant_step, prune_step, record_step, run_group, score_step,
                                  train_step)
-from plantseek.run.pruning import PruneJob
+from plantseek.run.isolation.pruning import PruneJob
 from plantseek.records.cells import provenance
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric, planted_scale_metric, strong_metric
