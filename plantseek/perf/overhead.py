@@ -114,7 +114,7 @@ def isolation_overhead(suite: str = "default", repeats: int = 1) -> dict[str, An
     """Seconds (best of ``repeats``, wall-clock and CPU) of the suite's first cell group with its prune calls made
     each way, the overheads relative to in-process, and whether the results agree."""
     from plantseek.run.grid import expand, group_cells
-    from plantseek.run.group import run_group
+    from plantseek.run.bundle import run_group
     from plantseek.run.suites import SUITES
 
     group = group_cells(expand(SUITES.get(suite)))[0]

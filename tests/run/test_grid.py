@@ -12,7 +12,7 @@ import plantseek
 from plantseek.nets.masks import pack_mask
 from plantseek.score.evaluation import strong_metric
 from plantseek.run.grid import expand, run_cells
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES, canonical_density
 from plantseek.train.config import TrainConfig
