@@ -206,11 +206,11 @@ def auto_jobs(jobs: int, cells) -> int:
 
 def run(args) -> int:
     from plantseek.run.grid import expand, run_cells
-    from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
+    from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
     from plantseek.run.submit import named_cells
 
     suite = build_suite(args)
-    if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation)
+    if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation.workers)
         os.environ["PLANTSEEK_PRUNE_MEMORY_GB"] = repr(args.memory_limit)
     cells = expand(suite)
     if args.instances == "hidden":

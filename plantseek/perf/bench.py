@@ -183,7 +183,7 @@ def suite_seconds(name: str = "default") -> tuple[float | None, str]:
 def group_seconds(name: str) -> dict[str, Any]:
     """Wall-clock of the first cell group (one instance) of a suite through the harness."""
     from plantseek.run.grid import expand, group_cells
-    from plantseek.run.group import run_group
+    from plantseek.run.bundle import run_group
     from plantseek.run.suites import SUITES
 
     suite = SUITES.get(name)

@@ -2,7 +2,7 @@
 (``python -m plantseek bench --isolation``, or :func:`isolation_overhead`).
 
 * ``in-process``: a measurement-only stand-in (:class:`InProcessWorker`) runs the prune worker's own code
-  (:class:`plantseek.run.prune_worker.Worker`, messages pickled and answers JSON-encoded as over the pipes) in
+  (:class:`plantseek.run.isolation.prune_worker.Worker`, messages pickled and answers JSON-encoded as over the pipes) in
   this process, with no process and no sandbox. It exists to measure the difference, never to run a grid.
 * ``exec``: every worker a new interpreter (``PLANTSEEK_PRUNE_START=exec``; what every prune call cost before
   the template process).
@@ -38,8 +38,8 @@ class InProcessWorker:
     """The prune worker's code run in this process (measurement only: no isolation at all)."""
 
     def __init__(self, setup: dict[str, Any], limits: Any, files: tuple[str, ...] = ()) -> None:
-        from plantseek.run.isolation import WorkerSetup
-        from plantseek.run.prune_worker import Worker
+        from plantseek.run.isolation.workers import WorkerSetup
+        from plantseek.run.isolation.prune_worker import Worker
 
         self.workdir = tempfile.mkdtemp(prefix="plantseek-inprocess-")
         full = WorkerSetup(threads=torch.get_num_threads(), memory_bytes=None, file_bytes=limits.file_bytes,
@@ -80,8 +80,8 @@ def cpu_seconds() -> float:
 @contextmanager
 def prune_calls(mode: str) -> Iterator[None]:
     """Prune calls made the ``mode`` way for the duration of the block."""
-    from plantseek.run import pruning, template_client
-    from plantseek.run.isolation import START_ENV
+    from plantseek.run.isolation import pruning, template_client
+    from plantseek.run.isolation.workers import START_ENV
 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
@@ -114,7 +114,7 @@ def isolation_overhead(suite: str = "default", repeats: int = 1) -> dict[str, An
     """Seconds (best of ``repeats``, wall-clock and CPU) of the suite's first cell group with its prune calls made
     each way, the overheads relative to in-process, and whether the results agree."""
     from plantseek.run.grid import expand, group_cells
-    from plantseek.run.group import run_group
+    from plantseek.run.bundle import run_group
     from plantseek.run.suites import SUITES
 
     group = group_cells(expand(SUITES.get(suite)))[0]

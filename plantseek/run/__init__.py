@@ -1,3 +1,4 @@
-"""Running grids (the harness): cell records, suites, grid expansion and execution (grid), one instance's cells
-as named steps (group: plant, prune, ablate, train, score, record), calling pruners safely (pruning), sanity
-ablations, executors, time limits, submissions."""
+"""Running grids (the harness), in three parts: the conductor (suites, grid expansion and execution, one cell
+group's typed steps in group and their conductor for a bundle of groups in bundle, sanity ablations, recheck,
+submissions), prune-worker isolation (:mod:`plantseek.run.isolation`: calling pruners safely in sandboxed
+workers) and executors (:mod:`plantseek.run.executors`: where bundles run)."""

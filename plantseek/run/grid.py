@@ -4,9 +4,9 @@
 * :func:`group_cells`: cells sharing an instance (task, depth, width, seed, options, samples), so that each
   instance is planted, and each of its masks trained, once;
 * :func:`run_cells`: skips the cells a results store already finished, bundles the groups that can train
-  together (:func:`plantseek.run.batch.bundle_groups`, up to ``max_batch`` networks), runs every bundle
-  (:func:`plantseek.run.batch.run_batch`; a single group through :func:`plantseek.run.group.run_group`) on an
-  executor (:mod:`plantseek.run.executors`), and stores each result as soon as its bundle ends.
+  together (:func:`plantseek.run.bundle.bundle_groups`, up to ``max_batch`` networks), runs every bundle
+  (:func:`plantseek.run.bundle.run_bundle`) on an executor (:mod:`plantseek.run.executors`), and stores each
+  result as soon as its bundle ends.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from plantseek.prune.contract import is_file_ref
-from plantseek.run.batch import bundle_groups, networks_of, run_batch
+from plantseek.run.bundle import bundle_groups, networks_of, run_bundle
 from plantseek.run.executors import make_executor
-from plantseek.run.group import run_group
-from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
 from plantseek.train.config import pruning_budget
@@ -86,9 +85,7 @@ def auto_max_batch(groups: Sequence[Sequence[CellConfig]], jobs: int, device_typ
 
 def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
     groups, timeout, device = args
-    if len(groups) == 1:
-        return run_group(groups[0], timeout, device)
-    return run_batch(groups, timeout, device)
+    return run_bundle(groups, timeout, device)
 
 
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,

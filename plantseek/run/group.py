@@ -1,37 +1,26 @@
-"""Running one cell group (all cells of one planted instance) as a pipeline of named steps.
+"""One cell group's steps (all cells of one planted instance), each a function from typed, frozen step outputs
+to the next; :func:`plantseek.run.bundle.run_bundle` conducts them for one group or a bundle of groups.
 
-:func:`run_group` is ``plant -> prune -> ablate -> train -> score -> record``; each step is a function of the
-:class:`GroupRun` state, testable alone:
+* :func:`plant_step` -> :class:`Planted`: the seeded instance and its references (ticket and dense strong metrics);
+* :func:`prune_step` -> :class:`Pruned`: each (pruner, density) pruned once, in prune workers
+  (:mod:`plantseek.run.isolation.pruning`);
+* :func:`ablate_step` -> :class:`Ablated`: each cell with a mask, its (ablated) mask on its host
+  (:mod:`plantseek.run.ablations`);
+* :func:`train_step` -> one :class:`Trained` per group: weak training of every distinct (mask, host) and of the
+  dense host, several groups of one training signature in one ``train_masks`` call;
+* :func:`score_step` -> :class:`Scored`: strong, weak and recovery metrics of every trainee;
+* :func:`record_step`: one :class:`plantseek.records.cells.CellResult` per cell, failed cells with their reason.
 
-1. :func:`plant_step`: plant the seeded instance (the ground truth stays inside it) and measure the references:
-   the planted ticket's and the dense host's strong metrics;
-2. :func:`prune_step`: prune each (pruner, density) once (:mod:`plantseek.run.pruning`: fresh host copy, seeded
-   generator, time limit, crash capture, exact mask validation; the multi-shot pruners jointly);
-3. :func:`ablate_step`: each cell with a mask gets what it evaluates: the mask itself, or a sanity ablation of it
-   (:mod:`plantseek.run.ablations`: a ``shuffled`` mask, or a ``reinit`` host);
-4. :func:`train_step`: trains every (mask, host) as a **weak** ticket (default Adam lr 1e-3, 10 epochs, batch 32,
-   the mask fixed), plus the dense host as a reference, all through one ``train_masks`` call; identical
-   (mask, host) pairs train once. Where training starts is the cells' training protocol
-   (:mod:`plantseek.train.training_protocols`): ``paper``, the masked initial network as is; ``calibrated``, the same
-   network function with a readout fitted on the training split and balanced neuron scales;
-5. :func:`score_step`: the **strong** metric of every mask on the planted host (initial weights, a readout fitted
-   per mask on the training split, test split; batched), the weak metric of every trained network, recovery
-   metrics against the planted ticket;
-6. :func:`record_step`: one :class:`plantseek.records.cells.CellResult` per cell; a cell whose pruning failed is a
-   *failed* cell carrying the one-line reason.
-
-Seeds: the pruner's generator derives from (seed, pruner, density), an ablation's from (seed, pruner, density,
-ablation); every network of an instance is trained with the same data order (seed "train"), so masks are
-compared on equal footing.
+Seeds: a pruner's generator from (seed, pruner, density), an ablation's from (seed, pruner, density, ablation),
+one data order (seed "train") for every network of an instance. ``docs/design/run.md`` has the details.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -44,9 +33,9 @@ from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import pack_mask, parameter_density, prunable_parameter_shapes
 from plantseek.records.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
-from plantseek.run.isolation import isolation_summary
-from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
-from plantseek.records.cells import CellConfig, CellResult, provenance
+from plantseek.run.isolation.workers import isolation_summary
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
+from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.attention_metrics import architecture_recovery
 from plantseek.score.metrics import recovery_metrics
@@ -54,8 +43,34 @@ from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
 
+Results = list[tuple[CellConfig, CellResult]]
 
-@dataclass
+
+@dataclass(frozen=True)
+class Planted:
+    """The plant step's output: the group's cells, its instance, its references and the run's provenance."""
+
+    cells: tuple[CellConfig, ...]
+    instance: PlantedInstance
+    ticket_metric: float
+    dense_metric: float
+    provenance: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """The prune step's output: one finished job per (pruner, density), each loaded pruner's protocol, and the
+    provenance with what isolated the prune calls."""
+
+    jobs: Mapping[tuple[str, str], PruneJob]
+    protocols: Mapping[str, str]
+    provenance: Mapping[str, Any]
+
+    def job_of(self, cell: CellConfig) -> PruneJob:
+        return self.jobs[(cell.pruner, cell.density)]
+
+
+@dataclass(frozen=True)
 class Trainee:
     """A cell with a mask, as it is trained and scored: the (possibly ablated) mask and its host's weights."""
 
@@ -66,7 +81,23 @@ class Trainee:
     planted_host: bool  # the host is the planted instance's (not a re-initialised one)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Ablated:
+    """The ablate step's output: the cells with a mask, in cell order."""
+
+    trainees: tuple[Trainee, ...]
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The train step's output for one group: one trained network per trainee, and the dense host."""
+
+    models: tuple[Any, ...]
+    dense_model: Any
+    seconds: float  # wall-clock of the training call, per network
+
+
+@dataclass(frozen=True)
 class CellScores:
     """What the score step measured for one trainee."""
 
@@ -77,26 +108,12 @@ class CellScores:
     recovery: dict[str, Any]
 
 
-@dataclass
-class GroupRun:
-    """The state the steps pass along, one group (one instance) at a time."""
+@dataclass(frozen=True)
+class Scored:
+    """The score step's output: the dense host's weak metric and one :class:`CellScores` per trainee."""
 
-    cells: Sequence[CellConfig]
-    instance: PlantedInstance
-    ticket_metric: float
-    dense_metric: float
-    provenance: dict[str, Any]
-    jobs: "OrderedDict[tuple[str, str], PruneJob]" = field(default_factory=OrderedDict)  # by (pruner, density)
-    protocols: dict[str, str] = field(default_factory=dict)  # of every pruner that loaded
-    trainees: list[Trainee] = field(default_factory=list)  # the cells with a mask, in cell order
-    models: list[Any] = field(default_factory=list)  # one trained network per trainee
-    dense_model: Any = None  # the dense host after the same training
-    train_seconds: float = math.nan  # wall-clock of the train step, per network
-    dense_weak_metric: float = math.nan
-    scores: list[CellScores] = field(default_factory=list)  # one per trainee
-
-    def job_of(self, cell: CellConfig) -> PruneJob:
-        return self.jobs[(cell.pruner, cell.density)]
+    dense_weak_metric: float
+    scores: tuple[CellScores, ...]
 
 
 def instance_for(cell: CellConfig) -> PlantedInstance:
@@ -131,38 +148,40 @@ def achieved_densities(mask: Mask, instance: PlantedInstance, prunable_biases: b
     return parameter_density(mask, prunable_parameter_shapes(instance.arch, True)), weights
 
 
-def plant_step(cells: Sequence[CellConfig], prov: dict[str, Any]) -> GroupRun:
+def plant_step(cells: Sequence[CellConfig], prov: Mapping[str, Any]) -> Planted:
     """Plant the group's instance and measure the references (raises PlantseekError for a bad instance)."""
     instance = instance_for(cells[0])
-    return GroupRun(cells=cells, instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
-                    dense_metric=strong_metric(instance, None), provenance=prov)
+    return Planted(cells=tuple(cells), instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
+                   dense_metric=strong_metric(instance, None), provenance=prov)
 
 
-def prune_step(run: GroupRun, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT) -> None:
+def prune_step(planted: Planted, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT) -> Pruned:
     """Prune each (pruner, density) of the group once (its ablation cells reuse the mask)."""
-    for c in run.cells:
-        if (c.pruner, c.density) not in run.jobs:
-            density = resolve_density(c.density, run.instance, biases_prunable(c.budget))
-            run.jobs[(c.pruner, c.density)] = PruneJob(c, density)
-    run.protocols = prune_all(run.jobs, run.instance, prune_timeout)
-    run.provenance = {**run.provenance, "prune_isolation": isolation_summary()}
+    jobs: dict[tuple[str, str], PruneJob] = {}
+    for c in planted.cells:
+        if (c.pruner, c.density) not in jobs:
+            jobs[(c.pruner, c.density)] = PruneJob(c, resolve_density(c.density, planted.instance,
+                                                                      biases_prunable(c.budget)))
+    protocols = prune_all(jobs, planted.instance, prune_timeout)
+    return Pruned(jobs, protocols, {**planted.provenance, "prune_isolation": isolation_summary()})
 
 
-def ablate_step(run: GroupRun) -> None:
+def ablate_step(planted: Planted, pruned: Pruned) -> Ablated:
     """One trainee per cell whose pruning succeeded: its (ablated) mask on its host."""
-    run.trainees = []
-    for c in run.cells:
-        job = run.job_of(c)
+    trainees = []
+    for c in planted.cells:
+        job = pruned.job_of(c)
         if job.mask is None:
             continue
         mask = ablate(job.mask, c.ablation, ablation_generator(c))
-        host = host_for(c, run.instance)
-        run.trainees.append(Trainee(c, job, mask, host, planted_host=host is run.instance.initial_state))
+        host = host_for(c, planted.instance)
+        trainees.append(Trainee(c, job, mask, host, planted_host=host is planted.instance.initial_state))
+    return Ablated(tuple(trainees))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainPlan:
-    """One instance's share of a training call: its distinct (mask, host) pairs as starts (each with its own
+    """One group's share of a training call: its distinct (mask, host) pairs as starts (each with its own
     generator), and which of them each trainee and, last, the dense host takes (``slot``)."""
 
     starts: list[dict[str, torch.Tensor]]
@@ -171,17 +190,17 @@ class TrainPlan:
     slot: list[int]
 
 
-def train_plan(run: GroupRun) -> TrainPlan:
+def train_plan(planted: Planted, ablated: Ablated) -> TrainPlan:
     """What :func:`train_step` trains for a group: every trainee and the dense host (last); identical
     (mask, host) pairs train to identical networks (same start, same data order), so each is listed once."""
-    instance, first = run.instance, run.cells[0]
+    instance, first = planted.instance, planted.cells[0]
     train = instance.data.train
     dense_mask = {n: torch.ones(s, dtype=torch.bool) for n, s in instance.arch.weight_shapes().items()}
-    masks = [t.mask for t in run.trainees] + [dense_mask]
-    hosts = [t.host for t in run.trainees] + [instance.initial_state]
-    planted = [t.planted_host for t in run.trainees] + [True]
+    masks = [t.mask for t in ablated.trainees] + [dense_mask]
+    hosts = [t.host for t in ablated.trainees] + [instance.initial_state]
+    planted_hosts = [t.planted_host for t in ablated.trainees] + [True]
     unique: dict[tuple, int] = {}
-    slot = [unique.setdefault((tuple(m), pack_mask(m), p), len(unique)) for m, p in zip(masks, planted)]
+    slot = [unique.setdefault((tuple(m), pack_mask(m), p), len(unique)) for m, p in zip(masks, planted_hosts)]
     first_of = {i: k for k, i in reversed(list(enumerate(slot)))}
     todo = [first_of[i] for i in range(len(unique))]
     start = TRAINING_PROTOCOLS.get(first.training_protocol)
@@ -189,74 +208,83 @@ def train_plan(run: GroupRun) -> TrainPlan:
     return TrainPlan(starts, [masks[k] for k in todo], [seeding.generator(first.seed, "train") for _ in todo], slot)
 
 
-def take_trained(run: GroupRun, plan: TrainPlan, trained: Sequence[Any], seconds: float) -> None:
-    """Hand the networks trained for ``plan`` (one per start) to the trainees and the dense host; ``seconds``:
-    the wall-clock of the training, the same share for every network."""
-    models = [trained[i] for i in plan.slot]
-    run.train_seconds = seconds
-    run.models, run.dense_model = models[:-1], models[-1]
-
-
-def train_step(run: GroupRun, device: str | None = None) -> None:
-    """Weak training of every trainee and of the dense host (last), in one ``train_masks`` call; identical
-    (mask, host) pairs train to identical networks (same start, same data order), so each trains once."""
-    instance = run.instance
-    train = instance.data.train
+def train_step(groups: Sequence[tuple[Planted, Ablated]], device: str | None = None,
+               own_data: bool = False) -> list[Trained]:
+    """Weak training of the groups (one training signature: same architecture and loss) in one ``train_masks``
+    call, every network with its group's generator; one :class:`Trained` per group. ``own_data``: every network
+    gets its own instance's training split (a list, as a bundle of several groups trains); else the one group's
+    split is passed once, shared."""
+    if not own_data and len(groups) != 1:
+        raise ValueError("train_step: several groups train with their own data (own_data=True)")
     t0 = time.perf_counter()
-    plan = train_plan(run)
+    plans = [train_plan(p, a) for p, a in groups]
+    first = groups[0][0]
+    x, y = first.instance.data.train.x, first.instance.data.train.y
+    if own_data:
+        x = [p.instance.data.train.x for (p, _), plan in zip(groups, plans) for _ in plan.masks]
+        y = [p.instance.data.train.y for (p, _), plan in zip(groups, plans) for _ in plan.masks]
     kwargs = {"device": device} if device else {}
-    trained = train_masks(instance.arch, plan.starts, plan.masks, train.x, train.y, instance.task.loss,
-                          run.cells[0].train, plan.generators, **kwargs)
-    take_trained(run, plan, trained, (time.perf_counter() - t0) / len(plan.slot))
+    trained = train_masks(first.instance.arch, [s for p in plans for s in p.starts],
+                          [m for p in plans for m in p.masks], x, y, first.instance.task.loss,
+                          first.cells[0].train, [g for p in plans for g in p.generators], **kwargs)
+    seconds = (time.perf_counter() - t0) / sum(len(p.slot) for p in plans)
+    out, offset = [], 0
+    for plan in plans:
+        own = trained[offset:offset + len(plan.masks)]  # this group's networks, one per start
+        models = [own[i] for i in plan.slot]
+        out.append(Trained(tuple(models[:-1]), models[-1], seconds))
+        offset += len(plan.masks)
+    return out
 
 
-def score_step(run: GroupRun) -> None:
+def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
     """Strong metrics (batched, planted host only), weak metrics and recovery metrics of every trainee."""
-    instance = run.instance
-    run.dense_weak_metric = model_metric(instance, run.dense_model, None)
-    strong = iter(strong_scores_batched(instance, [t.mask for t in run.trainees if has_strong_metric(t.cell)]))
-    run.scores = []
-    for t, model in zip(run.trainees, run.models):
+    instance = planted.instance
+    dense_weak_metric = model_metric(instance, trained.dense_model, None)
+    strong = iter(strong_scores_batched(instance, [t.mask for t in ablated.trainees if has_strong_metric(t.cell)]))
+    scores = []
+    for t, model in zip(ablated.trainees, trained.models):
         score = next(strong) if has_strong_metric(t.cell) else None
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
                     **architecture_recovery(t.mask, instance.ticket, instance.arch)}
-        run.scores.append(CellScores(
+        scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
             weak=model_metric(instance, model, t.mask), achieved_density=density,
             recovery={**recovery, "weight_density": weight_density} if prunable_biases else recovery))
+    return Scored(dense_weak_metric, tuple(scores))
 
 
-def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
+def record_step(planted: Planted, pruned: Pruned, ablated: Ablated, trained: Trained, scored: Scored) -> Results:
     """One result per cell, in cell order: scored cells ``ok``, the others ``failed`` with their reason."""
-    task = run.instance.task
-    common = dict(metric_name=task.metric_name, ticket_metric=run.ticket_metric, dense_metric=run.dense_metric,
-                  dense_weak_metric=run.dense_weak_metric, higher_is_better=task.higher_is_better,
-                  provenance=run.provenance)
+    task = planted.instance.task
+    common = dict(metric_name=task.metric_name, ticket_metric=planted.ticket_metric,
+                  dense_metric=planted.dense_metric, dense_weak_metric=scored.dense_weak_metric,
+                  higher_is_better=task.higher_is_better, provenance=pruned.provenance)
     done: dict[str, CellResult] = {}
-    for t, s in zip(run.trainees, run.scores):
+    for t, s in zip(ablated.trainees, scored.scores):
         done[t.cell.cell_id] = CellResult(
             status="ok", density=t.job.density, achieved_density=s.achieved_density, strong_metric=s.strong,
-            weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=run.train_seconds,
-            protocol=run.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask),
-            compute=_compute(run, t.cell), **common)
+            weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=trained.seconds,
+            protocol=pruned.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask),
+            compute=_compute(planted, pruned, t.cell), **common)
     out = []
-    for c in run.cells:
-        job = run.job_of(c)
+    for c in planted.cells:
+        job = pruned.job_of(c)
         result = done.get(c.cell_id) or CellResult(
             status="failed", error=job.error, density=job.density, prune_seconds=job.prune_seconds,
-            protocol=run.protocols.get(c.pruner, ""), compute=_compute(run, c), **common)
+            protocol=pruned.protocols.get(c.pruner, ""), compute=_compute(planted, pruned, c), **common)
         out.append((c, result))
     return out
 
 
-def _compute(run: GroupRun, cell: CellConfig) -> dict[str, float]:
+def _compute(planted: Planted, pruned: Pruned, cell: CellConfig) -> dict[str, float]:
     """The cell's compute record (:mod:`plantseek.records.compute`): what its pruner's worker counted, in FLOPs and in
     dense training runs of the cell's weak-training budget, and the parent's wall-clock of the prune request."""
-    job, arch = run.job_of(cell), run.instance.arch
-    return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(run.instance.data.train.x),
+    job, arch = pruned.job_of(cell), planted.instance.arch
+    return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(planted.instance.data.train.x),
                           cell.train.epochs)
 
 
@@ -267,23 +295,6 @@ def _metrics(scores: CellScores) -> dict[str, Any]:
     return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales}
 
 
-def failed_instance(cells: Sequence[CellConfig], exc: PlantseekError,
-                    prov: dict[str, Any]) -> list[tuple[CellConfig, CellResult]]:
+def failed_instance(cells: Sequence[CellConfig], exc: PlantseekError, prov: Mapping[str, Any]) -> Results:
     """Every cell of a group whose instance cannot be planted, failed with the reason."""
     return [(c, CellResult(status="failed", error=f"instance: {exc}", provenance=prov)) for c in cells]
-
-
-def run_group(cells: Sequence[CellConfig], prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT,
-              device: str | None = None) -> list[tuple[CellConfig, CellResult]]:
-    """Run all cells of one instance through the steps; never raises for a failing pruner (its cells are
-    marked failed) nor for an instance that cannot be planted (all cells failed)."""
-    prov = provenance()
-    try:
-        run = plant_step(cells, prov)
-    except PlantseekError as exc:
-        return failed_instance(cells, exc, prov)
-    prune_step(run, prune_timeout)
-    ablate_step(run)
-    train_step(run, device)
-    score_step(run)
-    return record_step(run)

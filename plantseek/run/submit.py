@@ -23,8 +23,8 @@ from plantseek.run.ablations import ABLATIONS
 from plantseek.run.grid import expand
 from plantseek.planted.instance import plant
 from plantseek.prune.contract import PRUNERS, check_pruner_file, is_file_ref
-from plantseek.run.isolation import WorkerFailure
-from plantseek.run.pruning import PruneContext, PruneJob, describe, prune_cells
+from plantseek.run.isolation.workers import WorkerFailure
+from plantseek.run.isolation.pruning import PruneContext, PruneJob, describe, prune_cells
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import Suite
 from plantseek.planted.task import DataConfig
@@ -42,7 +42,7 @@ def check_submission(ref: str, report: Callable[[str], None] = print) -> str:
     """Run the submission checks; returns the pruner's name or raises SubmissionError naming the failure.
 
     The submitted code never runs in this process: it is parsed here (:func:`check_pruner_file`), and loaded and
-    called only in sandboxed prune workers (:mod:`plantseek.run.isolation`), like every prune call of a grid; a
+    called only in sandboxed prune workers (:mod:`plantseek.run.isolation.workers`), like every prune call of a grid; a
     fresh worker for each call, so that two calls with the same seed are independent."""
     if not is_file_ref(ref):
         raise SubmissionError(f"submit takes a file, path/to/pruner.py[:Class], got {ref!r}")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from plantseek.run.grid import expand
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.run.suites import SUITES
 
 

@@ -1,4 +1,4 @@
-"""Cell groups batched across instances (plantseek.run.batch): the same cells, bit for bit, as one instance at a
+"""Cell groups bundled across instances (plantseek.run.bundle): the same cells, bit for bit, as one instance at a
 time, on a small mixed grid (several seeds, two tasks of one shape, a task of another shape, a failing pruner);
 the bundling rule; --max-batch."""
 
@@ -9,11 +9,10 @@ import math
 
 import pytest
 
-import plantseek.run.batch as batch
+import plantseek.run.group as group
 from plantseek.planted.task import TASKS
-from plantseek.run.batch import batch_key, bundle_groups, run_batch
+from plantseek.run.bundle import batch_key, bundle_groups, run_bundle, run_group
 from plantseek.run.grid import auto_max_batch, expand, group_cells, run_cells
-from plantseek.run.group import run_group
 from plantseek.run.suites import SUITES
 from plantseek.train.config import TrainConfig
 from plantseek.tasks.circle import CircleTask
@@ -51,14 +50,14 @@ def test_a_mixed_batch_gives_the_per_instance_cells_bit_for_bit(twin, monkeypatc
     assert len(groups) == 6 and len({batch_key(g[0]) for g in groups}) == 1
     alone = [r for g in groups for r in run_group(g)]
     sizes = []
-    original = batch.train_masks
+    original = group.train_masks
 
     def counting(arch, starts, masks, *args, **kwargs):
         sizes.append(len(masks))
         return original(arch, starts, masks, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "train_masks", counting)
-    together = run_batch(groups)
+    monkeypatch.setattr(group, "train_masks", counting)
+    together = run_bundle(groups)
     # the four Circle-shaped instances train as one batch, the two ReLU ones as another; per instance: random
     # and snip at the ticket's density, and both at 1.0 with the dense host as one network
     assert sizes == [4 * 3, 2 * 3]
@@ -77,7 +76,7 @@ def test_an_instance_that_cannot_be_planted_fails_alone_in_its_batch():
     good = group_cells(grid(["circle"], seeds=[0], pruners=("random",), densities=("0.1",)))
     bad = [dataclasses.replace(c, seed=1, task_options=(("noise", -1.0),)) for c in good[0]]  # no such noise
     assert batch_key(bad[0]) == batch_key(good[0][0])
-    results = run_batch([bad, good[0]])
+    results = run_bundle([bad, good[0]])
     assert results[0][1].status == "failed" and results[0][1].error.startswith("instance: ")
     assert results[1][1].status == "ok" and results[1][1].mask == run_group(good[0])[0][1].mask
 

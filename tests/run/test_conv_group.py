@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from plantseek.run.grid import expand, group_cells
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.run.suites import SUITES
 
 

@@ -1,4 +1,4 @@
-"""The Dask executor (plantseek.run.dask_executor): one-line errors for bad input; on a 2-worker LocalCluster, a
+"""The Dask executor (plantseek.run.executors.dask): one-line errors for bad input; on a 2-worker LocalCluster, a
 worker killed mid-run loses no result and duplicates none, its prune template dies with it, and tasks run with one
 torch thread; the slow test runs a smoke-sized grid that way and finds exactly the stored cells of a local run."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from plantseek.cli import main
-from plantseek.run import dask_executor
-from plantseek.run.dask_executor import DaskExecutor
+from plantseek.run.executors import dask as dask_executor
+from plantseek.run.executors.dask import DaskExecutor
 from plantseek.run.executors import make_executor
 from survivors import no_survivors
 
@@ -25,7 +25,7 @@ def probe(item):
     """A task: start this worker's prune template (as a prune call does), take a moment, say where it ran."""
     import torch
 
-    from plantseek.run.template_client import template
+    from plantseek.run.isolation.template_client import template
 
     tmpl = template(300.0)
     time.sleep(0.5)
@@ -119,7 +119,7 @@ def test_a_worker_with_more_than_one_thread_is_refused(monkeypatch):
 
 PAGE_FAULTS = """
 import resource, sys, torch
-from plantseek.run.dask_executor import restore_allocator
+from plantseek.run.executors.dask import restore_allocator
 applied = restore_allocator() if sys.argv[1] == "restore" else None
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 x = torch.ones(64, 1024)  # 256 KiB, over glibc's initial mmap threshold

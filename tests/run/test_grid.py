@@ -12,7 +12,7 @@ import plantseek
 from plantseek.nets.masks import pack_mask
 from plantseek.score.evaluation import strong_metric
 from plantseek.run.grid import expand, run_cells
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES, canonical_density
 from plantseek.train.config import TrainConfig
@@ -216,7 +216,7 @@ def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_resul
     from plantseek.prune.contract import get_pruner
     from plantseek.prune.schedules import prune_jointly
     from plantseek.run.group import instance_for, resolve_density
-    from plantseek.run.pruning import PruneJob, prune_generators
+    from plantseek.run.isolation.pruning import PruneJob, prune_generators
 
     grid = cells(["magnitude-multishot", "snip-multishot"], densities=("ticket", "0.1"), epochs=1)
     calls = []
@@ -246,7 +246,7 @@ def test_multishot_pruners_of_an_instance_are_pruned_jointly_with_the_same_resul
 
 
 def test_a_joint_run_that_times_out_is_retried_pruner_by_pruner(monkeypatch):
-    import plantseek.run.pruning as pruning
+    import plantseek.run.isolation.pruning as pruning
 
     # file-referenced pruners never run jointly; let this one, to hang a joint run
     monkeypatch.setattr(pruning, "joins_others", lambda ref, pruner: hasattr(pruner, "run_rounds"))

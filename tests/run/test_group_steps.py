@@ -1,5 +1,5 @@
-"""The group run's named steps (plantseek.run.group), each alone, and the pipeline against a straightforward
-recomputation of every cell one by one."""
+"""A cell group's steps (plantseek.run.group), each alone on the typed outputs of the steps before it, and the
+pipeline (plantseek.run.bundle) against a straightforward recomputation of every cell one by one."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from plantseek.core import seeding
 from plantseek.prune.contract import get_pruner
 from plantseek.nets.masks import kept_count, mask_count, pack_mask
 from plantseek.run.grid import expand
-from plantseek.run.group import (GroupRun, ablate_step, plant_step, prune_step, record_step, run_group, score_step,
-                                 train_step)
-from plantseek.run.pruning import PruneJob
+from plantseek.run.bundle import run_group
+from plantseek.run.group import (Ablated, Planted, Pruned, Scored, Trained, ablate_step, plant_step, prune_step,
+                                 record_step, score_step, train_step)
+from plantseek.run.isolation.pruning import PruneJob
 from plantseek.records.cells import provenance
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric, planted_scale_metric, strong_metric
@@ -35,25 +36,35 @@ def cells(pruners, densities=("ticket", "0.1"), ablations=(), task="circle"):
 
 
 @pytest.fixture(scope="module")
-def planted():
+def steps():
     """The plant and prune steps of a small group (random and magnitude, with both ablations)."""
-    run = plant_step(cells(["random", "magnitude"], ablations=("shuffled", "reinit")), provenance())
-    prune_step(run)
-    return run
+    planted = plant_step(cells(["random", "magnitude"], ablations=("shuffled", "reinit")), provenance())
+    return planted, prune_step(planted)
 
 
-def test_plant_step_measures_the_references(planted):
+def test_plant_step_measures_the_references(steps):
+    planted, _ = steps
     inst = planted.instance
     assert planted.ticket_metric == strong_metric(inst, inst.ticket)
     assert planted.dense_metric == strong_metric(inst, None)
     assert planted.ticket_metric > 0.9 > planted.dense_metric  # the planted ticket fits circle, the host does not
 
 
-def test_prune_step_prunes_each_pruner_and_density_once(planted):
-    assert list(planted.jobs) == [(p, d) for p in ("random", "magnitude") for d in ("ticket", "0.1")]
-    assert planted.protocols == {"random": "single-shot", "magnitude": "single-shot"}
+def test_steps_give_frozen_outputs(steps):
+    planted, pruned = steps
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        planted.instance = None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pruned.jobs = {}
+    assert "prune_isolation" in pruned.provenance and "prune_isolation" not in planted.provenance
+
+
+def test_prune_step_prunes_each_pruner_and_density_once(steps):
+    planted, pruned = steps
+    assert list(pruned.jobs) == [(p, d) for p in ("random", "magnitude") for d in ("ticket", "0.1")]
+    assert pruned.protocols == {"random": "single-shot", "magnitude": "single-shot"}
     n = planted.instance.arch.n_prunable
-    for (ref, spec), job in planted.jobs.items():
+    for (ref, spec), job in pruned.jobs.items():
         density = planted.instance.ticket_density if spec == "ticket" else 0.1
         assert job.density == density and job.error == "" and job.prune_seconds > 0
         assert mask_count(job.mask) == kept_count(density, n)
@@ -64,18 +75,18 @@ def test_prune_step_prunes_each_pruner_and_density_once(planted):
 
 
 def test_prune_step_turns_a_crash_into_the_jobs_error():
-    run = plant_step(cells([f"{ORACLE}:Crashes", "random"], densities=("0.1",)), provenance())
-    prune_step(run)
-    crashed = run.jobs[(f"{ORACLE}:Crashes", "0.1")]
+    pruned = prune_step(plant_step(cells([f"{ORACLE}:Crashes", "random"], densities=("0.1",)), provenance()))
+    crashed = pruned.jobs[(f"{ORACLE}:Crashes", "0.1")]
     assert crashed.mask is None and crashed.error.startswith(f"pruner '{ORACLE}:Crashes' crashed: RuntimeError: boom")
-    assert run.jobs[("random", "0.1")].mask is not None
+    assert pruned.jobs[("random", "0.1")].mask is not None
 
 
-def test_ablate_step_shuffles_within_layers_and_reinitialises_hosts(planted):
-    ablate_step(planted)
-    assert [t.cell for t in planted.trainees] == list(planted.cells)  # every cell has a mask
-    for t in planted.trainees:
-        own = planted.job_of(t.cell).mask
+def test_ablate_step_shuffles_within_layers_and_reinitialises_hosts(steps):
+    planted, pruned = steps
+    ablated = ablate_step(planted, pruned)
+    assert [t.cell for t in ablated.trainees] == list(planted.cells)  # every cell has a mask
+    for t in ablated.trainees:
+        own = pruned.job_of(t.cell).mask
         if t.cell.ablation == "shuffled":
             assert all(int(t.mask[k].sum()) == int(own[k].sum()) for k in own)  # per-layer counts kept
             assert any(not torch.equal(t.mask[k], own[k]) for k in own)  # but other positions
@@ -90,9 +101,8 @@ def test_ablate_step_shuffles_within_layers_and_reinitialises_hosts(planted):
 def test_train_step_trains_identical_pairs_once(monkeypatch):
     # at density 1.0 every mask is the dense one: random and magnitude and the dense reference train once,
     # the re-initialised host once more
-    run = plant_step(cells(["random", "magnitude"], densities=("1.0",), ablations=("reinit",)), provenance())
-    prune_step(run)
-    ablate_step(run)
+    planted = plant_step(cells(["random", "magnitude"], densities=("1.0",), ablations=("reinit",)), provenance())
+    ablated = ablate_step(planted, prune_step(planted))
     sizes = []
 
     def counting(arch, starts, masks, *args, **kwargs):
@@ -100,38 +110,47 @@ def test_train_step_trains_identical_pairs_once(monkeypatch):
         return train_masks(arch, starts, masks, *args, **kwargs)
 
     monkeypatch.setattr(group, "train_masks", counting)
-    train_step(run)
+    [trained] = train_step([(planted, ablated)])
     assert sizes == [2]
-    by_cell = {(t.cell.pruner, t.cell.ablation): m for t, m in zip(run.trainees, run.models)}
-    assert by_cell[("random", "")] is by_cell[("magnitude", "")] is run.dense_model
-    assert by_cell[("random", "reinit")] is by_cell[("magnitude", "reinit")] is not run.dense_model
+    by_cell = {(t.cell.pruner, t.cell.ablation): m for t, m in zip(ablated.trainees, trained.models)}
+    assert by_cell[("random", "")] is by_cell[("magnitude", "")] is trained.dense_model
+    assert by_cell[("random", "reinit")] is by_cell[("magnitude", "reinit")] is not trained.dense_model
 
 
-def test_score_and_record_steps(planted):
-    ablate_step(planted)
-    train_step(planted)
-    score_step(planted)
+def test_train_step_needs_own_data_for_several_groups(steps):
+    planted, pruned = steps
+    ablated = ablate_step(planted, pruned)
+    with pytest.raises(ValueError, match="own_data"):
+        train_step([(planted, ablated), (planted, ablated)])
+
+
+def test_score_and_record_steps(steps):
+    planted, pruned = steps
+    ablated = ablate_step(planted, pruned)
+    [trained] = train_step([(planted, ablated)])
+    scored = score_step(planted, ablated, trained)
     inst = planted.instance
-    for t, s in zip(planted.trainees, planted.scores):
+    for t, s in zip(ablated.trainees, scored.scores):
         if t.cell.ablation == "reinit":
             assert math.isnan(s.strong)
         else:
             assert s.strong == pytest.approx(strong_metric(inst, t.mask), rel=1e-12, abs=1e-12)
         assert s.recovery == recovery_metrics(t.mask, inst.ticket)
         assert s.achieved_density == mask_count(t.mask) / inst.arch.n_prunable
-    results = record_step(planted)
+    results = record_step(planted, pruned, ablated, trained, scored)
     assert [c for c, _ in results] == list(planted.cells)
-    for (c, r), s in zip(results, planted.scores):
+    for (c, r), s in zip(results, scored.scores):
         assert r.status == "ok" and r.weak_metric == s.weak and r.higher_is_better is True
         assert r.protocol == "single-shot" and r.ticket_metric == planted.ticket_metric
 
 
-def test_record_step_fails_a_cell_whose_pruning_failed(planted):
-    cell = dataclasses.replace(planted.cells[0], pruner="broken")
-    run = GroupRun(cells=[cell], instance=planted.instance, ticket_metric=1.0, dense_metric=0.5, provenance={})
-    run.jobs[("broken", cell.density)] = PruneJob(cell, 0.1, error="pruner 'broken' crashed: ValueError: no")
-    run.dense_weak_metric = 0.75
-    [(c, r)] = record_step(run)
+def test_record_step_fails_a_cell_whose_pruning_failed(steps):
+    cell = dataclasses.replace(steps[0].cells[0], pruner="broken")
+    planted = Planted(cells=(cell,), instance=steps[0].instance, ticket_metric=1.0, dense_metric=0.5, provenance={})
+    job = PruneJob(cell, 0.1, error="pruner 'broken' crashed: ValueError: no")
+    pruned = Pruned(jobs={("broken", cell.density): job}, protocols={}, provenance={})
+    trained = Trained(models=(), dense_model=None, seconds=math.nan)
+    [(c, r)] = record_step(planted, pruned, Ablated(()), trained, Scored(dense_weak_metric=0.75, scores=()))
     assert c is cell and r.status == "failed" and r.error == "pruner 'broken' crashed: ValueError: no"
     assert (r.density, r.dense_weak_metric, r.ticket_metric, r.higher_is_better) == (0.1, 0.75, 1.0, True)
     assert r.mask is None and math.isnan(r.strong_metric)

@@ -1,5 +1,5 @@
-"""Compute counting (plantseek.run.metering, plantseek.records.compute): hand counts of what known pruners spend, and
-the per-sample cost against torch's own FLOP counter."""
+"""Compute counting (plantseek.run.isolation.metering, plantseek.records.compute): hand counts of what known
+pruners spend, and the per-sample cost against torch's own FLOP counter."""
 
 import pytest
 import torch
@@ -10,7 +10,7 @@ from plantseek.planted.instance import plant
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner
 from plantseek.records.compute import compute_record
-from plantseek.run.metering import Spent, install, measuring
+from plantseek.run.isolation.metering import Spent, install, measuring
 from plantseek.train.config import TrainConfig
 
 

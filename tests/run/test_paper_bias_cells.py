@@ -15,7 +15,7 @@ from plantseek.core import seeding
 from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import kept_count, parameter_density, prunable_parameter_shapes, unpack_mask
 from plantseek.run.grid import expand
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.run.recheck import mismatch
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES

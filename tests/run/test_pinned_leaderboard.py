@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from plantseek.run.grid import expand
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.run.suites import SUITES
 
 STORE = Path(__file__).resolve().parents[2] / "leaderboard" / "plantseek.db"

@@ -9,8 +9,8 @@ import pytest
 
 from plantseek.planted.instance import plant
 from plantseek.planted.task import DataConfig
-from plantseek.run import template_client
-from plantseek.run.pruning import PruneContext
+from plantseek.run.isolation import template_client
+from plantseek.run.isolation.pruning import PruneContext
 
 PRUNER = '''
 import os
@@ -87,7 +87,7 @@ def test_the_template_preloads_what_training_workers_would_import_after_the_fork
     import sys
 
     code = ("import sys, torch; s = torch.get_rng_state().clone(); "
-            "from plantseek.run.prune_template import preload; preload(); "
+            "from plantseek.run.isolation.prune_template import preload; preload(); "
             "print('torch._dynamo' in sys.modules, torch.equal(s, torch.get_rng_state()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]

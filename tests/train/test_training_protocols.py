@@ -8,7 +8,7 @@ from plantseek.core import seeding
 from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import unpack_mask
 from plantseek.run.grid import expand, group_cells
-from plantseek.run.group import run_group
+from plantseek.run.bundle import run_group
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES
 from plantseek.score.evaluation import model_metric

@@ -1,24 +1,16 @@
-"""The prune workers' template process: ``python -m plantseek.run.prune_template PARENT_PID SOCKET_FD``.
+"""The prune workers' template process: ``python -m plantseek.run.isolation.prune_template PARENT_PID SOCKET_FD``.
 
-Starting a prune worker as a new interpreter costs about 1.6 CPU seconds, nearly all of it importing torch
-(``python -X importtime``: torch ~1.5 s of ~1.7 s; plantseek and the baselines ~0.2 s), and a cell group starts a
-dozen workers. So each process that prunes starts this template once (:mod:`plantseek.run.template_client`): a
-fresh interpreter (exec, never a fork of a process that holds an instance) that imports torch and the modules a
-worker needs, discovers the registered pruners, and then only forks. It never receives instance data: its only
-input is the socket, which carries fork requests (the working folder, the environment, and three file
-descriptors: the worker's request pipe, its answer pipe and its output file) and wait requests (the exit status
-of one of its children). A forked worker drops everything of the template it does not need (the socket, every
-other descriptor), starts its own session, dies with the template (``PR_SET_PDEATHSIG``; the template dies with
-its parent the same way), takes the environment and folder it was sent, reseeds Python's, numpy's and torch's
-global generators (as a fresh interpreter seeds them from the OS), and becomes a prune worker exactly as an
-exec'd one (:func:`plantseek.run.prune_worker.serve`): it restricts itself (Landlock, rlimits, seccomp) before it
-loads a pruner.
+A fresh interpreter (exec, never a fork of a process that holds an instance), started once per pruning process
+(:mod:`.template_client`), that imports torch and the modules a worker needs, discovers the registered pruners,
+and then only forks. It never receives instance data: its socket carries fork requests (working folder,
+environment, and three descriptors: the worker's request pipe, answer pipe and output file) and wait requests
+(the exit status of one of its children, reaped only when asked, so a pid stays valid until then). A forked
+worker drops the template's descriptors, starts its own session, dies with the template, reseeds the global
+generators and becomes a prune worker exactly as an exec'd one (:func:`.prune_worker.serve`).
 
-Messages are JSON on a ``SOCK_SEQPACKET`` socket (one message per request and per answer):
-``{"op": "fork", "cwd": ..., "env": {...}}`` with three descriptors -> ``{"pid": n}``;
-``{"op": "wait", "pid": n, "timeout": seconds or null}`` -> ``{"status": returncode or null}`` (a returncode as
-:class:`subprocess.Popen` gives it: negative for a signal). A child is reaped only when its parent asks, so its
-pid stays valid (a zombie) until then, and killing it by pid can never hit another process.
+Messages are JSON on a ``SOCK_SEQPACKET`` socket: ``{"op": "fork", "cwd": ..., "env": {...}}`` with three
+descriptors -> ``{"pid": n}``; ``{"op": "wait", "pid": n, "timeout": seconds or null}`` -> ``{"status":
+returncode or null}`` (negative for a signal). ``docs/design/run.md``: why a template (the import costs).
 """
 
 from __future__ import annotations
@@ -30,10 +22,10 @@ import socket
 import sys
 import time
 
-PRELOADED = ("torch", "numpy", "plantseek.run.prune_worker", "plantseek.run.sandbox", "plantseek.nets.mlp",
-             "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
+PRELOADED = ("torch", "numpy", "plantseek.run.isolation.prune_worker", "plantseek.run.isolation.sandbox",
+             "plantseek.nets.mlp", "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
              "plantseek.nets.masks", "plantseek.prune.schedules", "plantseek.train.loop", "plantseek.train.batched",
-             "plantseek.run.metering", "torch.optim")
+             "plantseek.run.isolation.metering", "torch.optim")
 MAX_REQUEST = 2**20
 FIRST_FREE_FD = 4  # 0: requests, 1 and 2: output file, 3: answers
 HIGH_FD = 64
@@ -67,7 +59,7 @@ def become_worker(sock: socket.socket, fds: list[int], cwd: str, env: dict[str, 
     """In a forked child: drop the template's descriptors, own session, die with the template, serve."""
     import random
 
-    from plantseek.run import prune_worker, sandbox
+    from plantseek.run.isolation import prune_worker, sandbox
 
     sock.detach()  # its descriptor is closed below with every other one; the object must not close a reused fd
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, HIGH_FD) for fd in fds]  # out of the way of 0-3
@@ -156,7 +148,7 @@ def serve(sock: socket.socket) -> None:
 
 
 def main() -> None:
-    from plantseek.run import sandbox
+    from plantseek.run.isolation import sandbox
 
     parent, fd = int(sys.argv[1]), int(sys.argv[2])
     sandbox.die_with_parent(parent)

@@ -1,6 +1,5 @@
-"""Where groups of cells run: in this process, in local worker processes, or on a Dask cluster
-(:mod:`plantseek.run.dask_executor`, which imports Dask only when it runs). Behind one small interface: ``imap``
-runs a picklable function on picklable items and yields the results as they complete."""
+"""The local executors: in this process (``local``), or in spawned worker processes (``processes``). Each runs a
+picklable function on picklable items and yields the results as they complete (:class:`Executor`)."""
 
 from __future__ import annotations
 
@@ -10,13 +9,9 @@ import os
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from plantseek.core.errors import ConfigError
-from plantseek.core.registry import Registry
-from plantseek.run.dask_executor import DaskExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 
 
 class Executor:
@@ -36,14 +31,12 @@ class Executor:
         raise NotImplementedError
 
 
-@EXECUTORS.register("local")
 class LocalExecutor(Executor):
     def imap(self, fn, items):
         for item in items:
             yield fn(item)
 
 
-@EXECUTORS.register("processes")
 class ProcessExecutor(Executor):
     """``jobs`` worker processes (spawned: no state is inherited; each worker uses one torch thread; each is
     killed when this process ends, even by SIGKILL: ``PR_SET_PDEATHSIG``)."""
@@ -63,26 +56,9 @@ class ProcessExecutor(Executor):
 
 
 def _init_worker(parent: int) -> None:
-    from plantseek.run.sandbox import die_with_parent
+    from plantseek.run.isolation.sandbox import die_with_parent
 
     die_with_parent(parent)  # before importing torch (seconds on a loaded machine), not after: a parent killed
     import torch  # meanwhile must not leave this worker running until the import ends
 
     torch.set_num_threads(1)
-
-
-EXECUTORS.register("dask", DaskExecutor)
-
-
-def executor_name(jobs: int, name: str | None = None) -> str:
-    """The executor to use: ``name``, else processes when ``jobs`` > 1, else local."""
-    return name or ("processes" if jobs > 1 else "local")
-
-
-def check_executor(jobs: int, name: str | None, scheduler: str | None) -> None:
-    """Before any work: the executor exists, can run here, and takes ``scheduler`` if one is given."""
-    EXECUTORS.get(executor_name(jobs, name)).check_options(scheduler)
-
-
-def make_executor(jobs: int = 1, name: str | None = None, scheduler: str | None = None) -> Executor:
-    return EXECUTORS.get(executor_name(jobs, name))(jobs, scheduler)

@@ -1,11 +1,11 @@
-"""Starting prune workers, parent side: the template process (:mod:`plantseek.run.prune_template`) of this process
-and the handle of a worker it forked.
+"""Starting prune workers, parent side: this process's template process (:mod:`.prune_template`) and the handle
+of a worker it forked.
 
 :func:`template` gives this process's template, starting it on first use (a fresh interpreter: exec, in its own
 session, with the environment :func:`worker_environment` gives, stdin/stdout/stderr on ``/dev/null``; it dies
 with this process). A child process of ours (a pool worker) starts its own. :class:`ForkedWorker` is what
-:class:`plantseek.run.isolation.PruneWorker` holds of a worker: its pid, its request pipe, and ``wait`` (the exit
-status, which only the template, the worker's parent, can reap: asked over the socket).
+:class:`plantseek.run.isolation.workers.PruneWorker` holds of a worker: its pid, its request pipe, and ``wait``
+(the exit status, which only the template, the worker's parent, can reap: asked over the socket).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Template:
         self.lock = threading.Lock()
         with theirs:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "plantseek.run.prune_template", str(self.owner), str(theirs.fileno())],
+                [sys.executable, "-m", "plantseek.run.isolation.prune_template", str(self.owner), str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), start_new_session=True, env=worker_environment())
         self.sock = mine

@@ -1,19 +1,19 @@
-"""Calling pruners safely: the prune step of a cell group.
+"""Calling pruners safely: the prune step of a cell group, parent side.
 
 For one planted instance, every pruner gets its cells (one :class:`PruneJob` per density). Every prune call runs
-in a prune worker (:mod:`plantseek.run.isolation`): a fresh process, restricted (:mod:`plantseek.run.sandbox`),
-that receives only the contract's arguments: the host's architecture and initial weights (it builds a fresh host
-per call), the training split and the loss kind, the density, a generator state per job, the budget. The
-instance, its ticket, the test split, the scorer and the store stay here. A worker serves the calls of one pruner
-on one instance (a new one after a call that killed it), never another pruner's; only the registered multi-shot
-pruners (our own code) share one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal
-those of separate runs). Only the prune call is timed, in the worker.
+in a prune worker (:mod:`.workers`): a fresh process, restricted (:mod:`.sandbox`), that receives only the
+contract's arguments: the host's architecture and initial weights (it builds a fresh host per call), the training
+split and the loss kind, the density, a generator state per job, the budget. The instance, its ticket, the test
+split, the scorer and the store stay here. A worker serves the calls of one pruner on one instance (a new one
+after a call that killed it), never another pruner's; only the registered multi-shot pruners (our own code) share
+one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal those of separate runs). Only
+the prune call is timed, in the worker.
 
 What comes back is decoded strictly and validated exactly here (:func:`plantseek.nets.masks.validate_pruned_mask`:
 keys, shapes, dtype bool, kept count = ``kept_count(density)``; with the budget's ``prunable_biases`` every bias
-entry is required and counted). A pruner that raises, hangs past the time limit
-(the worker is killed), exceeds the memory limit, kills its worker or returns a bad mask fails its jobs with a
-one-line reason; nothing else is affected.
+entry is required and counted). A pruner that raises, hangs past the time limit (the worker is killed), exceeds
+the memory limit, kills its worker or returns a bad mask fails its jobs with a one-line reason; nothing else is
+affected.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protoco
 from plantseek.nets.masks import unpack_mask, validate_pruned_mask
 from plantseek.records.compute import checked_counts
 from plantseek.train.config import biases_prunable
-from plantseek.run.isolation import PruneWorker, WorkerFailure, WorkerLimits
+from plantseek.run.isolation.workers import PruneWorker, WorkerFailure, WorkerLimits
 from plantseek.records.cells import CellConfig
 
 DEFAULT_PRUNE_TIMEOUT = 1800.0

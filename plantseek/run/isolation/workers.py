@@ -1,13 +1,13 @@
 """Prune workers, parent side: start a fresh worker process, talk to it, kill it.
 
 :class:`PruneWorker` starts a worker that holds nothing of this process: forked from this process's template
-process (:mod:`plantseek.run.prune_template`: a fresh interpreter that has imported torch and the worker's
+process (:mod:`plantseek.run.isolation.prune_template`: a fresh interpreter that has imported torch and the worker's
 modules and never receives instance data), or, with ``PLANTSEEK_PRUNE_START=exec``, as a new interpreter
-``python -m plantseek.run.prune_worker`` (the same worker, ~1.6 CPU s slower to start). Either way it holds no open
+``python -m plantseek.run.isolation.prune_worker`` (the same worker, ~1.6 CPU s slower). Either way it holds no open
 file of ours, has its own session and process group, the environment without the leaderboard key's variables,
 and a fresh temporary folder that also receives its stdout and stderr (so nothing it prints reaches ours). It
 is sent :class:`WorkerSetup`, only what the pruner contract promises, and restricts itself
-(:mod:`plantseek.run.sandbox`) before it loads any pruner.
+(:mod:`plantseek.run.isolation.sandbox`) before it loads any pruner.
 
 Every request has a wall-clock limit kept here: past it, the worker's process group is killed with SIGKILL. A
 worker that dies, is killed or answers garbage raises :class:`WorkerFailure` with a one-line reason
@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import torch
 
-from plantseek.run.template_client import ForkedWorker, TemplateDied, worker_environment
+from plantseek.run.isolation.template_client import ForkedWorker, TemplateDied, worker_environment
 
 MEMORY_ENV = "PLANTSEEK_PRUNE_MEMORY_GB"
 START_ENV = "PLANTSEEK_PRUNE_START"
@@ -218,7 +218,7 @@ class PruneWorker:
 def exec_worker(output: IO[bytes], reply_write: int) -> subprocess.Popen:
     """A worker as a new interpreter (``PLANTSEEK_PRUNE_START=exec``): ~1.6 CPU s of imports per worker."""
     return subprocess.Popen(
-        [sys.executable, "-m", "plantseek.run.prune_worker", str(os.getpid()), str(reply_write)],
+        [sys.executable, "-m", "plantseek.run.isolation.prune_worker", str(os.getpid()), str(reply_write)],
         stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, pass_fds=(reply_write,),
         start_new_session=True, cwd=os.getcwd(), env=worker_environment())
 
@@ -241,7 +241,7 @@ def isolation_summary(limits: WorkerLimits | None = None) -> str:
     """What isolates a prune call on this machine, for the cells' provenance."""
     import platform
 
-    from plantseek.run.sandbox import landlock_abi
+    from plantseek.run.isolation.sandbox import landlock_abi
 
     limits = limits or WorkerLimits.from_environment()
     abi = landlock_abi()

@@ -1,30 +1,16 @@
-"""Counting what a prune call spends, inside the prune worker (:mod:`plantseek.run.prune_worker`).
+"""Counting what a prune call spends, inside the prune worker (:mod:`.prune_worker`), which installs the counters
+(:func:`install`) before it loads any pruner:
 
-Two counters, installed by the worker before it loads any pruner (:func:`install`), both torch-level facilities
-rather than anything a pruner reports about itself:
+* **training**: ``plantseek.train.loop.train_masks`` is wrapped: each call adds ``networks x samples x epochs``
+  *training sample passes*;
+* **score evaluations**: the architecture's ``forward`` and ``forward_stacked`` are wrapped: each call adds its
+  samples as *score forward samples*, and, when its output takes part in a backward pass, as many *score backward
+  samples*. Passes inside a counted training call are not counted twice.
 
-* **training**: ``plantseek.train.loop.train_masks`` (the harness's trainer, which multi-shot schedules and other
-  training pruners call) is wrapped: each call adds ``networks x samples x epochs`` *training sample passes* (one
-  forward and one backward pass of one sample through one network);
-* **score evaluations**: the architecture's ``forward`` and ``forward_stacked`` (every forward pass of the network
-  protocol goes through one of them: the module's own forward, SNIP's and GraSP's leaf copies, SynFlow's product
-  network, edge-popup's stacked score training) are wrapped: each call adds its samples (``K x b`` for a stacked
-  call) as *score forward samples*, and, when its output takes part in a backward pass, an autograd hook on the
-  output adds the same number of *score backward samples* when the gradient reaches it. Passes inside a counted
-  training call are not counted twice (counting pauses there).
-
-The counts go back to the parent with the mask (``"spent"`` in a job's answer), which converts them to FLOPs with
-the architecture's per-sample cost (:mod:`plantseek.records.compute`). Cost of the counting: one Python call per
-forward pass (``torch.utils.flop_counter.FlopCounterMode``, which counts every matrix product, made edge-popup and
-the multi-shot schedules 6-12 times slower here, so it is not used).
-
-**What is counted and what is not.** Arithmetic outside the network protocol (a pruner multiplying weight
-matrices itself, a Hessian-vector product's second backward pass, as GraSP's) is not counted; a pruner that trains
-with its own loop through the protocol's forward is counted as score forward and backward samples (the same FLOPs
-as training). The counters live in the worker process, where the pruner's code runs: a hostile pruner can undo the
-wrappers, call the original functions, or change the answer the worker sends. The counts are therefore what our
-own and well-behaved pruners spend; the one figure a pruner cannot falsify is the wall-clock the *parent* measures
-around each request (``prune_parent_seconds``).
+The counts go back to the parent with the mask (``"spent"``), which converts them to FLOPs
+(:mod:`plantseek.records.compute`). They are what our own and well-behaved pruners spend: a hostile pruner can undo
+the wrappers; the figure it cannot falsify is the parent's wall-clock of each request. ``docs/design/run.md``:
+what is and is not counted, and the cost of counting.
 """
 
 from __future__ import annotations

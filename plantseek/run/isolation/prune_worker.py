@@ -1,10 +1,10 @@
-"""The prune worker process: ``python -m plantseek.run.prune_worker PARENT_PID REPLY_FD``, or forked from the
-template process (:mod:`plantseek.run.prune_template`, which then calls :func:`serve`).
+"""The prune worker process: ``python -m plantseek.run.isolation.prune_worker PARENT_PID REPLY_FD``, or forked from the
+template process (:mod:`plantseek.run.isolation.prune_template`, which then calls :func:`serve`).
 
-Started fresh by :mod:`plantseek.run.isolation` (never forked from a process that holds an instance). It reads
+Started fresh by :mod:`plantseek.run.isolation.workers` (never forked from a process that holds an instance). It reads
 the contract's arguments from its stdin (:class:`plantseek.run.isolation.WorkerSetup`: the architecture and the
 host's initial weights, the training split, the task's loss kind, the limits), restricts itself
-(:mod:`plantseek.run.sandbox`), says ``ready``, then answers requests one at a time:
+(:mod:`plantseek.run.isolation.sandbox`), says ``ready``, then answers requests one at a time:
 
 * ``("load", refs)``: load the pruners; per pruner its protocol and methods, or the loading error;
 * ``("one", ref, job)``, ``("batch", ref, jobs)``: prune (one density / all through ``prune_batch``);
@@ -42,7 +42,7 @@ def write_reply(fd: int, obj: Any) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    from plantseek.run.pruning import one_line as line
+    from plantseek.run.isolation.pruning import one_line as line
 
     return line(exc)
 
@@ -66,10 +66,10 @@ class Worker:
         class KindLoss(Task):  # the stock task loss for the kind, nothing else of a task
             name, in_features, out_features = "loss", 0, 0
 
-        from plantseek.run.metering import install
+        from plantseek.run.isolation.metering import install
 
         self.setup = setup
-        install(type(setup.arch))  # count training and score passes (plantseek.run.metering) before any pruner loads
+        install(type(setup.arch))  # count training and score passes (.metering) before any pruner loads
         self.loss_owner = KindLoss()
         self.loss_owner.kind = setup.kind
         self.pruners: dict[str, Any] = {}
@@ -120,7 +120,7 @@ class Worker:
         return {"shapes": shapes, "bits": base64.b64encode(pack_mask(valid)).decode(), "seconds": seconds}
 
     def one(self, ref: str, job: tuple) -> dict[str, Any]:
-        from plantseek.run.metering import Spent, measuring
+        from plantseek.run.isolation.metering import Spent, measuring
 
         density, state, budget = job
         t0 = time.perf_counter()
@@ -133,7 +133,7 @@ class Worker:
         return {**self.mask_entry(mask, job, time.perf_counter() - t0), "spent": spent.share(1)}
 
     def batch(self, ref: str, jobs: list[tuple]) -> dict[str, Any]:
-        from plantseek.run.metering import Spent, measuring
+        from plantseek.run.isolation.metering import Spent, measuring
 
         t0 = time.perf_counter()
         try:
@@ -150,7 +150,7 @@ class Worker:
 
     def joint(self, groups: list[tuple[str, list[tuple]]]) -> dict[str, Any]:
         from plantseek.prune.schedules import prune_jointly
-        from plantseek.run.metering import Spent, metered_rounds
+        from plantseek.run.isolation.metering import Spent, metered_rounds
 
         n_jobs = sum(len(jobs) for _, jobs in groups)
         spent = [Spent() for _ in groups]  # each schedule's own
@@ -206,7 +206,7 @@ def readable_folders(setup: Any) -> list:
 def apply_sandbox(setup: Any) -> str:
     """Limits, the file-system restriction and no new processes; a description for the provenance."""
     from plantseek.prune.contract import PRUNERS
-    from plantseek.run import sandbox
+    from plantseek.run.isolation import sandbox
 
     PRUNERS.names()  # plug-in discovery (entry points, built-in baselines): before the restriction
     parts = [sandbox.limit_resources(setup.memory_bytes, setup.file_bytes),
@@ -231,7 +231,7 @@ def serve(reply_fd: int) -> None:
 
 
 def main() -> None:
-    from plantseek.run import sandbox
+    from plantseek.run.isolation import sandbox
 
     parent, reply_fd = int(sys.argv[1]), int(sys.argv[2])
     sandbox.die_with_parent(parent)

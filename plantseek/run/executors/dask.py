@@ -1,25 +1,15 @@
-"""The Dask executor (``evaluate --executor dask``): the same interface as the local executors
-(:mod:`plantseek.run.executors`: run a picklable function on picklable items, yield the results as they complete),
-on a ``distributed`` cluster.
+"""The Dask executor (``evaluate --executor dask``): the interface of :mod:`plantseek.run.executors.local` (run a
+picklable function on picklable items, yield the results as they complete) on a ``distributed`` cluster.
 
-* Without an address it starts a ``distributed.LocalCluster`` of ``jobs`` worker processes with one thread each
-  (behind nannies, which restart a worker that dies); with ``--scheduler ADDRESS`` it connects to a running cluster
-  (``dask scheduler`` + ``dask worker --nthreads 1``). Dask is imported only here, and only when the executor runs.
-* Workers only compute: each task returns its result to this process, which alone writes the results store
-  (SQLite stays single-writer; no store on a network file system).
-* A worker lost mid-grid (killed, out of memory, machine gone) has its tasks rerun on another worker by the
-  scheduler: up to ``ALLOWED_FAILURES`` lost workers per task on a cluster started here (a cluster you start
-  yourself: ``distributed.scheduler.allowed-failures`` in its configuration; the default is 3 there too). Each
-  task is one future, and each future's result is yielded once however often it ran, so no result is stored twice.
-* In a worker, each task runs with one torch thread (:func:`call_in_worker`), as in the ``processes`` executor;
-  prune calls inside it start their sandboxed prune workers exactly as in any other process
-  (:mod:`plantseek.run.isolation`): the worker process starts its own template process, which dies with it.
-* Dask's nannies start worker processes with ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.pre-spawn-environ``).
-  Setting a trim threshold switches off glibc's dynamic mmap threshold, so every allocation over 128 KiB (a batch of
-  activations, a gradient) becomes a fresh ``mmap``, page-faulted anew at every training step: measured, 8x the page
-  faults and ~1.5x the wall-clock of a training run, nearly all the excess in the kernel. :func:`restore_allocator`
-  undoes it in the worker (``mallopt``) and removes the variable from its environment, so that the prune template
-  and its workers, started from there, do not inherit it.
+* Without an address: a ``distributed.LocalCluster`` of ``jobs`` single-threaded worker processes; with
+  ``--scheduler ADDRESS``: a running cluster. Dask is imported only here, and only when the executor runs.
+* Workers only compute; this process alone writes the results store.
+* A task on a lost worker is rerun on another (up to ``ALLOWED_FAILURES`` lost workers per task); each result is
+  yielded once.
+* In a worker, each task runs with one torch thread and with glibc's allocator as outside Dask
+  (:func:`call_in_worker`, :func:`restore_allocator`); its prune calls start their own template process.
+
+``docs/design/run.md``: the allocator measurement behind :func:`restore_allocator`, and the cluster details.
 """
 
 from __future__ import annotations
