@@ -33,7 +33,7 @@ Every random draw comes from the ``generator`` handed to the pruner or from gene
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
@@ -359,31 +359,8 @@ def prune_jointly(schedules: Sequence[Any]) -> list[Any]:
     return out
 
 
-# --- registering the variants of a score ------------------------------------------------------------------
-
-def local_variant(cls: Callable[..., ScorePruner], name: str) -> Callable[[], ScorePruner]:
-    """Zero-argument factory of the layer-wise (local density) single-shot variant of a ScorePruner class."""
-
-    def factory() -> ScorePruner:
-        base = cls()
-        return cls(name=name, scope="local", description=f"{base.description}; layer-wise density")
-
-    return factory
-
-
-def multishot_variant(cls: Callable[[], ScorePruner], name: str) -> Callable[[], MultiShot]:
-    """Zero-argument factory of the multi-shot (lottery-ticket) variant of a ScorePruner class."""
-    return lambda: MultiShot(cls(), name=name)
-
-
-def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) -> Callable[[], Iterative]:
-    """Zero-argument factory of the iterative data-free variant (``rounds`` rounds) of a ScorePruner class."""
-    return lambda: Iterative(cls(), rounds=rounds, name=name)
-
-
 __all__ = [
     "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
     "leaf_state", "prunable_parameters", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask",
     "check_scores",
-    "local_variant", "multishot_variant", "iterative_variant",
 ]
