@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                                       prepare_batch, prunable_parameters, score_batch)
+from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, prepare_batch, prunable_parameters,
+                                       score_batch)
+from plantseek.prune.variants import register_score_pruner
 
 TEMPERATURE = 200.0
 
@@ -62,6 +62,4 @@ class GraSP(ScorePruner):
         return {n: theta[n] * hg[n] for n in theta}
 
 
-PRUNERS.register("grasp")(declared(GraSP, tags={"paper"}, rank=3))
-PRUNERS.register("grasp-local")(declared(local_variant(GraSP, "grasp-local"), tags={"local"}, rank=3))
-PRUNERS.register("grasp-multishot")(declared(multishot_variant(GraSP, "grasp-multishot"), tags={"paper"}, rank=3))
+register_score_pruner(GraSP, name="grasp", tags={"paper"}, rank=3, variants=("local", "multishot"))

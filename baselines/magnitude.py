@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import ScorePruner, local_variant, multishot_variant, prunable_parameters
+from plantseek.prune.schedules import ScorePruner, prunable_parameters
+from plantseek.prune.variants import register_score_pruner
 
 
 @dataclass
@@ -25,7 +25,4 @@ class Magnitude(ScorePruner):
         return {n: p.detach().abs() for n, p in prunable_parameters(model, budget).items()}
 
 
-PRUNERS.register("magnitude")(declared(Magnitude, tags={"paper"}, rank=1))
-PRUNERS.register("magnitude-local")(declared(local_variant(Magnitude, "magnitude-local"), tags={"local"}, rank=1))
-PRUNERS.register("magnitude-multishot")(declared(multishot_variant(Magnitude, "magnitude-multishot"),
-                                                 tags={"paper"}, rank=1))
+register_score_pruner(Magnitude, name="magnitude", tags={"paper"}, rank=1, variants=("local", "multishot"))

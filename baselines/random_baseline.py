@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import ScorePruner, local_variant, prunable_parameters
+from plantseek.prune.schedules import ScorePruner, prunable_parameters
+from plantseek.prune.variants import register_score_pruner
 
 
 @dataclass
@@ -30,5 +30,4 @@ class Random(ScorePruner):
                 for n, p in prunable_parameters(model, budget).items()}
 
 
-PRUNERS.register("random")(declared(Random, tags={"paper"}, rank=0))
-PRUNERS.register("random-local")(declared(local_variant(Random, "random-local"), tags={"local"}, rank=0))
+register_score_pruner(Random, name="random", tags={"paper"}, rank=0, variants=("local",))

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, local_variant, multishot_variant,
-                                       prepare_batch, prunable_parameters, score_batch)
+from plantseek.prune.schedules import (ScorePruner, device_mask, leaf_state, prepare_batch, prunable_parameters,
+                                       score_batch)
+from plantseek.prune.variants import register_score_pruner
 
 
 def loss_gradient(model, data, x, y, mask=None, temperature: float = 1.0, budget=None) -> tuple[dict, dict]:
@@ -45,6 +45,4 @@ class SNIP(ScorePruner):
         return {n: (g[n] * state[n].detach()).abs() for n in g}
 
 
-PRUNERS.register("snip")(declared(SNIP, tags={"paper"}, rank=2))
-PRUNERS.register("snip-local")(declared(local_variant(SNIP, "snip-local"), tags={"local"}, rank=2))
-PRUNERS.register("snip-multishot")(declared(multishot_variant(SNIP, "snip-multishot"), tags={"paper"}, rank=2))
+register_score_pruner(SNIP, name="snip", tags={"paper"}, rank=2, variants=("local", "multishot"))

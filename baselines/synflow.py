@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from plantseek.prune.contract import PRUNERS, declared
-from plantseek.prune.schedules import (ScorePruner, iterative_variant, local_variant, multishot_variant,
-                                       prunable_parameters)
+from plantseek.prune.schedules import ScorePruner, prunable_parameters
+from plantseek.prune.variants import iterative_variant, register_score_pruner
 
 
 def synaptic_flow(model, mask=None, budget=None) -> dict[str, torch.Tensor]:
@@ -62,7 +62,5 @@ class SynFlow(ScorePruner):
         return synaptic_flow(model, mask, budget)
 
 
-PRUNERS.register("synflow")(declared(SynFlow, tags={"paper"}, rank=4))
-PRUNERS.register("synflow-local")(declared(local_variant(SynFlow, "synflow-local"), tags={"local"}, rank=4))
+register_score_pruner(SynFlow, name="synflow", tags={"paper"}, rank=4, variants=("local", "multishot"))
 PRUNERS.register("synflow-100")(declared(iterative_variant(SynFlow, "synflow-100", 100), tags={"iterative"}, rank=5))
-PRUNERS.register("synflow-multishot")(declared(multishot_variant(SynFlow, "synflow-multishot"), tags={"paper"}, rank=4))

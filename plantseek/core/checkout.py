@@ -11,9 +11,12 @@ itself is being imported.
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
+import types
 from pathlib import Path
+from typing import Sequence
 
 PLUGIN_FOLDERS = {"plantseek.tasks": "tasks", "plantseek.baselines": "baselines"}
 
@@ -24,7 +27,8 @@ class CheckoutPluginFinder(importlib.abc.MetaPathFinder):
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         folder = PLUGIN_FOLDERS.get(fullname)
         if folder is None:
             return None

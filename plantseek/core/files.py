@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path``; creates the
     parent folders. On failure the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)

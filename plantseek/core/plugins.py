@@ -28,6 +28,10 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Callable
 
 from plantseek.core.errors import PlantseekError
+from plantseek.core.registry import Registry
+
+#: ``sys.path`` entries with their modification times (see :func:`path_fingerprint`).
+Fingerprint = tuple[tuple[str, int | None], ...]
 
 
 def one_line(exc: BaseException) -> str:
@@ -38,7 +42,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def path_fingerprint() -> tuple:
+def path_fingerprint() -> Fingerprint:
     """``sys.path`` with each entry's modification time: changes when a distribution is installed on it."""
     def mtime(entry: str) -> int | None:
         try:
@@ -67,11 +71,11 @@ class PluginFamily:
     group: str
     accepts: Callable[[Any], bool]
     expected: str
-    _loaded: set = field(default_factory=set)
-    _failures: dict = field(default_factory=dict)
-    _fingerprint: tuple | None = None
+    _loaded: set[tuple[str, str, str]] = field(default_factory=set)
+    _failures: dict[str, str] = field(default_factory=dict)
+    _fingerprint: Fingerprint | None = None
 
-    def refresh(self, registry, *, force: bool) -> None:
+    def refresh(self, registry: Registry[Any], *, force: bool) -> None:
         """Load new plug-ins into ``registry``: always when ``force``, else only when the import path changed."""
         fingerprint = path_fingerprint()
         if not force and fingerprint == self._fingerprint:
@@ -107,7 +111,7 @@ class PluginFamily:
             else:
                 self._failures.pop(info.name, None)
 
-    def _load_entry_point(self, ep: EntryPoint, registry) -> None:
+    def _load_entry_point(self, ep: EntryPoint, registry: Registry[Any]) -> None:
         key = (distribution_of(ep), ep.name, ep.value)
         if key in self._loaded:
             return

@@ -6,7 +6,7 @@ loads plug-ins into it: on a lookup that misses, and before listing.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar, overload
 
 from plantseek.core.errors import ConfigError
 
@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 class Discovery(Protocol):
-    def refresh(self, registry: "Registry", *, force: bool) -> None:
+    def refresh(self, registry: "Registry[Any]", *, force: bool) -> None:
         """Register plug-ins not yet loaded; ``force``: scan even if nothing seems to have changed."""
 
     def failure(self, name: str) -> str | None:
@@ -30,7 +30,13 @@ class Registry(Generic[T]):
         self.discovery = discovery
         self._items: dict[str, T] = {}
 
-    def register(self, name: str, item: T | None = None):
+    @overload
+    def register(self, name: str) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, name: str, item: T) -> T: ...
+
+    def register(self, name: str, item: T | None = None) -> T | Callable[[T], T]:
         """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
 
         def _add(obj: T) -> T:

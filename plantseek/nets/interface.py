@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -151,6 +151,23 @@ class Network(Protocol):
     def forward_flops(self) -> int: ...
 
 
+class Host(Protocol):
+    """A built host network (an ``nn.Module`` made by :meth:`Network.build`) as pruners use it: the ``model`` of the
+    pruner contract (:class:`plantseek.prune.contract.Pruner`)."""
+
+    @property
+    def arch(self) -> Network: ...
+
+    def __call__(self, x: torch.Tensor, mask: Params | None = None) -> torch.Tensor: ...
+
+    def prunable(self) -> dict[str, nn.Parameter]: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, nn.Parameter]]: ...
+
+
 def count(shapes: Shapes) -> int:
     """Number of entries of all parameters of ``shapes``."""
     return sum(math.prod(s) for s in shapes.values())
@@ -163,10 +180,11 @@ def masked(params: Params, mask: Params | None) -> Params:
     return {n: p * mask[n].to(p.dtype) if n in mask else p for n, p in params.items()}
 
 
-def network_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+def network_parameters(model: nn.Module | Host) -> dict[str, nn.Parameter]:
     """A built module's parameters by protocol name, in ``model.arch.parameter_shapes()`` order."""
     named = dict(model.named_parameters())
-    return {n: named[n] for n in model.arch.parameter_shapes()}
+    arch: Network = getattr(model, "arch")  # torch types nn.Module attributes as Tensor | Module
+    return {n: named[n] for n in arch.parameter_shapes()}
 
 
 def stack_forward(forward: Callable[[Params, torch.Tensor, Params | None], torch.Tensor], params: Params,
@@ -174,8 +192,11 @@ def stack_forward(forward: Callable[[Params, torch.Tensor, Params | None], torch
     """A stacked forward pass built from a single-network one, network by network (for architectures without a
     batched formulation)."""
     k = x.shape[0]
-    pick = lambda d, i: None if d is None else {n: t[i] for n, t in d.items()}  # noqa: E731
-    return torch.stack([forward(pick(params, i), x[i], pick(mask, i)) for i in range(k)])
+
+    def pick(d: Params, i: int) -> Params:
+        return {n: t[i] for n, t in d.items()}
+
+    return torch.stack([forward(pick(params, i), x[i], None if mask is None else pick(mask, i)) for i in range(k)])
 
 
 class NetworkModule(nn.Module):
@@ -195,7 +216,8 @@ class NetworkModule(nn.Module):
             owner.register_parameter(leaf, nn.Parameter(params[name].detach().to(dtype).clone()))
 
     def forward(self, x: torch.Tensor, mask: Params | None = None) -> torch.Tensor:
-        return self.arch.forward(network_parameters(self), x, mask)
+        params: Params = dict(network_parameters(self))
+        return self.arch.forward(params, x, mask)
 
     def prunable(self) -> dict[str, nn.Parameter]:
         params = network_parameters(self)

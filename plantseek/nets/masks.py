@@ -19,12 +19,12 @@ biases: exactly ``kept_count(density, weights + biases)`` entries are kept in to
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import torch
 
 from plantseek.core.errors import ConfigError, MaskError, PrunerError
-from plantseek.core.types import Mask, Shapes  # re-exported: the one mask type name
+from plantseek.core.types import Mask as Mask, Shapes as Shapes  # re-exported: the one mask type name
 
 
 def validate_density(density: object) -> float:
@@ -69,7 +69,15 @@ def layer_counts(density: float, sizes: Mapping[str, int]) -> dict[str, int]:
     return counts
 
 
-def prunable_parameter_shapes(arch: object, prunable_biases: bool = False) -> Shapes:
+class Shaped(Protocol):
+    """What the masks need of a network (:class:`plantseek.nets.interface.Network`): its prunable shapes."""
+
+    def prunable_shapes(self) -> Shapes: ...
+
+    def bias_shapes(self) -> Shapes: ...
+
+
+def prunable_parameter_shapes(arch: Shaped, prunable_biases: bool = False) -> Shapes:
     """The prunable parameters of a network (``plantseek.nets.interface.Network``) in *prunable order*: its weights,
     then, with ``prunable_biases``, its biases (each in layer order). Scores, selection (ties by position) and the
     packed masks (:func:`pack_mask`) use this order."""
@@ -78,7 +86,7 @@ def prunable_parameter_shapes(arch: object, prunable_biases: bool = False) -> Sh
     return {**arch.prunable_shapes(), **arch.bias_shapes()}
 
 
-def validate_pruned_mask(mask: object, arch: object, density: float, prunable_biases: bool = False) -> Mask:
+def validate_pruned_mask(mask: object, arch: Shaped, density: float, prunable_biases: bool = False) -> Mask:
     """A pruner's mask checked exactly (:func:`validate_mask`): every prunable parameter present (with
     ``prunable_biases``, every bias too) and exactly ``kept_count(density, number of prunable entries)`` of them
     kept; without ``prunable_biases`` bias entries are optional and not counted."""

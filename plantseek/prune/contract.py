@@ -1,6 +1,6 @@
 """The pruner contract, the pruner registry, and loading pruners from files.
 
-A pruner is any object with a ``name`` and a method::
+A pruner is any object with a ``name`` and a method (:class:`Pruner`, the typed statement of this contract)::
 
     prune(self, model, data, density, *, generator, budget) -> dict[str, torch.BoolTensor]
 
@@ -27,7 +27,8 @@ Built-in pruners live one per file in ``plantseek.baselines`` (the repository's 
 with ``@PRUNERS.register("name")`` on a zero-argument factory (usually the class). Third-party pruners are entry
 points of the group ``plantseek.pruners``: a module that registers itself so, or a factory registered under the
 entry point's name (see :mod:`plantseek.core.plugins`). Any other file can be run as ``path/to/file.py:ClassName``.
-:func:`declared` wraps a factory so that its pruners carry their ``tags`` and ``rank``.
+:func:`declared` wraps a factory so that its pruners carry their ``tags`` and ``rank``;
+:func:`plantseek.prune.variants.register_score_pruner` registers a score-based pruner and its variants in one call.
 """
 
 from __future__ import annotations
@@ -37,40 +38,76 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, TypeVar, cast, overload, runtime_checkable
 
 from plantseek.core.errors import PrunerError
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
 
-PRUNERS: Registry[Callable[[], Any]] = Registry("pruner", PluginFamily(
+if TYPE_CHECKING:
+    import torch
+
+    from plantseek.nets.interface import Host
+    from plantseek.nets.masks import Mask
+    from plantseek.planted.instance import PrunerData
+    from plantseek.train.config import TrainConfig
+
+
+@runtime_checkable
+class Pruner(Protocol):
+    """The pruner contract of the module docstring, typed. ``protocol``, ``description``, ``tags`` and ``rank`` are
+    optional (read with :func:`protocol_of`, :func:`tags_of`, :func:`rank_of`), so they are not members here;
+    ``isinstance(obj, Pruner)`` checks ``name`` and ``prune`` only (:func:`check_pruner` checks the rest)."""
+
+    name: str
+
+    def prune(self, model: Host, data: PrunerData, density: float, *, generator: torch.Generator,
+              budget: TrainConfig) -> Mask: ...
+
+
+P = TypeVar("P", bound=Pruner)
+
+PRUNERS: Registry[Callable[[], Pruner]] = Registry("pruner", PluginFamily(
     kind="pruner", package="plantseek.baselines", group="plantseek.pruners", accepts=callable,
     expected="a zero-argument pruner factory (e.g. a pruner class)"))
 PROTOCOLS = ("single-shot", "multi-shot", "strong")
 
 
-def protocol_of(pruner: Any) -> str:
-    return getattr(pruner, "protocol", "single-shot")
+def protocol_of(pruner: object) -> str:
+    protocol: str = getattr(pruner, "protocol", "single-shot")
+    return protocol
 
 
-def tags_of(pruner: Any) -> frozenset[str]:
+def tags_of(pruner: object) -> frozenset[str]:
     return frozenset(getattr(pruner, "tags", frozenset()))
 
 
-def rank_of(pruner: Any) -> int:
-    return getattr(pruner, "rank", 0)
+def rank_of(pruner: object) -> int:
+    rank: int = getattr(pruner, "rank", 0)
+    return rank
 
 
-def declared(factory: Callable[[], Any] | None = None, *, tags: Iterable[str] = (), rank: int = 0):
+@overload
+def declared(factory: Callable[[], P], *, tags: Iterable[str] = (), rank: int = 0) -> Callable[[], P]: ...
+
+
+@overload
+def declared(*, tags: Iterable[str] = (), rank: int = 0) -> Callable[[Callable[[], P]], Callable[[], P]]: ...
+
+
+def declared(factory: Callable[[], P] | None = None, *, tags: Iterable[str] = (),
+             rank: int = 0) -> Callable[[], P] | Callable[[Callable[[], P]], Callable[[], P]]:
     """A zero-argument factory making ``factory()``'s pruner with the attributes ``tags`` and ``rank`` set (so
     that variants built by one class, e.g. its layer-wise and multi-shot ones, can say what they are). Without
     ``factory``, a decorator doing the same."""
-    tags = frozenset(tags)
+    frozen = frozenset(tags)
 
-    def wrap(factory: Callable[[], Any]) -> Callable[[], Any]:
-        def make() -> Any:
+    def wrap(factory: Callable[[], P]) -> Callable[[], P]:
+        def make() -> P:
             pruner = factory()
-            pruner.tags, pruner.rank = tags, rank
+            setattr(pruner, "tags", frozen)
+            setattr(pruner, "rank", rank)
             return pruner
 
         return make
@@ -78,7 +115,7 @@ def declared(factory: Callable[[], Any] | None = None, *, tags: Iterable[str] = 
     return wrap(factory) if factory is not None else wrap
 
 
-def check_pruner(obj: Any, where: str) -> Any:
+def check_pruner(obj: Any, where: str) -> Pruner:
     if not isinstance(getattr(obj, "name", None), str) or not obj.name:
         raise PrunerError(f"{where}: a pruner needs a non-empty string attribute 'name'")
     if not callable(getattr(obj, "prune", None)):
@@ -89,15 +126,15 @@ def check_pruner(obj: Any, where: str) -> Any:
             raise PrunerError(f"{where}: prune() must accept the keyword argument '{kw}'")
     if protocol_of(obj) not in PROTOCOLS:
         raise PrunerError(f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {protocol_of(obj)!r}")
-    tags = getattr(obj, "tags", frozenset())
+    tags: object = getattr(obj, "tags", frozenset())
     if not isinstance(tags, (set, frozenset)) or not all(isinstance(t, str) and t for t in tags):
         raise PrunerError(f"{where}: tags must be a frozenset of non-empty strings, got {tags!r}")
     if isinstance(rank_of(obj), bool) or not isinstance(rank_of(obj), int):
         raise PrunerError(f"{where}: rank must be an int, got {rank_of(obj)!r}")
-    return obj
+    return cast(Pruner, obj)  # what the checks above established
 
 
-def load_module_from_path(path: Path):
+def load_module_from_path(path: Path) -> ModuleType:
     name = "plantseek_user_" + "".join(c if c.isalnum() else "_" for c in str(path.resolve()))
     if name in sys.modules:
         return sys.modules[name]
@@ -114,7 +151,7 @@ def load_module_from_path(path: Path):
     return module
 
 
-def pruner_from_file(ref: str) -> Any:
+def pruner_from_file(ref: str) -> Pruner:
     """``path/to/file.py:ClassName``, or ``path/to/file.py`` if the file defines exactly one pruner class."""
     path_text, _, cls_name = ref.partition(":")
     path = Path(path_text)
@@ -134,7 +171,7 @@ def pruner_from_file(ref: str) -> Any:
     return constructed(cls, ref)
 
 
-def constructed(factory: Callable[[], Any], ref: str) -> Any:
+def constructed(factory: Callable[[], object], ref: str) -> Pruner:
     """The pruner ``factory()`` makes, checked against the contract; one line if constructing it fails."""
     try:
         pruner = factory()
@@ -147,7 +184,7 @@ def is_file_ref(ref: str) -> bool:
     return ".py" in ref or "/" in ref
 
 
-def get_pruner(ref: str) -> Any:
+def get_pruner(ref: str) -> Pruner:
     """A pruner by registered name (built-in or plug-in) or by ``file.py[:Class]``."""
     if is_file_ref(ref):
         return pruner_from_file(ref)

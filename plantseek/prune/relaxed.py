@@ -79,15 +79,19 @@ class GradBalance:
     def expected(self, logits: dict[str, torch.Tensor]) -> torch.Tensor:
         """Expected density ``mean(sigmoid(a))`` of each network, shape (K,)."""
         total = sum(a[0].numel() for a in logits.values())
-        return sum(torch.sigmoid(a.detach()).flatten(1).sum(1) for a in logits.values()) / total
+        kept: torch.Tensor = sum(torch.sigmoid(a.detach()).flatten(1).sum(1)  # type: ignore[assignment]
+                                 for a in logits.values())  # (sum() of tensors is typed Tensor | int)
+        return kept / total
 
     def __call__(self, logits: dict[str, torch.Tensor], task: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         total = sum(a[0].numel() for a in logits.values())
         d = torch.tensor(self.densities, dtype=torch.float64)
         probs = [torch.sigmoid(a.detach()) for a in logits.values()]
         dens = [p * (1 - p) / (d.to(p.dtype).reshape(-1, *[1] * (p.dim() - 1)) * total) for p in probs]
-        norm_t = torch.sqrt(sum((g.detach().double() ** 2).flatten(1).sum(1) for g in task))
-        norm_s = torch.sqrt(sum((g.double() ** 2).flatten(1).sum(1) for g in dens)).clamp_min(1e-300)
+        sq_t: torch.Tensor = sum((g.detach().double() ** 2).flatten(1).sum(1) for g in task)  # type: ignore[assignment]
+        sq_s: torch.Tensor = sum((g.double() ** 2).flatten(1).sum(1) for g in dens)  # type: ignore[assignment]
+        norm_t = torch.sqrt(sq_t)  # (the two sums above: sum() of tensors is typed Tensor | int)
+        norm_s = torch.sqrt(sq_s).clamp_min(1e-300)
         error = (self.expected(logits).double() - d) / (d * self.band)
         target = error.clamp(-1, 1) * norm_t / norm_s
         self.lam = target if self.lam is None else (1 - self.smoothing) * self.lam + self.smoothing * target

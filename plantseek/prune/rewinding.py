@@ -98,7 +98,8 @@ class Rewinding(BatchPruner):
             trained = self._train(model.arch, [current[k] for k in active], [masks[k] for k in active], data,
                                   config, [train_gens[k][r - 1] for k in active], dtype)
             for k, net in zip(active, trained):
-                s = self.scorer.scores(net, data, generator=score_gens[k][r - 1], budget=budget, mask=masks[k])
+                s = self.scorer.scores(net, data, generator=score_gens[k][r - 1], budget=budget,  # type: ignore[arg-type]
+                                       mask=masks[k])  # (train_masks is typed nn.Module; it returns built hosts)
                 masks[k] = select_top(s, ds[k] ** (r / self.rounds), scope="global", allowed=masks[k])
                 self.history[k].append(masks[k])
                 current[k] = _state(net) if self.rewind == "learning-rate" else starts[k]

@@ -40,10 +40,9 @@ import torch
 from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError, TimeLimitError
 from plantseek.nets.masks import Mask, prunable_parameter_shapes, select_top, validate_density
+from plantseek.nets.interface import Host as Module  # any module built by a network's ``build``
 from plantseek.nets.interface import network_parameters
 from plantseek.train.config import biases_prunable
-
-Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.interface)
 
 SCOPES = ("global", "local")
 
@@ -66,15 +65,16 @@ def score_batch(data: Any, generator: torch.Generator, size: int) -> tuple[torch
     return data.x[idx], data.y[idx]
 
 
-def model_dtype(model: torch.nn.Module) -> torch.dtype:
+def model_dtype(model: torch.nn.Module | Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
-def model_device(model: torch.nn.Module) -> torch.device:
+def model_device(model: torch.nn.Module | Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def prepare_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def prepare_batch(model: torch.nn.Module | Module, x: torch.Tensor,
+                  y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``x`` (and a regression target ``y``) in the model's dtype, both on the model's device."""
     dtype, device = model_dtype(model), model_device(model)
     x = x.to(device=device, dtype=dtype)
@@ -219,6 +219,8 @@ class BatchPruner:
     """Base of the pruners whose ``prune_batch`` handles several densities of one instance at once: ``prune`` is
     ``prune_batch`` with one density (the same masks, by construction)."""
 
+    prune_batch: Callable[..., list[Mask]]  # defined by each subclass
+
     def prune(self, model: Module, data: Any, density: float, *, generator: torch.Generator, budget: Any) -> Mask:
         return self.prune_batch(model, data, [density], generators=[generator], budget=budget)[0]
 
@@ -359,31 +361,8 @@ def prune_jointly(schedules: Sequence[Any]) -> list[Any]:
     return out
 
 
-# --- registering the variants of a score ------------------------------------------------------------------
-
-def local_variant(cls: Callable[..., ScorePruner], name: str) -> Callable[[], ScorePruner]:
-    """Zero-argument factory of the layer-wise (local density) single-shot variant of a ScorePruner class."""
-
-    def factory() -> ScorePruner:
-        base = cls()
-        return cls(name=name, scope="local", description=f"{base.description}; layer-wise density")
-
-    return factory
-
-
-def multishot_variant(cls: Callable[[], ScorePruner], name: str) -> Callable[[], MultiShot]:
-    """Zero-argument factory of the multi-shot (lottery-ticket) variant of a ScorePruner class."""
-    return lambda: MultiShot(cls(), name=name)
-
-
-def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) -> Callable[[], Iterative]:
-    """Zero-argument factory of the iterative data-free variant (``rounds`` rounds) of a ScorePruner class."""
-    return lambda: Iterative(cls(), rounds=rounds, name=name)
-
-
 __all__ = [
     "ScorePruner", "Iterative", "MultiShot", "TrainRequest", "prune_jointly", "derive_generator", "score_batch",
     "leaf_state", "prunable_parameters", "prepare_batch", "model_dtype", "model_device", "device_mask", "full_mask",
     "check_scores",
-    "local_variant", "multishot_variant", "iterative_variant",
 ]

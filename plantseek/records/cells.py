@@ -129,13 +129,13 @@ class CellConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
-    def group_key(self) -> tuple:
+    def group_key(self) -> tuple[Any, ...]:
         """Cells with equal keys run as one group: one instance, one weak-training configuration and protocol, one
         pruning budget (its scope: whether biases are prunable)."""
         return (*self.instance_key, self.train, self.training_protocol, self.budget)
 
     @property
-    def instance_key(self) -> tuple:
+    def instance_key(self) -> tuple[Any, ...]:
         return (self.task, self.depth, self.width, self.seed, self.task_options, self.n_samples, self.instances,
                 self.key_fingerprint)
 
@@ -161,7 +161,6 @@ class CellResult:
     prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
     train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
     protocol: str = ""
-    higher_is_better: bool | None = None  # the task's metric direction (accuracy: True, mse: False)
     metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.score.metrics)
     compute: dict[str, Any] = field(default_factory=dict)  # what the pruner spent (plantseek.records.compute)
     mask: bytes | None = None  # plantseek.nets.masks.pack_mask

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
+from typing import Any
 from pathlib import Path
 
 from plantseek.core.errors import StoreError
@@ -38,7 +39,7 @@ def _probe(conn: sqlite3.Connection) -> None:
 
 def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     """A connection to the store at ``path`` (autocommit; the caller opens transactions)."""
-    kw = dict(timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    kw: dict[str, Any] = dict(timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     try:
         if not readonly:
             return _configured(sqlite3.connect(str(path), **kw), readonly)

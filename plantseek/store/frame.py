@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plantseek.core.errors import StoreError
 from plantseek.records.compute import COMPUTE_KEYS
 from plantseek.records.cells import COLUMNS
 from plantseek.store.schema import FLOAT_FIELDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Scalar recovery metrics (``plantseek.score.metrics.recovery_metrics``) that the frame always has as columns,
 #: missing values as NaN/NA; any other scalar metric key becomes a column too, after these, in order of first
@@ -30,7 +33,7 @@ EXTRA_COLUMNS = ["ablation", "higher_is_better", "attempts", "task_options", "co
 SOURCE_COLUMNS = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json", "compute_json"]
 
 
-def build_frame(records: list[dict[str, Any]], include_masks: bool, path: Path):
+def build_frame(records: list[dict[str, Any]], include_masks: bool, path: Path) -> pd.DataFrame:
     """The DataFrame of ``records`` (one dict of :data:`SOURCE_COLUMNS` values, plus ``mask``, per cell)."""
     import pandas as pd
 
@@ -60,7 +63,7 @@ def build_frame(records: list[dict[str, Any]], include_masks: bool, path: Path):
     return pd.concat([df, pd.DataFrame(metric_cols, index=df.index), pd.DataFrame(tail, index=df.index)], axis=1)
 
 
-def _compute_columns(records: list[dict[str, Any]], index, path: Path) -> dict[str, Any]:
+def _compute_columns(records: list[dict[str, Any]], index: pd.Index, path: Path) -> dict[str, Any]:
     """One float column per compute key (NaN where a cell has no such entry)."""
     import pandas as pd
 
@@ -91,7 +94,7 @@ def _metric_names(keys: dict[str, None], taken: set[str]) -> dict[str, str]:
     return names
 
 
-def _typed(df):
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """The fixed columns with their dtypes: integers, floats (NaN for missing), a nullable boolean direction."""
     import pandas as pd
 
@@ -109,7 +112,7 @@ def _typed(df):
     return df
 
 
-def _metric_series(values: list, index, boolean: bool):
+def _metric_series(values: list[Any], index: pd.Index, boolean: bool) -> pd.Series:
     import pandas as pd
 
     present = [v for v in values if v is not None]

@@ -56,6 +56,8 @@ from plantseek.store.rows import cell_row
 from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEMA_VERSION, names_of
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from plantseek.core.types import Mask
     from plantseek.nets.masks import Shapes
 
@@ -158,7 +160,7 @@ class ResultStore:
                              f"need {need}")
         return unpack_mask(bytes(blob), shapes)
 
-    def frame(self, include_masks: bool = False):
+    def frame(self, include_masks: bool = False) -> pd.DataFrame:
         """All cells as a pandas DataFrame, one row per cell in insertion order; see :func:`load_results`.
         Raises StoreError (one line naming the first cell) when any row is refused; :meth:`checked` does not."""
         checked = self.checked(include_masks)
@@ -169,7 +171,7 @@ class ResultStore:
         """All well-formed cells whose digest matches (or that have none) as a DataFrame, and the refused ones."""
         return check_rows(self._cells(NAMES, "ORDER BY rowid"), self._key, include_masks, self.path)
 
-    def _cells(self, cols: list[str], tail: str, params: tuple = ()) -> list[dict[str, Any]]:
+    def _cells(self, cols: list[str], tail: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Rows of ``cells`` as dicts of the (current) columns ``cols``, also from an older store: columns it lacks
         read as their defaults (no digest), and in a version-1 store ``pruner``, ``ablation`` and
         ``higher_is_better`` come from :func:`plantseek.store.legacy.v1_columns`."""
@@ -232,7 +234,7 @@ class ResultStore:
     def __enter__(self) -> "ResultStore":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -254,7 +256,7 @@ class ResultStore:
                 raise StoreError(f"{self.path}: not a plantseek results store (format {meta.get('format')!r})")
             version = meta.get("schema_version")
             if version not in [str(v) for v in READABLE_VERSIONS]:
-                newer = str(version).isdigit() and int(version) > SCHEMA_VERSION
+                newer = str(version).isdigit() and int(str(version)) > SCHEMA_VERSION
                 raise StoreError(f"{self.path}: results store schema version {version} is not supported (this "
                                  f"plantseek reads versions {', '.join(map(str, READABLE_VERSIONS))}"
                                  f"{'; upgrade plantseek' if newer else ''})")
@@ -273,7 +275,7 @@ class ResultStore:
                 raise  # transient: retried by the caller
             raise StoreError(f"{self.path}: corrupt or unreadable results store ({exc})") from None
 
-    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._retry(lambda conn: conn.execute(sql, params).fetchall(), write=False)
 
     def _json(self, text: str, cell_id: str) -> Any:
@@ -313,7 +315,7 @@ class ResultStore:
         return StoreError(f"{self.path}: cannot {what} the results store ({exc})")
 
 
-def load_results(path: str | Path | None = None, *, include_masks: bool = False):
+def load_results(path: str | Path | None = None, *, include_masks: bool = False) -> pd.DataFrame:
     """All cells of the store at ``path`` (default ``results/plantseek.db``) as a pandas DataFrame.
 
     One row per cell, in the order cells were first stored. Columns, in order:

@@ -98,7 +98,7 @@ def _scalar_or_none(v: Any) -> Any:
     return str(v)
 
 
-def _dumps(obj: dict, what: str, cell_id: str) -> str:
+def _dumps(obj: dict[str, Any], what: str, cell_id: str) -> str:
     try:
         return json.dumps(obj, default=json_default)
     except (TypeError, ValueError) as exc:

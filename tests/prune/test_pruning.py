@@ -12,8 +12,8 @@ from plantseek.core.errors import ConfigError, PrunerError
 from plantseek.planted.instance import PrunerData
 from plantseek.nets.masks import kept_count, layer_counts, mask_count, select_top
 from plantseek.nets.mlp import Architecture, build_model, he_init
-from plantseek.prune.schedules import (Iterative, MultiShot, ScorePruner, derive_generator, local_variant,
-                                       multishot_variant, prune_jointly, score_batch)
+from plantseek.prune.schedules import Iterative, MultiShot, ScorePruner, derive_generator, prune_jointly, score_batch
+from plantseek.prune.variants import local_variant, multishot_variant
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_model
 
