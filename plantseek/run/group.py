@@ -48,7 +48,7 @@ from plantseek.run.isolation import isolation_summary
 from plantseek.run.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.records.cells import CellConfig, CellResult, provenance
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
-from plantseek.score.attention_metrics import architecture_recovery
+from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
@@ -216,12 +216,13 @@ def score_step(run: GroupRun) -> None:
     run.dense_weak_metric = model_metric(instance, run.dense_model, None)
     strong = iter(strong_scores_batched(instance, [t.mask for t in run.trainees if has_strong_metric(t.cell)]))
     run.scores = []
+    family_recovery = family_hook(instance.task.family, "recovery")
     for t, model in zip(run.trainees, run.models):
         score = next(strong) if has_strong_metric(t.cell) else None
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
-                    **architecture_recovery(t.mask, instance.ticket, instance.arch)}
+                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
         run.scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
@@ -234,7 +235,7 @@ def record_step(run: GroupRun) -> list[tuple[CellConfig, CellResult]]:
     task = run.instance.task
     common = dict(metric_name=task.metric_name, ticket_metric=run.ticket_metric, dense_metric=run.dense_metric,
                   dense_weak_metric=run.dense_weak_metric, higher_is_better=task.higher_is_better,
-                  provenance=run.provenance)
+                  provenance=run.provenance, family=task.family)
     done: dict[str, CellResult] = {}
     for t, s in zip(run.trainees, run.scores):
         done[t.cell.cell_id] = CellResult(

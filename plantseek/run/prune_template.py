@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 
-PRELOADED = ("torch", "numpy", "plantseek.run.prune_worker", "plantseek.run.sandbox", "plantseek.nets.mlp",
+PRELOADED = ("torch", "numpy", "plantseek.run.prune_worker", "plantseek.run.sandbox", "plantseek.families.mlp.network",
              "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
              "plantseek.nets.masks", "plantseek.prune.schedules", "plantseek.train.loop", "plantseek.train.batched",
              "plantseek.run.metering", "torch.optim")

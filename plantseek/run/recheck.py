@@ -26,7 +26,7 @@ from plantseek.run.ablations import has_strong_metric
 from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
-from plantseek.score.attention_metrics import architecture_recovery
+from plantseek.families.attention.metrics import architecture_recovery
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
