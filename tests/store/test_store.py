@@ -467,7 +467,7 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
         assert store.version == 5
     conn = sqlite3.connect(path)
     assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "5"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
     stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
                           ("f" * 20,)).fetchone()
     conn.close()
