@@ -17,7 +17,7 @@ from plantseek.train.batched import BatchedTrainer, _Data
 from plantseek.train.losses import loss_grad_fn
 from plantseek.score.evaluation import strong_metrics_batched
 from plantseek.planted.instance import plant
-from plantseek.nets.mlp import build_model
+from plantseek.families.mlp.network import build_model
 from plantseek.planted.task import DataConfig
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import model_optimizer

@@ -26,7 +26,7 @@ max), and a linear head reads the channels.
 **Planting factors** (``FACTORS``): every ticket channel's entries are equal (five detector entries, one hold or
 head entry), so a least-squares factor would give them one small magnitude per channel that a magnitude statistic
 sees; planting instead draws each layer's channel magnitudes as stratified quantiles of the host layer's own ``|w|``
-(``"host-quantiles"`` of :mod:`plantseek.planted.conv_planting`): weight KS 0.60, 0.35, 0.33 -> 0.23, 0.23, 0.21 per
+(``"host-quantiles"`` of :mod:`plantseek.families.conv.planting`): weight KS 0.60, 0.35, 0.33 -> 0.23, 0.23, 0.21 per
 layer (default host, mean of 12 seeds).
 
 Ticket weights: ``n_classes * (bar_length + depth - 2)`` (28 at the defaults: 4 classes, bars of 5, depth 4); the
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.planted.conv_planting import ConvTarget
-from plantseek.planted.conv_task import ConvTask
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
+from plantseek.families.mlp.network import bias_name, weight_name
+from plantseek.families.conv.planting import ConvTarget
+from plantseek.families.conv.task import ConvTask
 from plantseek.planted.task import TASKS, Split, TaskOptions, check_positive_int
 
 DETECTOR_BIAS = -1.0

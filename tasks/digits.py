@@ -8,7 +8,7 @@ digits, pruned to density 0.01 with ``synflow-multishot`` and trained as a weak 
 **Host** (``depth`` must be 5: input, three conv layers, output): the target's geometry with ``width``, ``2 width``
 and ``4 width`` channels (the target's channel ratios; ``width`` = the first conv layer's channels, at least the
 target's 32; ``width / 32`` is the host's width multiplier: 32 = the paper's setting, a host of the target's own
-size), He-initialised from the instance's seed; the target is planted by :mod:`plantseek.planted.conv_planting`.
+size), He-initialised from the instance's seed; the target is planted by :mod:`plantseek.families.conv.planting`.
 
 **Data**: the real digits in the target's fixed split (:func:`plantseek.tasks.digits_target.digits_split`): the test
 split is always its 360 test images, so the planted ticket's scale-correct strong accuracy is the target's own; the
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture
-from plantseek.planted.conv_planting import ConvTarget
-from plantseek.planted.conv_task import ConvTask
+from plantseek.families.conv.network import ConvArchitecture
+from plantseek.families.conv.planting import ConvTarget
+from plantseek.families.conv.task import ConvTask
 from plantseek.planted.task import TASKS, DataConfig, DataSplits, Split, TaskOptions
 from plantseek.tasks import digits_target as stored
 

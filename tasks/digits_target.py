@@ -6,7 +6,8 @@ into VGG16). Everything runs through plantseek's own code path, in float32 on th
 * **data**: ``sklearn.datasets.load_digits`` (1,797 grey 8 x 8 images that ship inside scikit-learn; no download),
   pixels divided by 16 (so in [0, 1]); a fixed split: a permutation drawn from ``SPLIT_SEED`` puts ``N_TEST`` (360,
   20 %) images in the test split and the other 1,437 in the training split;
-* **network**: :class:`plantseek.nets.cnn.ConvArchitecture` with three 3 x 3 convolutions (zero padding 1) of
+* **network**: :class:`plantseek.families.conv.network.ConvArchitecture`
+  with three 3 x 3 convolutions (zero padding 1) of
   ``TARGET_CHANNELS`` = 32, 64, 128 channels, 2 x 2 max pooling after the first two (8 -> 4 -> 2), a linear head
   on the 128 x 2 x 2 map; depth 5 (input, three conv layers, output), 97,568 prunable weights; He initialisation
   from ``TARGET_SEED``;
@@ -41,9 +42,9 @@ import torch
 
 from plantseek.core import seeding
 from plantseek.core.files import atomic_write_bytes, atomic_write_text
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.planted.conv_planting import ConvTarget
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
+from plantseek.families.mlp.network import bias_name, weight_name
+from plantseek.families.conv.planting import ConvTarget
 from plantseek.train.config import TrainConfig
 
 TARGET_CHANNELS = (32, 64, 128)

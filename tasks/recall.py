@@ -42,9 +42,9 @@ from dataclasses import dataclass
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.transformer import TransformerArchitecture, block_name
-from plantseek.planted.attention_planting import AttentionTarget
-from plantseek.planted.attention_task import AttentionTask
+from plantseek.families.attention.network import TransformerArchitecture, block_name
+from plantseek.families.attention.planting import AttentionTarget
+from plantseek.families.attention.task import AttentionTask
 from plantseek.planted.task import TASKS, TaskOptions, check_positive_int
 
 GAIN = 16.0

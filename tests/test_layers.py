@@ -3,7 +3,13 @@
 Every module of the engine (and of the in-tree plug-ins, installed as ``plantseek.tasks`` and
 ``plantseek.baselines``) belongs to one layer of :data:`LAYERS`, listed from the bottom up. A module may import
 modules of its own package and of any lower layer. Packages that share a layer are independent: neither imports
-the other. Imports inside functions count, like at the top of a module. ``docs/design/layers.md`` explains the
+the other. Imports inside functions count, like at the top of a module.
+
+A host family (``plantseek/families/<name>/``) is a vertical slice: each of its modules belongs to the stage its file
+name says (:data:`FAMILY_STAGES`: ``network`` is a module of ``nets``, ``planting`` of ``planted``, ...), and counts
+as a module of that stage's package; a family module whose name maps to no stage is reported. The families'
+``__init__`` modules and ``plantseek.families.registry`` are core-level. Families are independent of each other: no
+module of one family imports a module of another. ``docs/design/layers.md`` explains the
 house; this file is the rule CI checks.
 """
 
@@ -32,6 +38,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # the command line
 )
 TOP = "plantseek"  # plantseek/__init__.py and __main__.py sit above every layer
+#: The stage (first-level package) a host family's module belongs to, by its file name.
+FAMILY_STAGES: dict[str, str] = {
+    "network": "nets",
+    "planting": "planted", "task": "planted", "audit": "planted", "scales": "planted",
+    "training": "train",
+    "metrics": "score",
+    "report": "report", "plots": "report",
+}
+FAMILIES = "families"  # plantseek.families: the host-family folders, each module in the layer its name says
 
 
 def shipped_modules() -> dict[str, Path]:
@@ -44,9 +59,21 @@ def shipped_modules() -> dict[str, Path]:
 
 
 def package_of(module: str) -> str:
-    """The first-level package of a module (``plantseek.run.group`` -> ``run``); :data:`TOP` for the top."""
+    """The first-level package of a module (``plantseek.run.group`` -> ``run``); :data:`TOP` for the top. A host
+    family's module counts as one of its stage (``plantseek.families.conv.planting`` -> ``planted``); the families'
+    ``__init__`` modules and registry as core; a family module of no stage as ``families.<file name>``."""
     parts = module.split(".")
+    if len(parts) > 1 and parts[1] == FAMILIES:
+        if len(parts) <= 3 or parts[2] == "registry":
+            return "core"
+        return FAMILY_STAGES.get(parts[3], f"{FAMILIES}.{parts[3]}")
     return parts[1] if len(parts) > 1 and parts[1] != "__main__" else TOP
+
+
+def family_of(module: str) -> str | None:
+    """The host family whose folder holds ``module`` (``plantseek.families.conv.task`` -> ``conv``), else None."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 3 and parts[1] == FAMILIES else None
 
 
 def layer_index(layers: tuple[tuple[str, ...], ...]) -> dict[str, int]:
@@ -68,6 +95,10 @@ def layer_violations(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], 
             continue
         for target in sorted(graph[module]):
             dst = package_of(target)
+            mine, theirs = family_of(module), family_of(target)
+            if mine and theirs and mine != theirs:
+                out.append(f"{module} imports {target}: host families {mine} and {theirs} must be independent")
+                continue
             if dst == src or dst not in index:
                 continue
             if index[dst] > index[src]:
@@ -90,7 +121,14 @@ def test_every_package_is_in_exactly_one_layer():
     named = [pkg for layer in LAYERS for pkg in layer]
     assert len(named) == len(set(named))
     packages = {p.name for p in (ROOT / "plantseek").iterdir() if (p / "__init__.py").exists()}
-    assert packages | {"tasks", "baselines"} == set(named)
+    assert packages - {FAMILIES} | {"tasks", "baselines"} == set(named)
+
+
+def test_every_family_module_belongs_to_a_stage():
+    modules = [m for m in shipped_modules() if family_of(m) and not m.endswith(".__init__")]
+    assert modules and all(package_of(m) in layer_index(LAYERS) for m in modules)
+    assert package_of("plantseek.families.attention.plots") == "report"
+    assert package_of("plantseek.families.registry") == package_of("plantseek.families.conv") == "core"
 
 
 def _copy_tree(tmp_path: Path) -> dict[str, Path]:
@@ -127,3 +165,27 @@ def test_the_rule_fails_on_an_import_between_packages_of_one_layer(tmp_path):
 def test_a_package_outside_every_layer_is_named():
     graph = {"plantseek.newstage.x": {"plantseek.core.errors"}, "plantseek.core.errors": set()}
     assert layer_violations(graph) == ["plantseek.newstage.x: package 'newstage' is in no layer"]
+
+
+def test_the_rule_fails_on_an_upward_import_inside_a_family_folder(tmp_path):
+    modules = _copy_tree(tmp_path)
+    network = modules["plantseek.families.attention.network"]  # nets: may not import its own family's planting
+    network.write_text(network.read_text(encoding="utf-8") + "\n\ndef _late():\n"
+                       "    from plantseek.families.attention import planting\n")
+    assert layer_violations(import_graph(modules)) == [
+        "plantseek.families.attention.network imports plantseek.families.attention.planting: nets (layer 1) is "
+        "below planted (layer 2)"]
+
+
+def test_the_rule_fails_on_an_import_between_families(tmp_path):
+    modules = _copy_tree(tmp_path)
+    task = modules["plantseek.families.conv.task"]
+    task.write_text("import plantseek.families.mlp.planting\n" + task.read_text(encoding="utf-8"))
+    assert layer_violations(import_graph(modules)) == [
+        "plantseek.families.conv.task imports plantseek.families.mlp.planting: host families conv and mlp must be "
+        "independent"]
+
+
+def test_a_family_module_of_no_stage_is_named():
+    graph = {"plantseek.families.toy.helpers": {"plantseek.core.errors"}, "plantseek.core.errors": set()}
+    assert layer_violations(graph) == ["plantseek.families.toy.helpers: package 'families.helpers' is in no layer"]

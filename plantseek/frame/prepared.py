@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.errors import StoreError
-from plantseek.frame.families import families
 from plantseek.frame.labels import method_label, slugify
 from plantseek.frame.leak import instance_columns, instances_label, is_leak_detector
 from plantseek.records.compute import COMPUTE_KEYS
@@ -27,7 +26,7 @@ REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "den
 _NUMERIC = ["depth", "width", "seed", "noise", "density", "achieved_density", "strong_metric", "weak_metric",
             "ticket_metric", "dense_metric", "dense_weak_metric", "prune_seconds", "train_seconds", "recall",
             "precision", "f1", "jaccard", "effective_density", "nominal_density", *COMPUTE_KEYS]
-_TEXT = ["task", "pruner", "ablation", "density_spec", "status", "protocol", "metric_name", "error"]
+_TEXT = ["task", "family", "pruner", "ablation", "density_spec", "status", "protocol", "metric_name", "error"]
 _SEP = " · "
 
 
@@ -43,7 +42,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     (the pruner's display name, ablation in brackets), ``instances`` ("public" or "hidden", from ``config_json``)
     and ``key_fingerprint`` (of a hidden instance's key), ``_sid`` (setting index, sorted), ``_setting`` (its label),
     ``_slug`` (a file-name safe, unique name), ``_family`` (the task's host family,
-    :mod:`plantseek.frame.families`), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
+    the stored ``family`` column), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
     direction). Failed cells get the protocol of their method (of an ablation: else of its pruner), the metric
     name and direction of their setting when those are unique; a direction still unknown counts as higher-better.
     """
@@ -58,7 +57,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     d["_ablation"] = d["ablation"]
     d["_label"] = [method_label(p, a) for p, a in zip(d["pruner"], d["ablation"])]
     d["instances"], d["key_fingerprint"] = instance_columns(d)
-    d["_family"] = families(d["task"])
+    d["_family"] = d["family"]  # the stored host family (plantseek.families)
     _fill_protocols(d)
     _add_settings(d)
     _fill_metric(d)

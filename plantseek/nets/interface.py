@@ -1,8 +1,9 @@
 """The network protocol: everything pruners, scoring, readout and training need to know about a host architecture.
 
-A host architecture is an object implementing :class:`Network` (the MLP of :mod:`plantseek.nets.mlp` is the first
-one). Code outside ``plantseek/nets`` touches a network only through this protocol, so another architecture
-(convolutional, attention, an MLP with skip connections) joins without changes to the pruners.
+A host architecture is an object implementing :class:`Network` (the MLP of
+:mod:`plantseek.families.mlp.network` is the first one). Code outside the network modules touches a network only through
+this protocol, so another architecture (convolutional, attention, an MLP with skip connections)
+joins without changes to the pruners.
 
 **Parameters** are plain ``dict[str, Tensor]`` keyed by parameter name. ``parameter_shapes()`` lists every
 parameter in a fixed order (the order of state dicts, of the batched engine's flat buffer and of score draws);
@@ -101,6 +102,16 @@ class HiddenUnits:
 
     incoming: tuple[tuple[str, int], ...]
     outgoing: tuple[tuple[str, int], ...]
+
+
+def weight_name(layer: int) -> str:
+    """The name of layer ``layer``'s weight in a layered host (the MLP's and the CNN's ``layers.{l}.weight``)."""
+    return f"layers.{layer}.weight"
+
+
+def bias_name(layer: int) -> str:
+    """The name of layer ``layer``'s bias in a layered host (``layers.{l}.bias``)."""
+    return f"layers.{layer}.bias"
 
 
 def dense_edges(source: str, target: str, n_out: int, n_in: int) -> Edges:

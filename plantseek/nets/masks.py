@@ -1,7 +1,8 @@
 """Masks, densities and their validation; the shared top-k selection rule.
 
 A mask (:data:`plantseek.core.types.Mask`) is ``{parameter_name: torch.BoolTensor}`` with one entry per prunable
-weight (see ``plantseek.nets.mlp``), True = kept. :func:`validate_mask` is the one mask validator: the harness
+weight (see
+``plantseek.families.mlp.network``), True = kept. :func:`validate_mask` is the one mask validator: the harness
 checks pruners' masks with it, the training engine the masks it is given.
 
 **Density** is the fraction of prunable weights kept. The number of weights a density keeps is fixed by one

@@ -44,7 +44,7 @@ import torch
 from plantseek.train.batched import BatchedTrainer, _Data
 from plantseek.train.device import bytes_per_network, default_threads
 from plantseek.train.losses import loss_grad_fn
-from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.families.mlp.network import Architecture, build_model, he_init
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import model_optimizer
 

@@ -2,7 +2,7 @@
 
 * per weight layer, the two-sample Kolmogorov-Smirnov statistic between |planted weights| and |other weights|
   (0 = same distribution, 1 = fully separated);
-* per hidden layer, the bias mechanism (:mod:`plantseek.planted.planting`): the share of exactly-zero host biases
+* per hidden layer, the bias mechanism (:mod:`plantseek.families.mlp.planting`): the share of exactly-zero host biases
   (expected 0: the host keeps the paper's initialisation), the ticket units whose bias the ticket prunes, the share of
   positive biases among ticket units (route (a) makes a few positive; other units: ~0.5), and the share of ticket
   neurons among zero-bias neurons next to their share of all neurons (equal = zero biases carry no information);
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from plantseek.families.registry import family_hook
+from plantseek.nets.interface import bias_name, weight_name
 from plantseek.planted.instance import PlantedInstance
-from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.nets.transformer import TransformerArchitecture
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -34,10 +34,9 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def audit(instance: PlantedInstance) -> dict:
-    if isinstance(instance.arch, TransformerArchitecture):  # per projection (plantseek.planted.attention_audit)
-        from plantseek.planted.attention_audit import attention_audit
-
-        return attention_audit(instance)
+    family_audit = family_hook(instance.task.family, "audit")  # e.g. per projection for attention hosts
+    if family_audit is not None:
+        return family_audit(instance)
     layers = []
     for l in range(instance.arch.n_layers):
         w = instance.initial_state[weight_name(l)].abs()

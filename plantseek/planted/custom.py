@@ -7,10 +7,11 @@ The target is a ``torch.nn.Sequential`` of supported layers, or an already built
 * a CNN: blocks ``Conv2d, ReLU[, MaxPool2d | AvgPool2d]`` (square kernels, no dilation, one group, pooling with
   ``stride == kernel_size`` and no padding, one pooling kind), then ``Flatten`` and one ``Linear``.
 
-The host is an :class:`plantseek.nets.mlp.Architecture` (widths from input to output) or a
-:class:`plantseek.nets.cnn.ConvArchitecture` with the target's depth, inputs, outputs and geometry and at least its
-widths. Planting is the same as for the hand-made tasks (:mod:`plantseek.planted.planting`,
-:mod:`plantseek.planted.conv_planting`). The instance's task is a regression onto the target's own outputs
+The host is an :class:`plantseek.families.mlp.network.Architecture` (widths from input to output) or a
+:class:`plantseek.families.conv.network.ConvArchitecture`
+with the target's depth, inputs, outputs and geometry and at least its
+widths. Planting is the same as for the hand-made tasks (:mod:`plantseek.families.mlp.planting`,
+:mod:`plantseek.families.conv.planting`). The instance's task is a regression onto the target's own outputs
 (``network``: inputs uniform on ``[-1, 1]``, labels ``target(x)`` plus Gaussian ``noise``, default 0), so the planted
 ticket's scale-correct strong metric equals the target's. Such an instance lives in memory: its task is not in the
 registry, so it cannot be saved and re-loaded by name.
@@ -27,11 +28,11 @@ from torch import nn
 
 from plantseek.core import seeding
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.nets.mlp import Architecture, bias_name, weight_name
-from plantseek.planted.conv_planting import ConvTarget, check_conv_fits, plant_conv_target
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
+from plantseek.families.mlp.network import Architecture, bias_name, weight_name
+from plantseek.families.conv.planting import ConvTarget, check_conv_fits, plant_conv_target
 from plantseek.planted.instance import InstanceSpec, PlantedInstance
-from plantseek.planted.planting import check_fits, plant_target
+from plantseek.families.mlp.planting import check_fits, plant_target
 from plantseek.planted.targets import TargetNetwork
 from plantseek.planted.task import DataConfig, Split, Task
 
@@ -48,6 +49,7 @@ class NetworkTask(Task):
     def __init__(self, target: TargetNetwork | ConvTarget, input_shape: tuple[int, ...], noise: float = 0.0) -> None:
         super().__init__(noise=noise)
         self._target, self.input_shape = target, input_shape
+        self.family = "conv" if isinstance(target, ConvTarget) else "MLP"
         self.in_features, self.out_features = input_shape[0], target.widths[-1]
 
     def target(self, depth: int) -> TargetNetwork | ConvTarget:

@@ -18,9 +18,9 @@ import torch
 from plantseek.core import seeding
 from plantseek.core.errors import ConfigError, InstanceFileError
 from plantseek.core.files import atomic_write
-from plantseek.nets.mlp import Mask
+from plantseek.families.mlp.network import Mask
 from plantseek.nets.interface import Network
-from plantseek.planted.planting import PlantedHost
+from plantseek.planted.matching import PlantedHost
 from plantseek.planted.secrets import key_fingerprint, secret_generator
 from plantseek.planted.targets import TargetNetwork
 from plantseek.planted.task import DataConfig, DataSplits, Split, Task, get_task

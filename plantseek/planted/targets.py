@@ -7,7 +7,7 @@ keeps them would count them as ticket weights).
 
 :func:`preactivation_lower_bounds` proves which units are always active on the input domain ``[-1, 1]^d`` (exactly
 for one input, by interval arithmetic otherwise); :func:`shift_bias` gives such a unit a bias ``+beta`` and removes its
-effect downstream without changing the network's function (used by planting, :mod:`plantseek.planted.planting`).
+effect downstream without changing the network's function (used by planting, :mod:`plantseek.families.mlp.planting`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class TargetNetwork:
     description: str = ""
     notes: dict = field(default_factory=dict)
     #: per layer, units the constructor proves always active on the domain with their bias (or any larger one):
-    #: planting may give them the host's own bias (:mod:`plantseek.planted.planting`, route (a)); None: none
+    #: planting may give them the host's own bias (:mod:`plantseek.families.mlp.planting`, route (a)); None: none
     always_active: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:

@@ -19,9 +19,9 @@ from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_DEPTH, MAX_GAUSSIAN_NOISE, MAX_N_SAMPLES
 from plantseek.core.plugins import PluginFamily
 from plantseek.core.registry import Registry
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.nets.interface import Network
-from plantseek.planted import planting
+from plantseek.families.mlp import planting
 from plantseek.planted.targets import TargetNetwork
 
 
@@ -101,6 +101,8 @@ class Task:
     out_features: ClassVar[int]
     kind: ClassVar[str]  # "regression" or "classification"
     min_depth: ClassVar[int] = 3
+    #: the host family (:mod:`plantseek.families`) this task plants into, stored with each of its cells
+    family: str = "MLP"
     Options: ClassVar[type[TaskOptions]] = TaskOptions
 
     def __init__(self, **options: Any) -> None:
@@ -181,6 +183,11 @@ class Task:
 
 def is_task_class(obj: object) -> bool:
     return isinstance(obj, type) and issubclass(obj, Task)
+
+
+def task_family(name: str) -> str:
+    """The host family of the registered task ``name`` (:attr:`Task.family`); ``""`` for an unknown task."""
+    return TASKS.get(name).family if name in TASKS else ""
 
 
 TASKS: Registry[type[Task]] = Registry("task", PluginFamily(

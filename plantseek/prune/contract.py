@@ -4,8 +4,8 @@ A pruner is any object with a ``name`` and a method (:class:`Pruner`, the typed 
 
     prune(self, model, data, density, *, generator, budget) -> dict[str, torch.BoolTensor]
 
-* ``model``: a fresh copy of the host at its initial weights (``plantseek.nets.mlp.MLP``, float32); its prunable
-  parameters are ``model.prunable()`` (the weights, named ``layers.{l}.weight``);
+* ``model``: a fresh copy of the host at its initial weights (``plantseek.families.mlp.network.MLP``,
+  float32); its prunable parameters are ``model.prunable()`` (the weights, named ``layers.{l}.weight``);
 * ``data``: :class:`plantseek.planted.instance.PrunerData`, the training split (``x``, ``y``) and the task's ``loss``;
 * ``density``: fraction of prunable weights to keep, in (0, 1];
 * ``generator``: a seeded ``torch.Generator`` (use it for every random draw);

@@ -165,11 +165,12 @@ class CellResult:
     compute: dict[str, Any] = field(default_factory=dict)  # what the pruner spent (plantseek.records.compute)
     mask: bytes | None = None  # plantseek.nets.masks.pack_mask
     provenance: dict[str, Any] = field(default_factory=dict)
+    family: str = ""  # the task's host family (plantseek.families; Task.family); "": the store asks the task registry
 
 
 # Columns of load_results(): config columns, result columns, then flattened scalar recovery metrics
 # ("recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket", "layer_collapse", ...).
-CONFIG_COLUMNS = ["cell_id", "task", "depth", "width", "seed", "pruner", "density_spec", "noise"]
+CONFIG_COLUMNS = ["cell_id", "task", "family", "depth", "width", "seed", "pruner", "density_spec", "noise"]
 RESULT_COLUMNS = [
     "status", "error", "protocol", "metric_name", "density", "achieved_density", "strong_metric", "weak_metric",
     "ticket_metric", "dense_metric", "dense_weak_metric", "prune_seconds", "train_seconds",

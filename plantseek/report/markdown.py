@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from plantseek.report.attention_md import attention_markdown
+from plantseek.families.registry import families
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.frame.leak import LEAK_RULE, leak_ceiling
 from plantseek.frame.prepared import prepared
@@ -35,7 +35,9 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
     out += statistics_markdown(d, cd_figures, comparisons)
     out += _sanity_section(sanity_table(d))
     out += _leak_section(leak_ceiling(d))
-    out += attention_markdown(d)
+    for family in families():  # extra sections of host families (attention: head and projection recall)
+        section = family.hook("report_section")
+        out += section(d) if section else []
     for b in blocks(d):
         out += _setting_section(b, plots.get(b["slug"], {}))
     out += _failed_section(d)

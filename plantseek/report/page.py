@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantseek.frame.families import family_of, family_order
+from plantseek.families.registry import family_order
 from plantseek.report.format import density_label, fmt, h, metric_label
 from plantseek.frame.leak import LEAK_RULE, leak_ceiling
 from plantseek.frame.prepared import prepared
@@ -60,21 +60,22 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     sanity = sanity_table(d)
     leak = leak_ceiling(d)
     failed = d[~d["_ok"]]
+    fam = dict(zip(d["task"], d["_family"]))  # each task's stored host family
     context = {
         "css": static_text("leaderboard.css"), "js": static_text("leaderboard.js"),
         "provenance": provenance_line(df, now), "sources": submitted_sources(df),
-        "tasks": [(t, family_of(t)) for t in sorted(d["task"].unique())],
+        "tasks": sorted(set(zip(d["task"], d["_family"]))),
         "families": family_order(d["_family"]),
         "protocols": sorted(set(d["protocol"]) - {""}),
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
         "ranking": _ranking_table(ranking(d)),
-        "sanity": _sanity_table(sanity) if len(sanity) else None,
+        "sanity": _sanity_table(sanity, fam) if len(sanity) else None,
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
-        "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {})),
+        "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {}), fam),
                       "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
         "statistics": statistics_context(d, cd_figures, comparisons), "stats_css": static_text("statistics.css"),
-        "flat": _flat_table(summary_table(d), intervals),
-        "failed": _failed_table(failed) if len(failed) else None,
+        "flat": _flat_table(summary_table(d), fam, intervals),
+        "failed": _failed_table(failed, fam) if len(failed) else None,
     }
     return _environment().get_template(TEMPLATE).render(context)
 
@@ -146,7 +147,7 @@ def _leak_table(leak: pd.DataFrame) -> dict[str, list[str]]:
     return {"head": head, "rows": rows}
 
 
-def _sanity_table(sanity: pd.DataFrame) -> dict[str, list[str]]:
+def _sanity_table(sanity: pd.DataFrame, fam: dict[str, str]) -> dict[str, list[str]]:
     head = [th("setting", 0, "str", cls="l"), th("metric", 1, "str", cls="l"), th("method", 2, "str", cls="l"),
             th("density", 3, first="ascending"), th("weak", 4, cls="gs"), th("recall", 5),
             th("weak [shuffled]", 6, cls="gs"), th("recall [shuffled]", 7), th("weak [reinit]", 8, cls="gs"),
@@ -154,7 +155,7 @@ def _sanity_table(sanity: pd.DataFrame) -> dict[str, list[str]]:
     rows = []
     for r in sanity.to_dict("records"):
         metric = metric_label(r["metric_name"], r["higher_is_better"])
-        rows.append(f'<tr{_row_attrs(r["task"], r["protocol"])}>'
+        rows.append(f'<tr{_row_attrs(r["task"], r["protocol"], fam)}>'
                     f'{text_td(r["setting"])}{text_td(metric)}{text_td(r["method"])}'
                     f'{num_td(r["density"], h(density_label(r["density_spec"], r["density"])))}')
         for _, pre in SIDES:
@@ -166,7 +167,7 @@ def _sanity_table(sanity: pd.DataFrame) -> dict[str, list[str]]:
     return {"head": head, "rows": rows}
 
 
-def _setting(b: dict[str, Any], figs: dict[str, str]) -> dict[str, Any]:
+def _setting(b: dict[str, Any], figs: dict[str, str], fam: dict[str, str]) -> dict[str, Any]:
     """One setting's section: its notes, the two header rows and the rows of its (method x density) table."""
     first_metric = "descending" if b["hib"] else "ascending"
     n = len(b["specs"])
@@ -183,20 +184,20 @@ def _setting(b: dict[str, Any], figs: dict[str, str]) -> dict[str, Any]:
                        extra=f'title="weak {h(b["metric"])}: masked network after training"')]
     rows = []
     for m in b["methods"]:
-        rows += _setting_row(b, m)
+        rows += _setting_row(b, m, fam)
     figures = [{"path": rel, "title": PLOT_TITLES.get(kind, kind), "caption": PLOT_CAPTIONS.get(kind, "")}
                for kind, rel in figs.items()]
-    return {"task": b["task"], "family": family_of(b["task"]), "slug": b["slug"], "setting": b["setting"],
+    return {"task": b["task"], "family": fam.get(b["task"], ""), "slug": b["slug"], "setting": b["setting"],
             "metric": b["metric"],
             "direction": direction(b), "ticket": pm_html(b["ticket"]["mean"], b["ticket"]["std"]),
             "dense_weak": pm_html(b["dense_weak"]["mean"], b["dense_weak"]["std"]), "seeds": b["seeds"],
             "head": head, "subhead": subhead, "rows": rows, "figures": figures}
 
 
-def _setting_row(b: dict[str, Any], m: str) -> list[str]:
+def _setting_row(b: dict[str, Any], m: str, fam: dict[str, str]) -> list[str]:
     """The lines of method ``m``'s row: recall, strong and weak per density (best highlighted), then failures."""
     proto = b["protocol"][m]
-    lines = [f'<tr{_row_attrs(b["task"], proto)}>'
+    lines = [f'<tr{_row_attrs(b["task"], proto, fam)}>'
              f'<th class="l" scope="row" data-v="{h(m)}">{h(m)}</th>{text_td(proto, proto or "—")}']
     for sp in b["specs"]:
         c = b["cell"].get((m, sp))
@@ -231,9 +232,9 @@ _CI_TITLE = ('title="95 % bootstrap confidence interval of the mean over seeds (
              'n = 1, no interval)"')
 
 
-def _row_attrs(task: str, protocol: str) -> str:
-    """The attributes the page's filters read: task, protocol and task family."""
-    return f' data-task="{h(task)}" data-family="{h(family_of(task))}" data-protocol="{h(protocol)}"'
+def _row_attrs(task: str, protocol: str, fam: dict[str, str]) -> str:
+    """The attributes the page's filters read: task, protocol and task family (``fam``: task -> stored family)."""
+    return f' data-task="{h(task)}" data-family="{h(fam.get(task, ""))}" data-protocol="{h(protocol)}"'
 
 
 def _ci_td(intervals: dict, key: tuple) -> str:
@@ -245,12 +246,12 @@ def _ci_td(intervals: dict, key: tuple) -> str:
     return num_td(high - low, f"[{h(fmt(low))}, {h(fmt(high))}]", "ci-col")
 
 
-def _flat_table(s: pd.DataFrame, intervals: dict | None = None) -> dict[str, list[str]]:
+def _flat_table(s: pd.DataFrame, fam: dict[str, str], intervals: dict | None = None) -> dict[str, list[str]]:
     """The All results table; ``intervals``: :func:`~plantseek.report.statistics.interval_lookup` of the frame."""
     intervals = intervals or {}
     head = [th(h(label), i, t, first, cls, _CI_TITLE if cls == "ci-col" else "")
             for i, (label, t, first, cls) in enumerate(_FLAT_HEADS)]
-    rows = [f"<tr{_row_attrs(r.task, r.protocol)}>{text_td(r.task)}"
+    rows = [f"<tr{_row_attrs(r.task, r.protocol, fam)}>{text_td(r.task)}"
             f"{num_td(r.depth, h(fmt(r.depth, 'g')))}{num_td(r.width, h(fmt(r.width, 'g')))}"
             f"{num_td(r.noise, h(fmt(r.noise, 'g')))}{text_td(r.instances)}"
             f"{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
@@ -269,11 +270,11 @@ def _flat_table(s: pd.DataFrame, intervals: dict | None = None) -> dict[str, lis
     return {"head": head, "rows": rows}
 
 
-def _failed_table(failed: pd.DataFrame) -> dict[str, list[str]]:
+def _failed_table(failed: pd.DataFrame, fam: dict[str, str]) -> dict[str, list[str]]:
     head = [th("setting", 0, "str", cls="l"), th("method", 1, "str", cls="l"), th("density", 2, "str", cls="l"),
             th("seed", 3, first="ascending"), th("error", 4, "str", cls="l")]
     view = failed.rename(columns={"_setting": "setting", "_method": "method"})
-    rows = [f"<tr{_row_attrs(r.task, r.protocol)}>"
+    rows = [f"<tr{_row_attrs(r.task, r.protocol, fam)}>"
             f"{text_td(r.setting)}{text_td(r.method)}{text_td(r.density_spec)}{num_td(r.seed, h(fmt(r.seed, 'g')))}"
             f'<td class="l err">{h(str(r.error)[:300])}</td></tr>'
             for r in view.itertuples(index=False)]

@@ -13,7 +13,7 @@ colour and marker across all figures:
 - ``walltime``: recall vs wall-clock, where wall-clock = ``prune_seconds`` (the pruner's own prune call) +
   ``train_seconds`` (weak training); a missing part counts as 0. It measures search cost, not inference speed.
 - ``heads``: on attention settings, the mean recall of the ticket's heads per method and density
-  (:mod:`plantseek.report.head_plots`).
+  (:mod:`plantseek.families.attention.plots`).
 - ``compute``: recall vs the pruner's compute in dense training runs (``compute_dense_runs``, log x; a pruner
   that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it, and
   only settings where some pruner spent compute.
@@ -33,15 +33,14 @@ import pandas as pd
 
 from plantseek.core.errors import ConfigError
 from plantseek.frame.labels import spec_key
-from plantseek.report.head_plots import figure_heads
+from plantseek.families.registry import FAMILIES, resolve
 from plantseek.frame.prepared import prepared
 from plantseek.report.tables import summary_table
 
-__all__ = ["KINDS", "ATTENTION_KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
+__all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric", "figure_recovery",
            "figure_layers", "figure_walltime", "figure_compute", "per_layer_profiles", "filter_results"]
 
 KINDS = ("metric", "recovery", "layers", "walltime", "compute")
-ATTENTION_KINDS = ("heads",)  # drawn only where cells stored per-head metrics (transformer hosts)
 COMPUTE_FLOOR = 1e-4  # dense runs: where a pruner that spends nothing is drawn on the log axis
 FORMATS = ("png", "svg", "pdf")
 _FLOOR = 1e-12  # log axes: non-positive values (an exact fit has MSE 0) are drawn at this floor
@@ -326,7 +325,7 @@ def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
 
 
 _FIGURES = {"metric": figure_metric, "recovery": figure_recovery, "layers": figure_layers,
-            "walltime": figure_walltime, "compute": figure_compute, "heads": figure_heads}
+            "walltime": figure_walltime, "compute": figure_compute}
 
 
 def filter_results(d: pd.DataFrame, tasks: Sequence[str] | None = None,
@@ -366,14 +365,20 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
                      "axes.spines.top": False, "axes.spines.right": False}):
         for sid, cells in d.groupby("_sid", sort=True):
             slug = cells["_slug"].iloc[0]
-            for kind in KINDS + ATTENTION_KINDS:
-                fig = _FIGURES[kind](cells, styles)
+            for kind, draw in _figures(cells["_family"].iloc[0]):
+                fig = draw(cells, styles)
                 if fig is None:
                     continue
                 path = out / f"{slug}_{kind}.{fmt}"
                 fig.savefig(path, format=fmt, dpi=dpi, metadata=meta)
                 written.setdefault(slug, {})[kind] = path
     return written
+
+
+def _figures(family: str) -> list[tuple[str, Any]]:
+    """The figure kinds of a setting: :data:`KINDS`, then the extra kinds of its host family (attention: ``heads``)."""
+    extra = FAMILIES.get(family).figures if family in FAMILIES else ()
+    return [(kind, _FIGURES[kind]) for kind in KINDS] + [(kind, resolve(ref)) for kind, ref in extra]
 
 
 def write_plots(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str] | None = None,

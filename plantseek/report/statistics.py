@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from plantseek.report.cd_diagram import QUANTITY_LABELS, cd_title, comparison_title
-from plantseek.frame.families import family_of, family_order
+from plantseek.families.registry import family_order
 from plantseek.report.format import fmt, h
 from plantseek.frame.prepared import competitors, prepared
 from plantseek.stats.intervals import CONFIDENCE, INTERVAL_RULE, NO_INTERVAL, seed_intervals
@@ -78,17 +78,19 @@ def statistics_context(df: pd.DataFrame, figures: dict[str, str] | None = None,
     figures = figures or {}
     found = all_comparisons(df) if found is None else found
     seeds = max((c.seeds for c in found), default=0)
-    only = family_order(prepared(df)["_family"]) if found else []
+    d = prepared(df) if found else None
+    only = family_order(d["_family"]) if d is not None else []
+    task_families = dict(zip(d["task"], d["_family"])) if d is not None else {}
     return {"rules": list(STATISTICS_RULES), "seeds_note": _seeds_note(seeds),
             "quantities": [(q, QUANTITY_LABELS[q]) for q in PAGE_QUANTITIES],
-            "views": [_view(c, figures.get(c.key), _family(c, only)) for c in found]}
+            "views": [_view(c, figures.get(c.key), _family(c, only, task_families)) for c in found]}
 
 
-def _family(c: Comparison, families: list[str]) -> str:
+def _family(c: Comparison, families: list[str], task_families: dict[str, str]) -> str:
     """The task family a comparison belongs to (for the page's family filter)."""
     if c.family:
         return c.family
-    return family_of(c.task) if c.task else (families[0] if len(families) == 1 else "")
+    return task_families.get(c.task, "") if c.task else (families[0] if len(families) == 1 else "")
 
 
 def _seeds_note(seeds: int) -> str:

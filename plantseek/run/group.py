@@ -37,7 +37,7 @@ from plantseek.run.isolation.workers import isolation_summary
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
-from plantseek.score.attention_metrics import architecture_recovery
+from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
@@ -243,12 +243,13 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
     dense_weak_metric = model_metric(instance, trained.dense_model, None)
     strong = iter(strong_scores_batched(instance, [t.mask for t in ablated.trainees if has_strong_metric(t.cell)]))
     scores = []
+    family_recovery = family_hook(instance.task.family, "recovery")
     for t, model in zip(ablated.trainees, trained.models):
         score = next(strong) if has_strong_metric(t.cell) else None
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
-                    **architecture_recovery(t.mask, instance.ticket, instance.arch)}
+                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
@@ -262,7 +263,7 @@ def record_step(planted: Planted, pruned: Pruned, ablated: Ablated, trained: Tra
     task = planted.instance.task
     common = dict(metric_name=task.metric_name, ticket_metric=planted.ticket_metric,
                   dense_metric=planted.dense_metric, dense_weak_metric=scored.dense_weak_metric,
-                  higher_is_better=task.higher_is_better, provenance=pruned.provenance)
+                  higher_is_better=task.higher_is_better, provenance=pruned.provenance, family=task.family)
     done: dict[str, CellResult] = {}
     for t, s in zip(ablated.trainees, scored.scores):
         done[t.cell.cell_id] = CellResult(

@@ -26,7 +26,7 @@ from plantseek.run.ablations import has_strong_metric
 from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
-from plantseek.score.attention_metrics import architecture_recovery
+from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
@@ -117,8 +117,9 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
     problems = []
     if row["achieved_density"] != density:
         problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
+    family_recovery = family_hook(instance.task.family, "recovery")
     recovery = {**recovery_metrics(mask, instance.ticket, instance.arch.structure()),
-                **architecture_recovery(mask, instance.ticket, instance.arch)}
+                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {})}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}

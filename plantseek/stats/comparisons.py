@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plantseek.frame.families import family_order
+from plantseek.families.registry import family_order
 from plantseek.frame.labels import slugify
 from plantseek.stats.blocks import comparison_cells, instance_matrix
 from plantseek.stats.paired import ALPHA, pairwise
@@ -29,7 +29,7 @@ ALL_TASKS = ""
 class Comparison:
     """The statistics of one protocol's methods on one task (``task`` = :data:`ALL_TASKS`: every task), on one
     quantity (``weak_metric`` or ``recall``, oriented higher = better). ``family`` and ``training`` name the task
-    family (:mod:`plantseek.frame.families`) and weak training whose settings it compares, where the results hold
+    family (the stored ``family`` column) and weak training whose settings it compares, where the results hold
     several (else ``""``: all of them, which are then one)."""
 
     protocol: str
@@ -87,7 +87,7 @@ def comparisons(df: pd.DataFrame, quantity: str = "weak_metric", per_task: bool 
     training where the protocol's cells have several (settings of different families or trainings have different
     methods, and an instance lacking a method would leave the comparison): over all of its tasks, then
     (``per_task``) per task where it has at least two methods with a complete instance. Protocols sorted by name,
-    families in :data:`~plantseek.frame.families.FAMILIES` order, trainings by name."""
+    families in the registry's order (:func:`plantseek.families.registry.family_order`), trainings by name."""
     cells = comparison_cells(df)
     out = []
     for protocol in sorted(set(cells["protocol"]) - {""}):

@@ -4,7 +4,7 @@
 secret (``meta`` key ``digest_key``, made when the store is created or upgraded), of a canonical serialisation of
 the row's stored values (:data:`DIGESTED`: the configuration ``config_json``, the packed ``mask``, ``status``, every
 float field, ``metrics_json``, ``compute_json`` when not NULL, and every other column except ``attempts``,
-``created_at`` and the digest itself).
+``created_at``, ``family`` (it follows from ``task``; filled in when an older store is upgraded) and the digest itself).
 The scorer's process computes it inside the write transaction, from the values as SQLite stores them (read back),
 so that what is hashed is exactly what is later read.
 
@@ -30,12 +30,12 @@ from typing import Any, Mapping
 from plantseek.store.schema import FLOAT_FIELDS, NAMES
 
 #: The columns a row's digest covers, in order.
-DIGESTED = [n for n in NAMES if n not in ("attempts", "created_at", "digest")]
+DIGESTED = [n for n in NAMES if n not in ("attempts", "created_at", "digest", "family")]
 #: Digested columns added after version 3: digested only when not NULL (so version-3 rows keep their digests).
 NULLABLE_DIGESTED = ("compute_json",)
 _INTEGERS = ("depth", "width", "seed")
 _JSON_OBJECTS = ("config_json", "metrics_json", "task_options", "provenance_json")
-_TEXT = ("cell_id", "task", "pruner", "ablation", "density_spec", "error", "protocol", "metric_name")
+_TEXT = ("cell_id", "task", "family", "pruner", "ablation", "density_spec", "error", "protocol", "metric_name")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Reading results stores of schema version 1, in one place.
+"""Reading results stores of older schema versions, in one place (version 1's columns; the family of version 1-4
+rows).
 
 Version 1 stored the display label in ``pruner`` (``"P [shuffled]"`` for a sanity ablation of pruner P) and had no
 column for the ablation or for the metric's direction. Both are recoverable without parsing labels:
@@ -9,6 +10,7 @@ included), and the only metrics version-1 stores were written with are ``accurac
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -32,3 +34,12 @@ def v1_columns(pruner: str, config_json: str, metric_name: str) -> tuple[str, st
     name = config.get("pruner")
     ablation = config.get("ablation") or ""
     return (str(name) if name else str(pruner), str(ablation), V1_METRIC_DIRECTION.get(str(metric_name).lower()))
+
+
+@functools.lru_cache(maxsize=None)
+def task_family(task: str) -> str:
+    """The host family of a row written before schema version 5 (which has no ``family`` column): the registered
+    task's (:func:`plantseek.planted.task.task_family`; imports the tasks, so torch), ``''`` for an unknown task."""
+    from plantseek.planted.task import task_family as registered_family
+
+    return registered_family(str(task))

@@ -50,7 +50,7 @@ from plantseek.records.cells import CellConfig, CellResult
 from plantseek.store import schema
 from plantseek.store.connect import BUSY_TIMEOUT_S, connect
 from plantseek.store.integrity import DIGESTED, Refusal, digest_problem, row_digest, row_problem
-from plantseek.store.legacy import v1_columns
+from plantseek.store.legacy import task_family, v1_columns
 from plantseek.store.reading import Checked, check_rows
 from plantseek.store.rows import cell_row
 from plantseek.store.schema import FLOAT_FIELDS, NAMES, READABLE_VERSIONS, SCHEMA_VERSION, names_of
@@ -138,7 +138,7 @@ class ResultStore:
             higher_is_better=None if hib is None else bool(hib), **{f: _nan(d[f]) for f in FLOAT_FIELDS},
             metrics=self._json(d["metrics_json"], cell_id), mask=None if d["mask"] is None else bytes(d["mask"]),
             provenance=self._json(d["provenance_json"], cell_id),
-            compute=self._json(d["compute_json"] or "{}", cell_id))
+            compute=self._json(d["compute_json"] or "{}", cell_id), family=d["family"])
         return StoredCell(cell_id=cell_id, config=self._json(d["config_json"], cell_id), result=result,
                           created_at=d["created_at"], attempts=int(d["attempts"]))
 
@@ -179,12 +179,16 @@ class ResultStore:
         need = [c for c in cols if c in have]
         if self.version < 2:
             need += [c for c in ("pruner", "config_json", "metric_name") if c not in need]
+        if self.version < 5 and "family" in cols and "task" not in need:
+            need.append("task")
         out = []
         for r in self._read(f"SELECT {', '.join(need)} FROM cells {tail}", params):
             d = dict(zip(need, r))
             if self.version < 2:
                 d["pruner"], d["ablation"], d["higher_is_better"] = v1_columns(d["pruner"], d["config_json"],
                                                                              d["metric_name"])
+            if self.version < 5 and "family" in cols:
+                d["family"] = task_family(d["task"])
             out.append({c: d.get(c, _MISSING_DEFAULTS.get(c)) for c in cols})
         return out
 
@@ -360,7 +364,8 @@ def load_checked(path: str | Path | None = None, *, include_masks: bool = False)
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 #: Values of the columns a store of an older schema lacks.
-_MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None, "compute_json": None}
+_MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None, "compute_json": None,
+                                     "family": ""}
 
 
 def _digest_key(conn: sqlite3.Connection) -> str | None:

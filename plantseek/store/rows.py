@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
 from plantseek.records.cells import CellConfig, CellResult
+from plantseek.store.legacy import task_family
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
 
@@ -34,6 +35,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
     return {
         "cell_id": cell_id,
         "task": config.task,
+        "family": str(result.family or task_family(config.task)),
         "depth": depth,
         "width": width,
         "seed": seed,

@@ -42,7 +42,7 @@ from typing import Callable, Sequence
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.mlp import Architecture, Mask, bias_name, weight_name
+from plantseek.families.mlp.network import Architecture, Mask, bias_name, weight_name
 from plantseek.nets.interface import count
 from plantseek.nets.masks import validate_mask
 from plantseek.train.config import TrainConfig, epoch_lr

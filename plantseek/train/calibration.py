@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.nets.interface import Network
 from plantseek.nets.masks import Mask
 

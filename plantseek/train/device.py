@@ -7,7 +7,7 @@ import os
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.train.config import TrainConfig
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes for one chunk of networks (before the available-memory cap)

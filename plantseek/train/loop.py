@@ -23,7 +23,7 @@ Training is chaotic: the two drift apart over a run like two seeds of the same p
 more correct. A cell's ``adam_kernel`` is part of its configuration.
 
 Any architecture of the network protocol (:mod:`plantseek.nets.interface`) trains here through the module its
-``build`` returns; the batched engine serves the MLP (:class:`plantseek.nets.mlp.Architecture`) only.
+``build`` returns; the batched engine serves the MLP (:class:`plantseek.families.mlp.network.Architecture`) only.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.flat_optimizers import padded_length
-from plantseek.nets.mlp import Architecture, Mask
+from plantseek.families.mlp.network import Architecture, Mask
 from plantseek.nets.interface import Network
 
 Module = torch.nn.Module  # any module built by a network's ``build`` (see plantseek.nets.interface)

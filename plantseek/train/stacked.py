@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from plantseek.nets.cnn import ConvArchitecture
-from plantseek.nets.mlp import Mask
+from plantseek.families.conv.network import ConvArchitecture
+from plantseek.families.mlp.network import Mask
 from plantseek.nets.interface import Network
 from plantseek.train.batched import _epoch_permutations
 from plantseek.train.config import TrainConfig, epoch_lr

@@ -1,4 +1,5 @@
-"""The convolutional host (plantseek.nets.cnn) against torch.nn layers written out independently, and every registered
+"""The convolutional host (plantseek.families.conv.network)
+against torch.nn layers written out independently, and every registered
 pruner on it through the network protocol (no conv-specific code in baselines/)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
 from plantseek.nets.interface import Network, network_parameters
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import PRUNERS

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from plantseek.baselines.synflow import synaptic_flow
-from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.families.mlp.network import Architecture, build_model, he_init
 from plantseek.nets.interface import (HiddenUnits, Network, NetworkModule, Structure, count, dense_edges, masked,
                                      network_parameters, stack_forward)
 from plantseek.planted.instance import PrunerData

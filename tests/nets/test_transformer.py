@@ -1,4 +1,5 @@
-"""The transformer host (plantseek.nets.transformer) against a position-by-position reference written out with loops,
+"""The transformer host (plantseek.families.attention.network)
+against a position-by-position reference written out with loops,
 its FLOP count against torch's counter, its path metrics on hand-made masks, and every registered pruner on it through
 the network protocol (no transformer-specific code in baselines/)."""
 
@@ -14,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.interface import Network, network_parameters
-from plantseek.nets.transformer import TransformerArchitecture
+from plantseek.families.attention.network import TransformerArchitecture
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import PRUNERS
 from plantseek.score.metrics import collapsed_layers, effective_density, layer_collapse

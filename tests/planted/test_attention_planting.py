@@ -1,4 +1,4 @@
-"""Attention planting (plantseek.planted.attention_planting) and the recall task: the masked host computes the
+"""Attention planting (plantseek.families.attention.planting) and the recall task: the masked host computes the
 target's outputs times the planted scales (float64, three host sizes, a random two-block two-head target and the
 recall ticket), seeds reproduce bit for bit across processes, bad sizes are one-line errors."""
 
@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.transformer import TransformerArchitecture
-from plantseek.planted.attention_planting import AttentionTarget, live_dims, plant_attention_target
+from plantseek.families.attention.network import TransformerArchitecture
+from plantseek.families.attention.planting import AttentionTarget, live_dims, plant_attention_target
 from plantseek.planted.audit import audit
 from plantseek.planted.instance import plant
 from plantseek.planted.task import get_task

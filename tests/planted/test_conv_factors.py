@@ -1,5 +1,5 @@
 """The bars ticket does not stand out by magnitude: its planting factors are drawn from the host layer's |w|
-(``ConvTarget.factors = "host-quantiles"``, :mod:`plantseek.planted.conv_planting`); the least-squares factors it
+(``ConvTarget.factors = "host-quantiles"``, :mod:`plantseek.families.conv.planting`); the least-squares factors it
 used before (still the default of other conv targets) fail the same thresholds."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import torch
 
 import plantseek
 from plantseek.core.errors import ConfigError
-from plantseek.nets.mlp import weight_name
+from plantseek.families.mlp.network import weight_name
 from plantseek.planted.audit import ks_statistic
-from plantseek.planted.conv_planting import ConvTarget, host_quantile_magnitudes
+from plantseek.families.conv.planting import ConvTarget, host_quantile_magnitudes
 from plantseek.planted.task import DataConfig
 
 TINY = DataConfig(n_samples=50)

@@ -1,4 +1,4 @@
-"""Conv planting (plantseek.planted.conv_planting): the masked host computes scale * target(x) in float64 at several
+"""Conv planting (plantseek.families.conv.planting): the masked host computes scale * target(x) in float64 at several
 host sizes and for both poolings; placements are seeded, spread out and vary with the seed; bad fits are one-line
 errors."""
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.planted.conv_planting import ConvTarget, plant_conv_target
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
+from plantseek.families.conv.planting import ConvTarget, plant_conv_target
 
 GEOMETRY = dict(in_channels=2, image_size=10, out_features=3)
 LAYERS = ((5, 3, 1, 1, 2), (3, 3, 1, 1, 1), (4, 1, 1, 0, 5))  # (kernel, stride, padding, pool) per conv layer

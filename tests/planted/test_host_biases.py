@@ -9,9 +9,9 @@ import torch
 from scipy.stats import kstest
 
 import plantseek
-from plantseek.nets.mlp import bias_name, forward_state, weight_name
+from plantseek.families.mlp.network import bias_name, forward_state, weight_name
 from plantseek.planted.audit import audit, zero_bias_detector_recall
-from plantseek.planted.planting import check_same_function, shiftable_units
+from plantseek.families.mlp.planting import check_same_function, shiftable_units
 from plantseek.planted.targets import TargetNetwork, preactivation_lower_bounds
 from plantseek.planted.task import DataConfig, get_task
 

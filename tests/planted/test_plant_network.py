@@ -10,8 +10,8 @@ from torch import nn
 
 import plantseek
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
-from plantseek.nets.mlp import Architecture
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
+from plantseek.families.mlp.network import Architecture
 from plantseek.planted.task import DataConfig
 from plantseek.score.evaluation import planted_scale_metric, target_metric, ticket_metric
 

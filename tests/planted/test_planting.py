@@ -10,7 +10,7 @@ import plantseek
 from plantseek.planted.audit import ks_statistic
 from plantseek.core.errors import ConfigError
 from plantseek.score.evaluation import planted_scale_metric, strong_metric, target_metric
-from plantseek.nets.mlp import bias_name, forward_state, weight_name
+from plantseek.families.mlp.network import bias_name, forward_state, weight_name
 
 CASES = [(t, d, 100) for t in ("relu", "circle", "helix") for d in (3, 4, 5, 6, 10)] + [("circle", 6, 1000)]
 
@@ -45,7 +45,7 @@ def test_ticket_counts_and_metadata():
 
 def test_planting_changes_only_ticket_parameters():
     from plantseek.core import seeding
-    from plantseek.nets.mlp import he_init
+    from plantseek.families.mlp.network import he_init
 
     inst = plantseek.plant("circle", depth=5, width=100, seed=7)
     host = he_init(inst.arch, seeding.generator(7, "host", *inst.arch.widths))

@@ -16,7 +16,7 @@ from plantseek.baselines.synflow import SynFlow, synaptic_flow
 from plantseek import plant
 from plantseek.planted.instance import PrunerData
 from plantseek.nets.masks import kept_count, layer_counts, mask_count, validate_mask
-from plantseek.nets.mlp import Architecture, MLP, build_model, he_init
+from plantseek.families.mlp.network import Architecture, MLP, build_model, he_init
 from plantseek.nets.interface import network_parameters
 from plantseek.prune.contract import PROTOCOLS, PRUNERS, check_pruner, get_pruner
 from plantseek.prune.schedules import score_batch

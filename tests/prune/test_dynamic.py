@@ -92,7 +92,7 @@ def test_exact_count_at_every_update(name, grow, instance):
 def test_train_step_returns_the_dense_gradient_and_keeps_pruned_weights_at_zero():
     """RigL grows by the gradient at pruned positions too: train_step's dense gradient equals the gradient of the
     loss of the masked network with respect to its (zero) pruned weights, computed here with plain autograd."""
-    from plantseek.nets.mlp import Architecture, he_init
+    from plantseek.families.mlp.network import Architecture, he_init
     from plantseek.train.sparse_step import train_step
 
     arch = Architecture((2, 5, 3))

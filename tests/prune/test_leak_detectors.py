@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from plantseek.nets.mlp import Architecture, build_model
+from plantseek.families.mlp.network import Architecture, build_model
 from plantseek.prune.contract import get_pruner
 from plantseek.nets.masks import kept_count
 from plantseek.run.suites import SUITES

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from plantseek.core.errors import MaskError
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.nets.masks import validate_mask
 from plantseek.train.batched import train_masks_batched
 from plantseek.train.config import TrainConfig

@@ -46,7 +46,7 @@ def test_phew_masks_are_paths_with_no_dangling_weight(instance, density):
 def test_phew_on_a_conv_host_keeps_channel_paths_with_no_dangling_entry(density):
     """On a CNN a unit is a channel: every kept kernel (or head) entry joins a channel reached from the input to one
     that reaches an output; checked on the channel graph (an entry kept = its channel pair joined)."""
-    from plantseek.nets.cnn import ConvArchitecture, ConvLayer
+    from plantseek.families.conv.network import ConvArchitecture, ConvLayer
     from plantseek.nets.interface import NetworkModule
 
     arch = ConvArchitecture(1, 8, (ConvLayer(6, kernel=3, pool=2), ConvLayer(6, kernel=3)), 3)

@@ -14,7 +14,7 @@ from plantseek.baselines.random_baseline import Random
 from plantseek.baselines.snip import SNIP
 from plantseek.baselines.synflow import SynFlow
 from plantseek.core.errors import ConfigError, MaskError
-from plantseek.nets.mlp import Architecture, build_model
+from plantseek.families.mlp.network import Architecture, build_model
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import get_pruner
 from plantseek.nets.masks import (kept_count, mask_count, parameter_density, prunable_parameter_shapes, select_top,

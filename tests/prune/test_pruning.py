@@ -11,7 +11,7 @@ from plantseek.train import loop as training
 from plantseek.core.errors import ConfigError, PrunerError
 from plantseek.planted.instance import PrunerData
 from plantseek.nets.masks import kept_count, layer_counts, mask_count, select_top
-from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.families.mlp.network import Architecture, build_model, he_init
 from plantseek.prune.schedules import Iterative, MultiShot, ScorePruner, derive_generator, prune_jointly, score_batch
 from plantseek.prune.variants import local_variant, multishot_variant
 from plantseek.train.config import TrainConfig

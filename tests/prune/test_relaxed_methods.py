@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.planted.instance import PrunerData, plant
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner, protocol_of, tags_of

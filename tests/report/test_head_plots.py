@@ -1,4 +1,4 @@
-"""The per-head recovery figure (plantseek.report.head_plots) from stored metrics alone."""
+"""The per-head recovery figure (plantseek.families.attention.plots) from stored metrics alone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from plantseek.report.head_plots import figure_heads, head_table
+from plantseek.families.attention.plots import figure_heads, head_table
 
 
 def frame(with_heads: bool = True) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def test_figure_only_where_heads_were_stored():
 
 
 def test_attention_section_of_the_leaderboard():
-    from plantseek.report.attention_md import attention_markdown
+    from plantseek.families.attention.report import attention_markdown
 
     d = frame()
     d["metrics_json"] = [json.dumps({**json.loads(m), "per_projection": {"recall": {

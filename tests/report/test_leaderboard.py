@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plantseek.planted.task import task_family
 from plantseek.core.errors import StoreError
 from plantseek.report.format import md_escape
 from plantseek.report.leaderboard import write_leaderboard
@@ -49,6 +50,8 @@ def _row(**kw) -> dict:
                 f1=np.nan, jaccard=np.nan, effective_density=np.nan, nominal_density=np.nan,
                 contains_ticket=False, layer_collapse=False, ticket_neurons_recovered=np.nan, metrics_json="{}")
     base.update(kw)
+    if "family" not in kw:  # as the harness stores it: the task's host family
+        base["family"] = task_family(base["task"]) or "MLP"
     if "higher_is_better" not in kw:  # as the harness stores it: from the task (unknown for a failed instance)
         base["higher_is_better"] = {"accuracy": True, "mse": False}.get(base["metric_name"])
     base["cell_id"] = base["cell_id"] or (f"{base['task']}-{base['pruner']}-{base['ablation']}-{base['density_spec']}-"

@@ -28,7 +28,7 @@ def page(tmp_path_factory):
         _unavailable("playwright for Python is not installed")
     df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1),
                            densities=["ticket", "0.1"], fail=False, nan=False)
-    df.loc[df["task"] == "relu", "task"] = "bars"  # a conv-family task (plantseek.frame.families)
+    df.loc[df["task"] == "relu", ["task", "family"]] = ["bars", "conv"]  # a conv-family task
     out = tmp_path_factory.mktemp("families")
     write_leaderboard(df, out, with_plots=False, now=NOW)
     errors = []

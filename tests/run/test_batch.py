@@ -142,7 +142,7 @@ def test_bench_cross_instance_slice_gives_identical_cells():
 def test_train_masks_takes_one_training_set_per_network(engine):
     import torch
 
-    from plantseek.nets.mlp import Architecture, he_init
+    from plantseek.families.mlp.network import Architecture, he_init
     from plantseek.train.loop import train_masks
 
     arch, config = Architecture((2, 6, 6, 3)), TrainConfig(epochs=2, batch_size=8)

@@ -181,7 +181,7 @@ def test_pipeline_equals_a_straightforward_recomputation_cell_by_cell():
             mask = {n: m.reshape(-1)[torch.randperm(m.numel(), generator=g)].reshape(m.shape)
                     for n, m in mask.items()}
         elif c.ablation == "reinit":
-            from plantseek.nets.mlp import he_init
+            from plantseek.families.mlp.network import he_init
 
             host = he_init(inst.arch, seeding.generator(c.seed, "reinit-host", *inst.arch.widths))
         start = weak_start(host, mask, train.x, train.y, inst.task.kind)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from plantseek.nets.mlp import Architecture
+from plantseek.families.mlp.network import Architecture
 from plantseek.planted.instance import plant
 from plantseek.planted.task import DataConfig
 from plantseek.prune.contract import get_pruner

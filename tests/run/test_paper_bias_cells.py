@@ -85,7 +85,7 @@ def test_a_paper_cell_prunes_biases_counts_them_and_trains_them_as_plain_adam():
     params = plain_adam_with_bias_mask(inst, mask, TRAIN, seeding.generator(0, "train"))
     state = {f"layers.{l}.{k}": t.detach() for l, (w, b, _, _) in enumerate(params) for k, t in (("weight", w),
                                                                                                   ("bias", b))}
-    model = plantseek.nets.mlp.build_model(inst.arch, state, torch.float32)
+    model = plantseek.families.mlp.network.build_model(inst.arch, state, torch.float32)
     assert result.weak_metric == pytest.approx(model_metric(inst, model, mask), rel=1e-4)
     # verify/recheck recomputes the stored densities and metrics of such a cell (biases counted)
     row = {"mask": result.mask, "achieved_density": result.achieved_density, "strong_metric": result.strong_metric,

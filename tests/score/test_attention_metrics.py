@@ -1,13 +1,13 @@
-"""Per-projection and per-head recovery metrics of attention hosts (plantseek.score.attention_metrics), by hand."""
+"""Per-projection and per-head recovery metrics of attention hosts (plantseek.families.attention.metrics), by hand."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from plantseek.nets.mlp import Architecture
-from plantseek.nets.transformer import TransformerArchitecture
-from plantseek.score.attention_metrics import architecture_recovery
+from plantseek.families.mlp.network import Architecture
+from plantseek.families.attention.network import TransformerArchitecture
+from plantseek.families.attention.metrics import architecture_recovery
 
 ARCH = TransformerArchitecture(vocab=3, seq_len=2, d_model=4, head_dim=2, mlp_width=2, n_blocks=1, out_features=2)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from plantseek.frame.families import family_of
+from plantseek.families.registry import family_order
+from plantseek.planted.task import task_family
 from plantseek.stats.comparisons import comparisons
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
@@ -29,9 +30,10 @@ def by_key(df: pd.DataFrame) -> dict:
     return {c.key: c for c in comparisons(df)}
 
 
-def test_families_are_named_and_default_to_mlp():
-    assert [family_of(t) for t in ("circle", "relu", "helix", "bars", "digits", "my-plugin-task")] == [
-        "MLP", "MLP", "MLP", "conv", "conv", "MLP"]
+def test_tasks_name_their_family_and_the_registry_orders_them():
+    assert [task_family(t) for t in ("circle", "relu", "helix", "bars", "digits", "recall", "my-plugin-task")] == [
+        "MLP", "MLP", "MLP", "conv", "conv", "attention", ""]
+    assert family_order(["zeta", "attention", "conv", "MLP"]) == ["MLP", "conv", "attention", "zeta"]
 
 
 def test_two_trainings_are_compared_apart_and_keep_all_their_instances():

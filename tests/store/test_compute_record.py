@@ -3,6 +3,7 @@ version-3 store (no ``compute_json``) still loads and keeps its digests when upg
 
 import json
 import shutil
+from pathlib import Path
 import sqlite3
 
 import pytest
@@ -53,6 +54,7 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
     shutil.copy(scored, path)
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("ALTER TABLE cells DROP COLUMN compute_json")
+        conn.execute("ALTER TABLE cells DROP COLUMN family")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
     # the digests of these rows were computed with compute_json: recompute them as version 3 wrote them
@@ -71,7 +73,34 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
         assert store.version == 3
         store.put(CellConfig(task="relu", depth=3, width=4, seed=0, pruner="random", density="0.5"),
                   CellResult("failed", "x", compute={"prune_parent_seconds": 2.5}))
-        assert store.version == 4
+        assert store.version == 5
     new = load_results(path)
     assert new["verified"].all() and len(new) == len(old) + 1
     assert new["prune_parent_seconds"].iloc[-1] == 2.5 and new["prune_flops"].iloc[:-1].isna().all()
+
+
+def test_a_version_4_store_gets_its_families_from_the_task_registry_and_keeps_its_digests(scored, tmp_path):
+    path = tmp_path / "s.db"
+    shutil.copy(scored, path)
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN family")  # the digests never covered it
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    conn.close()
+    old = load_results(path)
+    assert old["verified"].all() and set(old["family"]) == {"MLP"}
+    with ResultStore(path) as store:
+        assert store.version == 4
+        store.put(CellConfig(task="bars", depth=3, width=4, seed=0, pruner="random", density="0.5"),
+                  CellResult("failed", "x"))
+        assert store.version == 5
+    new = load_results(path)
+    assert new["verified"].all() and new["cell_id"].tolist()[:-1] == old["cell_id"].tolist()
+    assert new["family"].tolist() == old["family"].tolist() + ["conv"]
+
+
+def test_the_committed_leaderboard_store_reads_with_families_and_verified_rows():
+    store = Path(__file__).resolve().parents[2] / "leaderboard" / "plantseek.db"
+    df = load_results(store)
+    assert df["verified"].all()
+    assert dict(df.groupby("task")["family"].first()) == {
+        "bars": "conv", "circle": "MLP", "digits": "conv", "helix": "MLP", "recall": "attention", "relu": "MLP"}

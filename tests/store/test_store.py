@@ -36,7 +36,7 @@ def ok_result(i: int) -> CellResult:
     return CellResult(
         status="ok", metric_name="accuracy", density=0.25, achieved_density=0.25, strong_metric=0.5 + i / 10_000,
         weak_metric=0.75, ticket_metric=0.99, dense_metric=0.6, dense_weak_metric=0.9, prune_seconds=0.01 * i,
-        train_seconds=1.5, protocol="weight-access",
+        train_seconds=1.5, protocol="weight-access", family="MLP",
         metrics={"recall": i / 1000, "precision": 0.5, "contains_ticket": i % 2 == 0, "layer_collapse": False,
                  "collapsed_layers": [], "per_layer": {"recall": [1.0, i / 1000]}},
         mask=fake_mask(i), provenance={"plantseek_version": "0.1.0", "git_commit": "abc", "torch_version": "2.x",
@@ -413,7 +413,7 @@ def test_ablation_and_direction_are_stored_columns(tmp_path):
         assert store.get(cell(0).cell_id).result.higher_is_better is None
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT cell_id, pruner, ablation, higher_is_better FROM cells ORDER BY rowid").fetchall()
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "5"
     conn.close()
     assert rows == [(shuffled.cell_id, "snip", "shuffled", 0), (plain.cell_id, "snip", "", 0),
                     (cell(0).cell_id, "magnitude", "", None)]
@@ -464,10 +464,10 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     with ResultStore(path) as store:
         assert store.version == 1
         assert store.put(cell(0), ok_result(0)) == "new"
-        assert store.version == 4
+        assert store.version == 5
     conn = sqlite3.connect(path)
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "5"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
     stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
                           ("f" * 20,)).fetchone()
     conn.close()
@@ -477,5 +477,5 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     cols = ["pruner", "ablation", "higher_is_better", "weak_metric", "recall"]
     assert new.iloc[:-1][cols].reset_index(drop=True).equals(old[cols].reset_index(drop=True))
     assert not new.verified.iloc[:-1].any() and new.verified.iloc[-1]  # old rows: unverified; the new one signed
-    with ResultStore(path) as store:  # reopening an upgraded store: version 3, nothing to do
-        assert store.version == 4 and len(store) == len(old) + 1
+    with ResultStore(path) as store:  # reopening an upgraded store: current version, nothing to do
+        assert store.version == 5 and len(store) == len(old) + 1

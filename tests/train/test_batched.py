@@ -16,7 +16,7 @@ from plantseek.train.products import product_plan
 from plantseek.core.errors import ConfigError, MaskError
 from plantseek.score.evaluation import strong_metric, strong_metrics_batched
 from plantseek.planted.instance import plant
-from plantseek.nets.mlp import Architecture, build_model, he_init
+from plantseek.families.mlp.network import Architecture, build_model, he_init
 from plantseek.planted.task import DataConfig
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks, train_model

@@ -3,7 +3,7 @@
 import torch
 
 import plantseek
-from plantseek.nets.mlp import bias_name, forward_state, weight_name
+from plantseek.families.mlp.network import bias_name, forward_state, weight_name
 from plantseek.train.calibration import balance, calibrated_state, fit_output_factors
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from plantseek.nets.cnn import ConvArchitecture, ConvLayer
+from plantseek.families.conv.network import ConvArchitecture, ConvLayer
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import train_masks
 from plantseek.train.stacked import train_masks_stacked
@@ -45,7 +45,7 @@ def test_stacked_training_equals_the_per_network_path_in_float64(forward_options
 
 
 def test_chunks_keep_the_largest_stacked_activation_within_the_budget():
-    from plantseek.nets.mlp import Architecture
+    from plantseek.families.mlp.network import Architecture
     from plantseek.train.stacked import CHUNK_BYTES, conv_map_elements, stacked_chunk
 
     bars = ConvArchitecture(1, 16, (ConvLayer(32, 5, 1, 2, 2), ConvLayer(32, 3, 1, 1, 8)), 4)  # the default bars host

@@ -23,7 +23,8 @@ import sys
 import time
 
 PRELOADED = ("torch", "numpy", "plantseek.run.isolation.prune_worker", "plantseek.run.isolation.sandbox",
-             "plantseek.nets.mlp", "plantseek.planted.instance", "plantseek.planted.task", "plantseek.prune.contract",
+             "plantseek.families.mlp.network", "plantseek.planted.instance", "plantseek.planted.task",
+             "plantseek.prune.contract",
              "plantseek.nets.masks", "plantseek.prune.schedules", "plantseek.train.loop", "plantseek.train.batched",
              "plantseek.run.isolation.metering", "torch.optim")
 MAX_REQUEST = 2**20

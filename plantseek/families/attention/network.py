@@ -1,44 +1,16 @@
 """A transformer host architecture: token and position embeddings, blocks of multi-head self-attention and a ReLU MLP
-on a residual stream, a linear read-out from the last position. No normalisation layers (they are not positively
-homogeneous, and the theory of strong tickets in attention has none).
+on a residual stream, a linear read-out from the last position; no normalisation layers.
 
-**Input.** A sample is a sequence of ``seq_len`` tokens, given *one-hot*: ``x`` has shape ``(b, seq_len, vocab)``
-(float, so every pruner's forward pass, SynFlow's all-ones input included, is an ordinary differentiable map). The
-residual stream is ``h_0 = x @ E + P`` (``embed.token`` ``E``: ``vocab x d_model``; ``embed.position`` ``P``:
-``seq_len x d_model``).
-
-**Block** ``b`` (``n_heads = d_model / head_dim`` heads of width ``head_dim``; the head width must divide the model
-width), with ``blocks.{b}.{q,k,v}.weight`` ``(n_heads * head_dim, d_model)`` (row ``g * head_dim + j`` = dimension
-``j`` of head ``g``) and ``blocks.{b}.o.weight`` ``(d_model, n_heads * head_dim)``::
-
-    q, k, v = h W_q^T, h W_k^T, h W_v^T                      per position, split into heads
-    a_g     = softmax_s(q_g(t) . k_g(s) / sqrt(head_dim))    causal: position t attends to s <= t
-    h       = h + concat_g(sum_s a_g(t, s) v_g(s)) W_o^T
-    h       = h + relu(h W_up^T + b_up) W_down^T + b_down    (up: mlp_width x d_model, down: transposed)
-
-and the output is ``y = h(last position) W_r^T + b_r`` (``readout``: ``out x d_model``). The attention projections
-have no biases (none is needed, and a bias would be one more planted signature); the MLP and the read-out have.
-
-**Prunable**: the projections (Q, K, V, O), both MLP weights and the read-out weight; density counts these. The
-embeddings are parameters that are trained but not prunable: an embedding is the input's encoding (a lookup table,
-not a connection between units), pruning an entry deletes one coordinate of one token rather than a path, and the
-planted ticket's residual dimensions are defined by the embedding's columns (the planting writes the target's
-embedding there; the audit reports what that shows). The biases may carry mask entries (``bias_shapes``).
-
-**Initialisation** (float64): every weight ``W ~ N(0, 2 / fan_in)`` (He, as the MLP host), the embeddings
-``N(0, 1)``; the biases follow the MLP host's depth-scaled spread: ``b ~ N(0, s^2)`` with ``s`` the product of
-``sqrt(2 / fan_in)`` over the bias-carrying layers up to this one (``up``, ``down`` of every block, the read-out).
-
-**Structure** (path metrics): unit groups ``resid.{b}`` (the residual stream entering block ``b``; ``resid.0`` is the
-input), ``{b}.q``, ``{b}.k``, ``{b}.v``, ``{b}.heads`` (the attention output, one unit per head dimension),
-``{b}.mid`` (the stream after attention), ``{b}.hidden`` and ``out``. Prunable weights are edges; fixed links carry
-the residual identities and the attention mixing: ``v`` unit ``(g, j)`` feeds head output ``(g, j)``, and every
-``q`` and ``k`` unit of head ``g`` feeds every output of head ``g`` (the softmax). A head output thus counts as
-reached when its value or its query/key units are (an over-approximation where the values are pruned and the
-queries are not: the output is then zero).
+A sample is a sequence of ``seq_len`` one-hot tokens ``(b, seq_len, vocab)``. Parameters: ``embed.token``,
+``embed.position`` (trained, not prunable), per block ``blocks.{b}.{q,k,v,o}.weight`` (no biases) and the MLP's
+``up``/``down`` weights and biases, then ``readout``. Prunable: the projections, both MLP weights and the read-out
+weight. Initialisation (float64): He weights, ``N(0, 1)`` embeddings, the MLP host's depth-scaled biases. The path
+metrics' structure has residual, q, k, v, head, mid, hidden and out unit groups, with fixed links for the residual
+identities and the attention mixing.
 
 :class:`TransformerArchitecture` implements the network protocol (:mod:`plantseek.nets.interface`); its stacked
-forward pass runs ``K`` networks with batched ``einsum``/``matmul`` products.
+forward pass runs ``K`` networks with batched ``einsum``/``matmul`` products. The full description (block equations,
+why the embeddings are not prunable, the structure's links) is in ``docs/design/families.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Recovery metrics of attention hosts (:mod:`plantseek.nets.transformer`): per projection type and per ticket head.
+"""Recovery metrics of attention hosts (:mod:`plantseek.families.attention.network`): per projection type and per
+ticket head.
 
 Pure functions of a mask and the ticket (weight entries only, as in :mod:`plantseek.score.metrics`):
 
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 
 import torch
 
-from plantseek.nets.transformer import TransformerArchitecture, block_name
+from plantseek.families.attention.network import TransformerArchitecture, block_name
 
 KINDS = ("q", "k", "v", "o", "up", "down", "readout")
 

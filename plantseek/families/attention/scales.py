@@ -1,20 +1,11 @@
 """The residual factors of attention planting: one positive factor ``s_i`` per residual dimension of the target, chosen
 so that the planted weights look like the host's draws.
 
-Every planted entry is the target's value times a product of positive factors: a weight reading residual dimension
-``i`` is divided by ``s_i``, one writing into it multiplied by ``s_i``, and the unit factors of the planting
-(query/key ``alpha`` and ``kappa / alpha``, value ``v`` and ``1 / v``, MLP ``mu`` and ``1 / mu``, the output scales
-``lambda``) multiply their rows and divide their columns. In logarithms every planted entry is linear in the log
-factors, so one least-squares problem asks every planted entry's ``log |value|`` to equal the mean ``log |draw|`` of
-its host tensor (``log rms + E log |z| = log rms - 0.635`` for Gaussian draws). Embedding entries join with weight
-``EMBEDDING_WEIGHT`` (the embedding's columns are written whole and are no secret; they only anchor directions the
-projections leave free) and every log factor is pulled towards 0 with weight ``RIDGE`` (a unique solution).
-
-Only the ``s_i`` are kept: the unit factors are then chosen per host unit by the pair matching of
-:mod:`plantseek.planted.attention_planting` (against the entries of the host unit actually chosen). Without this step
-a high-gain attention circuit of single weights (the recall head's logit of 16 from two weights) stands out: its
-weights would be ~100 times the host's (measured: KS 1.0 on Q, K, V and O of the recall ticket with factors
-matched on the embedding).
+Every planted entry is linear in the log factors, so one ridge-regularised least-squares problem asks each planted
+entry's ``log |value|`` to equal the mean ``log |draw|`` of its host tensor (embedding entries weighted by
+``EMBEDDING_WEIGHT``, every log factor pulled to 0 with ``RIDGE``). Only the ``s_i`` are kept; the unit factors are
+chosen by the pair matching of :mod:`plantseek.families.attention.planting`. Derivation and measurements:
+``docs/design/families.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ import math
 import torch
 
 from plantseek.nets.interface import Params
-from plantseek.nets.transformer import block_name
+from plantseek.families.attention.network import block_name
 
 EMBEDDING_WEIGHT = 0.1
 RIDGE = 1e-3

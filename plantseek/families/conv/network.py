@@ -1,21 +1,12 @@
 """A convolutional host architecture: 2-D convolutions with ReLU and positively homogeneous pooling, then a linear head.
 
-Layer ``l < n_conv`` is a convolution ``layers.{l}.weight`` of shape ``(C_{l+1}, C_l, k, k)`` with bias
-``layers.{l}.bias`` ``(C_{l+1},)`` (kernel ``k``, ``stride``, zero ``padding`` of :class:`ConvLayer`), followed by
-ReLU and, where ``pool > 1``, a ``pool x pool`` pooling with stride ``pool`` (``max`` or ``avg``, one kind for the
-network). The head ``layers.{n_conv}.weight`` has shape ``(out, C, H', W')`` (the flattened last feature map of ``C``
-channels of ``H' x W'``; ``head(x) = W.flatten(1) @ x.flatten(1) + b``), so its axis 1 indexes channels like every
-other weight's. Prunable = conv kernels and the head weight; density counts these only. Both poolings are
-positively homogeneous (``pool(g x) = g pool(x)`` for ``g > 0``), which carries planted per-channel factors through
-them into the head.
-
-Units of the path metrics (:meth:`ConvArchitecture.structure`) are channels: a kernel entry ``w[o, i, y, x]``
-connects input channel ``i`` to output channel ``o``; a head entry ``w[k, c, y, x]`` connects channel ``c`` to
-output ``k``. Initialisation is the MLP host's (:func:`plantseek.nets.mlp.he_init`) with ``fan_in = C_l k^2``
-(``C H' W'`` for the head): ``W_l ~ N(0, 2 / fan_in)``, ``b_l ~ N(0, s_l^2)``, ``s_l = prod_{j<=l} sqrt(2 / fan_in_j)``.
+Layer ``l < n_conv`` is a convolution ``layers.{l}.weight`` ``(C_{l+1}, C_l, k, k)`` with bias ``layers.{l}.bias``
+(:class:`ConvLayer`: kernel, stride, zero padding, optional ``max``/``avg`` pooling), followed by ReLU; the head
+``layers.{n_conv}.weight`` has shape ``(out, C, H', W')``. Prunable: kernels and the head weight. Units of the path
+metrics are channels. Initialisation is the MLP host's with ``fan_in = C_l k^2`` (``C H' W'`` for the head).
 
 :class:`ConvArchitecture` implements the network protocol (:mod:`plantseek.nets.interface`); its stacked forward runs
-``K`` networks as one grouped convolution (``groups = K``).
+``K`` networks as one grouped convolution (``groups = K``). The full description is in ``docs/design/families.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.mlp import bias_name, weight_name
+from plantseek.nets.interface import bias_name, weight_name
 from plantseek.nets.interface import Edges, HiddenUnits, NetworkModule, Params, Structure
 
 POOLINGS = {"max": F.max_pool2d, "avg": F.avg_pool2d}

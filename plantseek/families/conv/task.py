@@ -1,4 +1,5 @@
-"""The base of convolutional tasks: image inputs, a convolutional host (:mod:`plantseek.nets.cnn`) and conv planting.
+"""The base of convolutional tasks: image inputs, a convolutional host
+(:mod:`plantseek.families.conv.network`) and conv planting.
 
 A subclass sets ``kind``, ``out_features`` and implements :meth:`ConvTask.geometry` (the host's conv layers for a
 depth and width, and the image side and channels), :meth:`ConvTask.target` (a :class:`ConvTarget` of that geometry)
@@ -14,15 +15,17 @@ from typing import Any
 
 import torch
 
-from plantseek.nets.cnn import ConvArchitecture
-from plantseek.nets.mlp import bias_name, weight_name
-from plantseek.planted.conv_planting import ConvTarget, check_conv_fits, plant_conv_target
-from plantseek.planted.planting import PlantedHost
+from plantseek.families.conv.network import ConvArchitecture
+from plantseek.nets.interface import bias_name, weight_name
+from plantseek.families.conv.planting import ConvTarget, check_conv_fits, plant_conv_target
+from plantseek.planted.matching import PlantedHost
 from plantseek.planted.task import Split, Task
 
 
 class ConvTask(Task):
     """A task whose host is a :class:`ConvArchitecture` (see the module docstring)."""
+
+    family = "conv"
 
     in_features = 1  # input channels (the CLI's "in -> out" listing)
 

@@ -1,5 +1,5 @@
-"""The base of attention tasks: one-hot token sequences, a transformer host (:mod:`plantseek.nets.transformer`) and
-attention planting (:mod:`plantseek.planted.attention_planting`).
+"""The base of attention tasks: one-hot token sequences, a transformer host
+(:mod:`plantseek.families.attention.network`) and attention planting (:mod:`plantseek.families.attention.planting`).
 
 A subclass sets ``kind``, ``out_features``, ``vocab`` and ``seq_len`` (from its options) and implements
 :meth:`AttentionTask.target` (an :class:`AttentionTarget` with at most ``depth - 2`` blocks; host blocks beyond
@@ -18,14 +18,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from plantseek.nets.transformer import TransformerArchitecture
-from plantseek.planted.attention_planting import AttentionTarget, check_attention_fits, plant_attention_target
-from plantseek.planted.planting import PlantedHost
+from plantseek.families.attention.network import TransformerArchitecture
+from plantseek.families.attention.planting import AttentionTarget, check_attention_fits, plant_attention_target
+from plantseek.planted.matching import PlantedHost
 from plantseek.planted.task import Split, Task
 
 
 class AttentionTask(Task):
     """A task whose host is a :class:`TransformerArchitecture` (see the module docstring)."""
+
+    family = "attention"
 
     vocab: int
     seq_len: int

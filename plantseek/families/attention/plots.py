@@ -1,5 +1,5 @@
 """The per-head recovery figure of attention settings, drawn from stored results alone (``metrics_json`` →
-``per_head``, written for cells on transformer hosts by :mod:`plantseek.score.attention_metrics`).
+``per_head``, written for cells on transformer hosts by :mod:`plantseek.families.attention.metrics`).
 
 ``heads``: a heat map, one row per method and one column per density, of the mean recall of the ticket's heads
 (each head's recall = the share of its query, key, value and output ticket weights kept; mean over the ticket's

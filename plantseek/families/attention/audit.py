@@ -1,4 +1,4 @@
-"""Leak audit of a planted attention instance (:mod:`plantseek.planted.attention_planting`), per projection.
+"""Leak audit of a planted attention instance (:mod:`plantseek.families.attention.planting`), per projection.
 
 For every weight of every host block (``q``, ``k``, ``v``, ``o``, ``up``, ``down``) and the read-out: the ticket's
 weight count, the two-sample Kolmogorov-Smirnov statistic between |planted| and |other| weights (None without
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from scipy.stats import ks_2samp
 
-from plantseek.nets.transformer import block_name
+from plantseek.families.attention.network import block_name
 
 
 def _entry(instance, name: str, block: int | None, projection: str) -> dict:

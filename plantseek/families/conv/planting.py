@@ -1,33 +1,14 @@
-"""Planting a sparse convolutional target into a convolutional host (:mod:`plantseek.nets.cnn`), in float64.
+"""Planting a sparse convolutional target into a convolutional host (:mod:`plantseek.families.conv.network`), in
+float64.
 
-A :class:`ConvTarget` is a small network of the host's own geometry (same kernels, strides, paddings, poolings and
-image size; fewer channels per layer): its nonzero kernel and head entries are the ticket. Planting runs layer by
-layer from the input with the matching of :func:`plantseek.planted.planting.plant_layer`, the MLP's: a target
-output channel is a "neuron" whose parameters are its kernel entries on the already matched input channels (each
-divided by the factor ``s`` of the host channel its input channel went to) and its bias; it goes to the unused host
-channel whose corresponding entries match it best up to a positive factor ``lam`` (least squares, over all host
-channels at once, exact ties broken at random), only those entries are overwritten with ``lam`` times the target's,
-and ``lam`` becomes the host channel's factor. A kernel entry ``(i, y, x)`` of input channel ``i`` is the column
-``pi(i) k^2 + y k + x`` of the host's kernel seen as a matrix (output channels x ``C k^2``). ReLU, zero padding and
-both poolings are positively homogeneous, so a host channel computes ``lam`` times its target channel at every
-position, through pooling and into the flattened head (whose columns per channel are the ``H' x W'`` positions):
-the masked host computes ``scale * target(x)`` with one factor per output (outputs keep their order).
-
-**Factors** (``ConvTarget.factors``, a registered rule of :data:`FACTOR_RULES`): ``"least-squares"`` (the default,
-the MLP's) fits ``lam`` to each candidate host channel's own entries. A hand-made target whose channels have equal
-entries (the bars detectors: five kernel entries of 1) cannot be hidden that way: one least-squares ``lam`` over a
-few Gaussian entries is their projection on a fixed direction, far smaller than a typical entry, and every entry of
-the channel gets it (the default bars host: weight KS 0.60, 0.35, 0.33 per layer, mean of 12 seeds).
-``"host-quantiles"`` draws the magnitudes instead: the ``n`` target channels of a layer get stratified quantiles of
-the host layer's own ``|w|`` (channel ``j`` the quantile ``(k_j + U_j) / n``, ``k`` a random permutation of
-``0 .. n-1``, ``U_j`` uniform), and ``lam`` gives the channel's planted entries that root mean square (so equal
-entries are exactly that draw); the channel goes to the unused host channel closest to ``lam`` times the target's
-entries. Each planted entry is then marginally a draw of the host layer's ``|w|``; the strata keep a layer's few
-draws spread over the whole distribution. The function is unchanged (``lam > 0``), only the factors differ.
-
-A target channel with a zero bias keeps its host bias and the ticket prunes it (route (b) of the MLP planting, the
-ticket's bias mask ``layers.{l}.bias``); the hand-made conv tasks give every ticket channel a nonzero bias, so no
-host bias is touched that would not also be drawn from the initialisation's spread.
+A :class:`ConvTarget` is a small network of the host's own geometry (fewer channels per layer) whose nonzero kernel
+and head entries are the ticket. Planting runs layer by layer with the matching of
+:func:`plantseek.planted.matching.plant_layer`: a target output channel (its kernel entries on the matched input
+channels, and its bias) goes to the unused host channel that matches it best up to a positive factor, which
+positively homogeneous ReLU and pooling carry into the head, so the masked host computes ``scale * target(x)``.
+Factors follow a rule of :data:`FACTOR_RULES` (``"least-squares"``, or ``"host-quantiles"``: magnitudes drawn from
+the host layer's ``|w|``). Zero target biases are pruned by the ticket (route (b)).
+Details: ``docs/design/families.md``.
 """
 
 from __future__ import annotations
@@ -40,10 +21,10 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.nets.cnn import ConvArchitecture
-from plantseek.nets.mlp import bias_name, weight_name
+from plantseek.families.conv.network import ConvArchitecture
+from plantseek.nets.interface import bias_name, weight_name
 from plantseek.nets.interface import Params
-from plantseek.planted.planting import PlantedHost, plant_layer, ticket_matrix
+from plantseek.planted.matching import PlantedHost, plant_layer, ticket_matrix
 
 
 def host_quantile_magnitudes(host_weight: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:

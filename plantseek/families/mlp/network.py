@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from plantseek.core.types import Mask
-from plantseek.nets.interface import HiddenUnits, Structure, chain_structure
+from plantseek.nets.interface import HiddenUnits, Structure, bias_name, chain_structure, weight_name
 
 Product = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -131,14 +131,6 @@ class Architecture:
             if activations is not None:
                 activations.append(x)
         return x
-
-
-def weight_name(layer: int) -> str:
-    return f"layers.{layer}.weight"
-
-
-def bias_name(layer: int) -> str:
-    return f"layers.{layer}.bias"
 
 
 class MLP(nn.Module):

@@ -1,41 +1,13 @@
-"""Planting a sparse attention target into a transformer host (:mod:`plantseek.nets.transformer`), in float64.
+"""Planting a sparse attention target into a transformer host (:mod:`plantseek.families.attention.network`), in
+float64.
 
-An :class:`AttentionTarget` is a small transformer (its own model width, heads, head width, MLP width and blocks; the
-host's vocabulary, sequence length and outputs) whose nonzero projection, MLP and read-out weights are the ticket.
-Softmax is not positively homogeneous, so attention logits cannot carry free factors; everything else can. The
-planting keeps the following invariant: **host residual dimension** ``r_i`` **equals** ``s_i`` **times target
-residual dimension** ``i`` **at every position, in every block** (``s_i > 0``), and every head's logits equal the
-target's exactly. Steps (matching = the least-squares positive factor of :mod:`plantseek.planted.planting`, over all
-free host units at once, exact ties broken at random from the planting generator):
-
-1. *Residual dimensions* (the embedding): the factors ``s_i`` are chosen so that the planted weights look like the
-   host's draws (:mod:`plantseek.planted.attention_scales`: least squares in log space); target dimension ``i`` goes
-   to a host dimension ``r_i`` drawn at random without replacement. The whole host embedding column becomes ``s_i``
-   times the target's (the embeddings are not prunable, so its zeros are written too: the audit reports them).
-   Everything later written into ``r_i`` (the attention output, the MLP) is written with the same ``s_i``.
-2. *Heads*: target head ``g`` of block ``b`` goes to a host head of block ``b`` drawn at random without replacement.
-3. *Query/key dimensions* (:func:`plant_pairs` with ``kappa = sqrt(d_host / d_target)``): target dimension ``j`` of
-   the head goes to a free host dimension ``c`` of its head with factors ``alpha_j`` on the query row and
-   ``kappa / alpha_j`` on the key row (entries divided by the ``s`` of their residual inputs). Then
-   ``q_host . k_host / sqrt(d_host) = sum_j alpha_j (kappa / alpha_j) q_j k_j / sqrt(d_host) = q . k / sqrt(d_target)``:
-   the logits, hence the attention pattern, are the target's exactly.
-4. *Value/output dimensions* (:func:`plant_pairs` with ``kappa = 1``): value dimension ``j`` goes to a free host value
-   dimension of the head with factor ``v_j`` on the value row; the output projection's column gets ``1 / v_j``
-   times ``s_i O[i, j]`` (so the head writes ``s_i`` times the target's contribution into ``r_i``).
-5. *MLP units* (:func:`plant_pairs`, ``kappa = 1``): hidden unit ``m`` goes to a free host unit with factor ``mu_m``
-   on its up row and its bias (``relu`` is positively homogeneous); the down column gets ``s_i D[i, m] / mu_m``;
-   the down bias of ``r_i`` becomes ``s_i`` times the target's where that is nonzero. Zero target biases keep the
-   host's draw and the ticket prunes them (route (b) of the MLP planting): the ticket's bias mask is False there.
-6. *Read-out*: :func:`plant_layer` with outputs in order; its factors are the instance's output scales.
-
-:func:`plant_pairs` chooses, per target unit (in random order), the free host unit whose two parameter vectors are
-best matched by a pair of factors with the fixed product ``kappa``: the least-squares factors ``rho_a``, ``rho_b``
-of the two sides (:func:`plantseek.planted.planting._best_factors`) are balanced as ``alpha = sqrt(kappa rho_a /
-rho_b)`` (both sides then sit at the same relative distance ``sqrt(kappa / (rho_a rho_b))`` from their own fits), and
-the cost is ``log^2(rho_a rho_b / kappa)`` plus both fits' relative residuals. A side without entries is free.
-
-Host blocks beyond the target's are left as drawn; the ticket keeps none of their weights and prunes their MLP biases.
-The masked host (weights and biases masked by the ticket) computes ``scales * target(x)``.
+An :class:`AttentionTarget` is a small transformer on the host's vocabulary, sequence length and outputs whose
+nonzero projection, MLP and read-out weights are the ticket. Invariant: host residual dimension ``r_i`` equals
+``s_i`` times target residual dimension ``i`` everywhere, and every head's logits equal the target's exactly (softmax
+carries no free factor). Residual dimensions, heads, query/key pairs (:func:`plant_pairs` with ``kappa =
+sqrt(d_host / d_target)``), value/output pairs, MLP units and the read-out
+(:func:`plantseek.planted.matching.plant_layer`) are placed in turn; the masked host computes
+``scales * target(x)``. The steps and the pair matching are derived in ``docs/design/families.md``.
 """
 
 from __future__ import annotations
@@ -48,9 +20,9 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.nets.interface import Params
-from plantseek.nets.transformer import TransformerArchitecture, block_name
-from plantseek.planted.attention_scales import residual_factors
-from plantseek.planted.planting import PlantedHost, _best_factors, plant_layer
+from plantseek.families.attention.network import TransformerArchitecture, block_name
+from plantseek.families.attention.scales import residual_factors
+from plantseek.planted.matching import PlantedHost, best_factors, plant_layer
 
 
 @dataclass
@@ -204,7 +176,7 @@ def _fit(side: _Side, j: int) -> tuple[torch.Tensor, torch.Tensor] | None:
     P = side.host[:, side.cols[support]]
     if with_bias:
         P = torch.cat([P, side.host_bias[:, None]], dim=1)
-    rho, err = _best_factors(P, u)
+    rho, err = best_factors(P, u)
     return rho, err / (P * P).sum(1).clamp_min(1e-300)
 
 
@@ -256,7 +228,7 @@ def _ticket(T: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, shape) -> t
 
 def _plant_residual(target: AttentionTarget, arch: TransformerArchitecture, state: Params,
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 1: the residual factors ``s`` (:func:`plantseek.planted.attention_scales.residual_factors`) and random
+    """Step 1: the residual factors ``s`` (:func:`plantseek.families.attention.scales.residual_factors`) and random
     host dimensions ``r`` for the target's live residual dimensions; the host's embedding columns ``r_i`` become
     ``s_i`` times the target's (zeros included)."""
     live = live_dims(target)
