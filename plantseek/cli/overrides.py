@@ -31,7 +31,7 @@ def option_fields(cls: type) -> Iterator[tuple[type, dataclasses.Field]]:
     for f in dataclasses.fields(cls):
         nested = f.metadata.get("nested")
         if nested:
-            inner = type(f.default) if f.default is not dataclasses.MISSING else f.default_factory()
+            inner = type(f.default if f.default is not dataclasses.MISSING else f.default_factory())
             yield from ((c, g) for c, g in option_fields(inner) if nested is True or g.name in nested)
         elif "help" in f.metadata:
             yield cls, f

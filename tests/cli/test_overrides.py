@@ -91,8 +91,10 @@ def test_a_field_with_help_is_an_option_and_a_field_without_is_not():
     @dataclass(frozen=True)
     class Grown(Toy):
         seed_count: int = field(default=1, metadata={"help": "added with help: a new option", "range": (1, 9)})
+        third: Inner = field(default_factory=Inner, metadata={"nested": ("rate",)})  # --rate again: no new option
 
-    assert [a.option_strings[0] for a in toy_parser(Grown)._actions[1:]][-1] == "--seed-count"
+    assert [a.option_strings[0] for a in toy_parser(Grown)._actions[1:]] == [
+        "--size", "--names", "--level", "--rate", "--kind", "--seed-count"]
     assert toy_parser(Grown).parse_args(["--seed-count", "3"]).seed_count == 3
 
 
