@@ -2,8 +2,10 @@
 
 A command module defines ``HELP`` (one line), ``add_arguments(parser)``, ``check(args)`` and ``run(args) -> int``.
 :func:`validate` parses and checks the arguments (every option, before any work: ``plantseek.cli.arguments``);
-only then does ``run`` start. Every :class:`plantseek.core.errors.PlantseekError` becomes one line
-``plantseek: error: ...`` and exit code 2, and so does a failed read or write (``OSError``: path and reason).
+only then does ``run`` start. Options that override a configuration (``evaluate --epochs``, ...) are generated
+from its dataclass's fields (``plantseek.cli.overrides``). Every :class:`plantseek.core.errors.PlantseekError`
+becomes one line ``plantseek: error: ...`` and exit code 2, and so does a failed read or write (``OSError``: path
+and reason).
 """
 
 from __future__ import annotations

@@ -16,32 +16,14 @@ HELP = "run pruners on planted tasks (a named suite, optionally narrowed), store
 
 def add_arguments(p) -> None:
     from plantseek.core import limits
+    from plantseek.records.cells import CellConfig
+    from plantseek.run.suites import Suite
 
     from . import arguments as a
+    from .overrides import add_options
 
     p.add_argument("--suite", default="default", help="named grid (see `list`; default: default)")
-    p.add_argument("--tasks", type=a.names, help="comma-separated task names (overrides the suite's)")
-    p.add_argument("--pruners", type=a.names,
-                   help="comma-separated registered names and/or path/to/file.py:ClassName")
-    p.add_argument("--densities", type=a.densities, help="comma-separated densities in (0, 1] or 'ticket'")
-    p.add_argument("--seeds", type=a.seeds,
-                   help=f"comma-separated seeds in 0..2**31-1, or ranges like 0-24 (at most {limits.MAX_SEEDS})")
-    p.add_argument("--depth", type=a.integer(1, limits.MAX_DEPTH),
-                   help=f"host depth (layers incl. input and output; at most {limits.MAX_DEPTH})")
-    p.add_argument("--width", type=a.integer(1, limits.MAX_WIDTH),
-                   help="host hidden width (width**2 * depth * 8 bytes must fit 1/16 of the available memory)")
-    p.add_argument("--noise", type=a.number(0, math.inf),
-                   help="task noise level (default: the task's, 0.01; a label-flip probability is at most 1)")
-    p.add_argument("--epochs", type=a.integer(0, limits.MAX_EPOCHS), help="weak-training epochs (default 10)")
-    p.add_argument("--n-samples", type=a.integer(10, limits.MAX_N_SAMPLES),
-                   help="samples per instance (train + test; default 10000)")
-    p.add_argument("--protocol", choices=("calibrated", "paper"), default=None,
-                   help="where weak training starts: paper = the masked initial network as is (the paper's protocol; "
-                        "default of the paper-* suites), calibrated = a fitted readout and balanced units (default "
-                        "of the default suite); see plantseek.train.training_protocols")
-    p.add_argument("--adam-kernel", choices=("fused", "single-tensor"), default=None,
-                   help="Adam implementation for weak training and pruners' training (default fused; "
-                        "single-tensor is torch.optim.Adam's default, as in the paper's code)")
+    add_options(p, Suite)  # --tasks ... --protocol: the overridable fields of the suite (plantseek.cli.overrides)
     p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
     p.add_argument("--max-batch", type=a.integer(1, 1 << 20), default=None,
@@ -67,8 +49,7 @@ def add_arguments(p) -> None:
                    help="what to print at the end: summary = per task setting, methods x densities, weak metric and "
                         "recall (confidence intervals where n >= 2; default); full = every cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--instances", choices=("public", "hidden"), default="public",
-                   help="public (planted from the seed) or hidden (from the leaderboard key; see keygen)")
+    add_options(p, CellConfig)  # --instances
 
 
 def build_suite(args):
@@ -83,21 +64,11 @@ def build_suite(args):
 
 
 def _narrowed(suite, args, tasks: bool = True):
-    changes = dict(tasks=args.tasks if tasks else None, pruners=args.pruners, densities=args.densities,
-                   seeds=args.seeds, depth=args.depth, width=args.width, n_samples=args.n_samples)
-    if args.noise is not None:
-        changes["task_options"] = {**suite.task_options, "noise": args.noise}
-    if args.protocol is not None:
-        changes["training_protocol"] = args.protocol
-    train, budget = suite.train, suite.budget
-    if args.epochs is not None:
-        train = train.replace(epochs=args.epochs)
-    if args.adam_kernel is not None:
-        train, budget = train.replace(adam_kernel=args.adam_kernel), budget.replace(adam_kernel=args.adam_kernel)
-    if train != suite.train:
-        changes["train"] = train
-    if budget != suite.budget:
-        changes["budget"] = budget
+    from .overrides import overrides
+
+    changes = overrides(suite, args)
+    if not tasks:
+        changes.pop("tasks", None)
     return suite.with_overrides(**changes)
 
 

@@ -52,7 +52,9 @@ class CellConfig:
     n_samples: int = 10_000
     ablation: str = ""  # "" or a sanity ablation of the pruner's mask: "shuffled" or "reinit" (plantseek.run.ablations)
     training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts: "calibrated" or "paper"
-    instances: str = "public"  # "public" (planted from the seed) or "hidden" (from a secret key, see below)
+    instances: str = field(default="public", metadata={  # hidden: planted from a secret key, see below
+        "help": "public (planted from the seed) or hidden (from the leaderboard key; see keygen)",
+        "choices": INSTANCE_KINDS})
     key_fingerprint: str = ""  # a hidden instance's key fingerprint (plantseek.planted.secrets), never the key
     #: The name a submitted pruner declares (its ``name`` attribute), shown and stored instead of its file reference
     #: ``pruner``. Not part of ``cell_id``: the name comes from the file, whose code ``pruner_code`` already hashes.

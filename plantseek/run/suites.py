@@ -8,14 +8,14 @@ so this module imports no pruner, and a newly registered, tagged pruner joins it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_CELLS, MAX_DEPTH, MAX_N_SAMPLES, MAX_SEED, MAX_SEEDS, MAX_WIDTH
-from plantseek.nets.masks import validate_density
 from plantseek.core.registry import Registry
-from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
+from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TRAINING_PROTOCOLS, TrainConfig
 
 SUITES: Registry["Suite | CompositeSuite"] = Registry("suite")
 
@@ -24,6 +24,9 @@ PAPER_TASKS = ("circle", "relu", "helix")
 
 def canonical_density(text: Any) -> str:
     """``"ticket"`` or a validated density written canonically (``0.010`` -> ``"0.01"``)."""
+    from plantseek.nets.masks import validate_density  # torch: imported when used, so that the CLI's options
+    # (generated from Suite's fields, plantseek.cli.overrides) leave the torch-free commands torch-free
+
     if isinstance(text, str) and text.strip().lower() == "ticket":
         return "ticket"
     try:
@@ -75,19 +78,36 @@ class TaskSetting:
 
 @dataclass(frozen=True)
 class Suite:
+    """A grid. A field with ``help`` metadata is a command-line override of ``evaluate`` (``plantseek.cli.overrides``);
+    ``train`` takes the training options, ``budget`` only the Adam kernel."""
+
     name: str
     description: str
-    tasks: tuple[str, ...]
-    pruners: tuple[str, ...] | PrunerSelector  # names, or the registered pruners a selector picks
-    densities: tuple[str, ...]
-    seeds: tuple[int, ...]
-    depth: int = 5
-    width: int = 100
-    task_options: dict[str, Any] = field(default_factory=dict)  # applied to every task (e.g. noise)
-    n_samples: int = 10_000
-    train: TrainConfig = TrainConfig()
-    budget: TrainConfig = TrainConfig()
-    training_protocol: str = DEFAULT_TRAINING_PROTOCOL  # where weak training starts (train.training_protocols)
+    tasks: tuple[str, ...] = field(metadata={
+        "help": "comma-separated task names (overrides the suite's)", "parse": "names"})
+    pruners: tuple[str, ...] | PrunerSelector = field(metadata={  # names, or the registered pruners a selector picks
+        "help": "comma-separated registered names and/or path/to/file.py:ClassName", "parse": "names"})
+    densities: tuple[str, ...] = field(metadata={
+        "help": "comma-separated densities in (0, 1] or 'ticket'", "parse": "densities"})
+    seeds: tuple[int, ...] = field(metadata={
+        "help": f"comma-separated seeds in 0..2**31-1, or ranges like 0-24 (at most {MAX_SEEDS})", "parse": "seeds"})
+    depth: int = field(default=5, metadata={
+        "help": f"host depth (layers incl. input and output; at most {MAX_DEPTH})", "range": (1, MAX_DEPTH)})
+    width: int = field(default=100, metadata={
+        "help": "host hidden width (width**2 * depth * 8 bytes must fit 1/16 of the available memory)",
+        "range": (1, MAX_WIDTH)})
+    task_options: dict[str, Any] = field(default_factory=dict, metadata={  # applied to every task
+        "flag": "--noise", "key": "noise", "range": (0.0, math.inf),
+        "help": "task noise level (default: the task's, 0.01; a label-flip probability is at most 1)"})
+    n_samples: int = field(default=10_000, metadata={
+        "help": "samples per instance (train + test; default 10000)", "range": (10, MAX_N_SAMPLES)})
+    train: TrainConfig = field(default=TrainConfig(), metadata={"nested": True})
+    budget: TrainConfig = field(default=TrainConfig(), metadata={"nested": ("adam_kernel",)})
+    training_protocol: str = field(default=DEFAULT_TRAINING_PROTOCOL, metadata={
+        "flag": "--protocol", "choices": TRAINING_PROTOCOLS,
+        "help": "where weak training starts: paper = the masked initial network as is (the paper's protocol; default "
+                "of the paper-* suites), calibrated = a fitted readout and balanced units (default of the default "
+                "suite); see plantseek.train.training_protocols"})
     task_settings: dict[str, TaskSetting] = field(default_factory=dict)  # per-task departures (by task name)
 
     def setting(self, task: str) -> dict[str, Any]:

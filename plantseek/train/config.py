@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_EPOCHS
@@ -21,14 +21,17 @@ PROTOCOL_PRUNES_BIASES = {"calibrated": False, "paper": True}
 class TrainConfig:
     """A training allowance: also the ``budget`` handed to pruners that train."""
 
-    epochs: int = 10
+    epochs: int = field(default=10, metadata={
+        "help": "weak-training epochs (default: the suite's; 10)", "range": (0, MAX_EPOCHS)})
     batch_size: int = 32
     lr: float = 1e-3
     optimizer: str = "adam"  # "adam" or "sgd"
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
     schedule: str = "constant"  # "constant" or "cosine" (per epoch)
-    adam_kernel: str = "fused"  # adam only: "fused" or "single-tensor" (see the module docstring)
+    adam_kernel: str = field(default="fused", metadata={  # adam only
+        "help": "Adam implementation for weak training and pruners' training (default fused; single-tensor is "
+                "torch.optim.Adam's default, as in the paper's code)", "choices": ADAM_KERNELS})
     #: Pruning scope, read by pruners from their ``budget`` (meaningless in a weak-training configuration): True =
     #: the biases are prunable parameters, scored and ranked together with the weights; a mask then carries every
     #: bias entry and ``density`` counts weights and biases (``plantseek.nets.masks.prunable_parameter_shapes``).
