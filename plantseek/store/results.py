@@ -1,35 +1,11 @@
 """The results store: one SQLite file, one row per cell, that never loses work.
 
-A store is an embedded SQLite database (default ``results/plantseek.db``, see :mod:`plantseek.core.paths`) with a
-``cells`` table keyed by :attr:`CellConfig.cell_id` and a ``meta`` table carrying the format marker
-(``format = plantseek-results``, ``schema_version``; also ``PRAGMA application_id``). The format (columns, schema
-versions, creating a store) is :mod:`plantseek.store.schema`; the DataFrame view is :mod:`plantseek.store.frame`.
-
-Guarantees:
-
-- **Crash safety.** Every :meth:`ResultStore.put` is one short transaction (WAL journal, ``synchronous=FULL``):
-  a process killed at any moment (``kill -9``) loses at most the cell it was writing, never leaves a partial row,
-  and the next open recovers the journal.
-- **Concurrent writers.** Any number of processes may write one store at once: each write takes the write lock
-  (``BEGIN IMMEDIATE``), waits up to 30 s for it (busy timeout) and is retried on "database is locked" for up to
-  two minutes more. Every cell is recorded once.
-- **A success is final.** A failed result never replaces a successful one; a success replaces a failure; a later
-  failure replaces an earlier failure (its error is the newest). ``attempts`` counts every ``put`` of the cell.
-  A row with status ``ok`` cannot carry an error (the table enforces it).
-- **Never overwritten.** A new store is built in a temporary file and linked into place atomically, so the path
-  holds either nothing or a complete store. A file that is not a plantseek store (a text file, another
-  application's SQLite database, an empty, truncated or corrupt file) raises :class:`StoreError` and is left
-  untouched.
-
-- **Old stores stay readable.** A store of schema version 1, 2 or 3 is read as the current version (see
-  :mod:`plantseek.store.legacy`) without being modified; the first :meth:`ResultStore.put` into it upgrades it in
-  place, in one transaction.
-- **Tamper evidence.** Every row written carries a digest (:mod:`plantseek.store.integrity`); reading checks it
-  and refuses, with one line naming the cell, rows whose digest does not match or whose values are malformed.
-- **Read-only reports.** ``ResultStore(path, readonly=True)`` (what :func:`load_results` uses) never writes the
-  file and works in a folder that cannot be written (:mod:`plantseek.store.connect`).
-
-Floats that are NaN are stored as NULL (SQLite has no NaN) and read back as NaN.
+:class:`ResultStore` holds a ``cells`` table keyed by :attr:`CellConfig.cell_id` and a ``meta`` table with the
+format marker; the columns and schema versions are :mod:`plantseek.store.schema`, the DataFrame view
+:mod:`plantseek.store.frame`. Guarantees (each tested): crash safety (one short WAL transaction per put), any number
+of concurrent writers, a success is final, a store is never overwritten by a non-store, old schema versions stay
+readable and upgrade on the first write, every row carries a digest (:mod:`plantseek.store.integrity`), and
+read-only opening never writes. NaN floats are stored as NULL. The guarantees in full: ``docs/design/store.md``.
 """
 
 from __future__ import annotations
