@@ -32,6 +32,8 @@ def load(store: str | None, verify: bool = False):
         refused += more
     for r in refused:
         print(f"plantseek: {r.line()}", file=sys.stderr)
+    for problem in checked.problems:  # the store as a whole (a deleted cell, a broken seal): plantseek.store.ledger
+        print(f"plantseek: refused store {path}: {problem}", file=sys.stderr)
     df.attrs["refused"] = len(refused)
     if df is None or len(df) == 0:
         left = f" after refusing {len(refused)}" if refused else ""
