@@ -40,6 +40,7 @@ def check(args) -> None:
     from plantseek.repro.scales import SCALES
 
     from .arguments import input_file, jobs_fit, output_file
+    from .outputs import checked_output_file
 
     SCALES.get(args.scale)
     store = args.store or paths.default_store_path()
@@ -51,7 +52,7 @@ def check(args) -> None:
         input_file("--store", store)
     else:
         output_file("--store", store)
-    output_file("--out", args.out or default_report())
+    checked_output_file("--out", args.out or default_report())
     jobs_fit(args.jobs)
 
 
