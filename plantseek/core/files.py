@@ -71,8 +71,8 @@ def _facts(folder: Path) -> dict:
         exists = True
     except FileNotFoundError:
         names, exists = [], False
-    except NotADirectoryError:
-        names, exists = [""], True
+    except NotADirectoryError:  # a file: the caller's own checks name it
+        names, exists = [], False
     return {"resolved": resolved, "exists": exists, "empty": not names, "marked": MARKER in names,
             "home": os.path.expanduser("~")}
 
