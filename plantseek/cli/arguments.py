@@ -224,3 +224,25 @@ def os_error_line(exc: OSError) -> str:
     where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
     reason = exc.strerror or str(exc) or type(exc).__name__
     return f"{where}: {reason}" if where else reason
+
+
+def limit(lo: float, hi: float, *, off: bool = False) -> Callable[[str], float]:
+    """An argparse type for a limit: a finite number in [lo, hi] (``lo`` > 0: nothing tiny, negative, NaN or
+    infinite turns the limit off); with ``off``, also exactly ``0``, which asks for no limit."""
+    inner = number(lo, hi)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if off and value == 0 and math.copysign(1.0, value) > 0:
+            return 0.0
+        try:
+            return inner(text)
+        except argparse.ArgumentTypeError:
+            either = "0 (no limit) or " if off else ""
+            raise argparse.ArgumentTypeError(f"must be {either}a finite number >= {lo:g} and <= {hi:g}, got "
+                                             f"{_short(text)}") from None
+
+    return _named(parse, "limit")

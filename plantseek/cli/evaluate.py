@@ -37,9 +37,10 @@ def add_arguments(p) -> None:
                    help="with --executor dask: the address of a running Dask scheduler (tcp://host:8786) instead of "
                         "a local cluster; only this process writes the store")
     p.add_argument("--device", default=None, help="cpu or cuda for training (default: cuda when available)")
-    p.add_argument("--timeout", type=a.number(0, limits.MAX_TIMEOUT, above=True), default=None,
+    p.add_argument("--timeout", type=a.limit(limits.MIN_TIMEOUT, limits.MAX_TIMEOUT), default=None,
                    help="seconds a single prune call may take (default 1800)")
-    p.add_argument("--memory-limit", type=a.number(0, limits.MAX_MEMORY_LIMIT_GB), default=None,
+    p.add_argument("--memory-limit", type=a.limit(limits.MIN_MEMORY_LIMIT_GB, limits.MAX_MEMORY_LIMIT_GB, off=True),
+                   default=None,
                    help="GB of address space a prune worker may use (default 4; 0: no limit)")
     p.add_argument("--store", type=a.path, default=None,
                    help="results store (SQLite file; default results/plantseek.db)")

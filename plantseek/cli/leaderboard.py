@@ -32,6 +32,8 @@ def load(store: str | None, verify: bool = False):
         refused += more
     for r in refused:
         print(f"plantseek: {r.line()}", file=sys.stderr)
+    for problem in checked.problems:  # the store as a whole (a deleted cell, a broken seal): plantseek.store.ledger
+        print(f"plantseek: refused store {path}: {problem}", file=sys.stderr)
     df.attrs["refused"] = len(refused)
     if df is None or len(df) == 0:
         left = f" after refusing {len(refused)}" if refused else ""
@@ -63,18 +65,20 @@ def check_store(store: str | None) -> None:
 
 
 def check(args) -> None:
-    from .arguments import output_folder
+    from .outputs import checked_output_folder
 
     check_store(args.store)
-    output_folder("--out", args.out or paths.leaderboard_dir())
+    checked_output_folder("--out", args.out or paths.leaderboard_dir(), default=args.out is None)
 
 
 def run(args) -> int:
     from plantseek.report.leaderboard import write_leaderboard
 
     df = load(args.store, verify=args.verify)
+    from .outputs import claim
+
     out = args.out or paths.leaderboard_dir()
-    files = write_leaderboard(df, out, with_plots=not args.no_plots)
+    files = write_leaderboard(df, claim(out), with_plots=not args.no_plots)
     n_plots = sum(1 for f in files if f.parent.name == "plots")
     ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)
     print(f"leaderboard: {len(df)} cells ({ok} ok, {len(df) - ok} failed) -> {Path(out) / 'index.html'}, "

@@ -20,11 +20,11 @@ def add_arguments(p) -> None:
 
 
 def check(args) -> None:
-    from .arguments import output_folder
     from .leaderboard import check_store
+    from .outputs import checked_output_folder
 
     check_store(args.store)
-    output_folder("--out", args.out or paths.plots_dir())
+    checked_output_folder("--out", args.out or paths.plots_dir(), default=args.out is None)
 
 
 def write_cd_plots(df, out, tasks=None, pruners=None, fmt="png") -> list:
@@ -43,8 +43,10 @@ def run(args) -> int:
 
     from .leaderboard import load
 
+    from .outputs import claim
+
     df = load(args.store)
-    out = args.out or paths.plots_dir()
+    out = claim(args.out or paths.plots_dir())
     files = write_plots(df, out, tasks=args.tasks, pruners=args.pruners, fmt=args.format)
     files += write_cd_plots(df, out, tasks=args.tasks, pruners=args.pruners, fmt=args.format)
     for f in files:

@@ -40,6 +40,7 @@ def check(args) -> None:
     from plantseek.repro.scales import SCALES
 
     from .arguments import input_file, jobs_fit, output_file
+    from .outputs import checked_output_file
 
     SCALES.get(args.scale)
     store = args.store or paths.default_store_path()
@@ -51,18 +52,24 @@ def check(args) -> None:
         input_file("--store", store)
     else:
         output_file("--store", store)
-    output_file("--out", args.out or default_report())
+    checked_output_file("--out", args.out or default_report())
     jobs_fit(args.jobs)
 
 
 def command_line(args) -> str:
     """The command that re-creates the report (options at their defaults left out)."""
-    parts = ["python -m plantseek reproduce", f"--scale {args.scale}"]
+    parts = ["python -m plantseek reproduce", f"--scale {shown(args.scale)}"]
     if args.store:
-        parts.append(f"--store {args.store}")
+        parts.append(f"--store {shown(args.store)}")
     if args.out:
-        parts.append(f"--out {args.out}")
+        parts.append(f"--out {shown(args.out)}")
     return " ".join(parts)
+
+
+def shown(text: object) -> str:
+    """``text`` as it can be written into a UTF-8 report: bytes of a file name that are not UTF-8 (kept by
+    Python as lone surrogates) as ``\\xNN``."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _run_grids(scale, store, args) -> None:
@@ -112,7 +119,7 @@ def run(args) -> int:
     judged = judge(grid_views(frame, by_grid), grids=list(by_grid))
     out = Path(args.out or default_report())
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, render(scale, judged, coverage(frame, scale, by_grid), store=str(store_path),
+    atomic_write_text(out, render(scale, judged, coverage(frame, scale, by_grid), store=shown(store_path),
                                   command=command_line(args)))
     tally = ", ".join(f"{v} {sum(j.verdict == v for j in judged)}" for v in dict.fromkeys(j.verdict for j in judged))
     print(f"reproduction report: {len(judged)} findings ({tally}) -> {out}")

@@ -28,7 +28,8 @@ def check(args) -> None:
     from plantseek.core.errors import ConfigError
     from plantseek.run.suites import SUITES
 
-    from .arguments import checked_path, input_file, jobs_fit, output_file, output_folder
+    from .arguments import checked_path, input_file, jobs_fit, output_file
+    from .outputs import checked_output_folder
 
     file_part = args.pruner.partition(":")[0]
     if not (".py" in args.pruner or "/" in args.pruner) or not file_part.strip():
@@ -43,7 +44,7 @@ def check(args) -> None:
     if not args.check_only:
         output_file("--store", args.store or paths.leaderboard_store())
         if not args.no_leaderboard:
-            output_folder("--out", args.out or paths.leaderboard_dir())
+            checked_output_folder("--out", args.out or paths.leaderboard_dir(), default=args.out is None)
 
 
 def run(args) -> int:
@@ -76,8 +77,10 @@ def run(args) -> int:
     if not args.no_leaderboard:
         from plantseek.report.leaderboard import write_leaderboard
 
+        from .outputs import claim
+
         out = args.out or paths.leaderboard_dir()
-        write_leaderboard(load_results(store_path), out)
+        write_leaderboard(load_results(store_path), claim(out))
         print(f"leaderboard updated: {out}/index.html, {out}/README.md", file=sys.stderr)
     print(f"{name}: {len(results) - len(failed)} cells scored, {len(failed)} failed")
     return 1 if failed else 0

@@ -31,10 +31,42 @@ def run(args) -> int:
     path = Path(args.store or paths.default_store_path())
     if not path.exists():
         raise StoreError(f"no results store at {path} (pass --store PATH)")
-    result = verify_store(path)
+    print(f"verify: checking digests and ledger of {path}", file=sys.stderr)
+    with _Progress() as bar:
+        result = verify_store(path, progress=bar.update, on_total=bar.start)
     for refusal in result.refused:
         print(refusal.line())
+    for problem in result.problems:
+        print(f"refused store {path}: {problem}")
     unverified = f", {result.unverified} without a digest (unverified)" if result.unverified else ""
-    print(f"verify: {result.checked} ok cell(s) recomputed, {len(result.refused)} refused{unverified}: {path}",
-          file=sys.stderr)
-    return 1 if result.refused else 0
+    unchained = (f", {result.unchained} written before the store had a ledger (checked by their digests alone)"
+                 if result.unchained else "")
+    problems = f", {len(result.problems)} problem(s) with the store as a whole" if result.problems else ""
+    print(f"verify: {result.checked} ok cell(s) recomputed, {len(result.refused)} refused{problems}{unverified}"
+          f"{unchained}: {path}", file=sys.stderr)
+    return 1 if result.refused or result.problems else 0
+
+
+class _Progress:
+    """A progress bar on stderr over the recomputed cells (tqdm; a plain line every few seconds when stderr is
+    not a terminal, so that a log shows it too)."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, unit="cell", desc="verify: recomputing", file=sys.stderr,
+                         mininterval=0.5 if sys.stderr.isatty() else 10.0, dynamic_ncols=True)
+
+    def update(self, k: int) -> None:
+        if self._bar is not None:
+            self._bar.update(k)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -16,6 +16,11 @@ Torch-free, so that the command line checks its arguments before importing torch
 - ``MAX_SEEDS = 10_000`` seeds in one grid; ``MAX_CELLS = 10**6`` cells in one grid (expanding a grid hashes
   every cell's configuration before any work).
 - ``MAX_TIMEOUT = 7 days``: a prune call's time limit; longer is a typo (and ``setitimer`` needs a finite value).
+  ``MIN_TIMEOUT = 1 ms``: ``setitimer`` counts microseconds, and a shorter value rounds to 0, which turns the timer
+  off.
+- ``MIN_MEMORY_LIMIT_GB = 0.25`` (a prune worker's resident size, ``WORKER_MEMORY``): a smaller address-space limit
+  is no limit a worker can start under, and one that rounds to 0 bytes would turn the limit off; 0 itself asks for
+  no limit.
 - ``MAX_KNOTS = 10_000``: piecewise-linear knots of a ticket (and the ticket must fit the host's width).
 - ``MAX_GAUSSIAN_NOISE = 1000``: the standard deviation of label noise; labels lie in [-1, 1], so beyond this
   no signal is left, and squared errors stay far from float32 overflow. A label-flip probability is <= 1.
@@ -36,6 +41,8 @@ MAX_CELLS = 1_000_000
 MAX_TIMEOUT = 7 * 24 * 3600.0
 #: GB of address space a prune worker may be given (--memory-limit): more than any machine here has
 MAX_MEMORY_LIMIT_GB = 4096.0
+MIN_MEMORY_LIMIT_GB = 0.25
+MIN_TIMEOUT = 0.001
 MAX_KNOTS = 10_000
 MAX_GAUSSIAN_NOISE = 1000.0
 WORKER_MEMORY = 256 * 1024**2  # resident memory of one worker process (python + torch), bytes
@@ -94,3 +101,13 @@ def max_jobs(memory: int | None = None) -> int:
 def max_threads() -> int:
     """Torch threads worth asking for: four per usable core (more only oversubscribes)."""
     return 4 * usable_cores()
+
+
+def memory_limit_bytes(gb: float, default_gb: float) -> int | None:
+    """The address-space limit in bytes for ``gb`` GB: None (no limit) for exactly 0; ``default_gb`` for a value
+    that is not a finite number >= 0; at least ``MIN_MEMORY_LIMIT_GB`` otherwise (nothing small turns it off)."""
+    if gb == 0:
+        return None
+    if not (gb > 0 and gb <= MAX_MEMORY_LIMIT_GB):  # NaN, inf, negative
+        gb = default_gb
+    return int(max(gb, MIN_MEMORY_LIMIT_GB) * 2**30)

@@ -151,7 +151,7 @@ class PlantedInstance:
                        "biases": [torch.from_numpy(b) for b in self.target.biases],
                        "description": self.target.description},
         }
-        atomic_write(path, lambda tmp: torch.save(blob, tmp))
+        atomic_write(path, lambda tmp: _save(blob, tmp))
 
     @classmethod
     def load(cls, path: str | Path) -> "PlantedInstance":
@@ -230,3 +230,10 @@ def _secret_streams(spec: InstanceSpec, key: bytes):
 def load_instance(path: str | Path) -> PlantedInstance:
     """A planted instance saved with :meth:`PlantedInstance.save` (bit-identical round trip)."""
     return PlantedInstance.load(path)
+
+
+def _save(blob: dict, path: Path) -> None:
+    """``torch.save`` through a Python file, so that a failed write (a full disk) is the OSError it is, not the
+    RuntimeError torch raises when it writes a path itself."""
+    with open(path, "wb") as fh:
+        torch.save(blob, fh)

@@ -17,7 +17,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from plantseek.core.errors import PlantseekError
 from plantseek.planted.instance import PlantedInstance
@@ -49,15 +49,22 @@ class Verification:
     checked: int = 0  # ok cells whose metrics were recomputed
     unverified: int = 0  # shown cells without a digest (written before schema version 3)
     refused: list[Refusal] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the store as a whole (plantseek.store.ledger)
+    unchained: int = 0  # cells of a store without a ledger (written before it existed)
 
 
-def verify_store(path: str | Path) -> Verification:
-    """Check every row of the store at ``path`` (read-only): digests and format, then the recomputation."""
+def verify_store(path: str | Path, progress: Callable[[int], None] | None = None,
+                 on_total: Callable[[int], None] | None = None) -> Verification:
+    """Check every row of the store at ``path`` (read-only): digests, ledger and format, then the recomputation.
+    ``on_total(n)`` is told how many ok cells will be recomputed, ``progress(k)`` after every ``k`` more."""
     checked = load_checked(path, include_masks=True)
-    out = Verification(unverified=checked.unverified, refused=list(checked.refused))
+    out = Verification(unverified=checked.unverified, refused=list(checked.refused), problems=list(checked.problems),
+                       unchained=checked.unchained)
     ok_rows = [r for r in checked.rows if r["status"] == "ok"]
     out.checked = len(ok_rows)
-    out.refused += recheck_rows(ok_rows)
+    if on_total is not None:
+        on_total(len(ok_rows))
+    out.refused += recheck_rows(ok_rows, progress)
     return out
 
 
@@ -66,8 +73,10 @@ def refused_by_recomputation(checked: Checked) -> list[Refusal]:
     return recheck_rows([r for r in checked.rows if r["status"] == "ok"])
 
 
-def recheck_rows(rows: list[dict[str, Any]]) -> list[Refusal]:
-    """Refusals for the ok ``rows`` (stored values, every column) that do not match their recomputation."""
+def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None) -> list[Refusal]:
+    """Refusals for the ok ``rows`` (stored values, every column) that do not match their recomputation;
+    ``progress(k)`` is called as every ``k`` more rows are done."""
+    done = progress or (lambda k: None)
     refused: list[Refusal] = []
     groups: "OrderedDict[tuple, list[tuple[dict, CellConfig]]]" = OrderedDict()
     for row in rows:
@@ -75,9 +84,11 @@ def recheck_rows(rows: list[dict[str, Any]]) -> list[Refusal]:
             config = CellConfig.from_dict(json.loads(row["config_json"]))
         except ValueError as exc:
             refused.append(Refusal.of(row, f"configuration: {exc}"))
+            done(1)
             continue
         if config.cell_id != row["cell_id"]:
             refused.append(Refusal.of(row, f"its configuration hashes to cell id {config.cell_id}, not its own"))
+            done(1)
             continue
         groups.setdefault(config.instance_key, []).append((row, config))
     for members in groups.values():
@@ -85,11 +96,13 @@ def recheck_rows(rows: list[dict[str, Any]]) -> list[Refusal]:
             instance = instance_for(members[0][1])
         except PlantseekError as exc:
             refused += [Refusal.of(row, f"the instance cannot be re-planted ({exc})") for row, _ in members]
+            done(len(members))
             continue
         for row, config in members:
             problem = mismatch(row, instance, config)
             if problem:
                 refused.append(Refusal.of(row, problem))
+            done(1)
     return refused
 
 

@@ -76,6 +76,22 @@ def row_digest(key: str, row: Mapping[str, Any]) -> str:
     return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
+def chained_digest(key: str, row: Mapping[str, Any]) -> str:
+    """The digest of a row written into a store with a ledger (:mod:`plantseek.store.ledger`): the HMAC of its
+    :func:`row_digest` under a separate label, so that removing the ledger leaves rows that say they had one."""
+    return hmac.new(key.encode(), b"ledger\0" + row_digest(key, row).encode(), hashlib.sha256).hexdigest()
+
+
+def digest_form(key: str, row: Mapping[str, Any]) -> str:
+    """``"plain"`` or ``"chained"``: which rule the row's (well-formed) digest matches; ``""`` when neither."""
+    stored = str(row.get("digest"))  # digest_form is called on well-formed digests (text) only
+    plain = row_digest(key, row)
+    if hmac.compare_digest(stored, plain):
+        return "plain"
+    chained = hmac.new(key.encode(), b"ledger\0" + plain.encode(), hashlib.sha256).hexdigest()
+    return "chained" if hmac.compare_digest(stored, chained) else ""
+
+
 def digest_problem(key: str | None, row: Mapping[str, Any]) -> str:
     """``""`` when the row's digest matches (or it has none: unverified), else why it is refused."""
     stored = row.get("digest")
@@ -83,7 +99,9 @@ def digest_problem(key: str | None, row: Mapping[str, Any]) -> str:
         return ""
     if not key:
         return "the store has no digest key, so its digests cannot be checked"
-    if not isinstance(stored, str) or not hmac.compare_digest(stored, row_digest(key, row)):
+    if not isinstance(stored, str) or len(stored) != 64 or not all(c in "0123456789abcdef" for c in stored):
+        return f"malformed digest ({_short(stored)}; a digest is 64 hexadecimal digits)"
+    if not digest_form(key, row):
         return "digest mismatch (the row was changed after the scorer wrote it)"
     return ""
 

@@ -5,7 +5,8 @@ format marker; the columns and schema versions are :mod:`plantseek.store.schema`
 :mod:`plantseek.store.frame`. Guarantees (each tested): crash safety (one short WAL transaction per put), any number
 of concurrent writers, a success is final, a store is never overwritten by a non-store, old schema versions stay
 readable and upgrade on the first write, every row carries a digest (:mod:`plantseek.store.integrity`), and
-read-only opening never writes. NaN floats are stored as NULL. The guarantees in full: ``docs/design/store.md``.
+read-only opening never writes; a sealed ledger (:mod:`plantseek.store.ledger`) refuses deleted, duplicated, foreign
+and re-signed rows. NaN floats are stored as NULL. The guarantees in full: ``docs/design/store.md``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from plantseek.core.errors import StoreError
 from plantseek.core.paths import default_store_path
 from plantseek.records.cells import CellConfig, CellResult
-from plantseek.store import schema
+from plantseek.store import ledger, schema
 from plantseek.store.connect import BUSY_TIMEOUT_S, connect
-from plantseek.store.integrity import DIGESTED, Refusal, digest_problem, row_digest, row_problem
+from plantseek.store.integrity import Refusal, digest_problem, row_problem
 from plantseek.store.legacy import task_family, v1_columns
 from plantseek.store.reading import Checked, check_rows
 from plantseek.store.rows import cell_row
@@ -145,7 +146,8 @@ class ResultStore:
 
     def checked(self, include_masks: bool = False) -> Checked:
         """All well-formed cells whose digest matches (or that have none) as a DataFrame, and the refused ones."""
-        return check_rows(self._cells(NAMES, "ORDER BY rowid"), self._key, include_masks, self.path)
+        rows = self._cells(NAMES, "ORDER BY rowid")
+        return check_rows(rows, self._key, include_masks, self.path, ledger=self._retry(ledger.read, write=False))
 
     def _cells(self, cols: list[str], tail: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Rows of ``cells`` as dicts of the (current) columns ``cols``, also from an older store: columns it lacks
@@ -186,6 +188,8 @@ class ResultStore:
             self._key = self._retry(_digest_key, write=False)
 
         def write(conn: sqlite3.Connection) -> str:
+            if self._key:
+                ledger.start(conn, self._key)  # a store written before the ledger existed gets one (a no-op after)
             old = conn.execute("SELECT status FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
             if old is None:
                 names = list(row) + ["attempts"]
@@ -350,12 +354,11 @@ def _digest_key(conn: sqlite3.Connection) -> str | None:
 
 
 def _sign(conn: sqlite3.Connection, key: str | None, cell_id: str) -> None:
-    """Set the digest of the row just written, from its values as SQLite stored them (same transaction)."""
+    """Set the digest of the row just written, from its values as SQLite stored them, and its ledger entry (same
+    transaction)."""
     if not key:
         raise StoreError("the results store has no digest key; it cannot be written")
-    values = conn.execute(f"SELECT {', '.join(DIGESTED)} FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
-    conn.execute("UPDATE cells SET digest = ? WHERE cell_id = ?", (row_digest(key, dict(zip(DIGESTED, values))),
-                                                                    cell_id))
+    ledger.sign(conn, key, cell_id)  # the row's chained digest, its ledger entry and the seal
 
 
 def _nan(v: Any) -> float:

@@ -10,6 +10,7 @@ command's cross-option rules hold (``plant``: ``--task`` unless ``--load``, ``--
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,9 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     ints = INT_GARBAGE + [files["file"], files["dir"]]
     floats = FLOAT_GARBAGE + [files["file"], files["dir"]]
     long, f = "x" * 5000, files
-    out_dir = ([f["new"], f["dir"]], ["", long], [f["file"], f["file"] + "/sub"])
+    hostile = ["/", "/etc", "/usr/share/x", "/proc", os.path.expanduser("~")]  # system folders, the home folder
+    odd = f["new"] + "-\udcff\udcfe-é中"  # a name that is not UTF-8 (bytes 0xff 0xfe, kept by surrogateescape)
+    out_dir = ([f["new"], f["dir"], odd], ["", long], [f["file"], f["file"] + "/sub", *hostile])
     store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
     return {
         "list": {},
@@ -70,10 +73,12 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--executor": (["local"], [], ["", "nosuch"]),
             "--scheduler": (["tcp://127.0.0.1:8786"], ["", long], ["tcp://a b"]),  # valid with --executor dask only
             "--device": (["cpu"], [], ["", "tpu", long]),
-            "--timeout": (["60", "3600", "604800"], floats + ["9" * 40, "0", "604801"], []),
+            "--timeout": (["60", "3600", "604800", "0.001"],
+                          floats + ["9" * 40, "0", "604801", "1e-300", "5e-324", "-0"], []),
             "--store": ([f["new"] + ".db"], ["", long], []),
             "--protocol": (["paper", "calibrated"], ["", "adam", long], []),
-            "--memory-limit": (["0", "4", "0.5"], floats + ["-1", "4097"], []),
+            "--memory-limit": (["0", "4", "0.5", "0.25"], floats + ["-1", "4097", "1e-300", "5e-324", "0.1", "-0"],
+                               []),
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
             "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
             "--table": (["summary", "full"], ["", "wide", long], []),
@@ -89,14 +94,15 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
         "submit": {
             "--suite": (["smoke", "default"], [], ["", "nosuch"]),
             "--store": ([f["new"] + ".db"], ["", long], []),
-            "--out": ([f["new"]], ["", long], []),
+            "--out": ([f["new"]], ["", long], []),  # checked only without --check-only (always given here)
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
             "--check-only": FLAG, "--no-leaderboard": FLAG,
         },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
             "--scale": (["small", "paper"], [], ["", "nosuch", long]),
             "--store": store_in,
-            "--out": ([f["new"] + ".md"], ["", long], [f["dir"], f["file"] + "/x.md"]),
+            "--out": ([f["new"] + ".md", odd + ".md"], ["", long], [f["dir"], f["file"] + "/x.md", "/", "/x.md",
+                                                                 "/etc/x.md"]),
             "--jobs": (["0", "1"], ints + ["1025"], []),
             "--report-only": FLAG, "--no-progress": FLAG,
         },

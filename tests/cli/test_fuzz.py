@@ -121,3 +121,15 @@ def test_fuzz_in_subprocesses(files):
 def test_fuzz_many(files, capsys, monkeypatch):
     run_in_process(fuzzing.make_cases(4000, seed=13, files=files, commands=COMMANDS), files, capsys, monkeypatch)
     run_sample(sample_for_subprocesses(360, 40, seed=14, files=files), files)
+
+
+def test_output_names_that_are_not_utf8_in_subprocesses(files):
+    """Every command that writes, to a name with bytes that are not UTF-8: exit 0, no traceback."""
+    odd = files["root"] + "/odd-\udcff\udcfe-é中"
+    cases = [fuzzing.Case(c, argv, True) for c, argv in [
+        ("leaderboard", ["leaderboard", "--store", files["store"], "--no-plots", "--out", odd + "-lb"]),
+        ("plot", ["plot", "--store", files["store"], "--out", odd + "-plots"]),
+        ("reproduce", ["reproduce", "--report-only", "--store", files["store"], "--out", odd + ".md"]),
+        ("plant", ["plant", "--task", "relu", "--width", "20", "--depth", "4", "--out", odd + ".pt"]),
+    ]]
+    run_sample(cases, files)

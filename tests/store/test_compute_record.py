@@ -57,15 +57,12 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
         conn.execute("ALTER TABLE cells DROP COLUMN family")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
-    # the digests of these rows were computed with compute_json: recompute them as version 3 wrote them
-    from plantseek.store.integrity import DIGESTED, row_digest
+    # the digests of these rows were computed with compute_json: recompute them as version 3 wrote them (no ledger)
+    from plantseek.store.integrity import DIGESTED
+    from tampering import without_ledger
 
     with sqlite3.connect(path, isolation_level=None) as conn:
-        key = conn.execute("SELECT value FROM meta WHERE key = 'digest_key'").fetchone()[0]
-        cols = [c for c in DIGESTED if c != "compute_json"]
-        for row in conn.execute(f"SELECT cell_id, {', '.join(cols)} FROM cells").fetchall():
-            conn.execute("UPDATE cells SET digest = ? WHERE cell_id = ?",
-                         (row_digest(key, dict(zip(cols, row[1:]))), row[0]))
+        without_ledger(conn, [c for c in DIGESTED if c != "compute_json"])
     conn.close()
     old = load_results(path)
     assert old["verified"].all() and old["prune_flops"].isna().all()

@@ -17,7 +17,7 @@ import pytest
 from plantseek.core.errors import StoreError
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.suites import SUITES
-from plantseek.store.integrity import DIGESTED, row_digest
+import tampering
 from plantseek.store.results import ResultStore, load_checked, load_results
 
 DIGEST = "digest mismatch (the row was changed after the scorer wrote it)"
@@ -65,16 +65,13 @@ def cells(path: Path) -> list[dict]:
 
 
 def edit(path: Path, sql: str, params=(), resign: bool = False) -> None:
-    """Change the store as a tool would; ``resign``: then recompute every digest with the store's key (as someone
-    who knows the rule and can read the file would)."""
+    """Change the store as a tool would; ``resign``: then recompute every digest, ledger entry and the seal with the
+    store's key (as someone who knows the rules and can read the file would)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA ignore_check_constraints = ON")
     conn.execute(sql, params)
     if resign:
-        key = conn.execute("SELECT value FROM meta WHERE key = 'digest_key'").fetchone()[0]
-        for values in conn.execute(f"SELECT {', '.join(DIGESTED)} FROM cells").fetchall():
-            row = dict(zip(DIGESTED, values))
-            conn.execute("UPDATE cells SET digest = ? WHERE cell_id = ?", (row_digest(key, row), row["cell_id"]))
+        tampering.resign(conn)  # rows, ledger entries and seal
     conn.close()
 
 
@@ -177,14 +174,37 @@ def test_a_re_signed_strong_metric_is_refused_by_verify(cli, store):
     assert v.stdout.startswith(refusal(row, "recomputed values differ: strong_metric (stored "))
 
 
-def test_rows_without_a_digest_are_unverified_never_verified(cli, store, tmp_path):
-    edit(store, "UPDATE cells SET digest = NULL WHERE task = 'relu'")
-    df = load_results(store)
-    assert df.groupby("task")["verified"].all().to_dict() == {"circle": True, "relu": False}
+def test_a_row_whose_digest_was_removed_is_refused(cli, store, tmp_path):
+    row = next(r for r in cells(store) if r["task"] == "relu")
+    edit(store, "UPDATE cells SET digest = NULL WHERE cell_id = ?", (row["cell_id"],))
+    reason = "no digest (the store recorded one when the cell was written: it was removed)"
+    with pytest.raises(StoreError, match="it was removed"):
+        load_results(store)
     r = cli("leaderboard", "--store", str(store), "--out", str(tmp_path / "lb"), "--no-plots")
-    assert r.returncode == 0 and "4 unverified (stored without a digest)" in (tmp_path / "lb" / "README.md").read_text()
+    assert r.returncode == 0 and r.stderr.splitlines() == [f"plantseek: {refusal(row, reason)}"]
     v = cli("verify", "--store", str(store))
-    assert v.returncode == 0 and "8 ok cell(s) recomputed, 0 refused, 4 without a digest (unverified)" in v.stderr
+    assert v.returncode == 1 and v.stdout.splitlines() == [refusal(row, reason)]
+
+
+def test_a_removed_digest_is_refused_in_a_store_written_before_the_ledger(cli, store):
+    with sqlite3.connect(store, isolation_level=None) as conn:
+        tampering.without_ledger(conn)
+    conn.close()
+    assert cli("verify", "--store", str(store)).returncode == 0  # a pre-ledger store verifies as before
+    row = cells(store)[3]
+    edit(store, "UPDATE cells SET digest = NULL WHERE cell_id = ?", (row["cell_id"],))
+    v = cli("verify", "--store", str(store))
+    assert v.returncode == 1 and v.stdout.splitlines() == [refusal(row, "no digest, in a store created with digests "
+                                                                   "(schema version 3 or later): it was removed")]
+
+
+@pytest.mark.parametrize("value", ["", "abc", "G" * 64, "0" * 63])
+def test_a_malformed_digest_is_refused(cli, store, value):
+    row = cells(store)[4]
+    edit(store, "UPDATE cells SET digest = ? WHERE cell_id = ?", (value, row["cell_id"]))
+    v = cli("verify", "--store", str(store))
+    assert v.returncode == 1 and len(v.stdout.splitlines()) == 1
+    assert v.stdout.startswith(refusal(row, "malformed digest ("))
 
 
 def test_reports_open_the_store_read_only(store):
@@ -259,7 +279,8 @@ def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store)
     for column in ("pruner_source", "pruner_code", "digest", "compute_json", "family"):
         conn.execute(f"ALTER TABLE cells DROP COLUMN {column}")
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.execute("DELETE FROM meta WHERE key = 'digest_key'")
+    conn.execute("DELETE FROM meta WHERE key IN ('digest_key', 'ledger_seal')")
+    conn.execute("DROP TABLE ledger")
     conn.close()
     old = load_results(store)
     assert len(old) == 8 and not old["verified"].any() and set(old["pruner_source"]) == {""}
@@ -270,3 +291,14 @@ def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store)
     new = load_results(store)
     assert new["verified"].tolist() == [False] * 8 + [True]
     assert new["cell_id"].tolist()[:8] == old["cell_id"].tolist()
+
+
+def test_rows_that_predate_digests_stay_unverified_and_are_refused_once_changed(cli, store):
+    test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store)  # 8 rows without a digest, 1 with
+    v = cli("verify", "--store", str(store))
+    assert v.returncode == 0 and "0 refused, 8 without a digest (unverified)" in v.stderr, v.stderr
+    row = cells(store)[2]
+    edit(store, "UPDATE cells SET weak_metric = 0.5 WHERE cell_id = ?", (row["cell_id"],))
+    v = cli("verify", "--store", str(store))
+    assert v.returncode == 1 and v.stdout.splitlines() == [
+        refusal(row, "no digest, and changed since the store's ledger recorded it")]

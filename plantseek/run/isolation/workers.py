@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import torch
 
+from plantseek.core.limits import memory_limit_bytes
 from plantseek.run.isolation.template_client import ForkedWorker, TemplateDied, worker_environment
 
 MEMORY_ENV = "PLANTSEEK_PRUNE_MEMORY_GB"
@@ -60,7 +61,7 @@ class WorkerLimits:
             gb = float(text) if text else DEFAULT_MEMORY_GB
         except ValueError:
             gb = DEFAULT_MEMORY_GB
-        return cls(memory_bytes=int(gb * 2**30) if gb > 0 else None)
+        return cls(memory_bytes=memory_limit_bytes(gb, DEFAULT_MEMORY_GB))
 
     def memory_text(self) -> str:
         return f"{self.memory_bytes / 2**30:.1f} GB" if self.memory_bytes else "none"
