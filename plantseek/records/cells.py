@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
@@ -166,6 +167,9 @@ class CellResult:
     compute: dict[str, Any] = field(default_factory=dict)  # what the pruner spent (plantseek.records.compute)
     mask: bytes | None = None  # plantseek.nets.masks.pack_mask
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.error = sanitise_reason(self.error) if self.error else ""  # may carry a pruner's text
 
 
 # Columns of load_results(): config columns, result columns, then flattened scalar recovery metrics

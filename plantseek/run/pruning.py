@@ -31,6 +31,7 @@ import torch
 
 from plantseek.core import seeding
 from plantseek.core.errors import PlantseekError
+from plantseek.core.reasons import sanitise_reason
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
@@ -75,8 +76,8 @@ def prune_generators(jobs: list[PruneJob]) -> list[torch.Generator]:
 
 
 def clean(text: object) -> str:
-    """A worker's text (untrusted) as one printable line."""
-    return " ".join(str(text).split())[:500]
+    """A worker's text (untrusted) as one printable line (:func:`plantseek.core.reasons.sanitise_reason`)."""
+    return sanitise_reason(text)
 
 
 @dataclass
