@@ -159,7 +159,7 @@ class CellResult:
     ticket_metric: float = float("nan")  # the planted ticket's strong metric (reference)
     dense_metric: float = float("nan")  # the dense host's strong metric (reference)
     dense_weak_metric: float = float("nan")  # the dense host after the same training (reference)
-    prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
+    prune_seconds: float = float("nan")  # the prune request's wall-clock, measured by the parent (share when batched)
     train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
     protocol: str = ""
     higher_is_better: bool | None = None  # the task's metric direction (accuracy: True, mse: False)

@@ -257,7 +257,7 @@ def _compute(run: GroupRun, cell: CellConfig) -> dict[str, float]:
     dense training runs of the cell's weak-training budget, and the parent's wall-clock of the prune request."""
     job, arch = run.job_of(cell), run.instance.arch
     return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(run.instance.data.train.x),
-                          cell.train.epochs)
+                          cell.train.epochs, job.cpu_seconds, job.worker_seconds)
 
 
 def _metrics(scores: CellScores) -> dict[str, Any]:

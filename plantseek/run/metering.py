@@ -23,8 +23,9 @@ matrices itself, a Hessian-vector product's second backward pass, as GraSP's) is
 with its own loop through the protocol's forward is counted as score forward and backward samples (the same FLOPs
 as training). The counters live in the worker process, where the pruner's code runs: a hostile pruner can undo the
 wrappers, call the original functions, or change the answer the worker sends. The counts are therefore what our
-own and well-behaved pruners spend; the one figure a pruner cannot falsify is the wall-clock the *parent* measures
-around each request (``prune_parent_seconds``).
+own and well-behaved pruners spend, stored as self-reported (:data:`plantseek.records.compute.SELF_REPORTED`); the
+figures a pruner cannot falsify are the wall-clock and the worker's CPU seconds the *parent* measures around each
+request (``prune_parent_seconds``, ``prune_cpu_seconds``).
 """
 
 from __future__ import annotations
