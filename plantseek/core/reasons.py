@@ -16,7 +16,7 @@ MAX_REASON = 500
 #: 8-bit CSI/OSC introducers.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
                       r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
-                      r"|\x1b[@-_]?"  # other escapes, a lone ESC
+                      r"|\x1b[ -/]*[0-~]?"  # other escapes (nF, Fp, Fe, Fs), a lone ESC
                       r"|[\x9b\x9d][0-?]*[ -/]*[@-~]?")  # 8-bit CSI and OSC
 
 
