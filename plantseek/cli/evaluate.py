@@ -153,6 +153,8 @@ def _num(x):
 def print_table(rows: list[dict]) -> None:
     import pandas as pd
 
+    from plantseek.core.reasons import sanitise_reason
+
     if not rows:
         print("no cells")
         return
@@ -163,7 +165,7 @@ def print_table(rows: list[dict]) -> None:
         print(df[cols].to_string(index=False))
     failed = df[df.status != "ok"]
     for _, r in failed.iterrows():
-        print(f"FAILED {r.task} {r.pruner} density={r.density} seed={r.seed}: {r.error}")
+        print(f"FAILED {r.task} {r.pruner} density={r.density} seed={r.seed}: {sanitise_reason(r.error)}")
 
 
 def auto_jobs(jobs: int, cells) -> int:

@@ -49,6 +49,7 @@ def check(args) -> None:
 
 def run(args) -> int:
     from plantseek.core import paths
+    from plantseek.core.reasons import sanitise_reason
     from plantseek.run.grid import run_cells
     from .evaluate import auto_jobs
     from plantseek.store.results import ResultStore, load_results
@@ -73,7 +74,7 @@ def run(args) -> int:
                                 on_result=lambda c, r: bar.update(1))
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
-        print(f"FAILED {c.task} {c.label} density={c.density}: {r.error}", file=sys.stderr)
+        print(f"FAILED {c.task} {c.label} density={c.density}: {sanitise_reason(r.error)}", file=sys.stderr)
     if not args.no_leaderboard:
         from plantseek.report.leaderboard import write_leaderboard
 

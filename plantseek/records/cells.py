@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
@@ -160,7 +161,7 @@ class CellResult:
     ticket_metric: float = float("nan")  # the planted ticket's strong metric (reference)
     dense_metric: float = float("nan")  # the dense host's strong metric (reference)
     dense_weak_metric: float = float("nan")  # the dense host after the same training (reference)
-    prune_seconds: float = float("nan")  # the pruner's own wall-clock (prune call only; its share when batched)
+    prune_seconds: float = float("nan")  # the prune request's wall-clock, measured by the parent (share when batched)
     train_seconds: float = float("nan")  # weak training wall-clock (this cell's share when batched)
     protocol: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)  # recovery metrics (plantseek.score.metrics)
@@ -168,6 +169,9 @@ class CellResult:
     mask: bytes | None = None  # plantseek.nets.masks.pack_mask
     provenance: dict[str, Any] = field(default_factory=dict)
     family: str = ""  # the task's host family (plantseek.families; Task.family); "": the store asks the task registry
+
+    def __post_init__(self) -> None:
+        self.error = sanitise_reason(self.error) if self.error else ""  # may carry a pruner's text
 
 
 # Columns of load_results(): config columns, result columns, then flattened scalar recovery metrics

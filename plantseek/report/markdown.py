@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from plantseek.core.reasons import sanitise_reason
 from plantseek.families.registry import families
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.frame.leak import LEAK_RULE, leak_ceiling
@@ -135,5 +136,5 @@ def _failed_section(d: pd.DataFrame) -> list[str]:
     out = ["", "## Failed cells", "", "| setting | method | density | seed | error |", "|---|---|---|---:|---|"]
     for r in errors.itertuples(index=False):
         out.append(f"| {md_escape(r[0])} | {md_escape(r[1])} | {md_escape(r[2])} | {fmt(r[3], 'g')} | "
-                   f"{md_escape(r[4][:200])} |")
+                   f"{md_escape(sanitise_reason(r[4], 200))} |")
     return out

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plantseek.core.reasons import sanitise_reason
 from plantseek.families.registry import family_order
 from plantseek.report.format import density_label, fmt, h, metric_label
 from plantseek.frame.leak import LEAK_RULE, leak_ceiling
@@ -276,6 +277,6 @@ def _failed_table(failed: pd.DataFrame, fam: dict[str, str]) -> dict[str, list[s
     view = failed.rename(columns={"_setting": "setting", "_method": "method"})
     rows = [f"<tr{_row_attrs(r.task, r.protocol, fam)}>"
             f"{text_td(r.setting)}{text_td(r.method)}{text_td(r.density_spec)}{num_td(r.seed, h(fmt(r.seed, 'g')))}"
-            f'<td class="l err">{h(str(r.error)[:300])}</td></tr>'
+            f'<td class="l err">{h(sanitise_reason(r.error, 300))}</td></tr>'
             for r in view.itertuples(index=False)]
     return {"head": head, "rows": rows}

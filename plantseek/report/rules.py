@@ -49,7 +49,7 @@ PLOT_CAPTIONS = {
                 "it measures search cost, not inference speed.",
     "compute": "Compute = the pruner's counted training and score passes in FLOPs, in units of one dense training "
                "run (the weak-training budget on the dense host); counted in the pruner's worker "
-               "(plantseek.run.metering). A pruner that spends nothing is drawn at the left edge.",
+               "(plantseek.run.isolation.metering). A pruner that spends nothing is drawn at the left edge.",
     "heads": "Attention settings: the mean share of each planted head's query, key, value and output ticket weights "
              "kept, over the ticket's heads and the seeds.",
 }

@@ -286,7 +286,7 @@ def _compute(planted: Planted, pruned: Pruned, cell: CellConfig) -> dict[str, fl
     dense training runs of the cell's weak-training budget, and the parent's wall-clock of the prune request."""
     job, arch = pruned.job_of(cell), planted.instance.arch
     return compute_record(job.counts, job.parent_seconds, arch.forward_flops(), len(planted.instance.data.train.x),
-                          cell.train.epochs)
+                          cell.train.epochs, job.cpu_seconds, job.worker_seconds)
 
 
 def _metrics(scores: CellScores) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from plantseek.core.errors import PlantseekError
+from plantseek.core.reasons import sanitise_reason
 from plantseek.run.ablations import ABLATIONS
 from plantseek.run.grid import expand
 from plantseek.planted.instance import plant
@@ -111,7 +112,7 @@ def _checked_mask(ref: str, pruner, ctx: PruneContext, density: float):
     job = PruneJob(config, density)
     prune_cells(ref, pruner, [job], ctx)
     if job.mask is None:
-        raise SubmissionError(f"{job.error} (density {density:.4g}, tiny circle instance)")
+        raise SubmissionError(f"{sanitise_reason(job.error)} (density {density:.4g}, tiny circle instance)")
     return job.mask
 
 

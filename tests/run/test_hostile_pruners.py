@@ -1,10 +1,13 @@
 """Hostile pruners (tests/pruners/hostile/, one attack per file) in one `evaluate --json --jobs 2` grid with two
 honest pruners: every attack fails its own cells with a one-line reason or has no effect, the honest cells equal
-a clean run's bit for bit, stdout stays parseable JSON, the store and the results folder are untouched, and no
-process of the run survives it."""
+a clean run's bit for bit, stdout stays parseable JSON, the store and the results folder are untouched, no
+process of the run survives it, no leaderboard key (planted in the run's environment: ``XDG_CONFIG_HOME``,
+``PLANTSEEK_KEY_FILE``, ``PLANTSEEK_KEY``) appears in any output, and every stored reason is one sanitised line."""
 
 import json
+import math
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -42,7 +45,14 @@ EXPECTED = {
     "allocate.py:Allocate": "exceeded the memory limit of 4.0 GB",
     "kill_parent.py:KillParent": "crashed: PermissionError: [Errno 1] Operation not permitted",
     "descriptors.py:Descriptors": "crashed: RuntimeError: other descriptors: []",
+    "output_links.py:OutputLinks": "worker exited with status 1 before answering (last output: links in place)",
+    "output_hardlink.py:OutputHardlink": "status 1 before answering (last output: hard link tried)",
+    "output_fifo.py:OutputFifo": "worker exited with status 1 before answering (last output: fifo in place)",
+    "key_reader.py:KeyReader": "crashed: RuntimeError: found '' at key_reader.py",
+    "escape_codes.py:EscapeCodes": "crashed: RuntimeError: red second line end at escape_codes.py",
+    "compute_forgery.py:ComputeForgery": "ok",
 }
+KEYS = {"XDG_CONFIG_HOME": "11" * 32, "PLANTSEEK_KEY_FILE": "22" * 32, "PLANTSEEK_KEY": "33" * 32}
 TIMING = ("prune_seconds", "train_seconds")
 
 
@@ -57,8 +67,13 @@ def runs(tmp_path_factory):
     (tmp / "results").mkdir()
     plantseek.plant("circle", depth=4, width=20, seed=0).save(tmp / "instance.pt")
     marker = f"PLANTSEEK_HOSTILE_{uuid.uuid4().hex}"
+    (tmp / "config" / "plantseek").mkdir(parents=True)
+    (tmp / "config" / "plantseek" / "leaderboard.key").write_text(KEYS["XDG_CONFIG_HOME"] + "\n")
+    (tmp / "other.key").write_text(KEYS["PLANTSEEK_KEY_FILE"] + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), marker: "1", "HOSTILE_STORE": str(tmp / "hostile.db"),
-           "HOSTILE_RESULTS": str(tmp / "results"), "HOSTILE_INSTANCE": str(tmp / "instance.pt")}
+           "HOSTILE_RESULTS": str(tmp / "results"), "HOSTILE_INSTANCE": str(tmp / "instance.pt"),
+           "XDG_CONFIG_HOME": str(tmp / "config"), "HOSTILE_CONFIG": str(tmp / "config"),
+           "PLANTSEEK_KEY_FILE": str(tmp / "other.key"), "PLANTSEEK_KEY": KEYS["PLANTSEEK_KEY"]}
     pruners = ",".join(["magnitude", "random"] + [f"{HOSTILE / ref}" for ref in EXPECTED])
     hostile = evaluate(GRID + ["--pruners", pruners, "--store", str(tmp / "hostile.db")], env, tmp)
     survivors = no_survivors(marker)
@@ -122,3 +137,34 @@ def test_store_results_folder_and_working_directory_are_untouched(runs):
 
 def test_no_process_of_the_run_survives_it(runs):
     assert runs[3] == []
+
+
+def test_no_key_and_no_environment_of_ours_in_any_output(runs):
+    tmp, hostile, _, _ = runs
+    rows_of(hostile)
+    stored = b"".join(p.read_bytes() for p in tmp.glob("hostile.db*"))  # the store (and its journal, if any)
+    for text in (hostile.stdout, hostile.stderr, stored.decode("latin-1")):
+        for key in KEYS.values():
+            assert key not in text
+        assert str(tmp / "config") not in text and "PYTHONPATH=" not in text  # no environ / cmdline of ours
+
+
+def test_every_stored_reason_is_one_sanitised_line(runs):
+    _, hostile, _, _ = runs
+    for r in rows_of(hostile):
+        error = r["error"] or ""
+        assert error == error.strip() and len(error) <= 500
+        assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", error), error
+
+
+def test_forged_compute_is_replaced_by_the_parents_measurement(runs):
+    tmp, hostile, _, _ = runs
+    forged = [r for r in rows_of(hostile) if r["pruner_source"] == str(HOSTILE / "compute_forgery.py:ComputeForgery")]
+    with ResultStore(tmp / "hostile.db") as store:
+        for r in forged:
+            result = store.get(r["cell_id"]).result
+            assert result.prune_seconds >= 0.3 and r["prune_seconds"] == result.prune_seconds  # not the forged 0
+            compute = result.compute
+            assert compute["prune_cpu_seconds"] >= 0.3 and compute["prune_parent_seconds"] >= 0.3
+            assert compute["worker_prune_seconds"] == 0.0 and compute["prune_flops"] == 0.0  # forged, and labelled:
+            assert compute["self_reported"] == 1.0 and not math.isnan(compute["prune_cpu_seconds"])

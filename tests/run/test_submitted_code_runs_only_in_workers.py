@@ -51,3 +51,19 @@ def test_a_file_that_does_not_parse_is_one_line_before_any_work(tmp_path):
     path.write_text("class Broken(:\n")
     r = run("evaluate", "--suite", "smoke", "--pruners", str(path), "--no-store", cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "not valid Python" in r.stderr
+
+
+def test_submit_check_only_error_line_carries_no_key(tmp_path):
+    """A submission that links its worker's output to the leaderboard key and exits: ``submit --check-only`` fails
+    with one sanitised line that names the failure and holds no key."""
+    key = "5a" * 32
+    (tmp_path / "cfg" / "plantseek").mkdir(parents=True)
+    (tmp_path / "cfg" / "plantseek" / "leaderboard.key").write_text(key + "\n")
+    path = tmp_path / "linker.py"
+    path.write_text((REPO / "tests" / "pruners" / "hostile" / "output_links.py").read_text())
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "HOSTILE_CONFIG": str(tmp_path / "cfg")}
+    s = subprocess.run([sys.executable, "-m", "plantseek", "submit", f"{path}:OutputLinks", "--check-only"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert s.returncode != 0 and key not in s.stdout + s.stderr
+    assert "last output: links in place" in s.stderr and "\x1b" not in s.stderr

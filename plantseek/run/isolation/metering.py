@@ -8,9 +8,10 @@
   samples*. Passes inside a counted training call are not counted twice.
 
 The counts go back to the parent with the mask (``"spent"``), which converts them to FLOPs
-(:mod:`plantseek.records.compute`). They are what our own and well-behaved pruners spend: a hostile pruner can undo
-the wrappers; the figure it cannot falsify is the parent's wall-clock of each request. ``docs/design/run.md``:
-what is and is not counted, and the cost of counting.
+(:mod:`plantseek.records.compute`). They are what our own and well-behaved pruners spend, stored as self-reported
+(:data:`plantseek.records.compute.SELF_REPORTED`): a hostile pruner can undo the wrappers; the figures it cannot
+falsify are the wall-clock and CPU seconds the parent measures around each request. ``docs/design/run.md``: what is
+and is not counted, and the cost of counting.
 """
 
 from __future__ import annotations

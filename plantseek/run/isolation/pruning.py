@@ -6,8 +6,8 @@ contract's arguments: the host's architecture and initial weights (it builds a f
 split and the loss kind, the density, a generator state per job, the budget. The instance, its ticket, the test
 split, the scorer and the store stay here. A worker serves the calls of one pruner on one instance (a new one
 after a call that killed it), never another pruner's; only the registered multi-shot pruners (our own code) share
-one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal those of separate runs). Only
-the prune call is timed, in the worker.
+one, to train their rounds jointly (:func:`prune_jointly_or_alone`; the masks equal those of separate runs). Each
+request is timed here, wall-clock and the worker's CPU seconds (what the worker reports of itself is self-reported).
 
 What comes back is decoded strictly and validated exactly here (:func:`plantseek.nets.masks.validate_pruned_mask`:
 keys, shapes, dtype bool, kept count = ``kept_count(density)``; with the budget's ``prunable_biases`` every bias
@@ -31,6 +31,7 @@ import torch
 
 from plantseek.core import seeding
 from plantseek.core.errors import PlantseekError
+from plantseek.core.reasons import sanitise_reason
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
@@ -50,10 +51,12 @@ class PruneJob:
     config: CellConfig  # the first cell asking for it
     density: float  # the requested density as a number ("ticket" resolved)
     mask: Mask | None = None  # the validated mask, or None if pruning failed
-    prune_seconds: float = math.nan  # the worker's own wall-clock of the prune call (its share when batched)
+    prune_seconds: float = math.nan  # the request's wall-clock measured here (its share when batched)
     error: str = ""  # one line when pruning failed
-    counts: dict[str, float] | None = None  # what the worker counted (plantseek.records.compute.COUNTS), or None
+    counts: dict[str, float] | None = None  # what the worker counted (self-reported: COUNTS), or None
     parent_seconds: float = math.nan  # the request's wall-clock measured here (its share when batched)
+    cpu_seconds: float = math.nan  # the worker's CPU seconds over the request, the kernel's count (its share)
+    worker_seconds: float = math.nan  # the worker's own clock of the prune call (self-reported)
 
 
 def one_line(exc: BaseException) -> str:
@@ -75,8 +78,8 @@ def prune_generators(jobs: list[PruneJob]) -> list[torch.Generator]:
 
 
 def clean(text: object) -> str:
-    """A worker's text (untrusted) as one printable line."""
-    return " ".join(str(text).split())[:500]
+    """A worker's text (untrusted) as one printable line (:func:`plantseek.core.reasons.sanitise_reason`)."""
+    return sanitise_reason(text)
 
 
 @dataclass
@@ -146,7 +149,8 @@ def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
         job.error = f"{what}: worker answered garbage"
         return
     seconds = entry.get("seconds", math.nan)
-    job.prune_seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
+    job.worker_seconds = float(seconds) if isinstance(seconds, (int, float)) else math.nan
+    job.prune_seconds = job.parent_seconds  # what a pruner cannot rewrite
     job.counts = checked_counts(entry.get("spent"))
     if "crash" in entry:
         job.error = f"{what} crashed: {clean(entry['crash'])}"
@@ -164,13 +168,15 @@ def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
 
 
 def timed_request(worker: PruneWorker, message: Any, limit: float | None, what: str, jobs: list[PruneJob]) -> Any:
-    """``worker.request``, its wall-clock (measured here, not by the worker) shared among ``jobs``."""
-    t0 = time.perf_counter()
+    """``worker.request``, its wall-clock and the worker's CPU seconds (both measured here, not by the worker) shared
+    among ``jobs``."""
+    t0, cpu0 = time.perf_counter(), worker.cpu_seconds()
     try:
         return worker.request(message, limit, what)
     finally:
+        wall, cpu = time.perf_counter() - t0, worker.cpu_seconds() - cpu0
         for job in jobs:
-            job.parent_seconds = (time.perf_counter() - t0) / len(jobs)
+            job.parent_seconds, job.cpu_seconds = wall / len(jobs), cpu / len(jobs)
 
 
 def accept_all(jobs: list[PruneJob], answer: Any, ctx: PruneContext, what: str) -> None:

@@ -16,10 +16,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from typing import IO
 
-SECRET_ENV = ("PLANTSEEK_KEY", "PLANTSEEK_KEY_FILE")  # never in a worker's environment (hidden instances)
+from plantseek.run.isolation.worker_channel import scrubbed_environment
+
 MAX_ANSWER = 2**16
 ANSWER_SLACK = 60.0  # seconds the template may take beyond a wait's own limit to answer, on a loaded machine
 
@@ -28,9 +30,10 @@ class TemplateDied(Exception):
     """The template process is gone (or answered garbage)."""
 
 
-def worker_environment() -> dict[str, str]:
-    """This process's environment without the leaderboard key's variables."""
-    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+def worker_environment(home: str | None = None) -> dict[str, str]:
+    """This process's environment without secrets, ``HOME`` = ``home`` (the worker's folder; default: the temporary
+    folder): :func:`plantseek.run.isolation.worker_channel.scrubbed_environment`."""
+    return scrubbed_environment(os.environ, home or tempfile.gettempdir())
 
 
 class Template:
@@ -118,12 +121,14 @@ class ForkedWorker:
         self.returncode: int | None = None
 
     @classmethod
-    def start(cls, output: IO[bytes], reply_write: int, startup_seconds: float) -> "ForkedWorker":
-        """Fork a worker whose stdin is a new pipe, whose answers go to ``reply_write`` and output to ``output``."""
+    def start(cls, output: IO[bytes], reply_write: int, startup_seconds: float, home: str | None = None
+              ) -> "ForkedWorker":
+        """Fork a worker whose stdin is a new pipe, whose answers go to ``reply_write`` and output to ``output``
+        (its ``HOME``: ``home``)."""
         tmpl = template(startup_seconds)
         request_read, request_write = os.pipe()
         try:
-            answer = tmpl.call({"op": "fork", "cwd": os.getcwd(), "env": worker_environment()},
+            answer = tmpl.call({"op": "fork", "cwd": os.getcwd(), "env": worker_environment(home)},
                                (request_read, reply_write, output.fileno()), 0.0)
         except BaseException:
             os.close(request_write)

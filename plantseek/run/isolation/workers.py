@@ -5,15 +5,18 @@ process (:mod:`plantseek.run.isolation.prune_template`: a fresh interpreter that
 modules and never receives instance data), or, with ``PLANTSEEK_PRUNE_START=exec``, as a new interpreter
 ``python -m plantseek.run.isolation.prune_worker`` (the same worker, ~1.6 CPU s slower). Either way it holds no open
 file of ours, has its own session and process group, the environment without the leaderboard key's variables,
-and a fresh temporary folder that also receives its stdout and stderr (so nothing it prints reaches ours). It
+``HOME`` set to a fresh temporary folder of its own, and stdout and stderr on an unnamed file opened here
+(:mod:`.worker_channel`; nothing it prints reaches ours, and nothing of its folder is read back). It
 is sent :class:`WorkerSetup`, only what the pruner contract promises, and restricts itself
 (:mod:`plantseek.run.isolation.sandbox`) before it loads any pruner.
 
 Every request has a wall-clock limit kept here: past it, the worker's process group is killed with SIGKILL. A
 worker that dies, is killed or answers garbage raises :class:`WorkerFailure` with a one-line reason
 (``worker killed by SIGSEGV``, ``exceeded the time limit of 60 s``, ``worker exited with status 0 before
-answering``), followed by the last line it printed. The worker dies with its parent (``PR_SET_PDEATHSIG``; a
-forked worker's parent is the template, which dies with this process the same way).
+answering``), followed by the last line it printed (read through our own descriptor of its output file). Each
+request's CPU seconds (:meth:`PruneWorker.cpu_seconds`) are read from the kernel's accounting of the worker.
+The worker dies with its parent (``PR_SET_PDEATHSIG``; a forked worker's parent is the template, which dies with
+this process the same way).
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 import torch
 
 from plantseek.core.limits import memory_limit_bytes
 from plantseek.run.isolation.template_client import ForkedWorker, TemplateDied, worker_environment
+from plantseek.run.isolation.worker_channel import CpuClock, last_output_line, output_file
 
 MEMORY_ENV = "PLANTSEEK_PRUNE_MEMORY_GB"
 START_ENV = "PLANTSEEK_PRUNE_START"
@@ -99,21 +102,22 @@ class PruneWorker:
 
     def __init__(self, setup: dict[str, Any], limits: WorkerLimits, files: tuple[str, ...] = ()) -> None:
         self.workdir = tempfile.mkdtemp(prefix="plantseek-prune-")
-        self.output = Path(self.workdir) / "output.txt"
+        self.output = output_file()  # unnamed: read back through this descriptor only, never by a path
         self.limits = limits
         self.sandbox = ""
         self.described: dict[str, Any] = {}  # the pruner's description, once loaded
         reply_read, reply_write = os.pipe()
         try:
-            with open(self.output, "wb") as out:
-                self.process = start_worker(out, reply_write)
+            self.process = start_worker(self.output, reply_write, self.workdir)
         except BaseException:
             os.close(reply_read)
+            self.output.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         finally:
             os.close(reply_write)
         self.replies = reply_read
+        self.cpu = CpuClock(self.process.pid)  # opened before the worker has loaded any pruner
         self.alive = True
         full = WorkerSetup(threads=torch.get_num_threads(), memory_bytes=limits.memory_bytes,
                            file_bytes=limits.file_bytes, workdir=self.workdir, files=files, **setup)
@@ -178,14 +182,13 @@ class PruneWorker:
         return self.with_output(f"worker answered garbage ({what})")
 
     def with_output(self, reason: str) -> str:
-        """The reason, with the last line the worker printed (if any)."""
-        try:
-            with open(self.output, "rb") as f:
-                f.seek(max(0, self.output.stat().st_size - 400))
-                lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        except OSError:
-            lines = []
-        return f"{reason} (last output: {lines[-1][:200]})" if lines else reason
+        """The reason, with the last line the worker printed (if any), sanitised."""
+        line = last_output_line(self.output)
+        return f"{reason} (last output: {line})" if line else reason
+
+    def cpu_seconds(self) -> float:
+        """The worker's CPU seconds so far (user + system, the kernel's count); NaN once it is gone."""
+        return self.cpu.seconds()
 
     def kill(self) -> None:
         """SIGKILL to the worker's process group, then reap it."""
@@ -207,6 +210,8 @@ class PruneWorker:
             except OSError:
                 pass
         os.close(self.replies)
+        self.cpu.close()
+        self.output.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "PruneWorker":
@@ -216,24 +221,25 @@ class PruneWorker:
         self.close()
 
 
-def exec_worker(output: IO[bytes], reply_write: int) -> subprocess.Popen:
+def exec_worker(output: IO[bytes], reply_write: int, home: str | None = None) -> subprocess.Popen:
     """A worker as a new interpreter (``PLANTSEEK_PRUNE_START=exec``): ~1.6 CPU s of imports per worker."""
     return subprocess.Popen(
         [sys.executable, "-m", "plantseek.run.isolation.prune_worker", str(os.getpid()), str(reply_write)],
         stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, pass_fds=(reply_write,),
-        start_new_session=True, cwd=os.getcwd(), env=worker_environment())
+        start_new_session=True, cwd=os.getcwd(), env=worker_environment(home))
 
 
-def start_worker(output: IO[bytes], reply_write: int) -> Any:
+def start_worker(output: IO[bytes], reply_write: int, home: str | None = None) -> Any:
     """A new worker process (a :class:`subprocess.Popen` or a :class:`ForkedWorker`), as ``PLANTSEEK_PRUNE_START``
-    says: ``template`` (default: forked from this process's template process) or ``exec``."""
+    says: ``template`` (default: forked from this process's template process) or ``exec``; its ``HOME``:
+    ``home``."""
     how = os.environ.get(START_ENV, "template") or "template"
     if how not in WORKER_STARTS:
         raise WorkerFailure(f"${START_ENV}={how!r}: not one of {', '.join(WORKER_STARTS)}")
     if how == "exec":
-        return exec_worker(output, reply_write)
+        return exec_worker(output, reply_write, home)
     try:
-        return ForkedWorker.start(output, reply_write, STARTUP_SECONDS)
+        return ForkedWorker.start(output, reply_write, STARTUP_SECONDS, home)
     except TemplateDied as exc:
         raise WorkerFailure(str(exc)) from None
 
