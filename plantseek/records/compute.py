@@ -18,8 +18,8 @@ A cell's ``compute`` (stored as ``compute_json``, one column each in ``load_resu
 * **measured by the parent** (:data:`MEASURED`), which a pruner cannot rewrite: ``prune_parent_seconds`` (the
   request's wall-clock) and ``prune_cpu_seconds`` (the worker's CPU seconds over the request, from the kernel's
   accounting, :class:`plantseek.run.isolation.worker_channel.CpuClock`), each its share when the worker pruned
-  several jobs in one request. These are the compute figures results are ranked on (the cell's ``prune_seconds`` is the same
-  wall-clock);
+  several jobs in one request. These are the compute figures results are ranked on (the cell's ``prune_seconds``
+  is the same wall-clock);
 * **self-reported** (:data:`SELF_REPORTED`): the three counts, ``prune_flops`` and ``compute_dense_runs``, counted
   inside the worker where the pruner's code runs, so a hostile pruner can forge them; ``self_reported`` = 1 marks
   a record that holds them, and ``worker_prune_seconds`` is the worker's own clock. Never ranked on.
