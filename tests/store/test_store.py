@@ -292,8 +292,9 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
     assert list(df.columns[n: n + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert df["verified"].tolist() == [True, True, True]  # every row written now carries a matching digest
     compute = ["train_sample_passes", "score_forward_samples", "score_backward_samples", "prune_flops",
-               "dense_run_flops", "compute_dense_runs", "prune_parent_seconds"]  # plantseek.records.compute
-    assert list(df.columns[-10:]) == ["custom", "metric_density", "metrics_json"] + compute
+               "dense_run_flops", "compute_dense_runs", "prune_parent_seconds", "prune_cpu_seconds",
+               "worker_prune_seconds", "self_reported"]  # plantseek.records.compute: parent-measured, self-reported
+    assert list(df.columns[-13:]) == ["custom", "metric_density", "metrics_json"] + compute
     assert "mask" not in df.columns and len(df) == 3
     assert list(df.cell_id) == [cell(0).cell_id, cell(1).cell_id, plain.cell_id]  # insertion order
 

@@ -2,7 +2,7 @@
 import time
 
 from plantseek.prune.contract import get_pruner
-from plantseek.run import prune_worker
+from plantseek.run.isolation import prune_worker
 
 _write = prune_worker.write_reply
 
