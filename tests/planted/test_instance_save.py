@@ -19,8 +19,8 @@ def test_save_round_trips_and_a_failed_save_leaves_the_old_file(tmp_path, monkey
     back = PlantedInstance.load(path)
     assert all(torch.equal(back.ticket[n], inst.ticket[n]) for n in inst.ticket)
 
-    def broken(obj, f):
-        open(f, "wb").write(b"partial")
+    def broken(obj, f):  # f: the open temporary file the save writes through
+        f.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken)

@@ -447,7 +447,7 @@ def fake_store(monkeypatch, tmp_path):
     frames = {}
     mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: frames[str(path)].copy()
-    mod.load_checked = lambda path: types.SimpleNamespace(frame=frames[str(path)].copy(), refused=[])
+    mod.load_checked = lambda path: types.SimpleNamespace(frame=frames[str(path)].copy(), refused=[], problems=[])
     monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
 
     def make(df):
