@@ -50,6 +50,8 @@ def add_arguments(p) -> None:
                    help="what to print at the end: summary = per task setting, methods x densities, weak metric and "
                         "recall (confidence intervals where n >= 2; default); full = every cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-failed", action="store_true",
+                   help="exit 0 even when cells failed (default: exit 1 when any cell of the run failed)")
     add_options(p, CellConfig)  # --instances
 
 
@@ -143,6 +145,9 @@ def result_row(config, result) -> dict:
         "achieved_density": result.achieved_density, "recall": m.get("recall"), "precision": m.get("precision"),
         "prune_seconds": result.prune_seconds, "train_seconds": result.train_seconds, "error": result.error,
         "cell_id": config.cell_id, "pruner_source": config.pruner if config.pruner_code else "",
+        "depth": config.depth, "width": config.width, "training_protocol": config.training_protocol,
+        "task_options": dict(config.task_options), "instances": config.instances,
+        "config": config.as_dict(),  # every field of the cell's identity (and its id above)
     }
 
 
@@ -226,16 +231,25 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if args.json:
+    if not args.json:
+        if store is None:
+            print_results(results, args.table)
+        else:
+            ids = {c.cell_id for c in cells}
+            df = store.frame()
+            print_frame(df[df.cell_id.isin(ids)].reset_index(drop=True), args.table, args.store)
+            print(f"results stored in {store.path}", file=sys.stderr)
+    return failed_exit_status(results, args.allow_failed)
+
+
+def failed_exit_status(results, allow_failed: bool) -> int:
+    """1 when a cell of this run failed (one line on stderr says how many), unless ``--allow-failed``; else 0."""
+    failed = sum(1 for _, r in results if r.status != "ok")
+    if not failed:
         return 0
-    if store is None:
-        print_results(results, args.table)
-        return 0
-    ids = {c.cell_id for c in cells}
-    df = store.frame()
-    print_frame(df[df.cell_id.isin(ids)].reset_index(drop=True), args.table, args.store)
-    print(f"results stored in {store.path}", file=sys.stderr)
-    return 0
+    print(f"{failed} of {len(results)} cells failed (their reasons are stored); exit status "
+          f"{0 if allow_failed else 1}{'' if allow_failed else ' (--allow-failed: exit 0)'}", file=sys.stderr)
+    return 0 if allow_failed else 1
 
 
 def print_frame(df, table: str, store: str | None = None) -> None:

@@ -6,6 +6,7 @@ loads plug-ins into it: on a lookup that misses, and before listing.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar, overload
 
 from plantseek.core.errors import ConfigError
@@ -59,8 +60,14 @@ class Registry(Generic[T]):
         failure = self.discovery.failure(name) if self.discovery is not None else None
         if failure is not None:
             return failure
-        known = ", ".join(sorted(self._items)) or "none"
-        message = f"unknown {self.kind} {name!r} (known: {known})"
+        close = difflib.get_close_matches(name, sorted(self._items), n=3, cutoff=0.75) if isinstance(name, str) else []
+        if close:  # a typo: the nearest names, not the whole list
+            maybe = " or ".join(repr(c) for c in close)
+            message = (f"unknown {self.kind} {name!r}: did you mean {maybe}? "
+                       f"({len(self._items)} known: python -m plantseek list)")
+        else:
+            known = ", ".join(sorted(self._items)) or "none"
+            message = f"unknown {self.kind} {name!r} (known: {known})"
         failed = self.failures()
         return f"{message}; {len(failed)} plug-in(s) failed to load, first: {failed[0]}" if failed else message
 

@@ -80,7 +80,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--memory-limit": (["0", "4", "0.5", "0.25"], floats + ["-1", "4097", "1e-300", "5e-324", "0.1", "-0"],
                                []),
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
-            "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG,
+            "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG, "--allow-failed": FLAG,
             "--table": (["summary", "full"], ["", "wide", long], []),
         },
         "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},

@@ -37,3 +37,42 @@ def test_table_option_is_checked(capsys):
     with pytest.raises(SystemExit) as e:
         main(["evaluate", "--suite", "smoke", "--no-store", "--table", "wide"])
     assert e.value.code == 2 and "invalid choice: 'wide'" in capsys.readouterr().err
+
+
+EXITS = "tests/pruners/hostile/exits.py:Exits"
+TINY = ["evaluate", "--suite", "smoke", "--tasks", "relu", "--densities", "0.1", "--seeds", "0", "--n-samples", "100",
+        "--epochs", "0", "--no-store", "--no-progress"]
+
+
+def _run(argv):
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_exit_status_is_1_when_a_cell_failed_unless_allowed(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the pruner file is given relative to the checkout
+    assert _run(TINY + ["--pruners", "random"]) == 0
+    capsys.readouterr()
+    assert _run(TINY + ["--pruners", f"random,{EXITS}"]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 cells failed" in err and "--allow-failed" in err and "Traceback" not in err
+    assert _run(TINY + ["--pruners", f"random,{EXITS}", "--allow-failed"]) == 0
+
+
+def test_json_rows_describe_their_cell(capsys):
+    import json
+
+    from plantseek.records.cells import CellConfig
+
+    assert _run(TINY + ["--pruners", "random", "--json", "--noise", "0.05"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["depth"], row["width"], row["training_protocol"], row["instances"]) == (
+        4, 20, "calibrated", "public")
+    assert row["task_options"] == {"noise": 0.05} and row["config"]["train"]["epochs"] == 0
+    assert CellConfig.from_dict(row["config"]).cell_id == row["cell_id"]  # the row alone rebuilds its identity

@@ -17,7 +17,7 @@ EXECUTORS.register("dask", DaskExecutor)
 
 def executor_name(jobs: int, name: str | None = None) -> str:
     """The executor to use: ``name``, else processes when ``jobs`` > 1, else local."""
-    return name or ("processes" if jobs > 1 else "local")
+    return name if name is not None else ("processes" if jobs > 1 else "local")
 
 
 def check_executor(jobs: int, name: str | None, scheduler: str | None) -> None:
