@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# Only the in-tree tasks, pruners and host families: an unrelated plug-in installed beside plantseek must not change
+# what the tests see (tests of plug-in discovery unset it, tests/core/test_plugins.py and tests/test_toy_family.py).
+os.environ["PLANTSEEK_PLUGINS"] = "builtin"
 
 torch.set_num_threads(1)
 

@@ -4,12 +4,11 @@ score -> store -> prepared frame, with its hook called and its name stored in ea
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import sys
 
 import pytest
 
-import plantseek.families.registry as registry
 from plantseek.families.registry import FAMILIES, family_order
 from plantseek.frame.prepared import prepared
 from plantseek.planted.task import TASKS
@@ -32,6 +31,12 @@ FOLDER = {
 }
 
 
+@pytest.fixture(autouse=True)
+def third_party_plugins(monkeypatch):
+    """These tests install plug-ins: let discovery see entry points (tests/conftest.py turns them off)."""
+    monkeypatch.delenv("PLANTSEEK_PLUGINS", raising=False)
+
+
 @pytest.fixture
 def toy_family(tmp_path, monkeypatch):
     folder = tmp_path / "toy_family"
@@ -39,10 +44,11 @@ def toy_family(tmp_path, monkeypatch):
     for name, text in FOLDER.items():
         (folder / name).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
-    point = importlib.metadata.EntryPoint(name="toy", value="toy_family", group="plantseek.families")
-    real = registry.entry_points
-    monkeypatch.setattr(registry, "entry_points", lambda group: [point] if group == "plantseek.families" else
-                        real(group=group))
+    info = tmp_path / "toy_family-1.0.dist-info"  # installed as an installer would leave it: metadata + entry point
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-family\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[plantseek.families]\ntoy = toy_family\n")
+    importlib.invalidate_caches()
     FAMILIES.discovery.refresh(FAMILIES, force=True)
     importlib.import_module("toy_family.task")
     yield

@@ -53,6 +53,18 @@ def path_fingerprint() -> Fingerprint:
     return tuple((entry, mtime(entry)) for entry in sys.path)
 
 
+#: ``PLANTSEEK_PLUGINS=builtin`` loads the in-tree tasks, pruners and host families only, no entry point of an
+#: installed distribution (the test suite sets it, so that an unrelated plug-in cannot change what it sees).
+PLUGINS_VARIABLE = "PLANTSEEK_PLUGINS"
+
+
+def third_party_entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of ``group`` declared by installed distributions; none under ``PLANTSEEK_PLUGINS=builtin``."""
+    if os.environ.get(PLUGINS_VARIABLE, "").strip().lower() == "builtin":
+        return []
+    return list(entry_points(group=group))
+
+
 def distribution_of(ep: EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
     return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
@@ -83,7 +95,7 @@ class PluginFamily:
         self._fingerprint = fingerprint
         importlib.invalidate_caches()
         self._import_builtins()
-        for ep in entry_points(group=self.group):
+        for ep in third_party_entry_points(self.group):
             self._load_entry_point(ep, registry)
 
     def failure(self, name: str) -> str | None:
@@ -120,6 +132,10 @@ class PluginFamily:
             if not isinstance(obj, types.ModuleType):
                 if not self.accepts(obj):
                     raise PlantseekError(f"it names {obj!r}, which is neither a module nor {self.expected}")
+                declared = getattr(obj, "name", None)
+                if isinstance(declared, str) and declared != ep.name:  # one name per plug-in, listed and shown
+                    raise PlantseekError(f"its class declares name {declared!r} but its entry point is {ep.name!r}: "
+                                         "give both the same name")
                 registry.register(ep.name, obj)
         except Exception as exc:
             self._failures[ep.name] = (f"{self.kind} plug-in {ep.name!r} ({ep.value}, distribution {key[0]}) "

@@ -13,11 +13,10 @@ import importlib
 import pkgutil
 import types
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
 from plantseek.core.errors import ConfigError, PlantseekError
-from plantseek.core.plugins import PluginFamily, distribution_of, one_line, path_fingerprint
+from plantseek.core.plugins import PluginFamily, distribution_of, one_line, path_fingerprint, third_party_entry_points
 from plantseek.core.registry import Registry
 
 HOOKS = ("audit", "recovery", "report_section")
@@ -71,7 +70,7 @@ class FamilyDiscovery(PluginFamily):
             if info.ispkg:
                 self._add(registry, info.name, f"{self.package}.{info.name}",
                           lambda m=f"{self.package}.{info.name}": importlib.import_module(m), "plantseek")
-        for ep in entry_points(group=self.group):
+        for ep in third_party_entry_points(self.group):
             key = (distribution_of(ep), ep.name, ep.value)
             if key not in self._loaded and self._add(registry, ep.name, ep.value, ep.load, key[0]):
                 self._loaded.add(key)

@@ -51,6 +51,12 @@ class ToyMagnitude(ScorePruner):
 '''
 
 
+@pytest.fixture(autouse=True)
+def third_party_plugins(monkeypatch):
+    """These tests install plug-ins: let discovery see entry points (tests/conftest.py turns them off)."""
+    monkeypatch.delenv("PLANTSEEK_PLUGINS", raising=False)
+
+
 def write_distribution(site: Path, dist: str, group: str, entry_points: dict[str, str], modules: dict[str, str]):
     """An installed distribution written by hand (metadata and modules), as an installer would leave it."""
     info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
@@ -197,3 +203,28 @@ def test_object_entry_point_must_be_of_the_expected_kind(tmp_path, monkeypatch):
         registry.get("number")
     assert str(info.value) == ("pruner plug-in 'number' (wrong_kind:NUMBER, distribution wrong-kind 1.0) failed to "
                                "load: it names 3, which is neither a module nor a zero-argument pruner factory")
+
+
+def test_builtin_only_hides_installed_plugins(tmp_path, monkeypatch):
+    group = "plantseek-test.builtin-only"
+    write_distribution(tmp_path, "hidden-plugin", group, {"hidden": "hidden_pruner:Hidden"},
+                       {"hidden_pruner": "class Hidden:\n    name = 'hidden'\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PLANTSEEK_PLUGINS", "builtin")
+    assert fresh_registry(group).names() == []
+    monkeypatch.delenv("PLANTSEEK_PLUGINS")
+    assert fresh_registry(group).names() == ["hidden"]
+
+
+def test_a_plugin_has_one_name(tmp_path, monkeypatch):
+    group = "plantseek-test.two-names"
+    write_distribution(tmp_path, "two-names", group, {"listed": "two_names:Declared"},
+                       {"two_names": "class Declared:\n    name = 'declared'\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = fresh_registry(group)
+    assert registry.names() == []
+    with pytest.raises(ConfigError) as info:
+        registry.get("listed")
+    assert str(info.value) == ("pruner plug-in 'listed' (two_names:Declared, distribution two-names 1.0) failed to "
+                               "load: its class declares name 'declared' but its entry point is 'listed': give both "
+                               "the same name")
