@@ -17,6 +17,8 @@ import sys
 
 from plantseek.core.errors import PlantseekError
 
+from .config_file import CONFIGURABLE, add_config_option, with_config
+
 COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen", "verify", "reproduce"]
 
 
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
+        if name in CONFIGURABLE:
+            add_config_option(p)
         p.set_defaults(_run=mod.run, _check=mod.check)
     return parser
 
@@ -49,10 +53,12 @@ def validate(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse and check ``argv`` without doing any work: the arguments, or ``SystemExit(2)`` (a malformed option,
     one line on stderr) or a :class:`PlantseekError` (a value the command cannot run with)."""
     parser = build_parser()
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (not list(): the list command module shadows it here)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         raise SystemExit(2)
+    args = with_config(parser, argv, args)  # --config FILE.toml: its options first, the command line's win
     args._check(args)
     return args
 

@@ -39,6 +39,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     hostile = ["/", "/etc", "/usr/share/x", "/proc", os.path.expanduser("~")]  # system folders, the home folder
     odd = f["new"] + "-\udcff\udcfe-é中"  # a name that is not UTF-8 (bytes 0xff 0xfe, kept by surrogateescape)
     out_dir = ([f["new"], f["dir"], odd], ["", long], [f["file"], f["file"] + "/sub", *hostile])
+    config = ([f["config"]], ["", long], [f["bad_config"], f["dir"], f["new"] + ".toml"])  # run.toml: see test_fuzz
     store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
     return {
         "list": {},
@@ -81,6 +82,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
                                []),
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
             "--no-store": FLAG, "--json": FLAG, "--no-progress": FLAG, "--allow-failed": FLAG,
+            "--config": config,
             "--table": (["summary", "full"], ["", "wide", long], []),
         },
         "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},
@@ -96,7 +98,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--store": ([f["new"] + ".db"], ["", long], []),
             "--out": ([f["new"]], ["", long], []),  # checked only without --check-only (always given here)
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
-            "--check-only": FLAG, "--no-leaderboard": FLAG,
+            "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config,
         },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
             "--scale": (["small", "paper"], [], ["", "nosuch", long]),

@@ -40,6 +40,10 @@ def files(tmp_path_factory):
                  "--n-samples", "100", "--epochs", "0", "--store", f["store"], "--no-progress"])
     assert code == 0
     f["pruner"] = str(REPO / "examples" / "my_pruner.py")
+    f["config"] = str(root / "run.toml")  # a valid run configuration (its options are also valid for submit)
+    Path(f["config"]).write_text('jobs = 1\n')
+    f["bad_config"] = str(root / "bad.toml")
+    Path(f["bad_config"]).write_text('jobs = [\n')
     f["root"] = str(root)
     return f
 

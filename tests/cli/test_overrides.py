@@ -23,7 +23,7 @@ from plantseek.train.config import TrainConfig
 #: evaluate's options that are not configuration fields (hand-written in plantseek.cli.evaluate)
 RUN_OPTIONS = {"--suite", "--jobs", "--max-batch", "--executor", "--scheduler", "--device", "--timeout",
                "--memory-limit", "--store", "--no-store", "--json", "--table", "--no-progress",
-               "--allow-failed"}
+               "--allow-failed", "--config"}
 
 
 def options_of(command: str) -> dict[str, object]:
