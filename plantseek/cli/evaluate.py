@@ -170,7 +170,8 @@ def print_table(rows: list[dict]) -> None:
         print(df[cols].to_string(index=False))
     failed = df[df.status != "ok"]
     for _, r in failed.iterrows():
-        print(f"FAILED {r.task} {r.pruner} density={r.density} seed={r.seed}: {sanitise_reason(r.error)}")
+        print(f"{str(r.status).upper()} {r.task} {r.pruner} density={r.density} seed={r.seed}: "
+              f"{sanitise_reason(r.error)}")
 
 
 def auto_jobs(jobs: int, cells) -> int:
@@ -243,8 +244,9 @@ def run(args) -> int:
 
 
 def failed_exit_status(results, allow_failed: bool) -> int:
-    """1 when a cell of this run failed (one line on stderr says how many), unless ``--allow-failed``; else 0."""
-    failed = sum(1 for _, r in results if r.status != "ok")
+    """1 when a cell of this run failed (one line on stderr says how many), unless ``--allow-failed``; else 0.
+    A ``diverged`` cell is a result (its training blew up, plantseek.score.divergence), not a failure."""
+    failed = sum(1 for _, r in results if r.status == "failed")
     if not failed:
         return 0
     print(f"{failed} of {len(results)} cells failed (their reasons are stored); exit status "

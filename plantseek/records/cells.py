@@ -25,13 +25,21 @@ from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
 # 3: strong metrics through a readout fitted per mask on the training split (was: the planted output scales,
 #    now kept as metrics["strong_metric_planted_scales"]).
 # 4: hosts keep the paper's bias initialisation in every layer (no zeroed biases; tickets shift or prune biases).
-NUMERICS = 4
+# 5: under the calibrated protocol a collapsed network (constant output) starts weak training as the constant
+#    predictor (output weights 0, output bias = the targets' mean) instead of through a factor mean / constant that
+#    reached 3.5e16 for a rounding-residue output (weak MSE 1.8e16 on the smoke grid).
+NUMERICS = 5
 # Per task, bumped when a change alters the results of that task's cells only (its instances): part of the identity
 # of those cells alone, so that other tasks' cell ids stay as they are.
 # bars 2: the bars ticket's planting factors are drawn from the host layer's |w| (was: least squares per channel).
 TASK_NUMERICS = {"bars": 2}
 
 INSTANCE_KINDS = ("public", "hidden")
+#: A cell's status: ``ok``; ``failed`` (no metrics: the pruner or the instance failed); ``diverged`` (scored, but a
+#: metric is non-finite or far beyond the constant predictor's, plantseek.score.divergence: kept out of means).
+#: A re-run skips ``ok`` and ``diverged`` cells (both are deterministic results) and retries ``failed`` ones.
+STATUSES = ("ok", "failed", "diverged")
+DONE_STATUSES = ("ok", "diverged")
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ def as_hidden(cells: list[CellConfig], fingerprint: str) -> list[CellConfig]:
 
 @dataclass
 class CellResult:
-    status: str  # "ok" or "failed"
+    status: str  # one of STATUSES: "ok", "failed" (error: why) or "diverged" (error: which metric, how far)
     error: str = ""  # one line when failed
     metric_name: str = ""  # "accuracy" or "mse"
     higher_is_better: bool | None = None  # the task metric's direction (task.higher_is_better); None: unknown

@@ -37,6 +37,7 @@ from plantseek.run.isolation.workers import isolation_summary
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
+from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
@@ -259,15 +260,22 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
 
 
 def record_step(planted: Planted, pruned: Pruned, ablated: Ablated, trained: Trained, scored: Scored) -> Results:
-    """One result per cell, in cell order: scored cells ``ok``, the others ``failed`` with their reason."""
+    """One result per cell, in cell order: scored cells ``ok`` (or ``diverged``, with the reason:
+    :mod:`plantseek.score.divergence`), the others ``failed`` with their reason."""
     task = planted.instance.task
     common = dict(metric_name=task.metric_name, ticket_metric=planted.ticket_metric,
                   dense_metric=planted.dense_metric, dense_weak_metric=scored.dense_weak_metric,
                   higher_is_better=task.higher_is_better, provenance=pruned.provenance, family=task.family)
     done: dict[str, CellResult] = {}
+    constant = constant_predictor_metric(planted.instance)
     for t, s in zip(ablated.trainees, scored.scores):
+        diverged = "; ".join(filter(None, (
+            divergence("weak", s.weak, constant, task.higher_is_better, task.metric_name),
+            divergence("strong", s.strong, constant, task.higher_is_better, task.metric_name)
+            if has_strong_metric(t.cell) else "")))
         done[t.cell.cell_id] = CellResult(
-            status="ok", density=t.job.density, achieved_density=s.achieved_density, strong_metric=s.strong,
+            status="diverged" if diverged else "ok", error=diverged, density=t.job.density,
+            achieved_density=s.achieved_density, strong_metric=s.strong,
             weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=trained.seconds,
             protocol=pruned.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask),
             compute=_compute(planted, pruned, t.cell), **common)

@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from plantseek.records.cells import STATUSES
 from plantseek.store.schema import FLOAT_FIELDS, NAMES
 
 #: The columns a row's digest covers, in order.
@@ -108,7 +109,7 @@ def digest_problem(key: str | None, row: Mapping[str, Any]) -> str:
 
 def row_problem(row: Mapping[str, Any]) -> str:
     """``""`` for a well-formed row, else one line saying which value is malformed."""
-    if row.get("status") not in ("ok", "failed"):
+    if row.get("status") not in STATUSES:
         return f"unknown status {row.get('status')!r}"
     for name in _INTEGERS:
         if name in row and (isinstance(row[name], bool) or not isinstance(row[name], int)):

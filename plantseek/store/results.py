@@ -86,14 +86,14 @@ class ResultStore:
 
     # --- reading -------------------------------------------------------------------------------------------------
     def finished_ids(self) -> set[str]:
-        """Ids of the cells that succeeded (status ``ok``): a re-run skips exactly these."""
-        return {r[0] for r in self._read("SELECT cell_id FROM cells WHERE status = 'ok'")}
+        """Ids of the cells that are done (status ``ok`` or ``diverged``): a re-run skips exactly these."""
+        return {r[0] for r in self._read("SELECT cell_id FROM cells WHERE status IN ('ok', 'diverged')")}
 
     def failed_ids(self) -> set[str]:
         return {r[0] for r in self._read("SELECT cell_id FROM cells WHERE status = 'failed'")}
 
     def status_of(self, cell_id: str) -> str | None:
-        """``"ok"``, ``"failed"``, or None when the cell is not in the store."""
+        """``"ok"``, ``"failed"``, ``"diverged"``, or None when the cell is not in the store."""
         rows = self._read("SELECT status FROM cells WHERE cell_id = ?", (cell_id,))
         return rows[0][0] if rows else None
 

@@ -8,7 +8,7 @@ import math
 from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
-from plantseek.records.cells import CellConfig, CellResult
+from plantseek.records.cells import STATUSES, CellConfig, CellResult
 from plantseek.store.legacy import task_family
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
@@ -63,8 +63,8 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
 
 
 def _checked_error(result: CellResult, cell_id: str) -> str:
-    if result.status not in ("ok", "failed"):
-        raise StoreError(f"cell {cell_id}: status must be 'ok' or 'failed', got {result.status!r}")
+    if result.status not in STATUSES:
+        raise StoreError(f"cell {cell_id}: status must be one of {', '.join(STATUSES)}, got {result.status!r}")
     error = "" if result.error is None else str(result.error)
     if result.status == "ok" and error:
         raise StoreError(f"cell {cell_id}: status 'ok' with an error ({' '.join(error.split())}); a failure is "

@@ -37,8 +37,8 @@ from plantseek.core.errors import StoreError
 from plantseek.store.legacy import task_family, v1_columns
 
 FORMAT = "plantseek-results"
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 APPLICATION_ID = 0x706C736B  # "plsk", in the SQLite header (bytes 68-71)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -84,7 +84,7 @@ CELL_COLUMNS = [
     ("noise", "REAL"),
     ("task_options", "TEXT NOT NULL"),  # JSON, sorted keys
     ("config_json", "TEXT NOT NULL"),
-    ("status", "TEXT NOT NULL CHECK (status IN ('ok', 'failed'))"),
+    ("status", "TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'diverged'))"),  # version 6 added 'diverged'
     ("error", "TEXT NOT NULL"),
     ("protocol", "TEXT NOT NULL"),
     ("metric_name", "TEXT NOT NULL"),
@@ -114,7 +114,7 @@ _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     "CREATE TABLE cells (\n    "
     + ",\n    ".join(f"{name} {decl}" for name, decl in CELL_COLUMNS)
-    + ",\n    CHECK (status = 'failed' OR error = '')\n)",  # a success never carries an error
+    + ",\n    CHECK (status != 'ok' OR error = '')\n)",  # a success never carries an error
 ]
 
 
@@ -201,25 +201,37 @@ def new_digest_key() -> str:
 
 
 def upgrade(conn: sqlite3.Connection) -> bool:
-    """Upgrade a version-1 to -4 store to the current version in place; the caller holds a write transaction
+    """Upgrade a version-1 to -5 store to the current version in place; the caller holds a write transaction
     (all or nothing). Returns False (and changes nothing) when another writer upgraded the store first. Cell ids
     are unchanged: they hash the configuration. Rows of a version-1 or -2 store get no digest (they stay
     *unverified*); a version-3 or -4 row keeps its digest (a NULL ``compute_json`` and ``family`` are not digested).
-    ``family`` is filled from the task registry (:func:`plantseek.store.legacy.task_family`)."""
+    ``family`` is filled from the task registry (:func:`plantseek.store.legacy.task_family`). Version 6 only widens
+    the status constraint (``diverged``): the ``cells`` table is rebuilt with the same rows and values."""
     version = stored_version(conn)
-    if version not in ("1", "2", "3", "4"):
+    if version not in ("1", "2", "3", "4", "5"):
         return False
     if version == "1":
         _upgrade_v1(conn)
-    added = (V3_COLUMNS if version in ("1", "2") else []) + (V4_COLUMNS if version != "4" else []) + V5_COLUMNS
-    for name, decl in added:
-        conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
-    tasks = [row[0] for row in conn.execute("SELECT DISTINCT task FROM cells").fetchall()]
-    conn.executemany("UPDATE cells SET family = ? WHERE task = ?", [(task_family(t), t) for t in tasks])
+    if version != "5":
+        added = (V3_COLUMNS if version in ("1", "2") else []) + (V4_COLUMNS if version != "4" else []) + V5_COLUMNS
+        for name, decl in added:
+            conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
+        tasks = [row[0] for row in conn.execute("SELECT DISTINCT task FROM cells").fetchall()]
+        conn.executemany("UPDATE cells SET family = ? WHERE task = ?", [(task_family(t), t) for t in tasks])
+    _rebuild_cells(conn)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('digest_key', ?)", (new_digest_key(),))
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return True
+
+
+def _rebuild_cells(conn: sqlite3.Connection) -> None:
+    """``cells`` re-created with the current declarations (SQLite cannot alter a constraint), every row copied."""
+    columns = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(cells)").fetchall())
+    conn.execute("ALTER TABLE cells RENAME TO cells_before_upgrade")
+    conn.execute(_SCHEMA[1])
+    conn.execute(f"INSERT INTO cells ({columns}) SELECT {columns} FROM cells_before_upgrade")
+    conn.execute("DROP TABLE cells_before_upgrade")
 
 
 def _upgrade_v1(conn: sqlite3.Connection) -> None:

@@ -54,21 +54,28 @@ def _unit_squares(t: torch.Tensor, axis: int) -> torch.Tensor:
     return (t * t).sum(dims) if dims else t * t
 
 
+#: Relative spread (standard deviation over root mean square) below which an output counts as constant.
+CONSTANT_SPREAD = 1e-9
+
+
 def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: int = 30) -> torch.Tensor:
     """Per-output factors alpha (float64) so that ``alpha * z`` best fits ``y``.
 
     Regression: least squares through the origin, per output. Classification: minimum mean cross-entropy of the
     logits ``alpha * z`` (convex in alpha), by damped Newton steps with an exact K x K Hessian.
-    An output that is constant zero keeps alpha = 1.
+    An output that is constant over the training split (zero, or any value: its spread is at most
+    ``CONSTANT_SPREAD`` times its size) keeps alpha = 1: a factor fitted to a constant only matches the target's
+    mean, and for a collapsed network whose output is a rounding residue (6.9e-18 on the smoke grid's ReLU cell) that
+    factor was 3.5e16, which the balancing then spread over the hidden layers and training blew up (weak MSE 1.8e16).
     """
     z = z.double()
     if kind == "regression":
         zz = (z * z).sum(0)
         alpha = (z * y.double()).sum(0) / torch.where(zz > 0, zz, torch.ones_like(zz))
-        return torch.where(zz > 0, alpha, torch.ones_like(alpha))
+        return torch.where(varying_outputs(z), alpha, torch.ones_like(alpha))
     n, k = z.shape
     std = z.std(0)
-    live = std > 0
+    live = varying_outputs(z)  # a constant output keeps alpha = 1
     zs = z / torch.where(live, std, torch.ones_like(std))  # well scaled: beta = alpha * std starts at 1
     onehot = torch.nn.functional.one_hot(y, k).double()
 
@@ -101,13 +108,32 @@ def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: 
 
 def calibrated_state(state: dict[str, torch.Tensor], mask: Mask | None, x: torch.Tensor, y: torch.Tensor,
                      kind: str, arch: Network | None = None) -> dict[str, torch.Tensor]:
-    """``state`` with the fitted output factors folded into its output parameters (a new dict; float64)."""
+    """``state`` with the fitted output factors folded into its output parameters (a new dict; float64).
+
+    A regression output that is constant over the training split (a collapsed network) starts as the constant
+    predictor instead: its output weights set to zero and its output bias to the training targets' mean. Least
+    squares through the origin computes the same function (alpha * c = mean(y)), but through a factor
+    mean(y) / c that is 3.5e16 when c is a rounding residue (see :func:`fit_output_factors`)."""
     arch = _arch(state, arch)
-    alpha = fit_output_factors(_raw_outputs(state, mask, x, arch), y, kind)
+    z = _raw_outputs(state, mask, x, arch)
+    alpha = fit_output_factors(z, y, kind)
     out = {k: v.double().clone() for k, v in state.items()}
-    for name in arch.output_parameters():
+    names = arch.output_parameters()
+    biases = [n for n in names if out[n].dim() == 1]
+    constant = ~varying_outputs(z) if kind == "regression" and len(biases) == 1 else alpha.isnan()  # (none)
+    alpha = torch.where(constant, torch.zeros_like(alpha), alpha)
+    for name in names:
         out[name] *= _along(alpha, 0, out[name].dim())
+    if bool(constant.any()):
+        mean = y.double().reshape(y.shape[0], -1).mean(0)
+        out[biases[0]] = torch.where(constant, mean, out[biases[0]])
     return out
+
+
+def varying_outputs(z: torch.Tensor) -> torch.Tensor:
+    """Per output: whether it varies over the samples (its spread exceeds ``CONSTANT_SPREAD`` times its size)."""
+    z = z.double()
+    return (z.abs().amax(0) > 0) & (z.std(0) > CONSTANT_SPREAD * torch.sqrt((z * z).mean(0)))
 
 
 def balance(state: dict[str, torch.Tensor], mask: Mask | None, sweeps: int = 3,

@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from plantseek.store.schema import SCHEMA_VERSION
 from plantseek.run.grid import expand, run_cells
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import SUITES
@@ -70,7 +71,7 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
         assert store.version == 3
         store.put(CellConfig(task="relu", depth=3, width=4, seed=0, pruner="random", density="0.5"),
                   CellResult("failed", "x", compute={"prune_parent_seconds": 2.5}))
-        assert store.version == 5
+        assert store.version == SCHEMA_VERSION
     new = load_results(path)
     assert new["verified"].all() and len(new) == len(old) + 1
     assert new["prune_parent_seconds"].iloc[-1] == 2.5 and new["prune_flops"].iloc[:-1].isna().all()
@@ -89,7 +90,7 @@ def test_a_version_4_store_gets_its_families_from_the_task_registry_and_keeps_it
         assert store.version == 4
         store.put(CellConfig(task="bars", depth=3, width=4, seed=0, pruner="random", density="0.5"),
                   CellResult("failed", "x"))
-        assert store.version == 5
+        assert store.version == SCHEMA_VERSION
     new = load_results(path)
     assert new["verified"].all() and new["cell_id"].tolist()[:-1] == old["cell_id"].tolist()
     assert new["family"].tolist() == old["family"].tolist() + ["conv"]

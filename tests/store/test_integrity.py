@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from plantseek.store.schema import SCHEMA_VERSION
 from plantseek.core.errors import StoreError
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.suites import SUITES
@@ -287,7 +288,7 @@ def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store)
     with ResultStore(store) as s:
         assert s.version == 2
         s.put(*_any_cell())
-        assert s.version == 5
+        assert s.version == SCHEMA_VERSION
     new = load_results(store)
     assert new["verified"].tolist() == [False] * 8 + [True]
     assert new["cell_id"].tolist()[:8] == old["cell_id"].tolist()

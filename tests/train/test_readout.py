@@ -48,3 +48,46 @@ def test_balance_keeps_the_function_and_equalises_norms():
         n_out = torch.sqrt((w_out ** 2).sum(0))
         live = (n_in > 0) & (n_out > 0)
         assert torch.allclose(n_in[live], n_out[live], rtol=1e-3)
+
+
+def test_a_constant_output_keeps_factor_one_whatever_its_size():
+    y = torch.tensor([[1.0], [2.0], [4.0]], dtype=torch.float64)
+    for c in (6.9e-18, -0.88, 3.0):
+        z = torch.full((3, 1), c, dtype=torch.float64)
+        assert torch.equal(fit_output_factors(z, y, "regression"), torch.ones(1, dtype=torch.float64))
+        labels = torch.tensor([0, 1, 1])
+        assert torch.equal(fit_output_factors(z.repeat(1, 2), labels, "classification"),
+                           torch.ones(2, dtype=torch.float64))
+
+
+def test_a_collapsed_network_starts_as_the_constant_predictor():
+    """The smoke grid's cell that diverged (weak MSE 1.8e16): a mask with no kept input weight, whose output is a
+    rounding residue; its calibrated start is the training mean, with weights of the host's own size."""
+    from plantseek.planted.task import DataConfig
+    from plantseek.train.calibration import weak_start
+
+    inst = plantseek.plant("relu", depth=4, width=20, seed=0, data=DataConfig(n_samples=400))
+    mask = {n: torch.zeros_like(t) for n, t in inst.ticket.items() if n.endswith("weight")}
+    first, last = weight_name(0), weight_name(inst.arch.n_layers - 1)
+    mask[last][0, 0] = True  # a kept output weight, fed by nothing: the output is constant
+    train = inst.data.train
+    state = weak_start(inst.initial_state, mask, train.x, train.y, "regression", inst.arch)
+    assert int(mask[first].sum()) == 0
+    out = forward_state(state, inst.data.test.x, mask)
+    assert torch.allclose(out, train.y.double().mean(0).expand_as(out), rtol=0, atol=1e-12)
+    biggest = max(float(v.abs().max()) for v in inst.initial_state.values())
+    assert max(float(v.abs().max()) for v in state.values()) <= biggest + abs(float(train.y.double().mean()))
+
+
+def test_the_smoke_cell_that_diverged_is_now_the_constant_predictor():
+    from plantseek.cli import validate
+    from plantseek.cli.evaluate import build_suite
+    from plantseek.run.bundle import run_group
+    from plantseek.run.grid import expand
+
+    args = validate(["evaluate", "--suite", "smoke", "--tasks", "relu", "--pruners", "random", "--densities",
+                     "ticket", "--seeds", "0", "--n-samples", "400", "--epochs", "1", "--no-store"])
+    ((cell, result),) = run_group(expand(build_suite(args)))
+    assert result.status == "ok"
+    # collapsed: its strong metric is the best constant (the fitted readout) and its weak metric is within 1 %
+    assert abs(result.weak_metric - result.strong_metric) < 0.01 * result.strong_metric
