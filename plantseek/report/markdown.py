@@ -1,5 +1,6 @@
-"""README.md of the leaderboard: provenance, the ranking with its rule, sanity ablations and the leak ceiling (when
-there are any), per-setting tables, plot links and failed cells; text from the results frame alone."""
+"""README.md of the leaderboard: provenance, the ranking with its rule (on hidden instances when the results hold
+any), the public vs hidden comparison and the development ranking (when they do), sanity ablations and the leak
+ceiling (when there are any), per-setting tables, plot links and failed cells; text from the results frame alone."""
 
 from __future__ import annotations
 

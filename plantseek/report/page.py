@@ -1,5 +1,7 @@
-"""index.html of the leaderboard: a self-contained static page (inline CSS and JS, no network) with the ranking,
-sanity ablations and the leak ceiling (when there are any), per-setting tables (sortable by clicking a header), a
+"""index.html of the leaderboard: a self-contained static page (inline CSS and JS, no network) with the ranking (on
+hidden instances when the results hold any: :func:`plantseek.frame.leak.published_cells`), the public vs hidden
+comparison and the development ranking (public instances) when there are hidden cells, sanity ablations and the
+leak ceiling (when there are any), per-setting tables (sortable by clicking a header), a
 flat table of all (setting, method, density) rows (ablations included), filters by task and protocol, and the
 plots as relative image files.
 
