@@ -319,7 +319,7 @@ def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
     _plain_log_labels(ax.xaxis)
     ax.set_xlabel(f"CPU seconds of the prune worker, measured by the harness (log; below {COMPUTE_FLOOR:g} drawn "
                   "at it)")
-    fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs prune CPU seconds (parent-measured)\n"
+    fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs prune CPU seconds\n"
                  "small: one cell; large: mean per method and density", fontsize=11)
     _legend(fig, ax)
     return fig
