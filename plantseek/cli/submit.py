@@ -1,10 +1,17 @@
-"""``python -m plantseek submit path/to/pruner.py[:Class]``: check, score, store and rank a new pruner."""
+"""``python -m plantseek submit path/to/pruner.py[:Class]``: check, score, store and rank a new pruner.
+
+Without ``--instances`` (anyone): scored on public development instances (planted from their seeds), the results
+labelled so, then the command the maintainers run to score it on hidden instances. ``--instances hidden``
+(maintainers, with the leaderboard key: ``plantseek.planted.secrets``): the same cells on hidden instances, the
+ones the published ranking is computed on; the store keeps only the key's fingerprint. See docs/hidden-instances.md.
+"""
 
 from __future__ import annotations
 
 import sys
 
-HELP = "check a pruner file, score it on the standard suite with sanity ablations, update the leaderboard"
+HELP = ("check a pruner file, score it with sanity ablations on public development instances (or, with the "
+        "leaderboard key, --instances hidden), update the leaderboard")
 
 
 def add_arguments(p) -> None:
@@ -21,6 +28,11 @@ def add_arguments(p) -> None:
                    help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
     p.add_argument("--no-leaderboard", action="store_true", help="do not regenerate the leaderboard")
+    from plantseek.records.cells import CellConfig
+
+    from .overrides import add_options
+
+    add_options(p, CellConfig)  # --instances, as for evaluate
 
 
 def check(args) -> None:
@@ -40,6 +52,10 @@ def check(args) -> None:
 
     check_pruner_file(args.pruner)  # parsed only: its code runs in a sandboxed prune worker (run.submit)
     SUITES.get(args.suite)
+    if args.instances == "hidden":
+        from plantseek.planted.secrets import load_key
+
+        load_key()  # hidden instances need the leaderboard key: a one-line error when none is configured
     jobs_fit(args.jobs)
     if not args.check_only:
         output_file("--store", args.store or paths.leaderboard_store())
@@ -53,25 +69,38 @@ def run(args) -> int:
     from plantseek.run.grid import run_cells
     from .evaluate import auto_jobs
     from plantseek.store.results import ResultStore, load_results
-    from plantseek.run.submit import check_submission, submission_cells
+    from plantseek.run.submit import check_submission, hidden_command, instances_heading, submission_cells
     from plantseek.run.suites import SUITES
 
     print(f"checking {args.pruner}", file=sys.stderr)
     name = check_submission(args.pruner, report=lambda line: print(line, file=sys.stderr))
+    hidden = args.instances == "hidden"
     if args.check_only:
+        if not hidden:
+            print(f"the leaderboard ranks on hidden instances; the maintainers score it with:\n"
+                  f"  {hidden_command(args.pruner, args.suite)}")
         return 0
     cells = submission_cells(args.pruner, SUITES.get(args.suite), name)
+    fingerprint = ""
+    if hidden:
+        from plantseek.planted.secrets import key_fingerprint, load_key
+        from plantseek.records.cells import as_hidden
+
+        fingerprint = key_fingerprint(load_key())  # only the fingerprint is stored (in each cell's configuration)
+        cells = as_hidden(cells, fingerprint)
     store_path = args.store or paths.leaderboard_store()
+    heading = instances_heading(fingerprint)
     with ResultStore(store_path) as store:
         done = store.finished_ids()
         todo = [c for c in cells if c.cell_id not in done]
-        print(f"scoring {name!r}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
+        print(f"scoring {name!r} on {heading}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
               f"{len(todo)} to run, store {store_path}", file=sys.stderr)
         from tqdm import tqdm
 
         with tqdm(total=len(todo), unit="cell", file=sys.stderr) as bar:
             results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
                                 on_result=lambda c, r: bar.update(1))
+        frame = store.frame()
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {sanitise_reason(r.error)}", file=sys.stderr)
@@ -83,5 +112,14 @@ def run(args) -> int:
         out = args.out or paths.leaderboard_dir()
         write_leaderboard(load_results(store_path), claim(out))
         print(f"leaderboard updated: {out}/index.html, {out}/README.md", file=sys.stderr)
-    print(f"{name}: {len(results) - len(failed)} cells scored, {len(failed)} failed")
+    from .evaluate import print_frame
+
+    print(f"{name}, scored on {heading}:")
+    ids = {c.cell_id for c in cells}
+    print_frame(frame[frame["cell_id"].isin(ids)].reset_index(drop=True), "summary", str(store_path))
+    print(f"{name}: {len(results) - len(failed)} cells scored on {heading}, {len(failed)} failed")
+    if not hidden:
+        print(f"These are development scores: anyone can re-plant a public instance from its seed, so they are not the "
+              f"leaderboard's. The leaderboard ranks on hidden instances; the maintainers score it with:\n"
+              f"  {hidden_command(args.pruner, args.suite)}")
     return 1 if failed else 0

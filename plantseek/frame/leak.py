@@ -2,6 +2,8 @@
 
 * :func:`instance_columns`: ``instances`` ("public" or "hidden") and ``key_fingerprint`` of every cell, read from
   its stored configuration (``config_json``; a cell stored before hidden instances existed is public);
+  :func:`published_cells` and :func:`development_cells` split a prepared frame into the published board (hidden
+  instances, when there are any) and the development board (public instances);
 * :func:`leak_ceiling`: per setting, the best *leak detector*'s mean recall at the ticket density (the "leak
   ceiling": how much of the ticket a simple statistic of the host's initial weights reads off) next to random's.
   Leak detectors are the registered pruners named ``leak-*`` (tag ``leak-detector``; ``baselines/leak_*.py``).
@@ -45,6 +47,23 @@ def instance_columns(df: pd.DataFrame) -> tuple[list[str], list[str]]:
 def instances_label(kind: str, fingerprint: str) -> str:
     """How a setting names its instances: "" for public ones, "hidden instances (key …)" otherwise."""
     return f"hidden instances (key {fingerprint})" if kind == "hidden" else ""
+
+
+def has_hidden(d: pd.DataFrame) -> bool:
+    """Whether a prepared frame holds any cell on hidden instances."""
+    return bool(d["instances"].eq("hidden").any())
+
+
+def published_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The cells the published ranking is computed on: those on hidden instances when the frame holds any (a public
+    instance can be re-planted from its seed, so its recall can be forged), else every cell (a store of public
+    instances only is a development board, and the page says so)."""
+    return d[d["instances"].eq("hidden")] if has_hidden(d) else d
+
+
+def development_cells(d: pd.DataFrame) -> pd.DataFrame:
+    """The cells on public instances: the development board (anyone can re-run them)."""
+    return d[d["instances"].eq("public")]
 
 
 def is_leak_detector(pruner: pd.Series) -> pd.Series:

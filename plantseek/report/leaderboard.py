@@ -17,7 +17,7 @@ import pandas as pd
 
 from plantseek.core.files import atomic_write_text
 from plantseek.report.markdown import render_markdown
-from plantseek.frame.leak import instance_columns
+from plantseek.frame.leak import instance_columns, published_cells
 from plantseek.report.page import render_html
 from plantseek.frame.prepared import prepare
 
@@ -43,7 +43,7 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
     d = prepare(df)  # validates before anything is written; prepared once for every part
     from plantseek.report.statistics import all_comparisons
 
-    found = all_comparisons(d)  # computed once: the page, the README and the diagrams show the same
+    found = all_comparisons(published_cells(d))  # once: the page, the README and the diagrams show the same
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     written: list[Path] = []

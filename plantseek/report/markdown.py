@@ -1,20 +1,24 @@
-"""README.md of the leaderboard: provenance, the ranking with its rule, sanity ablations and the leak ceiling (when
-there are any), per-setting tables, plot links and failed cells; text from the results frame alone."""
+"""README.md of the leaderboard: provenance, the ranking with its rule (on hidden instances when the results hold
+any), the public vs hidden comparison and the development ranking (when they do), sanity ablations and the leak
+ceiling (when there are any), per-setting tables, plot links and failed cells; text from the results frame alone."""
 
 from __future__ import annotations
 
 import datetime as _dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from plantseek.core.reasons import sanitise_reason
 from plantseek.families.registry import families
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
-from plantseek.frame.leak import LEAK_RULE, leak_ceiling
+from plantseek.frame.leak import LEAK_RULE, development_cells, has_hidden, leak_ceiling, published_cells
 from plantseek.frame.prepared import prepared
-from plantseek.report.provenance import provenance_line, submitted_sources
-from plantseek.report.rules import GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
+from plantseek.report.provenance import board_note, provenance_line, submitted_sources
+from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE,
+                                    SPREAD_RULE)
+from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
 from plantseek.report.statistics_md import statistics_markdown
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table
 
@@ -32,8 +36,13 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
            GLOSSARY + SPREAD_RULE,
            "", "Files: [results.csv](results.csv) (every cell, no masks), [index.html](index.html) (sortable, "
            "filterable page with the plots).", ""]
-    out += _ranking_section(ranking(d))
-    out += statistics_markdown(d, cd_figures, comparisons)
+    board = published_cells(d)
+    out += _ranking_section(ranking(board), board_note(d))
+    out += _gap_section(public_hidden_gap(d))
+    if has_hidden(d):
+        out += ["", "## Development ranking (public instances)", "", DEVELOPMENT_RULE, ""]
+        out += _ranking_table(ranking(development_cells(d)))
+    out += statistics_markdown(board, cd_figures, comparisons)
     out += _sanity_section(sanity_table(d))
     out += _leak_section(leak_ceiling(d))
     for family in families():  # extra sections of host families (attention: head and projection recall)
@@ -51,14 +60,32 @@ def _sources(df: pd.DataFrame) -> list[str]:
     return lines + [""] if lines else []
 
 
-def _ranking_section(rk: pd.DataFrame) -> list[str]:
-    out = ["## Overall ranking", "", RANKING_RULE, "",
-           "| # | method | protocol | mean rank (weak metric) | comparisons | mean rank (recall) | mean recall | "
-           "failed / cells | compute (dense runs) |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+def _ranking_section(rk: pd.DataFrame, board: str) -> list[str]:
+    return ["## Overall ranking", "", f"**{board}**", "", RANKING_RULE, "", *_ranking_table(rk), "", COMPUTE_NOTE]
+
+
+def _ranking_table(rk: pd.DataFrame) -> list[str]:
+    out = ["| # | method | protocol | mean rank (weak metric) | comparisons | mean rank (recall) | mean recall | "
+           "failed / cells | prune CPU s |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rk.itertuples(index=False):
         out.append(f"| {fmt(r.position, 'g')} | {md_escape(r.method)} | {md_escape(r.protocol or '—')} | "
                    f"{fmt(r.mean_rank)} | {r.comparisons} | {fmt(r.mean_recall_rank)} | {fmt(r.mean_recall)} | "
-                   f"{r.failed} / {r.cells} | {fmt(r.compute_dense_runs)} |")
+                   f"{r.failed} / {r.cells} | {fmt(r.prune_cpu_seconds)} |")
+    return out
+
+
+def _gap_section(gap: pd.DataFrame) -> list[str]:
+    if not len(gap):
+        return []
+    out = ["", "## Public vs hidden instances", "", GAP_RULE, "",
+           "| method | protocol | recall: public | recall: hidden | public − hidden | 95 % interval | matched pairs | "
+           "public far above hidden |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in gap.itertuples(index=False):
+        interval = f"[{fmt(r.gap_low)}, {fmt(r.gap_high)}]" if np.isfinite(r.gap_low) else "—"
+        verdict = gap_verdict(r.flagged, r.note)
+        out.append(f"| {md_escape(r.method)} | {md_escape(r.protocol or '—')} | {fmt(r.public_recall)} | "
+                   f"{fmt(r.hidden_recall)} | {fmt(r.gap_mean)} | {interval} | {r.pairs} | "
+                   f"{'**FLAGGED**' if r.flagged else md_escape(verdict)} |")
     return out
 
 

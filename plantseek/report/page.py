@@ -1,5 +1,7 @@
-"""index.html of the leaderboard: a self-contained static page (inline CSS and JS, no network) with the ranking,
-sanity ablations and the leak ceiling (when there are any), per-setting tables (sortable by clicking a header), a
+"""index.html of the leaderboard: a self-contained static page (inline CSS and JS, no network) with the ranking (on
+hidden instances when the results hold any: :func:`plantseek.frame.leak.published_cells`), the public vs hidden
+comparison and the development ranking (public instances) when there are hidden cells, sanity ablations and the
+leak ceiling (when there are any), per-setting tables (sortable by clicking a header), a
 flat table of all (setting, method, density) rows (ablations included), filters by task and protocol, and the
 plots as relative image files.
 
@@ -21,11 +23,13 @@ import pandas as pd
 from plantseek.core.reasons import sanitise_reason
 from plantseek.families.registry import family_order
 from plantseek.report.format import density_label, fmt, h, metric_label
-from plantseek.frame.leak import LEAK_RULE, leak_ceiling
+from plantseek.frame.leak import LEAK_RULE, development_cells, has_hidden, leak_ceiling, published_cells
 from plantseek.frame.prepared import prepared
-from plantseek.report.provenance import provenance_line, submitted_sources
+from plantseek.report.provenance import board_note, provenance_line, submitted_sources
 from plantseek.report.statistics import ci_html, interval_lookup, interval_note, statistics_context, with_intervals
-from plantseek.report.rules import PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE, SANITY_RULE, SPREAD_RULE
+from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE,
+                                    SANITY_RULE, SPREAD_RULE)
+from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table, summary_table
 
 TEMPLATE = "leaderboard.html.j2"
@@ -56,10 +60,12 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     critical-difference diagram (:func:`plantseek.report.cd_diagram.write_cd_diagrams`), ``comparisons`` are
     :func:`~plantseek.report.statistics.all_comparisons` of ``df`` when already at hand (``df`` may be prepared)."""
     d = prepared(df)
+    board = published_cells(d)
     plots = plots or {}
     intervals = interval_lookup(d)
     sanity = sanity_table(d)
     leak = leak_ceiling(d)
+    gap = public_hidden_gap(d)
     failed = d[~d["_ok"]]
     fam = dict(zip(d["task"], d["_family"]))  # each task's stored host family
     context = {
@@ -69,12 +75,15 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "families": family_order(d["_family"]),
         "protocols": sorted(set(d["protocol"]) - {""}),
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
-        "ranking": _ranking_table(ranking(d)),
+        "board": board_note(d), "ranking": _ranking_table(ranking(board)), "compute_note": COMPUTE_NOTE,
+        "development": _ranking_table(ranking(development_cells(d))) if has_hidden(d) else None,
+        "development_rule": DEVELOPMENT_RULE,
+        "gap": _gap_table(gap) if len(gap) else None, "gap_rule": GAP_RULE,
         "sanity": _sanity_table(sanity, fam) if len(sanity) else None,
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
         "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {}), fam),
                       "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
-        "statistics": statistics_context(d, cd_figures, comparisons), "stats_css": static_text("statistics.css"),
+        "statistics": statistics_context(board, cd_figures, comparisons), "stats_css": static_text("statistics.css"),
         "flat": _flat_table(summary_table(d), fam, intervals),
         "failed": _failed_table(failed, fam) if len(failed) else None,
     }
@@ -123,15 +132,35 @@ def _ranking_table(rk: pd.DataFrame) -> dict[str, list[str]]:
     head = [th("#", 0, first="ascending"), th("method", 1, "str", cls="l"), th("protocol", 2, "str", cls="l"),
             th("mean rank (weak metric)", 3, first="ascending"), th("comparisons", 4),
             th("mean rank (recall)", 5, first="ascending"), th("mean recall", 6), th("failed", 7, first="descending"),
-            th("cells", 8), th("compute (dense runs)", 9, first="ascending",
-                               extra='title="what the pruner spent, in dense training runs (mean over cells)"')]
+            th("cells", 8), th("prune CPU s", 9, first="ascending",
+                               extra='title="CPU seconds of the prune worker per cell (mean over cells), measured by '
+                                     'the harness: a pruner cannot rewrite it"')]
     rows = [f'<tr data-protocol="{h(r.protocol)}">'
             f"{num_td(r.position, h(fmt(r.position, 'g')))}{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
             f"{num_td(r.mean_rank)}{num_td(float(r.comparisons), str(r.comparisons))}"
             f"{num_td(r.mean_recall_rank)}{num_td(r.mean_recall)}"
             f"{num_td(float(r.failed), str(r.failed))}{num_td(float(r.cells), str(r.cells))}"
-            f"{num_td(r.compute_dense_runs)}</tr>"
+            f"{num_td(r.prune_cpu_seconds)}</tr>"
             for r in rk.itertuples(index=False)]
+    return {"head": head, "rows": rows}
+
+
+def _gap_table(gap: pd.DataFrame) -> dict[str, list[str]]:
+    """Public vs hidden recall per method (:func:`plantseek.stats.gap.public_hidden_gap`), flagged rows marked."""
+    head = [th("method", 0, "str", cls="l"), th("protocol", 1, "str", cls="l"), th("recall: public", 2),
+            th("recall: hidden", 3), th("public − hidden", 4, first="descending"),
+            th("95 % interval", 5, first="descending", extra='title="sorted by its lower end"'),
+            th("matched pairs", 6), th("public far above hidden", 7, "str", cls="l")]
+    rows = []
+    for r in gap.itertuples(index=False):
+        interval = "" if not np.isfinite(r.gap_low) else f"[{fmt(r.gap_low)}, {fmt(r.gap_high)}]"
+        verdict = gap_verdict(r.flagged, r.note)
+        cls = " verdict-no" if r.flagged else ""
+        rows.append(f'<tr data-protocol="{h(r.protocol)}">'
+                    f"{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
+                    f"{num_td(r.public_recall)}{num_td(r.hidden_recall)}{num_td(r.gap_mean)}"
+                    f"{num_td(r.gap_low, h(interval))}{num_td(float(r.pairs), str(r.pairs))}"
+                    f'<td class="l{cls}" data-v="{h(verdict)}">{h(verdict)}</td></tr>')
     return {"head": head, "rows": rows}
 
 

@@ -10,13 +10,14 @@ colour and marker across all figures:
 - ``recovery``: recall and precision of the planted ticket vs density (same style).
 - ``layers``: per-layer density of each method against the ticket's, at the ticket density (or, without
   ticket-density cells, the lowest density), from ``metrics_json`` → ``per_layer``.
-- ``walltime``: recall vs wall-clock, where wall-clock = ``prune_seconds`` (the pruner's own prune call) +
-  ``train_seconds`` (weak training); a missing part counts as 0. It measures search cost, not inference speed.
+- ``walltime``: recall vs wall-clock, where wall-clock = ``prune_parent_seconds`` (the prune request, timed by the
+  parent around the worker) + ``train_seconds`` (weak training, run by the harness); a cell without a parent-measured
+  prune time is not drawn (a pruner's own clock is self-reported). It measures search cost, not inference speed.
 - ``heads``: on attention settings, the mean recall of the ticket's heads per method and density
   (:mod:`plantseek.families.attention.plots`).
-- ``compute``: recall vs the pruner's compute in dense training runs (``compute_dense_runs``, log x; a pruner
-  that spends nothing is drawn at the axis' left edge, :data:`COMPUTE_FLOOR`); only cells that recorded it, and
-  only settings where some pruner spent compute.
+- ``compute``: recall vs the CPU seconds of the prune request measured by the parent (``prune_cpu_seconds``, log
+  x; below :data:`COMPUTE_FLOOR` drawn at it); only cells that recorded it. The worker's FLOP counts
+  (``compute_dense_runs``) are self-reported (:mod:`plantseek.records.compute`) and never plotted as a result.
 
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot, no global state; PNG through Agg) and
 written only into the folder given. The input frame is never modified.
@@ -41,7 +42,7 @@ __all__ = ["KINDS", "FORMATS", "plots_by_setting", "write_plots", "figure_metric
            "figure_layers", "figure_walltime", "figure_compute", "per_layer_profiles", "filter_results"]
 
 KINDS = ("metric", "recovery", "layers", "walltime", "compute")
-COMPUTE_FLOOR = 1e-4  # dense runs: where a pruner that spends nothing is drawn on the log axis
+COMPUTE_FLOOR = 1e-4  # CPU seconds: where a request below it is drawn on the log axis
 FORMATS = ("png", "svg", "pdf")
 _FLOOR = 1e-12  # log axes: non-positive values (an exact fit has MSE 0) are drawn at this floor
 # Okabe–Ito (colour-blind safe) first, then tab10-like extras
@@ -290,15 +291,16 @@ def _recall_scatter(cells: pd.DataFrame, x: pd.Series, x_floor: float, styles: d
 
 
 def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
-    """Recall vs wall-clock (prune_seconds + train_seconds): every cell, and the mean per (method, density)."""
+    """Recall vs wall-clock (prune_parent_seconds + train_seconds, both measured by the harness): every cell, and the
+    mean per (method, density); None when no cell has a parent-measured prune time."""
     okc = cells[cells["_ok"]]
-    wall = okc[["prune_seconds", "train_seconds"]].astype(float).sum(axis=1, min_count=1)
+    wall = okc["prune_parent_seconds"].astype(float) + okc["train_seconds"].astype(float).fillna(0.0)
     drawn = _recall_scatter(cells, wall, 1e-4, styles)
     if drawn is None:
         return None
     fig, ax = drawn
     _plain_log_labels(ax.xaxis)
-    ax.set_xlabel("wall-clock seconds = prune_seconds + train_seconds (log)")
+    ax.set_xlabel("wall-clock seconds = prune_parent_seconds + train_seconds (log; measured by the harness)")
     fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs wall-clock\n"
                  "small: one cell; large: mean per method and density", fontsize=11)
     _legend(fig, ax)
@@ -306,19 +308,18 @@ def figure_walltime(cells: pd.DataFrame, styles: dict | None = None):
 
 
 def figure_compute(cells: pd.DataFrame, styles: dict | None = None):
-    """Recall vs the pruner's compute in dense training runs: every cell, and the mean per (method, density);
-    None when no cell recorded its compute, or when none spent any (every point would sit at the floor: the
-    leak-audit settings, whose detectors and random only read the host)."""
-    cost = cells.loc[cells["_ok"], "compute_dense_runs"].astype(float)
-    if not (cost > 0).any():
-        return None
+    """Recall vs the prune worker's CPU seconds over the prune request, measured by the parent
+    (``prune_cpu_seconds``): every cell, and the mean per (method, density); None when no cell recorded it. The
+    worker's own FLOP counts are self-reported and not drawn."""
+    cost = cells.loc[cells["_ok"], "prune_cpu_seconds"].astype(float)
     drawn = _recall_scatter(cells, cost, COMPUTE_FLOOR, styles)
     if drawn is None:
         return None
     fig, ax = drawn
-    ax.axvline(1.0, color="0.45", ls=":", lw=1)
-    ax.set_xlabel(f"compute of the pruner, dense training runs (log; 0 drawn at {COMPUTE_FLOOR:g})")
-    fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs compute (dotted: one dense training run)\n"
+    _plain_log_labels(ax.xaxis)
+    ax.set_xlabel(f"CPU seconds of the prune worker, measured by the harness (log; below {COMPUTE_FLOOR:g} drawn "
+                  "at it)")
+    fig.suptitle(f"{_t(cells['_setting'].iloc[0])}: recall vs prune CPU seconds\n"
                  "small: one cell; large: mean per method and density", fontsize=11)
     _legend(fig, ax)
     return fig

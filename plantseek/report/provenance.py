@@ -7,7 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from plantseek.frame.leak import has_hidden
 from plantseek.frame.prepared import str_col
+from plantseek.report.rules import BOARD_HIDDEN, BOARD_PUBLIC
 
 
 def _distinct(df: pd.DataFrame, col: str) -> list[str]:
@@ -81,3 +83,12 @@ def submitted_sources(df: pd.DataFrame) -> list[str]:
         codes = _listed(sorted(set(str_col(grp["pruner_code"]) if "pruner_code" in grp else [])) or [""])
         lines.append(f"{name}: submitted as {sources} (code sha256 {codes})")
     return lines
+
+
+def board_note(d: pd.DataFrame) -> str:
+    """What the overall ranking of a prepared frame is computed on (:func:`plantseek.frame.leak.published_cells`):
+    hidden instances, with their keys' fingerprints, or public ones only (a development board)."""
+    if not has_hidden(d):
+        return BOARD_PUBLIC
+    keys = sorted(set(d.loc[d["instances"].eq("hidden"), "key_fingerprint"]) - {""})
+    return BOARD_HIDDEN.format(keys=", ".join(keys) or "unknown")

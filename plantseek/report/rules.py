@@ -26,6 +26,25 @@ SANITY_RULE = (
     "shuffled mask\": yes when the pruner's mean weak metric is strictly better than its shuffled mask's in the "
     "metric's direction (a tie is no), n/a when either mean is missing. Density 1 is left out: every weight is "
     "kept, so a shuffled mask is the same mask.")
+#: how a figure that only the pruner's own worker can report is labelled wherever it is shown (never ranked on)
+SELF_REPORTED = "self-reported"
+COMPUTE_NOTE = (
+    "Compute: prune CPU s = CPU seconds of the prune worker over the prune request, measured by the harness (the "
+    "parent process) from the kernel's accounting, so a pruner cannot rewrite it (it depends on the machine). The "
+    "pruner worker's FLOP counts (dense runs; self_reported = 1 in results.csv) are self-reported: counted in the "
+    "process the pruner's code runs in, so a hostile pruner can forge them; they are labelled so and never ranked on.")
+#: what the ranking is computed on, stated above it (plantseek.frame.leak.published_cells)
+BOARD_HIDDEN = (
+    "Ranked on hidden instances only (planted from the maintainers' leaderboard key, fingerprint(s) {keys}; the key "
+    "is never published): a pruner cannot re-plant them from a seed. Cells on public instances form the development "
+    "board (Development ranking below); public and hidden recall are compared per method in \"Public vs hidden "
+    "instances\".")
+BOARD_PUBLIC = (
+    "Public instances only: anyone can re-plant them from their seeds, so this is a development board, not the "
+    "published leaderboard (which ranks on hidden instances: docs/hidden-instances.md).")
+DEVELOPMENT_RULE = (
+    "Development ranking: the same rule on the cells of public instances (planted from their seeds). Anyone can "
+    "reproduce them, and a pruner can re-plant them: not the leaderboard's ranking.")
 #: the words both pages use for density, recall, precision, strong and weak (the page adds how to sort)
 GLOSSARY = ("Density = fraction of prunable weights **kept**. Recall = fraction of the planted ticket's weights kept "
             "by a mask; precision = fraction of kept weights that belong to the ticket. Strong = the masked host "
@@ -38,18 +57,19 @@ PLOT_TITLES = {
     "recovery": "Ticket recovery (recall, precision) vs density",
     "layers": "Per-layer density against the ticket's",
     "walltime": "Recall vs wall-clock",
-    "compute": "Recall vs compute (dense training runs)",
+    "compute": "Recall vs compute (prune CPU seconds, parent-measured)",
     "heads": "Recall of the planted attention heads",
 }
 PLOT_CAPTIONS = {
     "metric": "Mean over seeds (line) with min–max band; dashed line: the planted ticket's strong metric.",
     "recovery": "Mean over seeds (line) with min–max band; dotted vertical line: the ticket's density.",
     "layers": "Per weight matrix, mean over seeds; black: the planted ticket.",
-    "walltime": "Wall-clock = prune_seconds (the pruner's own prune call) + train_seconds (weak training); "
-                "it measures search cost, not inference speed.",
-    "compute": "Compute = the pruner's counted training and score passes in FLOPs, in units of one dense training "
-               "run (the weak-training budget on the dense host); counted in the pruner's worker "
-               "(plantseek.run.isolation.metering). A pruner that spends nothing is drawn at the left edge.",
+    "walltime": "Wall-clock = prune_parent_seconds (the prune request, timed by the harness around the worker) + "
+                "train_seconds (weak training, run by the harness); it measures search cost, not inference speed. "
+                "Cells without a parent-measured prune time are not drawn.",
+    "compute": "Compute = CPU seconds of the prune worker over the prune request, measured by the harness from the "
+               "kernel's accounting (prune_cpu_seconds): a pruner cannot rewrite it. The FLOP counts of the pruner's "
+               "worker are self-reported and not plotted.",
     "heads": "Attention settings: the mean share of each planted head's query, key, value and output ticket weights "
              "kept, over the ticket's heads and the seeds.",
 }

@@ -22,9 +22,11 @@ import pandas as pd
 from plantseek.frame.labels import spec_key
 from plantseek.frame.prepared import competitors, prepared
 
-#: quantities aggregated over seeds for every (setting, method, density)
+#: quantities aggregated over seeds for every (setting, method, density); of the compute figures
+#: (:mod:`plantseek.records.compute`) the parent-measured ones (CPU and wall-clock seconds of the prune request) are
+#: results, ``compute_dense_runs`` is self-reported by the pruner's worker: shown labelled so, never ranked or sorted on
 QUANTITIES = ["recall", "precision", "strong_metric", "weak_metric", "achieved_density", "ticket_metric",
-              "dense_weak_metric", "compute_dense_runs"]
+              "dense_weak_metric", "prune_cpu_seconds", "prune_parent_seconds", "compute_dense_runs"]
 
 
 def _stats(values: pd.Series) -> dict[str, float]:
@@ -79,20 +81,21 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     """The overall ranking (rule: :data:`RANKING_RULE`), one row per method, best first.
 
     Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
-    cells, failed, compute_dense_runs``. ``mean_recall`` is the mean over the method's comparisons of its mean
-    recall; ``compute_dense_runs`` the mean over its ok cells of what its pruner spent, in dense training runs
-    (:mod:`plantseek.records.compute`; NaN when no cell recorded it). Sanity-ablation cells (``"P [shuffled]"``,
-    ``"P [reinit]"``) are left out entirely.
+    cells, failed, prune_cpu_seconds``. ``mean_recall`` is the mean over the method's comparisons of its mean
+    recall; ``prune_cpu_seconds`` the mean over its ok cells of the CPU seconds its prune worker spent, measured by
+    the parent from the kernel's accounting (:mod:`plantseek.records.compute`; a pruner cannot rewrite it; NaN when
+    no cell recorded it). Self-reported figures (``compute_dense_runs``) are not in the ranking. Sanity-ablation
+    cells (``"P [shuffled]"``, ``"P [reinit]"``) are left out entirely.
     """
     d = competitors(prepared(df))
     cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
-            "mean_recall", "cells", "failed", "compute_dense_runs"]
+            "mean_recall", "cells", "failed", "prune_cpu_seconds"]
     if not len(d):
         return pd.DataFrame(columns=cols)
     ranked = _ranked_comparisons(summary_table(d))
     totals = d.groupby("_method").agg(pruner=("pruner", "first"), protocol=("protocol", "first"),
                                       cells=("_ok", "size"), failed=("_ok", lambda x: int((~x).sum())))
-    totals = totals.join(d[d["_ok"]].groupby("_method")["compute_dense_runs"].mean(), how="left")
+    totals = totals.join(d[d["_ok"]].groupby("_method")["prune_cpu_seconds"].mean(), how="left")
     if ranked:
         r = pd.concat(ranked)
         agg = r.groupby("method").agg(mean_rank=("_rank", "mean"), mean_recall_rank=("_rrank", "mean"),
@@ -109,14 +112,16 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
 
 
 COMPUTE_VIEW_COLUMNS = ["setting", "method", "protocol", "density_spec", "density", "ok", "cells", "recall_mean",
-                        "recall_std", "weak_metric_mean", "weak_metric_std", "metric_name", "compute_dense_runs_mean",
-                        "compute_dense_runs_std"]
+                        "recall_std", "weak_metric_mean", "weak_metric_std", "metric_name", "prune_cpu_seconds_mean",
+                        "prune_cpu_seconds_std", "prune_parent_seconds_mean", "prune_parent_seconds_std",
+                        "compute_dense_runs_mean", "compute_dense_runs_std"]
 
 
 def compute_view(df: pd.DataFrame) -> pd.DataFrame:
     """Recovery against compute: one row per (setting, method, requested density) of the competitors, with the mean
-    (and std over seeds) recall of the planted ticket, weak metric and compute in dense training runs
-    (:data:`COMPUTE_VIEW_COLUMNS`; ordered as :func:`summary_table`)."""
+    (and std over seeds) recall of the planted ticket, weak metric, the parent-measured CPU and wall-clock seconds of
+    the prune request and the self-reported compute in dense training runs (:data:`COMPUTE_VIEW_COLUMNS`; ordered as
+    :func:`summary_table`)."""
     d = competitors(prepared(df))
     if not len(d):
         return pd.DataFrame(columns=COMPUTE_VIEW_COLUMNS)

@@ -9,11 +9,16 @@ hash as provenance).
 Scoring: every cell of the suite for the pruner, plus two sanity ablations of each of its masks (``shuffled``:
 kept positions permuted within each layer; ``reinit``: the same mask trained from a re-initialised host), so
 the leaderboard says whether the method beats its own shuffled mask.
+
+Instances: a submitter scores on public development instances (planted from their seeds: anyone can reproduce, and
+re-plant, them); the maintainers, who hold the leaderboard key, score the same cells on hidden instances
+(:func:`hidden_command`), the ones the published ranking is computed on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from typing import Callable
 
 import torch
@@ -129,3 +134,21 @@ def submission_cells(ref: str, suite: Suite, name: str = "") -> list[CellConfig]
     ``name`` (not part of the cell id: the file's code hash is)."""
     base = [dataclasses.replace(c, pruner_name=name) for c in expand(suite.with_overrides(pruners=[ref]))]
     return base + [dataclasses.replace(c, ablation=a) for c in base for a in ABLATIONS]
+
+
+def hidden_command(ref: str, suite: str = "default") -> str:
+    """The exact command the maintainers run (with the leaderboard key configured) to score the submission ``ref``
+    on the hidden instances of ``suite`` into the published store."""
+    from plantseek.core import paths
+
+    words = ["python", "-m", "plantseek", "submit", ref] + (["--suite", suite] if suite != "default" else [])
+    words += ["--instances", "hidden", "--store", paths.leaderboard_store().as_posix()]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def instances_heading(fingerprint: str = "") -> str:
+    """How a submission's results name their instances: public development ones, or hidden ones with the key's
+    fingerprint (never the key)."""
+    if fingerprint:
+        return f"hidden instances (key {fingerprint}; the leaderboard's)"
+    return "public development instances (planted from their seeds; not the leaderboard's)"

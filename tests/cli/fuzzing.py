@@ -99,6 +99,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--out": ([f["new"]], ["", long], []),  # checked only without --check-only (always given here)
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
             "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config,
+            "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
         },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
             "--scale": (["small", "paper"], [], ["", "nosuch", long]),

@@ -100,15 +100,17 @@ def synthetic_results(tasks=("circle", "relu"), pruners=tuple(_PRUNERS), seeds=(
                         prune_seconds=float(0.01 + skill * 3 * (1 + rng.uniform())),
                         train_seconds=float(1.5 + rng.uniform()),
                         compute_dense_runs=0.0 if pruner == "random" else float(skill * (1 + rng.uniform())),
+                        prune_cpu_seconds=float(0.005 + skill * 2 * (1 + rng.uniform())),  # measured by the parent
                         git_commit="0123456789abcdef0123" if seed < 2 else "fedcba9876543210fedc",
                         metrics_json=json.dumps({"per_layer": per_layer, "collapsed_layers": []}),
                         created_at=f"2025-01-0{1 + seed}T00:00:00+00:00"))
     df = pd.DataFrame(rows)
+    df["prune_parent_seconds"] = df["prune_seconds"]  # as the harness stores it: the parent's wall-clock
     hit = df.index[(df["pruner"] == "snip") & (df["density_spec"] == "0.01") & (df["seed"] == 1)]
     if fail and len(hit):
         i = hit[0]
         for c in ["strong_metric", "weak_metric", "recall", "precision", "achieved_density", "ticket_metric",
-                  "dense_weak_metric", "prune_seconds", "train_seconds"]:
+                  "dense_weak_metric", "prune_seconds", "train_seconds", "prune_parent_seconds", "prune_cpu_seconds"]:
             df.loc[i, c] = np.nan
         df.loc[i, ["status", "error", "protocol", "metric_name", "metrics_json"]] = \
             ["failed", "PrunerError: snip: gradient is NaN", "", "", ""]

@@ -1,20 +1,26 @@
 """The re-planting attack (tests/pruners/hostile/replant.py: the public `plantseek.plant` over seeds 0-24, keeping
 the instance whose host weights match): on public instances it returns the exact ticket (so this test can fail),
-on hidden instances (`evaluate --instances hidden`, a key from `keygen`, given to evaluate both as a key file and
-as $PLANTSEEK_KEY) it finds nothing and falls back to a random mask: recall no better than random's."""
+on hidden instances (`evaluate --instances hidden`, a key file, given to evaluate both as a key file and as
+$PLANTSEEK_KEY) it finds nothing and falls back to a random mask: recall no better than random's. Both runs go into
+one store, whose leaderboard (`leaderboard`) ranks on the hidden cells and flags the re-planter's public recall as far
+above its hidden recall, and not random's (rule: plantseek.stats.gap)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from plantseek.planted.secrets import key_fingerprint, write_key
+
 ROOT = Path(__file__).resolve().parents[2]
 REPLANT = str(ROOT / "tests" / "pruners" / "hostile" / "replant.py:Replant")
 GRID = ["--suite", "smoke", "--tasks", "circle", "--seeds", "0,1", "--densities", "ticket", "--pruners",
-        f"random,{REPLANT}", "--no-store", "--json", "--jobs", "1"]
+        f"random,{REPLANT}", "--json", "--jobs", "1"]
+KEY = bytes(range(7, 39))  # fixed, so that the hidden instances (and random's recall on them) are the same every run
 
 
 def plantseek(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -31,12 +37,14 @@ def runs(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp / "config")}
     env.pop("PLANTSEEK_KEY", None)
     env.pop("PLANTSEEK_KEY_FILE", None)
-    plantseek(["keygen", "--out", str(key_file)], env, tmp)
+    write_key(key_file, KEY)
     keyed = {**env, "PLANTSEEK_KEY_FILE": str(key_file), "PLANTSEEK_KEY": key_file.read_text().strip()}
     rows = {}
     for kind in ("public", "hidden"):
-        out = plantseek(["evaluate", *GRID, "--instances", kind], keyed, tmp).stdout
+        out = plantseek(["evaluate", *GRID, "--instances", kind, "--store", str(tmp / "both.db")], keyed, tmp).stdout
         rows[kind] = [json.loads(line) for line in out.splitlines()]
+    plantseek(["leaderboard", "--store", str(tmp / "both.db"), "--out", str(tmp / "board"), "--no-plots"], env, tmp)
+    rows["board"] = tmp / "board"
     return rows
 
 
@@ -59,3 +67,21 @@ def test_replanting_a_hidden_instance_is_no_better_than_random(runs):
         # random's expected recall is the ticket density (~0.1 here); the ticket's is 1
         assert row["recall"] < 0.4 and row["precision"] < 0.4, row
     assert max(r["recall"] for r in replant) <= max(r["recall"] for r in random) + 0.2
+
+
+def test_the_leaderboard_ranks_on_hidden_cells_and_flags_the_replanter_not_random(runs):
+    board = runs["board"]
+    readme = (board / "README.md").read_text()
+    assert f"Ranked on hidden instances only (planted from the maintainers' leaderboard key, fingerprint(s) " \
+           f"{key_fingerprint(KEY)}" in readme
+    gap = readme.split("\n## Public vs hidden instances\n", 1)[1].split("\n## ", 1)[0]
+    table = [[c.strip() for c in line.strip("|").split("|")] for line in gap.splitlines() if line.startswith("| ")]
+    rows = {cells[0]: cells for cells in table[1:]}  # no header row
+    assert set(rows) == {"replant", "random"}
+    assert rows["replant"][-1] == "**FLAGGED**" and rows["replant"][-2] == "2"  # two matched (setting, seed) pairs
+    assert float(rows["replant"][2]) == 1.0  # public recall: the exact ticket, re-planted
+    assert rows["random"][-1] == "no"
+    page = (board / "index.html").read_text()
+    assert re.search(r'data-v="replant">replant</td>.*?data-v="FLAGGED">FLAGGED</td></tr>', page)
+    for f in board.rglob("*"):
+        assert KEY.hex().encode() not in f.read_bytes()

@@ -85,3 +85,68 @@ def test_submitted_cells_carry_the_name_but_their_ids_hash_the_code(tmp_path):
     copy.write_text(copy.read_text() + "\n# edited\n")
     edited = submission_cells(str(copy), SUITES.get("smoke"), "grad-magnitude")
     assert not {c.cell_id for c in edited} & {c.cell_id for c in named}  # new code: new cells
+
+
+def test_submit_scores_public_instances_and_prints_the_maintainers_hidden_command_which_needs_the_key(tmp_path):
+    """A submitter without the key gets public-instance scores, labelled so, and the maintainers' command; that
+    command, run verbatim, stops in one line without the key and, with it, adds the hidden cells to the published
+    store (the key's fingerprint only) and the public/hidden comparison to the regenerated leaderboard."""
+    import os
+    import shlex
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from plantseek.planted.secrets import key_fingerprint
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "examples").mkdir()
+    shutil.copy(root / "examples" / "my_pruner.py", tmp_path / "examples" / "my_pruner.py")
+    env = {**os.environ, "PYTHONPATH": str(root), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("PLANTSEEK_KEY", None)
+    env.pop("PLANTSEEK_KEY_FILE", None)
+
+    def plantseek(argv, **more):
+        return subprocess.run([sys.executable, "-m", "plantseek", *argv], cwd=tmp_path, env={**env, **more},
+                              capture_output=True, text=True, timeout=600)
+
+    def cells() -> int:
+        with sqlite3.connect(tmp_path / "leaderboard" / "plantseek.db") as conn:
+            return conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+
+    public = plantseek(["submit", "examples/my_pruner.py", "--suite", "smoke"])
+    assert public.returncode == 0, public.stderr[-2000:]
+    assert public.stdout.startswith("grad-magnitude, scored on public development instances (planted from their "
+                                    "seeds; not the leaderboard's):\n")
+    assert "12 cells scored on public development instances" in public.stdout and "hidden instances (key" not in \
+        public.stdout
+    command = ("python -m plantseek submit examples/my_pruner.py --suite smoke --instances hidden "
+               "--store leaderboard/plantseek.db")
+    assert public.stdout.rstrip().splitlines()[-1] == f"  {command}"
+    assert cells() == 12
+    maintainers = shlex.split(command)[3:]
+
+    no_key = plantseek(maintainers)
+    assert no_key.returncode == 2 and "Traceback" not in no_key.stderr
+    assert no_key.stderr.strip().splitlines() == [no_key.stderr.strip()]
+    assert no_key.stderr.startswith("plantseek: error: hidden instances need a leaderboard key")
+    assert cells() == 12
+
+    key = bytes(range(32))
+    hidden = plantseek(maintainers, PLANTSEEK_KEY=key.hex())
+    assert hidden.returncode == 0, hidden.stderr[-2000:]
+    fp = key_fingerprint(key)
+    assert f"12 cells scored on hidden instances (key {fp}; the leaderboard's)" in hidden.stdout
+    assert "maintainers score it with" not in hidden.stdout
+    assert cells() == 24
+    board = tmp_path / "leaderboard"
+    readme = (board / "README.md").read_text()
+    assert f"fingerprint(s) {fp}" in readme and "## Public vs hidden instances" in readme
+    row = next(line for line in readme.split("## Public vs hidden instances")[1].splitlines()
+               if line.startswith("| grad-magnitude |"))
+    assert row.split("|")[-2].strip() == "no" and "| 4 |" in row  # honest: 2 tasks x 2 densities, not flagged
+    assert 'id="gap-table"' in (board / "index.html").read_text()
+    for f in [*board.rglob("*")]:
+        if f.is_file():
+            assert key.hex().encode() not in f.read_bytes()
+    assert key.hex() not in hidden.stdout + hidden.stderr
