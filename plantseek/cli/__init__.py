@@ -19,7 +19,8 @@ from plantseek.core.errors import PlantseekError
 
 from .config_file import CONFIGURABLE, add_config_option, with_config
 
-COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "bench", "keygen", "verify", "reproduce"]
+COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "compare", "bench", "keygen", "verify",
+            "reproduce"]
 
 
 def _module(name: str):

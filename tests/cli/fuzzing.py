@@ -101,6 +101,11 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config,
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
         },
+        "compare": {  # the tiny store holds random only: "random,random" compares it with itself
+            "--store": store_in, "--against": store_in,
+            "--pruners": (["random,random"], [], ["", ",", "a,b,c"]),
+            "--json": FLAG,
+        },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
             "--scale": (["small", "paper"], [], ["", "nosuch", long]),
             "--store": store_in,
@@ -154,8 +159,10 @@ def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> N
             case.why.append("--knots for relu")
     if case.command == "evaluate" and "--scheduler" in last and last.get("--executor") != "dask":
         case.why.append("--scheduler without --executor dask")
-    if case.command in ("leaderboard", "plot", "verify") and "--store" not in last:
+    if case.command in ("leaderboard", "plot", "verify", "compare") and "--store" not in last:
         case.why.append("no store in the working folder")
+    if case.command == "compare" and "--pruners" not in last:
+        case.why.append("compare without --pruners")
 
 
 def _malformed(case: Case, table: dict[str, tuple], rng: random.Random) -> None:
