@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-HELP = ("check a pruner file, score it with sanity ablations on public development instances (or, with the "
-        "leaderboard key, --instances hidden), update the leaderboard")
+HELP = ("check a pruner file, score it with sanity ablations on public development instances into your own store "
+        "and page (or, maintainers with the leaderboard key: --instances hidden, into the leaderboard)")
 
 
 def add_arguments(p) -> None:
@@ -21,13 +21,16 @@ def add_arguments(p) -> None:
 
     p.add_argument("pruner", help="path/to/pruner.py or path/to/pruner.py:ClassName")
     p.add_argument("--suite", default="default", help="suite to score on (default: default)")
-    p.add_argument("--store", type=a.path, default=None, help="results store (default: leaderboard/plantseek.db)")
+    p.add_argument("--store", type=a.path, default=None,
+                   help="results store (default: results/plantseek.db; with --instances hidden: "
+                        "leaderboard/plantseek.db)")
     p.add_argument("--out", type=a.path, default=None,
-                   help="leaderboard folder to regenerate (default: leaderboard/)")
+                   help="page to write (default: results/leaderboard/, ranked with the committed leaderboard's public "
+                        "cells; with --instances hidden: leaderboard/)")
     p.add_argument("--jobs", type=a.integer(0, MAX_JOBS), default=0,
                    help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
-    p.add_argument("--no-leaderboard", action="store_true", help="do not regenerate the leaderboard")
+    p.add_argument("--no-leaderboard", action="store_true", help="write no page")
     from plantseek.records.cells import CellConfig
 
     from .overrides import add_options
@@ -36,7 +39,6 @@ def add_arguments(p) -> None:
 
 
 def check(args) -> None:
-    from plantseek.core import paths
     from plantseek.core.errors import ConfigError
     from plantseek.run.suites import SUITES
 
@@ -58,13 +60,25 @@ def check(args) -> None:
         load_key()  # hidden instances need the leaderboard key: a one-line error when none is configured
     jobs_fit(args.jobs)
     if not args.check_only:
-        output_file("--store", args.store or paths.leaderboard_store())
+        output_file("--store", args.store or default_store(args))
         if not args.no_leaderboard:
-            checked_output_folder("--out", args.out or paths.leaderboard_dir(), default=args.out is None)
+            checked_output_folder("--out", args.out or default_page(args), default=args.out is None)
+
+
+def default_store(args):
+    """A submitter's own store; the committed leaderboard's only for the maintainers' hidden-instance run."""
+    from plantseek.core import paths
+
+    return paths.leaderboard_store() if args.instances == "hidden" else paths.default_store_path()
+
+
+def default_page(args):
+    from plantseek.core import paths
+
+    return paths.leaderboard_dir() if args.instances == "hidden" else paths.results_dir() / "leaderboard"
 
 
 def run(args) -> int:
-    from plantseek.core import paths
     from plantseek.core.reasons import sanitise_reason
     from plantseek.run.grid import run_cells
     from .evaluate import auto_jobs
@@ -88,7 +102,7 @@ def run(args) -> int:
 
         fingerprint = key_fingerprint(load_key())  # only the fingerprint is stored (in each cell's configuration)
         cells = as_hidden(cells, fingerprint)
-    store_path = args.store or paths.leaderboard_store()
+    store_path = args.store or default_store(args)
     heading = instances_heading(fingerprint)
     with ResultStore(store_path) as store:
         done = store.finished_ids()
@@ -104,22 +118,74 @@ def run(args) -> int:
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {sanitise_reason(r.error)}", file=sys.stderr)
+    ranked = ranking_frame(load_results(store_path), hidden)
+    out = None
     if not args.no_leaderboard:
         from plantseek.report.leaderboard import write_leaderboard
 
         from .outputs import claim
 
-        out = args.out or paths.leaderboard_dir()
-        write_leaderboard(load_results(store_path), claim(out))
-        print(f"leaderboard updated: {out}/index.html, {out}/README.md", file=sys.stderr)
+        out = args.out or default_page(args)
+        print(f"writing the page ({len(ranked)} cells) to {out}", file=sys.stderr)
+        write_leaderboard(ranked, claim(out), with_plots=hidden)  # figures of your own: `plot --store`
     from .evaluate import print_frame
 
     print(f"{name}, scored on {heading}:")
     ids = {c.cell_id for c in cells}
     print_frame(frame[frame["cell_id"].isin(ids)].reset_index(drop=True), "summary", str(store_path))
+    print_standing(ranked, name)
     print(f"{name}: {len(results) - len(failed)} cells scored on {heading}, {len(failed)} failed")
+    if out is not None:
+        print(f"its page: {out}/index.html")
     if not hidden:
         print(f"These are development scores: anyone can re-plant a public instance from its seed, so they are not the "
               f"leaderboard's. The leaderboard ranks on hidden instances; the maintainers score it with:\n"
               f"  {hidden_command(args.pruner, args.suite)}")
     return 1 if failed else 0
+
+
+def ranking_frame(own, hidden: bool):
+    """What the submission is ranked among: its store's cells and, for a public run, the committed leaderboard's
+    public cells (read only; a cell in both counts once, the submitter's copy)."""
+    import pandas as pd
+
+    from plantseek.core import paths
+    from plantseek.frame.leak import instance_columns
+    from plantseek.store.results import load_results
+
+    committed = paths.leaderboard_store()
+    if hidden or not committed.exists():
+        return own
+    theirs = load_results(committed)
+    theirs = theirs[~theirs["cell_id"].isin(set(own["cell_id"]))]
+    kinds, _ = instance_columns(theirs)
+    public = [k == "public" for k in kinds]
+    return pd.concat([own, theirs[public]], ignore_index=True)
+
+
+def print_standing(frame, name: str) -> None:
+    """Its rank among the other methods on the same seeds, per setting and density, and the paired test against
+    the best of them (plantseek.stats.compare.standing)."""
+    import math
+
+    import pandas as pd
+
+    from plantseek.frame.prepared import prepared
+    from plantseek.stats.compare import standing
+
+    table = standing(prepared(frame), name)
+    if not len(table):
+        return
+    shown = pd.DataFrame({
+        "setting": table["setting"], "density": table["density_spec"], "seeds": table["n"],
+        "recall": table["recall"].map("{:.3f}".format),
+        "rank": [f"{r}/{o}" for r, o in zip(table["rank"], table["of"])],
+        "best other (recall)": [f"{b} ({v:.3f})" if b else "—" for b, v in zip(table["best_other"],
+                                                                           table["best_other_recall"])],
+        "difference [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" if math.isfinite(d) and math.isfinite(lo) else "—"
+                                for d, lo, hi in zip(table["difference"], table["ci_low"], table["ci_high"])],
+        "verdict": table["verdict"]})
+    print(f"\nstanding of {name} by recall, per setting and density (rank among the methods that ran the same "
+          f"seeds; paired Wilcoxon vs the best other, Holm-corrected):")
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 60):
+        print(shown.to_string(index=False))

@@ -85,3 +85,46 @@ def tally(table: pd.DataFrame, names: tuple[str, str]) -> str:
     b = int(table["verdict"].eq(f"{names[1]} better").sum())
     return (f"{names[0]} better in {a}, {names[1]} better in {b}, no significant difference in {len(table) - a - b} "
             f"of {len(table)} comparisons")
+
+
+STANDING_COLUMNS = ["setting", "density_spec", "n", "recall", "rank", "of", "best_other", "best_other_recall",
+                    "difference", "ci_low", "ci_high", "verdict"]
+
+
+def standing(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Where the method labelled ``name`` stands, per (setting, requested density) it has ok cells in: its mean
+    recall over its seeds, its rank by mean recall among every other method (no ablations) **on the same seeds**
+    (1 = best; methods missing any of those seeds are left out), the best of the others, and the paired comparison
+    with it (:func:`compare_sides`, Holm over these rows)."""
+    d = frame[frame["_ok"] & frame["_ablation"].eq("")]
+    mine = d[d["_label"].eq(name)]
+    rows, pairs = [], []
+    for (setting, spec), grp in mine.groupby(["_setting", "density_spec"], sort=False):
+        seeds = set(grp["seed"])
+        here = d[d["_setting"].eq(setting) & d["density_spec"].eq(spec) & d["seed"].isin(seeds)]
+        full = here.groupby("_label")["seed"].nunique()
+        methods = full[full == len(seeds)].index
+        means = here[here["_label"].isin(methods)].groupby("_label")["recall"].mean().sort_values(ascending=False)
+        others = means.drop(name, errors="ignore")
+        rank = int((means > means.get(name, np.nan)).sum()) + 1
+        best = others.index[0] if len(others) else ""
+        rows.append({"setting": setting, "density_spec": spec, "n": len(seeds), "recall": float(means.get(name)),
+                     "rank": rank, "of": len(means), "best_other": best,
+                     "best_other_recall": float(others.iloc[0]) if len(others) else np.nan})
+        if best:
+            pairs.append((len(rows) - 1, here[here["_label"].eq(best)], grp))
+    out = pd.DataFrame(rows)
+    for col in ("difference", "ci_low", "ci_high"):
+        out[col] = np.nan
+    out["verdict"] = "no other method on these seeds"
+    for i, theirs, grp in pairs:
+        t = compare_sides(grp, theirs, (name, str(out.at[i, "best_other"])), ("recall",))
+        if len(t):
+            out.loc[i, ["difference", "ci_low", "ci_high"]] = t.iloc[0][["difference", "ci_low", "ci_high"]].to_numpy()
+            out.at[i, "p"] = t.iloc[0]["p"]
+    if "p" in out.columns:
+        out["p_holm"] = holm(out["p"].to_numpy())
+        for i, _, _ in pairs:
+            row = out.loc[i]
+            out.at[i, "verdict"] = _verdict(row, (name, str(row["best_other"])))
+    return out.reindex(columns=STANDING_COLUMNS) if len(out) else pd.DataFrame(columns=STANDING_COLUMNS)

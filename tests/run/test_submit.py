@@ -1,6 +1,7 @@
 """`submit`: checks with clear messages, scoring with sanity ablations, leaderboard rows for the submission."""
 
 import hashlib
+from pathlib import Path
 import subprocess
 import sys
 
@@ -42,9 +43,15 @@ def test_submit_cli_bad_file_is_one_line(tmp_path):
 
 def test_submit_scores_the_example_and_its_ablations(tmp_path):
     store, out = tmp_path / "s.db", tmp_path / "lb"
+    committed = Path("leaderboard/plantseek.db")
+    before = hashlib.sha256(committed.read_bytes()).hexdigest()
     r = run("submit", "examples/my_pruner.py", "--suite", "smoke", "--store", str(store), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    df = pd.read_csv(out / "results.csv")
+    assert hashlib.sha256(committed.read_bytes()).hexdigest() == before  # the committed board is only read
+    assert "standing of grad-magnitude by recall" in r.stdout and f"its page: {out}/index.html" in r.stdout
+    everything = pd.read_csv(out / "results.csv")  # ranked among the committed board's public cells
+    assert {"magnitude", "snip"} <= set(everything["pruner"])
+    df = everything[everything["pruner"].eq("grad-magnitude")]
     ref = "examples/my_pruner.py"
     code = hashlib.sha256(open(ref, "rb").read()).hexdigest()[:16]
     methods = set(zip(df["pruner"], df["ablation"].fillna("")))  # the declared name; the ablation in its own column
@@ -110,8 +117,8 @@ def test_submit_scores_public_instances_and_prints_the_maintainers_hidden_comman
         return subprocess.run([sys.executable, "-m", "plantseek", *argv], cwd=tmp_path, env={**env, **more},
                               capture_output=True, text=True, timeout=600)
 
-    def cells() -> int:
-        with sqlite3.connect(tmp_path / "leaderboard" / "plantseek.db") as conn:
+    def cells(store: str = "leaderboard") -> int:
+        with sqlite3.connect(tmp_path / store / "plantseek.db") as conn:
             return conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
 
     public = plantseek(["submit", "examples/my_pruner.py", "--suite", "smoke"])
@@ -123,13 +130,19 @@ def test_submit_scores_public_instances_and_prints_the_maintainers_hidden_comman
     command = ("python -m plantseek submit examples/my_pruner.py --suite smoke --instances hidden "
                "--store leaderboard/plantseek.db")
     assert public.stdout.rstrip().splitlines()[-1] == f"  {command}"
-    assert cells() == 12
+    assert cells("results") == 12 and not (tmp_path / "leaderboard").exists()  # the submitter's own store and page
+    assert (tmp_path / "results" / "leaderboard" / "index.html").is_file()
     maintainers = shlex.split(command)[3:]
 
     no_key = plantseek(maintainers)
     assert no_key.returncode == 2 and "Traceback" not in no_key.stderr
     assert no_key.stderr.strip().splitlines() == [no_key.stderr.strip()]
     assert no_key.stderr.startswith("plantseek: error: hidden instances need a leaderboard key")
+    assert not (tmp_path / "leaderboard" / "plantseek.db").exists()
+    # the maintainers' development board: the same submission on public instances, into the published store
+    dev = plantseek(["submit", "examples/my_pruner.py", "--suite", "smoke", "--store", "leaderboard/plantseek.db",
+                     "--out", "leaderboard"])
+    assert dev.returncode == 0, dev.stderr[-2000:]
     assert cells() == 12
 
     key = bytes(range(32))
