@@ -64,9 +64,10 @@ def orphan_run(tmp: Path, jobs: str, seeds: str, pruners: str, timeout: str) -> 
     return command, {**env, "MARKER": marker}
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_pruner_that_clears_its_pdeathsig_dies_with_a_killed_evaluate(tmp_path, jobs):
+@pytest.mark.parametrize("jobs, start", [("1", "template"), ("2", "template"), ("1", "exec")])
+def test_a_pruner_that_clears_its_pdeathsig_dies_with_a_killed_evaluate(tmp_path, jobs, start):
     command, env = orphan_run(tmp_path, jobs, "0,1", ORPHAN, "300")
+    env["PLANTSEEK_PRUNE_START"] = start
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         ready = wait_for(env["MARKER"], "orphan-ready", int(jobs))

@@ -114,10 +114,17 @@ def run_child(sock: socket.socket, fds: list[int], request: dict, template: int)
 def fork_worker(sock: socket.socket, request: dict, fds: list[int]) -> dict:
     if len(fds) != 3:
         return {"error": f"a fork request needs 3 descriptors, got {len(fds)}"}
+    if _STATE.reaper is not None and not _STATE.reaper.alive:
+        os._exit(1)  # no worker without its reaper: the parent sees us gone and starts a new template
     sys.stdout.flush()
     sys.stderr.flush()
     template = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        if _STATE.namespaced:  # ENOMEM: the namespace's pid 1, the reaper, has ended; so does this template
+            os._exit(1)
+        raise
     if pid == 0:
         os._exit(run_child(sock, fds, request, template))
     for fd in fds:

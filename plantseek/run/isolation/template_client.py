@@ -61,7 +61,7 @@ class Template:
                 self.sock.settimeout(None if timeout is None else timeout + ANSWER_SLACK)
                 socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
                 answer = self._answer()
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:  # EOFError: it ended before answering
                 self.close()
                 raise TemplateDied(f"the prune workers' template process failed ({type(exc).__name__})") from None
         if "error" in answer:
