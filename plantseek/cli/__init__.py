@@ -80,5 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plantseek: error: results store: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one line, however often Ctrl-C is pressed while we exit
         print("plantseek: interrupted", file=sys.stderr)
         return 130

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Sequence
 from plantseek.prune.contract import is_file_ref
 from plantseek.run.bundle import bundle_groups, networks_of, run_bundle
 from plantseek.run.executors import make_executor
+from plantseek.run.isolation.mechanisms import warn_once
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
@@ -103,6 +104,8 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
     groups = group_cells(cells)
     bundles = bundle_groups(groups, max_batch or auto_max_batch(groups, jobs, resolve_device(device).type))
     work = [(b, prune_timeout, device) for b in bundles]
+    if work:
+        warn_once()  # here, before the worker processes start: one warning per run, not one per process
     for group_results in make_executor(jobs, executor, scheduler).imap(_run_bundle_task, work):
         for config, result in group_results:
             if store is not None:

@@ -26,3 +26,24 @@ def no_survivors(marker: str, within: float = 10.0) -> list[int]:
     while (alive := processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return alive
+
+
+def named(marker: str, name: str) -> list[int]:
+    """Live processes with the marker one of whose threads is called ``name`` (``/proc/<pid>/task/*/comm``)."""
+    found = []
+    for pid in processes_with(marker):
+        try:
+            names = {(t / "comm").read_text().strip() for t in Path(f"/proc/{pid}/task").iterdir()}
+        except OSError:
+            continue
+        if name in names:
+            found.append(pid)
+    return found
+
+
+def wait_for(marker: str, name: str, count: int, within: float = 300.0) -> list[int]:
+    """Wait until ``count`` processes with the marker have a thread called ``name``; those found at the end."""
+    deadline = time.monotonic() + within
+    while len(found := named(marker, name)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found

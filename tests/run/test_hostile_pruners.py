@@ -1,8 +1,9 @@
 """Hostile pruners (tests/pruners/hostile/, one attack per file) in one `evaluate --json --jobs 2` grid with two
 honest pruners: every attack fails its own cells with a one-line reason or has no effect, the honest cells equal
 a clean run's bit for bit, stdout stays parseable JSON, the store and the results folder are untouched, no
-process of the run survives it, no leaderboard key (planted in the run's environment: ``XDG_CONFIG_HOME``,
-``PLANTSEEK_KEY_FILE``, ``PLANTSEEK_KEY``) appears in any output, and every stored reason is one sanitised line."""
+process of the run survives it, nothing of it is left in /dev/shm, no leaderboard key (planted in the run's
+environment: ``XDG_CONFIG_HOME``, ``PLANTSEEK_KEY_FILE``, ``PLANTSEEK_KEY``) appears in any output, and every
+stored reason is one sanitised line."""
 
 import json
 import math
@@ -51,6 +52,9 @@ EXPECTED = {
     "key_reader.py:KeyReader": "crashed: RuntimeError: found '' at key_reader.py",
     "escape_codes.py:EscapeCodes": "crashed: RuntimeError: red second line end at escape_codes.py",
     "compute_forgery.py:ComputeForgery": "ok",
+    "shm_hoard.py:ShmHoard": "crashed: RuntimeError: hoarding refused: ['/dev/shm: PermissionError', "
+                             "'memfd: PermissionError']",
+    "system_reader.py:SystemReader": "crashed: RuntimeError: opened: []; refused needed: []",
 }
 KEYS = {"XDG_CONFIG_HOME": "11" * 32, "PLANTSEEK_KEY_FILE": "22" * 32, "PLANTSEEK_KEY": "33" * 32}
 TIMING = ("prune_seconds", "train_seconds")
@@ -138,6 +142,10 @@ def test_store_results_folder_and_working_directory_are_untouched(runs):
 
 def test_no_process_of_the_run_survives_it(runs):
     assert runs[3] == []
+
+
+def test_nothing_is_left_in_shared_memory(runs):
+    assert not list(Path("/dev/shm").glob("plantseek-hoard-*"))  # hoarding refused, not merely cleaned up
 
 
 def test_no_key_and_no_environment_of_ours_in_any_output(runs):

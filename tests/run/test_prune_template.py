@@ -4,6 +4,7 @@ replaced; the exec start (PLANTSEEK_PRUNE_START=exec) gives the same answers."""
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -91,3 +92,42 @@ def test_the_template_preloads_what_training_workers_would_import_after_the_fork
             "print('torch._dynamo' in sys.modules, torch.equal(s, torch.get_rng_state()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]
+
+
+def state_of(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if parent_of(int(entry)) == pid:
+                    found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def test_a_template_whose_reaper_is_gone_starts_no_worker_and_is_replaced(ctx):
+    """The reaper is the template's child (and, as root, pid 1 of the workers' PID namespace); a template that lost
+    it forks no unguarded worker: it exits, the start fails with one line, and the next start gets a new
+    template."""
+    from plantseek.run.isolation.workers import WorkerFailure
+
+    worker, _ = ctx.worker(["magnitude"])
+    old = template_client.template(60.0)
+    with worker:
+        assert parent_of(worker.process.pid) == old.process.pid
+    reapers = [p for p in children_of(old.process.pid) if b"reaper" in open(f"/proc/{p}/cmdline", "rb").read()]
+    assert len(reapers) == 1
+    os.kill(reapers[0], signal.SIGKILL)
+    while os.path.exists(f"/proc/{reapers[0]}") and state_of(reapers[0]) != "Z":
+        time.sleep(0.01)  # ended (a zombie until the template reaps it)
+    with pytest.raises(WorkerFailure, match="template process failed"):
+        ctx.worker(["magnitude"])
+    worker, [description] = ctx.worker(["magnitude"])
+    with worker:
+        assert description["name"] == "magnitude" and template_client.template(60.0) is not old

@@ -6,11 +6,18 @@ and then only forks. It never receives instance data: its socket carries fork re
 environment, and three descriptors: the worker's request pipe, answer pipe and output file) and wait requests
 (the exit status of one of its children, reaped only when asked, so a pid stays valid until then). A forked
 worker drops the template's descriptors, starts its own session, dies with the template, reseeds the global
-generators and becomes a prune worker exactly as an exec'd one (:func:`.prune_worker.serve`).
+generators, restricts itself while it has one thread (:func:`.prune_worker.restrict`) and becomes a prune worker
+exactly as an exec'd one (:func:`.prune_worker.serve`).
 
-Messages are JSON on a ``SOCK_SEQPACKET`` socket: ``{"op": "fork", "cwd": ..., "env": {...}}`` with three
-descriptors -> ``{"pid": n}``; ``{"op": "wait", "pid": n, "timeout": seconds or null}`` -> ``{"status":
-returncode or null}`` (negative for a signal). ``docs/design/run.md``: why a template (the import costs).
+Before it imports anything heavy, the template starts its :mod:`.reaper` (in a new PID namespace where the kernel
+permits one: root), and registers every worker it forks with it before answering the fork request: whenever the
+template ends, killed or not, the reaper kills its workers (and, as the namespace's pid 1, the namespace dies
+with it).
+
+Messages are JSON on a ``SOCK_SEQPACKET`` socket: ``{"op": "fork", "cwd": ..., "env": {...}, "sandbox": {...}}``
+(the sandbox: :func:`.prune_worker.restrict`) with three descriptors -> ``{"pid": n}``; ``{"op": "wait", "pid":
+n, "timeout": seconds or null}`` -> ``{"status": returncode or null}`` (negative for a signal).
+``docs/design/run.md``: why a template (the import costs).
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ import os
 import socket
 import sys
 import time
+
+from plantseek.run.isolation import reaper
+from plantseek.run.isolation.reaper import Reaper
 
 PRELOADED = ("torch", "numpy", "plantseek.run.isolation.prune_worker", "plantseek.run.isolation.sandbox",
              "plantseek.families.mlp.network", "plantseek.planted.instance", "plantseek.planted.task",
@@ -56,8 +66,9 @@ def warm_up_optimiser() -> None:
     opt.step()
 
 
-def become_worker(sock: socket.socket, fds: list[int], cwd: str, env: dict[str, str], template: int) -> None:
-    """In a forked child: drop the template's descriptors, own session, die with the template, serve."""
+def become_worker(sock: socket.socket, fds: list[int], request: dict, template: int) -> None:
+    """In a forked child (one thread): drop the template's descriptors, own session, die with the template, restrict
+    itself, serve."""
     import random
 
     from plantseek.run.isolation import prune_worker, sandbox
@@ -68,23 +79,23 @@ def become_worker(sock: socket.socket, fds: list[int], cwd: str, env: dict[str, 
         os.dup2(fd, target)
     os.closerange(FIRST_FREE_FD, os.sysconf("SC_OPEN_MAX"))
     os.setsid()
-    sandbox.die_with_parent(template)
-    os.chdir(cwd)
+    sandbox.die_with_parent(0 if _STATE.namespaced else template)  # a parent outside its namespace: ppid 0
+    os.chdir(str(request["cwd"]))
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(dict(request["env"]))
     random.seed()  # a fresh interpreter's global generators are seeded from the OS: so are a forked worker's
     if "numpy.random" in sys.modules:
         sys.modules["numpy.random"].seed()
     if "torch" in sys.modules:
         sys.modules["torch"].seed()
-    prune_worker.serve(3)
+    prune_worker.serve(3, prune_worker.restrict(dict(request["sandbox"])))
 
 
 def run_child(sock: socket.socket, fds: list[int], request: dict, template: int) -> int:
     """The forked child's life as a worker; its exit status (it must never return into the template's loop)."""
     code = 0
     try:
-        become_worker(sock, fds, str(request["cwd"]), dict(request["env"]), template)
+        become_worker(sock, fds, request, template)
     except SystemExit as exc:  # a pruner's sys.exit(n): the worker exits n, as an exec'd one would
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - what an exec'd interpreter would print, then status 1
@@ -103,14 +114,23 @@ def run_child(sock: socket.socket, fds: list[int], request: dict, template: int)
 def fork_worker(sock: socket.socket, request: dict, fds: list[int]) -> dict:
     if len(fds) != 3:
         return {"error": f"a fork request needs 3 descriptors, got {len(fds)}"}
+    if _STATE.reaper is not None and not _STATE.reaper.alive:
+        os._exit(1)  # no worker without its reaper: the parent sees us gone and starts a new template
     sys.stdout.flush()
     sys.stderr.flush()
     template = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        if _STATE.namespaced:  # ENOMEM: the namespace's pid 1, the reaper, has ended; so does this template
+            os._exit(1)
+        raise
     if pid == 0:
         os._exit(run_child(sock, fds, request, template))
     for fd in fds:
         os.close(fd)
+    if _STATE.reaper is not None:
+        _STATE.reaper.register(pid)  # before its parent learns its pid: before it is sent a byte
     return {"pid": pid}
 
 
@@ -148,12 +168,20 @@ def serve(sock: socket.socket) -> None:
         sock.send(json.dumps(answer).encode())
 
 
+class _STATE:
+    reaper: Reaper | None = None
+    namespaced = False
+
+
 def main() -> None:
     from plantseek.run.isolation import sandbox
 
     parent, fd = int(sys.argv[1]), int(sys.argv[2])
     sandbox.die_with_parent(parent)
     sock = socket.socket(fileno=fd)
+    if reaper.available():  # first the namespace (root only), then the reaper, its pid 1; the workers live in it
+        _STATE.namespaced = sandbox.enter_pid_namespace()
+        _STATE.reaper = reaper.start(dict(os.environ))
     preload()
     sock.send(b'{"ready": true}')
     serve(sock)

@@ -1,10 +1,12 @@
-"""The prune worker process: ``python -m plantseek.run.isolation.prune_worker PARENT_PID REPLY_FD``, or forked from the
-template process (:mod:`plantseek.run.isolation.prune_template`, which then calls :func:`serve`).
+"""The prune worker process: ``python -m plantseek.run.isolation.prune_worker PARENT_PID REPLY_FD SANDBOX_JSON``, or
+forked from the template process (:mod:`plantseek.run.isolation.prune_template`, which then calls :func:`restrict`
+and :func:`serve`).
 
-Started fresh by :mod:`plantseek.run.isolation.workers` (never forked from a process that holds an instance). It reads
-the contract's arguments from its stdin (:class:`plantseek.run.isolation.WorkerSetup`: the architecture and the
-host's initial weights, the training split, the task's loss kind, the limits), restricts itself
-(:mod:`plantseek.run.isolation.sandbox`), says ``ready``, then answers requests one at a time:
+Started fresh by :mod:`plantseek.run.isolation.workers` (never forked from a process that holds an instance). It
+restricts itself first, with one thread (:func:`restrict`, :mod:`plantseek.run.isolation.sandbox`: its folder and
+limits come with its start), then reads the contract's arguments from its stdin
+(:class:`plantseek.run.isolation.WorkerSetup`: the architecture and the host's initial weights, the training split,
+the task's loss kind), says ``ready``, then answers requests one at a time:
 
 * ``("load", refs)``: load the pruners; per pruner its protocol and methods, or the loading error;
 * ``("one", ref, job)``, ``("batch", ref, jobs)``: prune (one density / all through ``prune_batch``);
@@ -185,46 +187,88 @@ def generator(state):
     return g
 
 
-def readable_folders(setup: Any) -> list:
-    """What the worker may read and execute: the Python installation and site-packages, the plant-seek packages
-    (and plug-in folders), the referenced pruner files, the system libraries, /sys, /dev and its own /proc."""
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sys/devices/system/cpu")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+                "/proc/version", "/proc/filesystems", "/proc/sys/vm/overcommit_memory", "/dev/urandom", "/dev/random")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full")  # read and write
+PLUGIN_GROUPS = ("plantseek.pruners", "plantseek.tasks", "plantseek.families")
+
+
+def package_folders(name: str) -> set[str]:
+    """The folders of an importable package or module, found without importing it (its parents are imported)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return set()
+    if spec is None:
+        return set()
+    if spec.submodule_search_locations:
+        return set(spec.submodule_search_locations)
+    return {str(Path(spec.origin).parent)} if spec.origin and spec.origin != "built-in" else set()
+
+
+def readable_paths(files: tuple[str, ...]) -> list:
+    """What the worker may read and execute: the Python installation and site-packages, the plant-seek packages and
+    the installed plug-ins' packages (found without importing them), the referenced pruner files, the system
+    libraries and executables, the CPU description in /sys, a few single files (the dynamic linker's cache, the
+    local time zone, /proc's CPU and memory figures, the random devices) and its own /proc/<pid>. Nothing else of
+    /etc, /dev, /proc, /sys, /tmp or /home."""
     import site
+    from importlib.metadata import entry_points
     from pathlib import Path
 
     import plantseek
-    import plantseek.baselines
-    import plantseek.tasks
 
     folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), site.getusersitepackages()}
-    folders |= {p for pkg in (plantseek, plantseek.baselines, plantseek.tasks) for p in pkg.__path__}
-    folders |= {"/usr", "/lib", "/lib64", "/bin", "/etc", "/sys", f"/proc/{os.getpid()}"}
-    folders |= {f"/proc/{name}" for name in ("cpuinfo", "meminfo", "stat", "filesystems", "sys", "version")}
-    folders |= {str(Path(ref.partition(":")[0]).resolve()) for ref in setup.files}
+    folders |= set(plantseek.__path__) | package_folders("plantseek.baselines") | package_folders("plantseek.tasks")
+    for group in PLUGIN_GROUPS:
+        for ep in entry_points(group=group):
+            folders |= package_folders(ep.value.partition(":")[0].split(".")[0])
+    folders |= {*SYSTEM_FOLDERS, *SYSTEM_FILES, f"/proc/{os.readlink('/proc/self')}"}  # its pid as /proc names it
+    folders |= {str(Path(ref.partition(":")[0]).resolve()) for ref in files}
     return sorted(Path(f) for f in folders)
 
 
-def apply_sandbox(setup: Any) -> str:
-    """Limits, the file-system restriction and no new processes; a description for the provenance."""
-    from plantseek.prune.contract import PRUNERS
+def restrict(spec: dict[str, Any]) -> str:
+    """Limits, capabilities dropped, the file-system restriction and no new processes, applied while this process
+    has one thread (Landlock and seccomp restrict the calling thread and what it starts later, not threads that
+    already run); ``spec``: ``workdir``, ``files``, ``memory_bytes``, ``file_bytes``. A description for the
+    provenance."""
+    import tempfile
+
     from plantseek.run.isolation import sandbox
 
-    PRUNERS.names()  # plug-in discovery (entry points, built-in baselines): before the restriction
-    parts = [sandbox.limit_resources(setup.memory_bytes, setup.file_bytes),
-             sandbox.restrict_files(readable_folders(setup), [setup.workdir, "/dev"]),
+    if not sandbox.single_threaded():
+        raise OSError("the prune worker has more than one thread before its restriction")
+    workdir = str(spec["workdir"])
+    namespaced = os.readlink("/proc/self") != str(os.getpid())  # /proc names it by its pid outside the namespace
+    os.environ["TMPDIR"] = tempfile.tempdir = workdir  # temporary files in its own folder, the only one it may write
+    parts = [sandbox.limit_resources(spec["memory_bytes"], int(spec["file_bytes"])),
+             sandbox.drop_capabilities(),
+             sandbox.restrict_files(readable_paths(tuple(spec["files"])), [workdir], DEVICES),
              sandbox.forbid_new_processes()]
+    if namespaced:
+        parts.append("PID namespace")
     return "; ".join(parts)
 
 
-def serve(reply_fd: int) -> None:
-    """Read the setup from stdin, restrict this process, say ``ready``, answer requests until stdin ends."""
+def serve(reply_fd: int, restricted: str) -> None:
+    """Read the setup from stdin, say ``ready`` (with ``restricted``, what :func:`restrict` applied), answer requests
+    until stdin ends."""
     setup = read_message(sys.stdin.buffer)
     if setup is None:
         return
     import torch
 
+    from plantseek.prune.contract import PRUNERS
+
+    PRUNERS.names()  # plug-in discovery (entry points, built-in baselines)
     torch.set_num_threads(setup.threads)
     worker = Worker(setup)
-    write_reply(reply_fd, {"ready": apply_sandbox(setup)})
+    write_reply(reply_fd, {"ready": restricted})
     while (request := read_message(sys.stdin.buffer)) is not None:
         kind, *args = request
         write_reply(reply_fd, getattr(worker, kind)(*args))
@@ -233,9 +277,9 @@ def serve(reply_fd: int) -> None:
 def main() -> None:
     from plantseek.run.isolation import sandbox
 
-    parent, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+    parent, reply_fd, spec = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
     sandbox.die_with_parent(parent)
-    serve(reply_fd)
+    serve(reply_fd, restrict(spec))  # restricted before torch (and numpy's BLAS threads) are imported
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class Template:
                 self.sock.settimeout(None if timeout is None else timeout + ANSWER_SLACK)
                 socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
                 answer = self._answer()
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:  # EOFError: it ended before answering
                 self.close()
                 raise TemplateDied(f"the prune workers' template process failed ({type(exc).__name__})") from None
         if "error" in answer:
@@ -121,15 +121,16 @@ class ForkedWorker:
         self.returncode: int | None = None
 
     @classmethod
-    def start(cls, output: IO[bytes], reply_write: int, startup_seconds: float, home: str | None = None
+    def start(cls, output: IO[bytes], reply_write: int, startup_seconds: float, sandbox: dict
               ) -> "ForkedWorker":
-        """Fork a worker whose stdin is a new pipe, whose answers go to ``reply_write`` and output to ``output``
-        (its ``HOME``: ``home``)."""
+        """Fork a worker whose stdin is a new pipe, whose answers go to ``reply_write`` and output to ``output``,
+        restricted as ``sandbox`` says (:func:`plantseek.run.isolation.prune_worker.restrict`; its ``HOME``: the
+        sandbox's ``workdir``)."""
         tmpl = template(startup_seconds)
         request_read, request_write = os.pipe()
         try:
-            answer = tmpl.call({"op": "fork", "cwd": os.getcwd(), "env": worker_environment(home)},
-                               (request_read, reply_write, output.fileno()), 0.0)
+            answer = tmpl.call({"op": "fork", "cwd": os.getcwd(), "env": worker_environment(sandbox["workdir"]),
+                                "sandbox": sandbox}, (request_read, reply_write, output.fileno()), 0.0)
         except BaseException:
             os.close(request_write)
             raise

@@ -7,16 +7,18 @@ modules and never receives instance data), or, with ``PLANTSEEK_PRUNE_START=exec
 file of ours, has its own session and process group, the environment without the leaderboard key's variables,
 ``HOME`` set to a fresh temporary folder of its own, and stdout and stderr on an unnamed file opened here
 (:mod:`.worker_channel`; nothing it prints reaches ours, and nothing of its folder is read back). It
-is sent :class:`WorkerSetup`, only what the pruner contract promises, and restricts itself
-(:mod:`plantseek.run.isolation.sandbox`) before it loads any pruner.
+restricts itself first (:func:`plantseek.run.isolation.prune_worker.restrict`: its folder, files and limits come
+with its start), then is sent :class:`WorkerSetup`, only what the pruner contract promises.
 
 Every request has a wall-clock limit kept here: past it, the worker's process group is killed with SIGKILL. A
 worker that dies, is killed or answers garbage raises :class:`WorkerFailure` with a one-line reason
 (``worker killed by SIGSEGV``, ``exceeded the time limit of 60 s``, ``worker exited with status 0 before
 answering``), followed by the last line it printed (read through our own descriptor of its output file). Each
 request's CPU seconds (:meth:`PruneWorker.cpu_seconds`) are read from the kernel's accounting of the worker.
-The worker dies with its parent (``PR_SET_PDEATHSIG``; a forked worker's parent is the template, which dies with
-this process the same way).
+Every worker is registered with a reaper (:mod:`.reaper`) before it is sent a byte: the template's, or this
+process's own for exec'd workers. Whenever the process that started it ends, killed or not, the reaper kills it,
+whatever the pruner did to its own ``PR_SET_PDEATHSIG``; the template dies with this process
+(``PR_SET_PDEATHSIG``, set by our code in the template, out of any pruner's reach).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from typing import IO, Any
 import torch
 
 from plantseek.core.limits import memory_limit_bytes
+from plantseek.run.isolation import mechanisms
+from plantseek.run.isolation.reaper import Reaper
+from plantseek.run.isolation.reaper import start as start_reaper
 from plantseek.run.isolation.template_client import ForkedWorker, TemplateDied, worker_environment
 from plantseek.run.isolation.worker_channel import CpuClock, last_output_line, output_file
 
@@ -101,14 +106,17 @@ class PruneWorker:
     """One worker process for the calls of one pruner (or one joint run of registered pruners) on one instance."""
 
     def __init__(self, setup: dict[str, Any], limits: WorkerLimits, files: tuple[str, ...] = ()) -> None:
+        mechanisms.warn_once()  # a missing isolation mechanism: said once per run
         self.workdir = tempfile.mkdtemp(prefix="plantseek-prune-")
         self.output = output_file()  # unnamed: read back through this descriptor only, never by a path
         self.limits = limits
         self.sandbox = ""
         self.described: dict[str, Any] = {}  # the pruner's description, once loaded
         reply_read, reply_write = os.pipe()
+        sandbox = {"workdir": self.workdir, "files": list(files), "memory_bytes": limits.memory_bytes,
+                   "file_bytes": limits.file_bytes}
         try:
-            self.process = start_worker(self.output, reply_write, self.workdir)
+            self.process = start_worker(self.output, reply_write, sandbox)
         except BaseException:
             os.close(reply_read)
             self.output.close()
@@ -221,37 +229,55 @@ class PruneWorker:
         self.close()
 
 
-def exec_worker(output: IO[bytes], reply_write: int, home: str | None = None) -> subprocess.Popen:
-    """A worker as a new interpreter (``PLANTSEEK_PRUNE_START=exec``): ~1.6 CPU s of imports per worker."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "plantseek.run.isolation.prune_worker", str(os.getpid()), str(reply_write)],
+class _Reaper:
+    """This process's reaper for the workers it starts itself (``PLANTSEEK_PRUNE_START=exec``)."""
+
+    current: Reaper | None = None
+
+
+def exec_reaper() -> Reaper | None:
+    """This process's reaper (:mod:`.reaper`), started on first use (None where pidfds are unavailable)."""
+    current = _Reaper.current
+    if current is None or current.owner != os.getpid() or not current.alive:
+        current = _Reaper.current = start_reaper(worker_environment())
+    return current
+
+
+def exec_worker(output: IO[bytes], reply_write: int, sandbox: dict) -> subprocess.Popen:
+    """A worker as a new interpreter (``PLANTSEEK_PRUNE_START=exec``): ~1.6 CPU s of imports per worker. Registered
+    with this process's reaper before it is sent a byte."""
+    reaper = exec_reaper()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plantseek.run.isolation.prune_worker", str(os.getpid()), str(reply_write),
+         json.dumps(sandbox)],
         stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, pass_fds=(reply_write,),
-        start_new_session=True, cwd=os.getcwd(), env=worker_environment(home))
+        start_new_session=True, cwd=os.getcwd(), env=worker_environment(sandbox["workdir"]))
+    if reaper is not None:
+        try:
+            reaper.register(process.pid)
+        except OSError:
+            process.kill()
+            process.wait()
+            raise WorkerFailure("the prune workers' reaper process is gone") from None
+    return process
 
 
-def start_worker(output: IO[bytes], reply_write: int, home: str | None = None) -> Any:
+def start_worker(output: IO[bytes], reply_write: int, sandbox: dict) -> Any:
     """A new worker process (a :class:`subprocess.Popen` or a :class:`ForkedWorker`), as ``PLANTSEEK_PRUNE_START``
-    says: ``template`` (default: forked from this process's template process) or ``exec``; its ``HOME``:
-    ``home``."""
+    says: ``template`` (default: forked from this process's template process) or ``exec``; restricted as
+    ``sandbox`` says (:func:`plantseek.run.isolation.prune_worker.restrict`)."""
     how = os.environ.get(START_ENV, "template") or "template"
     if how not in WORKER_STARTS:
         raise WorkerFailure(f"${START_ENV}={how!r}: not one of {', '.join(WORKER_STARTS)}")
     if how == "exec":
-        return exec_worker(output, reply_write, home)
+        return exec_worker(output, reply_write, sandbox)
     try:
-        return ForkedWorker.start(output, reply_write, STARTUP_SECONDS, home)
+        return ForkedWorker.start(output, reply_write, STARTUP_SECONDS, sandbox)
     except TemplateDied as exc:
         raise WorkerFailure(str(exc)) from None
 
 
 def isolation_summary(limits: WorkerLimits | None = None) -> str:
-    """What isolates a prune call on this machine, for the cells' provenance."""
-    import platform
-
-    from plantseek.run.isolation.sandbox import landlock_abi
-
+    """What isolates a prune call on this machine, for the cells' provenance (:func:`.mechanisms.summary`)."""
     limits = limits or WorkerLimits.from_environment()
-    abi = landlock_abi()
-    files = f"Landlock ABI {abi}" if abi else "no file-system restriction (Landlock unavailable on this kernel)"
-    forks = "no new processes" if platform.machine() == "x86_64" else "new processes not prevented"
-    return f"worker process; {files}; memory limit {limits.memory_text()}; {forks}"
+    return mechanisms.summary(limits.memory_text(), os.environ.get(START_ENV) == "exec")

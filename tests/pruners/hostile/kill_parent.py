@@ -1,4 +1,5 @@
-"""Kills the process that started it (the harness)."""
+"""Kills the process that started it (the harness's template process), or, where that lies outside its PID
+namespace (``getppid()`` is 0 there), the namespace's first process (the reaper that kills the workers)."""
 import os
 import signal
 
@@ -7,5 +8,5 @@ class KillParent:
     name = "kill-parent"
 
     def prune(self, model, data, density, *, generator, budget):
-        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(os.getppid() or 1, signal.SIGKILL)
         raise RuntimeError("parent killed")
