@@ -78,7 +78,7 @@ def verify_store(path: str | Path, progress: Callable[[int], None] | None = None
         on_total(len(ok_rows))
     refused, out.withheld = recheck_rows(ok_rows, progress)
     out.refused += refused
-    out.hidden_masks = sum(1 for r in checked.rows if r.get("mask") is not None and _hidden(r))
+    out.hidden_masks = checked.hidden_masks
     return out
 
 
@@ -125,14 +125,6 @@ def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | N
                 refused.append(Refusal.of(row, problem))
             done(1)
     return refused, withheld
-
-
-def _hidden(row: dict[str, Any]) -> bool:
-    """Whether a stored row's configuration says it is on a hidden instance (False when it cannot be read)."""
-    try:
-        return json.loads(row["config_json"]).get("instances") == "hidden"
-    except (TypeError, ValueError, AttributeError):
-        return False
 
 
 def _unpacked(blob: bytes, instance: PlantedInstance):

@@ -76,6 +76,17 @@ def withholds_mask(config: CellConfig) -> bool:
     return config.instances == "hidden"
 
 
+def holds_hidden_mask(row: Mapping[str, Any]) -> bool:
+    """Whether a stored row is a cell on a hidden instance that carries a mask (written before masks were withheld:
+    a store that must not be published)."""
+    if row.get("mask") is None:
+        return False
+    try:
+        return bool(json.loads(row["config_json"]).get("instances") == "hidden")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
 def _checked_error(result: CellResult, cell_id: str) -> str:
     if result.status not in STATUSES:
         raise StoreError(f"cell {cell_id}: status must be one of {', '.join(STATUSES)}, got {result.status!r}")

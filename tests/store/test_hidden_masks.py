@@ -3,7 +3,7 @@ row reveals"): scored with a fixed test key, public and hidden cells in one stor
 with the key in a second run, then searched for (raw and hex) in every file of the store and of its leaderboard.
 ``verify`` passes without the key (hidden cells: mask withheld, not refused), still refuses a tampered public row,
 a public row without its mask and an edited hidden row, and re-checks a hidden mask when one is there and the key
-is given."""
+is given (``verify`` and ``leaderboard`` then warn that the store must not be published)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_the_recomputed_masks_are_the_scored_ones(scored):
 
 def test_no_file_of_the_published_store_or_its_leaderboard_holds_a_hidden_mask(scored, store, cli):
     r = cli("leaderboard", "--store", str(store), "--out", str(store.parent / "board"), "--no-plots")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
     stored = rows(store)
     for cell_id in scored.hidden:
         row = stored[cell_id]
@@ -199,6 +199,9 @@ def test_a_hidden_mask_in_an_older_store_is_rechecked_with_the_key_and_warned_ab
     assert "5 ok cell(s) recomputed, 0 refused, 3 on hidden instances not recomputed" in r.stderr
     assert ("verify: warning: 1 cell(s) on hidden instances carry their mask (written before plantseek withheld "
             "them); do not publish this store") in r.stderr
+    r = cli("leaderboard", "--store", str(store), "--out", str(store.parent / "board"), "--no-plots")
+    assert r.returncode == 0 and (f"plantseek: warning: 1 cell(s) on hidden instances in {store} carry their mask "
+                                  "(written before plantseek withheld them); do not publish this store") in r.stderr
     other = scored.masks[sorted(scored.hidden)[1]]  # another hidden cell's mask: its metrics do not fit
     edit(store, "UPDATE cells SET mask = ? WHERE cell_id = ?", (other, cell_id), resign=True)
     r = cli("verify", "--store", str(store), key=True)
