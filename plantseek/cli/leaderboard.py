@@ -34,6 +34,10 @@ def load(store: str | None, verify: bool = False):
         print(f"plantseek: {r.line()}", file=sys.stderr)
     for problem in checked.problems:  # the store as a whole (a deleted cell, a broken seal): plantseek.store.ledger
         print(f"plantseek: refused store {path}: {problem}", file=sys.stderr)
+    if checked.hidden_masks:
+        print(f"plantseek: warning: {checked.hidden_masks} cell(s) on hidden instances in {path} carry their mask "
+              "(written before plantseek withheld them); do not publish this store: the masks give the hidden "
+              "tickets away", file=sys.stderr)
     df.attrs["refused"] = len(refused)
     if df is None or len(df) == 0:
         left = f" after refusing {len(refused)}" if refused else ""

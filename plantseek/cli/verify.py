@@ -1,5 +1,7 @@
 """``python -m plantseek verify``: check a results store's rows against their digests and recompute every ok cell's
-recovery metrics from its stored mask and re-planted instance (:mod:`plantseek.run.recheck`)."""
+recovery metrics from its stored mask and re-planted instance (:mod:`plantseek.run.recheck`). Cells on hidden
+instances have no stored mask: they are counted as withheld (checked by digest, ledger and cell id only), not
+refused."""
 
 from __future__ import annotations
 
@@ -42,8 +44,14 @@ def run(args) -> int:
     unchained = (f", {result.unchained} written before the store had a ledger (checked by their digests alone)"
                  if result.unchained else "")
     problems = f", {len(result.problems)} problem(s) with the store as a whole" if result.problems else ""
-    print(f"verify: {result.checked} ok cell(s) recomputed, {len(result.refused)} refused{problems}{unverified}"
-          f"{unchained}: {path}", file=sys.stderr)
+    withheld = (f", {result.withheld} on hidden instances not recomputed (mask withheld (hidden instance): re-run "
+                "with the key to check)" if result.withheld else "")
+    print(f"verify: {result.recomputed} ok cell(s) recomputed, {len(result.refused)} refused{problems}{withheld}"
+          f"{unverified}{unchained}: {path}", file=sys.stderr)
+    if result.hidden_masks:
+        print(f"verify: warning: {result.hidden_masks} cell(s) on hidden instances carry their mask (written before "
+              "plantseek withheld them); do not publish this store: the masks give the hidden tickets away",
+              file=sys.stderr)
     return 1 if result.refused or result.problems else 0
 
 

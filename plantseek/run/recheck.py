@@ -8,6 +8,12 @@ the instance's layer shapes, and ``recovery_metrics(mask, instance.ticket, insta
 achieved density must equal the stored ones exactly; the strong metrics (through the mask's fitted readout, and
 with the planted scales) must equal the stored ones to a relative ``STRONG_RTOL`` (float64 products of one mask
 and of a batch of masks may differ in the last digit). Each instance is planted once for all its cells.
+
+A cell on a hidden instance has no stored mask (:func:`plantseek.store.rows.stored_mask`): it is not refused but
+counted as *withheld* (its digest, ledger entry and cell id are still checked; its metrics are not recomputed, with
+or without the key: whoever holds the key checks it by re-running the cell). A public cell without a mask is
+refused. A hidden cell that does carry a mask (written before masks were withheld) is recomputed as before, which
+needs the key.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
-from plantseek.store.rows import json_default
+from plantseek.store.rows import json_default, withholds_mask
 from plantseek.train.config import biases_prunable
 
 
@@ -51,6 +57,12 @@ class Verification:
     refused: list[Refusal] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # the store as a whole (plantseek.store.ledger)
     unchained: int = 0  # cells of a store without a ledger (written before it existed)
+    withheld: int = 0  # ok cells on hidden instances without a stored mask: not recomputed, not refused
+    hidden_masks: int = 0  # cells on hidden instances that do carry a mask (a store that must not be published)
+
+    @property
+    def recomputed(self) -> int:
+        return self.checked - self.withheld
 
 
 def verify_store(path: str | Path, progress: Callable[[int], None] | None = None,
@@ -64,20 +76,25 @@ def verify_store(path: str | Path, progress: Callable[[int], None] | None = None
     out.checked = len(ok_rows)
     if on_total is not None:
         on_total(len(ok_rows))
-    out.refused += recheck_rows(ok_rows, progress)
+    refused, out.withheld = recheck_rows(ok_rows, progress)
+    out.refused += refused
+    out.hidden_masks = checked.hidden_masks
     return out
 
 
 def refused_by_recomputation(checked: Checked) -> list[Refusal]:
-    """The ok rows of an already checked store whose recomputation does not match."""
-    return recheck_rows([r for r in checked.rows if r["status"] == "ok"])
+    """The ok rows of an already checked store whose recomputation does not match (withheld masks are not)."""
+    return recheck_rows([r for r in checked.rows if r["status"] == "ok"])[0]
 
 
-def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None) -> list[Refusal]:
-    """Refusals for the ok ``rows`` (stored values, every column) that do not match their recomputation;
-    ``progress(k)`` is called as every ``k`` more rows are done."""
+def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+                 ) -> tuple[list[Refusal], int]:
+    """Refusals for the ok ``rows`` (stored values, every column) that do not match their recomputation, and how
+    many are hidden cells whose mask is withheld (not recomputed); ``progress(k)`` is called as every ``k`` more
+    rows are done."""
     done = progress or (lambda k: None)
     refused: list[Refusal] = []
+    withheld = 0
     groups: "OrderedDict[tuple, list[tuple[dict, CellConfig]]]" = OrderedDict()
     for row in rows:
         try:
@@ -88,6 +105,10 @@ def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | N
             continue
         if config.cell_id != row["cell_id"]:
             refused.append(Refusal.of(row, f"its configuration hashes to cell id {config.cell_id}, not its own"))
+            done(1)
+            continue
+        if row["mask"] is None and withholds_mask(config):
+            withheld += 1  # a hidden instance's mask is never stored: nothing to recompute from, nothing wrong
             done(1)
             continue
         groups.setdefault(config.instance_key, []).append((row, config))
@@ -103,7 +124,7 @@ def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | N
             if problem:
                 refused.append(Refusal.of(row, problem))
             done(1)
-    return refused
+    return refused, withheld
 
 
 def _unpacked(blob: bytes, instance: PlantedInstance):

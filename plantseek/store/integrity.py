@@ -12,7 +12,8 @@ What it protects against: edits of the file by anything that does not know the r
 changing a metric, swapping masks, a tool rewriting rows, a pruner writing its own rows without the key), and
 accidental corruption that SQLite itself does not notice. What it does **not** protect against: whoever can
 write the file can read the key from ``meta`` and recompute every digest. For that, ``plantseek verify``
-recomputes the recovery metrics from the stored masks and re-planted instances (:mod:`plantseek.run.recheck`).
+recomputes the recovery metrics from the stored masks and re-planted instances (:mod:`plantseek.run.recheck`;
+cells on hidden instances have no stored mask, :func:`plantseek.store.rows.stored_mask`).
 A row without a digest (written before schema version 3) is *unverified*: shown, counted, never called verified.
 
 **Well-formedness.** A row with text in a numeric column, JSON that is not an object, an unknown status or a mask

@@ -25,8 +25,9 @@ Out of reach: the key is in the file (``meta`` ``digest_key``), so whoever can w
 entries and seal consistently, and a whole file replaced by an earlier copy of itself is consistent. For the
 recovery metrics, ``plantseek verify`` recomputes them from the stored masks (:mod:`plantseek.run.recheck`), so
 a re-signed metric that its mask does not give is still refused; a re-signed mask with matching metrics, or
-re-signed timings, provenance or weak metrics, are not. Rows of a store that has no ledger (written before it
-existed) are checked by their digests alone and reported as not in a ledger.
+re-signed timings, provenance or weak metrics, are not, nor re-signed metrics of a cell on a hidden instance (its
+mask is never stored: only re-running the cell with the key checks them). Rows of a store that has no ledger
+(written before it existed) are checked by their digests alone and reported as not in a ledger.
 """
 
 from __future__ import annotations

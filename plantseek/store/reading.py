@@ -17,6 +17,7 @@ from plantseek.core.errors import StoreError
 from plantseek.store.frame import SOURCE_COLUMNS, build_frame
 from plantseek.store.integrity import Refusal, digest_problem, row_problem
 from plantseek.store.ledger import Ledger, copies, row_reason, store_problems
+from plantseek.store.rows import holds_hidden_mask
 
 
 @dataclass
@@ -34,6 +35,11 @@ class Checked:
     def unverified(self) -> int:
         """How many shown cells carry no digest."""
         return int((~self.frame["verified"].astype(bool)).sum()) if len(self.frame) else 0
+
+    @property
+    def hidden_masks(self) -> int:
+        """How many shown cells on hidden instances carry their mask (see :func:`holds_hidden_mask`)."""
+        return sum(1 for r in self.rows if holds_hidden_mask(r))
 
     def raise_if_refused(self, path: Path | None = None) -> None:
         lines = [r.line() for r in self.refused] + self.problems

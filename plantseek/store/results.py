@@ -125,12 +125,15 @@ class ResultStore:
         The only part of the store that needs torch, imported here so that reading results never does."""
         from plantseek.nets.masks import unpack_mask
 
-        rows = self._read("SELECT status, mask FROM cells WHERE cell_id = ?", (cell_id,))
+        rows = self._read("SELECT status, mask, config_json FROM cells WHERE cell_id = ?", (cell_id,))
         if not rows:
             raise StoreError(f"{self.path}: no cell {cell_id} in the results store")
-        status, blob = rows[0]
+        status, blob, config_json = rows[0]
         if blob is None:
-            raise StoreError(f"{self.path}: cell {cell_id} has no stored mask (status {status})")
+            hidden = '"instances": "hidden"' in str(config_json)  # the configuration's sorted-keys JSON
+            why = ("a cell on a hidden instance: its mask is withheld; re-run it with the leaderboard key" if hidden
+                   else f"status {status}")
+            raise StoreError(f"{self.path}: cell {cell_id} has no stored mask ({why})")
         need = (sum(math.prod(s) for s in shapes.values()) + 7) // 8
         if len(blob) != need:
             raise StoreError(f"{self.path}: the mask of cell {cell_id} has {len(blob)} bytes, the given shapes "

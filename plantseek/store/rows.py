@@ -1,5 +1,8 @@
 """One cell as one row of the ``cells`` table: the column values :meth:`ResultStore.put` writes, checked so that
-nothing is recorded unfaithfully (a success with an error, a mask that is not packed bytes, a non-number)."""
+nothing is recorded unfaithfully (a success with an error, a mask that is not packed bytes, a non-number).
+
+The mask of a cell on a hidden instance is never stored (:func:`stored_mask`): the published store would hand
+out the hidden tickets (docs/hidden-instances.md, "What a published row reveals")."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         raise StoreError(f"put() needs a CellResult, got {type(result).__name__}")
     cell_id = config.cell_id
     error = _checked_error(result, cell_id)
-    mask = _checked_mask(result.mask, cell_id)
+    mask = stored_mask(config, _checked_mask(result.mask, cell_id))
     for name in ("metrics", "provenance", "compute"):
         if not isinstance(getattr(result, name), Mapping):
             raise StoreError(f"cell {cell_id}: {name} must be a dict, got {type(getattr(result, name)).__name__}")
@@ -60,6 +63,28 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "provenance_json": _dumps(prov, "provenance", cell_id),
         "created_at": now(),
     }
+
+
+def stored_mask(config: CellConfig, mask: bytes | None) -> bytes | None:
+    """The packed mask a row stores: None for a cell on a hidden instance (its mask is withheld: the row keeps its
+    recovery metrics, and whoever holds the key re-runs the cell to see its mask again), else ``mask``."""
+    return None if withholds_mask(config) else mask
+
+
+def withholds_mask(config: CellConfig) -> bool:
+    """Whether the store withholds the cell's mask: it is a cell on a hidden instance."""
+    return config.instances == "hidden"
+
+
+def holds_hidden_mask(row: Mapping[str, Any]) -> bool:
+    """Whether a stored row is a cell on a hidden instance that carries a mask (written before masks were withheld:
+    a store that must not be published)."""
+    if row.get("mask") is None:
+        return False
+    try:
+        return bool(json.loads(row["config_json"]).get("instances") == "hidden")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 def _checked_error(result: CellResult, cell_id: str) -> str:

@@ -46,7 +46,7 @@ def test_cli_plot_writes_the_diagrams(monkeypatch, tmp_path, capsys):
 
     df = synthetic_results(tasks=("relu",), pruners=("random", "magnitude"), seeds=(0, 1))
     mod = types.ModuleType("plantseek.store.results")
-    mod.load_checked = lambda path: types.SimpleNamespace(frame=df.copy(), refused=[], problems=[])
+    mod.load_checked = lambda path: types.SimpleNamespace(frame=df.copy(), refused=[], problems=[], hidden_masks=0)
     monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
     store = tmp_path / "r.db"
     store.write_bytes(b"")

@@ -449,7 +449,8 @@ def fake_store(monkeypatch, tmp_path):
     frames = {}
     mod = types.ModuleType("plantseek.store.results")
     mod.load_results = lambda path: frames[str(path)].copy()
-    mod.load_checked = lambda path: types.SimpleNamespace(frame=frames[str(path)].copy(), refused=[], problems=[])
+    mod.load_checked = lambda path: types.SimpleNamespace(frame=frames[str(path)].copy(), refused=[], problems=[],
+                                                           hidden_masks=0)
     monkeypatch.setitem(sys.modules, "plantseek.store.results", mod)
 
     def make(df):

@@ -152,6 +152,11 @@ def test_submit_scores_public_instances_and_prints_the_maintainers_hidden_comman
     assert f"12 cells scored on hidden instances (key {fp}; the leaderboard's)" in hidden.stdout
     assert "maintainers score it with" not in hidden.stdout
     assert cells() == 24
+    with sqlite3.connect(tmp_path / "leaderboard" / "plantseek.db") as conn:  # hidden masks withheld, ablations too
+        masks = conn.execute("SELECT json_extract(config_json, '$.instances'), ablation, mask IS NULL FROM cells "
+                             "WHERE status = 'ok'").fetchall()
+    assert {(kind, null) for kind, _, null in masks} == {("public", 0), ("hidden", 1)}
+    assert {a for kind, a, _ in masks if kind == "hidden"} == {"", "shuffled", "reinit"}
     board = tmp_path / "leaderboard"
     readme = (board / "README.md").read_text()
     assert f"fingerprint(s) {fp}" in readme and "## Public vs hidden instances" in readme
