@@ -67,10 +67,10 @@ READOUT_SHIFT_SEED = 2022
 def readout_shifts(n_units: int) -> np.ndarray:
     """``gamma_i`` of the readout's common term ``-sum_i gamma_i r_i h_i`` (``h_i`` the PL units, ``r_i > 0`` their
     readout weights): every logit gets the same term, so the class (the argmax) is unchanged, and unit ``i``'s readout
-    weights ``(SLOPES[k] - gamma_i) r_i`` turn negative for the slopes below ``gamma_i``. Without it every readout column
-    is positive (a Gaussian column of four is all one sign with odds 1/8), which a sign statistic reads off. The count
-    of negative weights per unit is binomial(4, 1/2) (a Gaussian column's; stratified), ``gamma_i`` log-uniform inside its slope
-    interval away from the slopes themselves (a weight near zero would stand out too)."""
+    weights ``(SLOPES[k] - gamma_i) r_i`` turn negative for the slopes below ``gamma_i``. Without it every readout
+    column is positive (a Gaussian column of four is all one sign with odds 1/8), which a sign statistic reads off.
+    The count of negative weights per unit is binomial(4, 1/2) (a Gaussian column's; stratified), ``gamma_i``
+    log-uniform inside its slope interval away from the slopes themselves (a weight near zero would stand out too)."""
     rng = np.random.default_rng(READOUT_SHIFT_SEED)
     k = len(SLOPES)
     cdf = np.cumsum([math.comb(k, i) for i in range(k + 1)]) / 2 ** k

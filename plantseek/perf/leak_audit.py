@@ -41,7 +41,7 @@ P_LEVEL = 0.001
 @dataclass(frozen=True)
 class Measured:
     """One detector on one instance: recall at the ticket density, the chance level of its layer allocation, and the
-    instance's ticket (weights, density, and the recall of a random mask that keeps the ticket's own count per layer)."""
+    instance's ticket (weights, density, and the recall of a random mask keeping the ticket's own count per layer)."""
 
     task: str
     seed: int
@@ -143,7 +143,8 @@ def markdown(summary: Sequence[dict]) -> str:
     pruners = list(dict.fromkeys(s["pruner"] for s in summary))
     cell = {(s["task"], s["pruner"]): s for s in summary}
     first = {t: next(s for s in summary if s["task"] == t) for t in tasks}
-    lines = ["| recall at the ticket density (× random, × chance of its layer allocation) | " + " | ".join(tasks) + " |",
+    head = "| recall at the ticket density (× random, × chance of its layer allocation) | "
+    lines = [head + " | ".join(tasks) + " |",
              "|---|" + "---:|" * len(tasks),
              "| random mask, expected (= ticket density) | " + " | ".join(f"{first[t]['random']:.4f}" for t in tasks)
              + " |",

@@ -9,13 +9,17 @@ it, and equal target weights come out equal. Here instead:
 
 1. every planted entry draws a *host magnitude*: stratified quantiles of ``|w|`` (weights) or ``|b|`` (biases) of the
    host layer it is planted in (:func:`host_quantiles`; continuous, so no draw repeats a host value exactly), in a
-   random order;
-2. the log-factors ``a = log lam`` of all target units minimise the squared log-distance of every planted magnitude to
-   its draw, ``sum (a_j - a_i + log|T_ji| - log m)^2 + sum (a_j + log|c_j| - log m_b)^2`` (linear least squares; a
-   tiny ridge towards the layer's typical bias scale decides units no entry constrains).
+   random order; biases of a layer whose every host unit is a ticket unit tell nothing and are left out, and in such
+   a layer each input unit whose whole host column is planted draws a host column norm;
+2. the log-factors ``a = log lam`` of all target units minimise :class:`_Objective`: per entry a log-half-normal loss
+   of its planted log-magnitude ``v = a_j - a_i + log|T_ji|`` (or ``a_j + log|c_j|``) around its draw, steep above
+   and gentle below; a barrier at the layer's ``CAP_QUANTILE``; the log-norms of fully planted columns against their
+   draws; a tiny ridge (least-squares start, damped Newton steps);
+3. ``REMATCH_ROUNDS`` times, the draws of each layer are reassigned by rank to the entries the solution makes
+   largest, and the factors solved again.
 
-A unit with one planted weight gets its draw exactly; the factors of a unit's inputs spread the magnitudes of its
-weights, so equal target weights on inputs of different units become different weights; what one factor per unit
+A unit with one planted weight gets its draw (below the cap); the factors of a unit's inputs spread the magnitudes of
+its weights, so equal target weights on inputs of different units become different weights; what one factor per unit
 cannot change (the ratios of a unit's weights on inputs of one unit, e.g. a convolution kernel reading one channel) is
 the target's. Planting then places each neuron at the unused host neuron closest to its planted values
 (:func:`plantseek.planted.matching.plant_layer` with ``factors``).
@@ -27,11 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy import sparse
+from scipy.sparse import linalg
 
 #: how planting chooses its factors: ``host-matched`` (this module; the default) or ``least-squares`` (the paper's
 #: rule: fitted to each candidate host neuron, :func:`plantseek.planted.matching.best_factors`)
 FACTOR_RULES = ("host-matched", "least-squares")
-RIDGE = 1e-3
+RIDGE = 1e-3  # weight of the prior (log of the layer's typical bias scale) on every log-factor
 #: rounds in which the draws are reassigned to the planted entries by rank and the factors solved again (the draws
 #: follow the structure instead of fighting it: the entry the structure makes largest gets the largest draw)
 REMATCH_ROUNDS = 3
@@ -39,7 +45,7 @@ NEWTON_STEPS = 30
 NORM_WEIGHT = 4.0  # weight of a fully planted column's log-norm against its draw
 CAP_QUANTILE = 0.95  # the barrier's place: this quantile of the host layer's magnitudes
 BARRIER = 20.0  # its steepness (per unit of log-magnitude)
-TINY = 1e-300  # weight of the prior (log of the layer's typical bias scale) on every log-factor
+TINY = 1e-300
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,11 @@ def host_quantiles(values: torch.Tensor, n: int, generator: torch.Generator) -> 
         return np.zeros(0)
     strata = torch.randperm(n, generator=generator).to(torch.float64)
     q = (strata + torch.rand(n, generator=generator, dtype=torch.float64)) / n
-    return torch.quantile(values.detach().abs().flatten().to(torch.float64), q).numpy()
+    return np.quantile(_magnitudes(values), q.numpy())  # numpy: torch.quantile refuses more than 2^24 values
+
+
+def _magnitudes(values: torch.Tensor) -> np.ndarray:
+    return values.detach().abs().flatten().to(torch.float64).numpy()
 
 
 @dataclass
@@ -87,8 +97,7 @@ def draw_layer(layer: FactorLayer, host_w: torch.Tensor, host_b: torch.Tensor, g
         dims = [d for d in range(host_w.dim()) if d != 1]
         norms = host_quantiles(host_w.detach().to(torch.float64).pow(2).sum(dims).sqrt(), host_w.shape[1], generator)
     typical = float(host_b.detach().abs().to(torch.float64).median()) if host_b.numel() else 1.0
-    caps = tuple(float(torch.quantile(v.detach().abs().flatten().to(torch.float64), CAP_QUANTILE))
-                 if v.numel() else np.inf for v in (host_w, host_b))
+    caps = tuple(float(np.quantile(_magnitudes(v), CAP_QUANTILE)) if v.numel() else np.inf for v in (host_w, host_b))
     return Draws(weights, biases, typical if typical > 0 else 1.0, (caps[0], caps[1]), norms)
 
 
@@ -122,7 +131,8 @@ def solve_factors(layers: list[FactorLayer], draws: list[Draws], fixed: list[np.
         if lay.full_rows:
             entry_unit = lay.col_unit[cols]
             for u in np.unique(entry_unit[entry_unit >= 0]).tolist():
-                if np.all(lay.T[:, lay.col_unit == u] != 0) and d.norms[u] > 0 and len(var) - first == len(units):
+                whole = u < len(d.norms) and d.norms[u] > 0 and np.all(lay.T[:, lay.col_unit == u] != 0)
+                if whole and len(var) - first == len(units):
                     norm_groups.append(((first + np.nonzero(entry_unit == u)[0]).tolist(), np.log(d.norms[u])))
         for j in np.nonzero(lay.bias_planted & (lay.c != 0) & (d.biases > 0))[0].tolist():
             var.append(base + j)
@@ -131,7 +141,8 @@ def solve_factors(layers: list[FactorLayer], draws: list[Draws], fixed: list[np.
             group.append(2 * l + 1)
             draw.append(d.biases[j])
             cap.append(d.caps[1])
-    var_a, src_a, known_a, group_a = np.array(var, dtype=int), np.array(src, dtype=int), np.array(known), np.array(group)
+    var_a, src_a = np.array(var, dtype=int), np.array(src, dtype=int)
+    known_a, group_a = np.array(known), np.array(group)
     logs = np.log(np.maximum(np.array(draw), TINY))
     prior = np.concatenate([np.full(lay.T.shape[0], np.log(draws[l].scale)) for l, lay in enumerate(layers)
                             if l >= start])
@@ -179,21 +190,25 @@ class _Objective:
         has = self.src >= 0
         return np.bincount(self.var, per_entry, n) - np.bincount(self.src[has], per_entry[has], n)
 
-    def _gram(self, per_entry: np.ndarray, n: int) -> np.ndarray:
-        """``A^T diag(per_entry) A + RIDGE^2 I``."""
-        out = RIDGE**2 * np.eye(n)
+    def _gram(self, per_entry: np.ndarray, n: int, extra=()) -> sparse.csc_matrix:
+        """``A^T diag(per_entry) A + RIDGE^2 I`` (sparse: a unit meets only its inputs and outputs), plus the
+        ``(indices, block)`` pairs of ``extra`` added at ``indices x indices``."""
         has = self.src >= 0
-        np.add.at(out, (self.var, self.var), per_entry)
-        np.add.at(out, (self.src[has], self.src[has]), per_entry[has])
-        np.add.at(out, (self.var[has], self.src[has]), -per_entry[has])
-        np.add.at(out, (self.src[has], self.var[has]), -per_entry[has])
-        return out
+        rows = [self.var, self.src[has], self.var[has], self.src[has], np.arange(n)]
+        cols = [self.var, self.src[has], self.src[has], self.var[has], np.arange(n)]
+        vals = [per_entry, per_entry[has], -per_entry[has], -per_entry[has], np.full(n, RIDGE**2)]
+        for idx, block in extra:
+            rows.append(np.repeat(idx, len(idx)))
+            cols.append(np.tile(idx, len(idx)))
+            vals.append(block.ravel())
+        return sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                 shape=(n, n)).tocsc()
 
     def least_squares(self) -> np.ndarray:
         """The start: log-factors whose planted log-magnitudes are closest to the aims in the least-squares sense."""
         n = len(self.prior)
         rhs = self._rows(self.aims - self.known, n) + RIDGE**2 * self.prior
-        return np.linalg.solve(self._gram(np.ones(len(self.var)), n), rhs)
+        return _solve(self._gram(np.ones(len(self.var)), n), rhs)
 
     def value(self, a: np.ndarray, derivatives: bool = True):
         v = self.planted(a)
@@ -212,21 +227,22 @@ class _Objective:
             return total
         n = len(a)
         grad = self._rows(e - 1 + c / BARRIER, n) + RIDGE**2 * r
-        hess = self._gram(2 * e + c, n)  # the entries' second derivatives 2 e + c
+        blocks = []
         for entries, p, gap in groups:
-            g = np.zeros(n)
-            np.add.at(g, self.var[entries], p)
             sub = self.src[entries]
-            np.add.at(g, sub[sub >= 0], -p[sub >= 0])
+            idx = np.concatenate([self.var[entries], sub[sub >= 0]])
+            weights = np.concatenate([p, -p[sub >= 0]])
+            g = np.bincount(idx, weights, n)  # d log|column| / d a
             grad += NORM_WEIGHT * gap * g
-            hess += NORM_WEIGHT * np.outer(g, g)  # Gauss-Newton
-        return total, grad, hess
+            touched = np.nonzero(g)[0]
+            blocks.append((touched, NORM_WEIGHT * np.outer(g[touched], g[touched])))  # Gauss-Newton
+        return total, grad, self._gram(2 * e + c, n, blocks)  # the entries' second derivatives: 2 e + c
 
     def minimise(self, a: np.ndarray) -> np.ndarray:
         """Damped Newton steps from ``a`` (a convex objective but for the norm terms: a few steps)."""
         total, grad, hess = self.value(a)
         for _ in range(NEWTON_STEPS):
-            step = np.linalg.solve(hess, -grad)
+            step = _solve(hess, -grad)
             t = 1.0
             while t > 1e-4 and self.value(a + t * step, False) > total:
                 t /= 2
@@ -237,6 +253,12 @@ class _Objective:
             if float(np.abs(t * step).max()) < 1e-9:
                 break
         return a
+
+
+def _solve(matrix: sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^-1 rhs`` by a sparse factorisation (SuperLU: the same bits in every process, where a multi-threaded
+    dense solve may differ in the last bits, and fast on a busy machine)."""
+    return np.atleast_1d(linalg.spsolve(matrix, rhs))
 
 
 def _rematched(logs: np.ndarray, planted: np.ndarray, group: np.ndarray) -> np.ndarray:

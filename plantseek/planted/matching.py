@@ -1,8 +1,9 @@
-"""Planting one layer: the least-squares matching every family's planting uses (MLP layers, conv kernel columns,
-attention projections).
+"""Planting one layer: the matching every family's planting uses (MLP layers, conv kernel columns, attention
+projections).
 
 :func:`plant_layer` places each target neuron of a layer at the unused host neuron whose parameters best match a
-positive multiple of the target's (its scale), with the bias routes (a) and (b) of MLP planting
+positive multiple of the target's (its scale: given, :mod:`plantseek.planted.factors`, or fitted by least squares),
+with the bias routes (a) and (b) of MLP planting
 (:mod:`plantseek.families.mlp.planting`; ``docs/design/families.md`` derives them); :func:`ticket_matrix` turns a
 placement into a host mask; :class:`PlantedHost` is what planting a whole host returns.
 """

@@ -1,8 +1,10 @@
 """Planting a target ticket into a randomly initialised MLP host, layer by layer, in float64.
 
-:func:`plant_target` plants each layer with the matching of :func:`plantseek.planted.matching.plant_layer` (each
-target neuron goes to the unused host neuron that best fits a positive multiple of it; that factor becomes its
-scale), so the host restricted to the ticket computes ``scale * target(x)`` with one factor per output. Zero target
+:func:`plant_target` plants each layer with the matching of :func:`plantseek.planted.matching.plant_layer`: each
+target neuron gets a positive factor (by default host-matched, :mod:`plantseek.planted.factors`: its planted values
+take the host layer's magnitudes; ``TargetNetwork.factors = "least-squares"``: the paper's fit to each candidate) and
+goes to the unused host neuron closest to that multiple of it; the factor becomes its scale, so the host restricted
+to the ticket computes ``scale * target(x)`` with one factor per output. Zero target
 biases are not planted as zeros (a leak): route (a) gives provably active units a non-zero bias that the next layer
 absorbs, route (b) lets the ticket's bias mask prune the rest, so the ticket carries a bias entry per layer.
 :func:`check_same_function` checks the planted target against the task's to ``SAME_FUNCTION_TOL``. The derivation
