@@ -163,8 +163,14 @@ def test_detectors_never_touch_the_model(name):
 def test_leak_detectors_are_tagged_and_run_only_in_the_leak_audit_suite():
     from plantseek.prune.contract import tags_of
 
+    from plantseek.frame.leak import LEAK_PREFIX
+    from plantseek.prune.contract import PRUNERS
+
     for name in DETECTORS:
         assert "leak-detector" in tags_of(get_pruner(name))
+    # the report recognises leak detectors by name: every pruner tagged leak-detector is named leak-*
+    tagged = {n for n in PRUNERS.names() if "leak-detector" in tags_of(PRUNERS.get(n)())}
+    assert tagged == set(DETECTORS) and all(n.startswith(LEAK_PREFIX) for n in tagged)
     audit = SUITES.get("leak-audit")
     assert set(audit.pruner_names()) == {"random", *DETECTORS}
     assert audit.densities[0] == "ticket" and len(audit.seeds) == 10
