@@ -15,7 +15,7 @@ Ticket (float64), by depth L (layer widths from input to output):
   (always active) instead of relu(n.p). The PL layer approximates x^2 of each coordinate (L = 5: n units each;
   L >= 6: split between x' and |y'| as the reference, :func:`knot_split`), and the 4 logits are a_k * R + b_k
   with slopes a = 5, 10, 20, 40 and biases that put the crossings of consecutive logits at the class boundaries,
-  minus one term common to all logits (:func:`readout_shifts`: the class is unchanged, the readout mixes signs).
+  minus ``READOUT_SHIFT * R`` in every logit (the class is unchanged; the readout's weights mix signs).
 
 PL domains start at 0 (coordinates are non-negative) and end at min(coordinate bound, ``pl_end``): only r <= 0.7
 decides a class, so the knots are spent where it matters; beyond the end the interpolant continues with its
@@ -60,25 +60,8 @@ def logit_biases() -> np.ndarray:
     return np.asarray(b)
 
 
-#: seed of the readout shifts (fixed: part of the target)
-READOUT_SHIFT_SEED = 2022
-
-
-def readout_shifts(n_units: int) -> np.ndarray:
-    """``gamma_i`` of the readout's common term ``-sum_i gamma_i r_i h_i`` (``h_i`` the PL units, ``r_i > 0`` their
-    readout weights): every logit gets the same term, so the class (the argmax) is unchanged, and unit ``i``'s readout
-    weights ``(SLOPES[k] - gamma_i) r_i`` turn negative for the slopes below ``gamma_i``. Without it every readout
-    column is positive (a Gaussian column of four is all one sign with odds 1/8), which a sign statistic reads off.
-    The count of negative weights per unit is binomial(4, 1/2) (a Gaussian column's; stratified), ``gamma_i``
-    log-uniform inside its slope interval away from the slopes themselves (a weight near zero would stand out too)."""
-    rng = np.random.default_rng(READOUT_SHIFT_SEED)
-    k = len(SLOPES)
-    cdf = np.cumsum([math.comb(k, i) for i in range(k + 1)]) / 2 ** k
-    strata = (rng.permutation(n_units) + rng.uniform(size=n_units)) / n_units  # stratified: binomial shares
-    negatives = np.searchsorted(cdf, strata, side="right")
-    edges = np.array([SLOPES[0] / 2, *SLOPES, SLOPES[-1] * 2])
-    lo, hi = np.log(edges[negatives] * 1.15), np.log(edges[negatives + 1] / 1.15)
-    return np.exp(lo + (hi - lo) * rng.uniform(size=n_units))
+#: the readout's common shift: every logit loses READOUT_SHIFT * R (see CircleTask.target)
+READOUT_SHIFT = math.sqrt(SLOPES[1] * SLOPES[2])
 
 
 @TASKS.register("circle")
@@ -123,8 +106,11 @@ class CircleTask(Task):
         r_weights = np.concatenate([blk.out_weights for blk in blocks])
         r_bias = sum(blk.out_bias for blk in blocks)
         slopes = np.asarray(SLOPES)
-        readout = np.outer(slopes, r_weights) - readout_shifts(len(r_weights)) * r_weights  # the shift: see below
-        layers.append((readout, slopes * r_bias + logit_biases(), np.zeros(4, dtype=bool)))
+        # every logit minus READOUT_SHIFT * R: the class (the argmax) is unchanged, each logit stays affine in R (so a
+        # per-logit readout recovers the unshifted logits exactly), and the readout weights (SLOPES - shift) * r mix
+        # signs (two negative, two positive per unit) where they were all positive: a sign statistic read them off
+        shifted = slopes - READOUT_SHIFT
+        layers.append((np.outer(shifted, r_weights), shifted * r_bias + logit_biases(), np.zeros(4, dtype=bool)))
         return TargetNetwork([w for w, _, _ in layers], [b for _, b, _ in layers],
                              description=f"circle ticket, depth {depth}, {n} knots per component",
                              always_active=[a for _, _, a in layers])
