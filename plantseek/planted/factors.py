@@ -42,7 +42,7 @@ RIDGE = 1e-3  # weight of the prior (log of the layer's typical bias scale) on e
 #: follow the structure instead of fighting it: the entry the structure makes largest gets the largest draw)
 REMATCH_ROUNDS = 3
 NEWTON_STEPS = 30
-NORM_WEIGHT = 25.0  # weight of a fully planted column's log-norm against its draw
+NORM_WEIGHT = 10.0  # weight of a fully planted column's log-norm against its draw
 CAP_QUANTILE = 0.95  # the barrier's place: this quantile of the host layer's magnitudes
 BARRIER = 20.0  # its steepness (per unit of log-magnitude)
 TINY = 1e-300
