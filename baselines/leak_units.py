@@ -15,6 +15,7 @@ import torch
 from plantseek.nets.interface import network_parameters
 
 LEAK_TAGS = frozenset({"leak-detector"})
+TINY = 1e-300  # exact zeros as the smallest positive magnitude
 
 
 def weight_layers(model) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
@@ -58,3 +59,17 @@ def break_ties(scores: dict[str, torch.Tensor], generator: torch.Generator, spre
     """Scores plus uniform noise in [0, ``spread``) from ``generator`` (layer order, row-major), so that equal
     scores (of a statistic with few distinct values) are ranked at random rather than by position."""
     return {n: s + spread * torch.rand(s.shape, generator=generator, dtype=torch.float64) for n, s in scores.items()}
+
+
+def rows_and_columns(row: torch.Tensor, col: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``row[i] + col[j]`` for every entry ``(i, j, ...)`` of a weight of ``shape`` (rows: its outputs, columns: its
+    inputs; a convolution's kernel entries share their channels' scores)."""
+    return _along_units(row[:, None] + col[None, :], shape)
+
+
+def log_outliers(values: torch.Tensor) -> torch.Tensor:
+    """``|log v - median log v|`` of positive ``values`` (an exact zero counts as the smallest value): how far each
+    is from the typical one on a log scale, in either direction."""
+    logs = values.clamp_min(TINY).log()
+    return (logs - logs.median()).abs()
+

@@ -15,19 +15,18 @@ max), and a linear head reads the channels.
 
 **Ticket** (``n_classes`` channels per conv layer, every bias nonzero):
 
-* layer 0, one *line detector* per class: kernel 1 on the ``bar_length`` offsets of the class's rasterised bar, bias
+* layer 0, one *line detector* per class: kernel weights from ``1 - LINE_SPREAD`` to ``1 + LINE_SPREAD`` (sum
+  ``bar_length``, :func:`line_weights`) on the ``bar_length`` offsets of the class's rasterised bar, bias
   ``DETECTOR_BIAS``; at noise 0 the detector of the true class reaches ``bar_length - 1`` at the bar's centre and
-  every other detector stays lower (distinct rasterised bars of equal length overlap in at most ``bar_length - 1``
-  pixels), so the network is exact there;
+  every other detector stays lower by at least the smallest weight (distinct rasterised bars of equal length overlap
+  in at most ``bar_length - 1`` pixels), so the network is exact there;
 * each 3 x 3 layer *holds* its channel: weight 1 at the kernel's centre of the same channel, bias ``HOLD_BIAS`` > 0
   (a held channel is non-negative, so ``relu(h + HOLD_BIAS) = h + HOLD_BIAS``; the constant passes the max pool);
 * the head: logit ``c`` = pooled channel ``c`` + ``-HOLD_BIAS * (depth - 3) - 1/4`` (one shared nonzero offset).
 
-**Planting factors** (``FACTORS``): every ticket channel's entries are equal (five detector entries, one hold or
-head entry), so a least-squares factor would give them one small magnitude per channel that a magnitude statistic
-sees; planting instead draws each layer's channel magnitudes as stratified quantiles of the host layer's own ``|w|``
-(``"host-quantiles"`` of :mod:`plantseek.families.conv.planting`): weight KS 0.60, 0.35, 0.33 -> 0.23, 0.23, 0.21 per
-layer (default host, mean of 12 seeds).
+**Planting factors**: host-matched (:mod:`plantseek.planted.factors`): each ticket channel's factor is chosen so that
+the planted entries take the host layer's own magnitudes; the detector weights differ along the bar, so no two
+planted entries share a float32 magnitude.
 
 Ticket weights: ``n_classes * (bar_length + depth - 2)`` (28 at the defaults: 4 classes, bars of 5, depth 4); the
 default host (16 x 16, width 32, depth 4) has 10,144 prunable weights: ticket density 0.28 %.
@@ -49,9 +48,8 @@ from plantseek.planted.task import TASKS, Split, TaskOptions, check_positive_int
 
 DETECTOR_BIAS = -1.0
 HOLD_BIAS = 0.5
-#: planting factors drawn from the host layer's |w| (conv_planting.FACTOR_RULES): every channel's entries are equal,
-#: so least-squares factors would make them stand out by magnitude
-FACTORS = "host-quantiles"
+#: the line detectors' weights run from 1 - LINE_SPREAD to 1 + LINE_SPREAD along the bar (sum: the bar's length)
+LINE_SPREAD = 0.4
 MAX_IMAGE_SIZE = 256
 
 
@@ -95,6 +93,16 @@ def bar_offsets(length: int, n_classes: int) -> np.ndarray:
     return out
 
 
+def line_weights(o: BarsOptions) -> torch.Tensor:
+    """``(n_classes, bar_length)`` weights of the line detectors along their bars: ``1 - LINE_SPREAD .. 1 +
+    LINE_SPREAD`` in equal steps, rotated by one step per class. Each detector sums to the bar's length, so the true
+    class's detector reaches it on its bar and another's, covering at most ``bar_length - 1`` of the bar's pixels, stays
+    at least the smallest weight lower (exact at noise 0). Equal weights would be planted as equal magnitudes (one
+    factor per channel, one input channel): a float32 repeat that a pruner reads off."""
+    base = torch.linspace(1 - LINE_SPREAD, 1 + LINE_SPREAD, o.bar_length, dtype=torch.float64)
+    return torch.stack([torch.roll(base, c) for c in range(o.n_classes)])
+
+
 @TASKS.register("bars")
 class BarsTask(ConvTask):
     name = "bars"
@@ -123,7 +131,7 @@ class BarsTask(ConvTask):
         params = {n: torch.zeros(s, dtype=torch.float64) for n, s in arch.parameter_shapes().items()}
         m, classes = o.bar_length // 2, torch.arange(o.n_classes)
         offsets = torch.from_numpy(bar_offsets(o.bar_length, o.n_classes))
-        params[weight_name(0)][classes[:, None], 0, m + offsets[:, 0], m + offsets[:, 1]] = 1.0
+        params[weight_name(0)][classes[:, None], 0, m + offsets[:, 0], m + offsets[:, 1]] = line_weights(o)
         params[bias_name(0)].fill_(DETECTOR_BIAS)
         for l in range(1, depth - 2):
             params[weight_name(l)][classes, classes, 1, 1] = 1.0
@@ -132,8 +140,7 @@ class BarsTask(ConvTask):
         params[weight_name(head)][classes, classes, 0, 0] = 1.0
         params[bias_name(head)].fill_(-HOLD_BIAS * (depth - 3) - 0.25)
         return ConvTarget(arch, params, f"bars ticket, depth {depth}: {o.n_classes} line detectors of "
-                                        f"{o.bar_length} pixels, held, global max pool, identity read-out",
-                          factors=FACTORS)
+                                        f"{o.bar_length} pixels, held, global max pool, identity read-out")
 
     def sample(self, n: int, generator: torch.Generator) -> Split:
         o = self.options

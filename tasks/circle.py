@@ -14,7 +14,8 @@ Ticket (float64), by depth L (layer widths from input to output):
   folding keeps the radius and shrinks the second coordinate's range. The last mirroring layer holds y' + B
   (always active) instead of relu(n.p). The PL layer approximates x^2 of each coordinate (L = 5: n units each;
   L >= 6: split between x' and |y'| as the reference, :func:`knot_split`), and the 4 logits are a_k * R + b_k
-  with slopes a = 5, 10, 20, 40 and biases that put the crossings of consecutive logits at the class boundaries.
+  with slopes a = 5, 10, 20, 40 and biases that put the crossings of consecutive logits at the class boundaries,
+  minus ``READOUT_SHIFT * R`` in every logit (the class is unchanged; the readout's weights mix signs).
 
 PL domains start at 0 (coordinates are non-negative) and end at min(coordinate bound, ``pl_end``): only r <= 0.7
 decides a class, so the knots are spent where it matters; beyond the end the interpolant continues with its
@@ -59,6 +60,10 @@ def logit_biases() -> np.ndarray:
     return np.asarray(b)
 
 
+#: the readout's common shift: every logit loses READOUT_SHIFT * R (see CircleTask.target)
+READOUT_SHIFT = math.sqrt(SLOPES[1] * SLOPES[2])
+
+
 @TASKS.register("circle")
 class CircleTask(Task):
     name = "circle"
@@ -101,7 +106,11 @@ class CircleTask(Task):
         r_weights = np.concatenate([blk.out_weights for blk in blocks])
         r_bias = sum(blk.out_bias for blk in blocks)
         slopes = np.asarray(SLOPES)
-        layers.append((np.outer(slopes, r_weights), slopes * r_bias + logit_biases(), np.zeros(4, dtype=bool)))
+        # every logit minus READOUT_SHIFT * R: the class (the argmax) is unchanged, each logit stays affine in R (so a
+        # per-logit readout recovers the unshifted logits exactly), and the readout weights (SLOPES - shift) * r mix
+        # signs (two negative, two positive per unit) where they were all positive: a sign statistic read them off
+        shifted = slopes - READOUT_SHIFT
+        layers.append((np.outer(shifted, r_weights), shifted * r_bias + logit_biases(), np.zeros(4, dtype=bool)))
         return TargetNetwork([w for w, _, _ in layers], [b for _, b, _ in layers],
                              description=f"circle ticket, depth {depth}, {n} knots per component",
                              always_active=[a for _, _, a in layers])

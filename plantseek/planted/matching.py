@@ -1,8 +1,9 @@
-"""Planting one layer: the least-squares matching every family's planting uses (MLP layers, conv kernel columns,
-attention projections).
+"""Planting one layer: the matching every family's planting uses (MLP layers, conv kernel columns, attention
+projections).
 
 :func:`plant_layer` places each target neuron of a layer at the unused host neuron whose parameters best match a
-positive multiple of the target's (its scale), with the bias routes (a) and (b) of MLP planting
+positive multiple of the target's (its scale: given, :mod:`plantseek.planted.factors`, or fitted by least squares),
+with the bias routes (a) and (b) of MLP planting
 (:mod:`plantseek.families.mlp.planting`; ``docs/design/families.md`` derives them); :func:`ticket_matrix` turns a
 placement into a host mask; :class:`PlantedHost` is what planting a whole host returns.
 """
@@ -52,16 +53,16 @@ def ticket_matrix(T: np.ndarray, idx: torch.Tensor, col_map: torch.Tensor, shape
 
 def plant_layer(T_np: np.ndarray, c_np: np.ndarray, W: torch.Tensor, b: torch.Tensor, col_map: torch.Tensor,
                 col_scale: torch.Tensor, floors: tuple[np.ndarray, np.ndarray], generator: torch.Generator,
-                is_output: bool, magnitudes: torch.Tensor | None = None) -> PlantedLayer:
+                is_output: bool, factors: torch.Tensor | None = None) -> PlantedLayer:
     """Plant the target neurons of one layer (rows of ``T_np``, biases ``c_np``) into the host rows of ``W`` and
     ``b`` (overwritten in place): target column ``i`` sits at host column ``col_map[i]``, whose input carries the
     factor ``col_scale[i]`` (an MLP: the previous layer's placement and scales; a convolution: one column per
     kernel entry of a matched input channel). ``floors`` = (``shift_floor``, ``flagged``): the bias of a neuron of
     route (a) (where ``shift_floor``, the lower bound of its pre-activation, is not NaN) or (b) is not matched; a
     unit ``flagged`` always active goes only to a host neuron whose own bias keeps it active, where there is one.
-    ``magnitudes`` (optional, one per target neuron; conv planting's drawn factors): the factor is not fitted but set
-    so that the planted weights' root mean square is that magnitude, ``lam = magnitudes[j] / rms(u)``, and the host
-    neuron is the unused one whose parameters are closest to ``lam`` times the target's."""
+    ``factors`` (optional, one positive factor per target neuron, e.g. :mod:`plantseek.planted.factors`): the factor is
+    not fitted but given, and the host neuron is the unused one whose parameters are closest to ``lam`` times the
+    target's."""
     shift_floor, flagged = floors
     T = torch.from_numpy(T_np)
     c = torch.from_numpy(c_np.copy())
@@ -77,7 +78,7 @@ def plant_layer(T_np: np.ndarray, c_np: np.ndarray, W: torch.Tensor, b: torch.Te
         free_bias = shiftable or float(c[j]) == 0.0
         P = W[:, cols] if free_bias else torch.cat([W[:, cols], b[:, None]], dim=1)
         vector = u if free_bias else torch.cat([u, c[j: j + 1]])
-        lam, err = best_factors(P, vector) if magnitudes is None else _set_factors(P, vector, u, magnitudes[j])
+        lam, err = best_factors(P, vector) if factors is None else given_factor(P, vector, float(factors[j]))
         if shiftable:
             shift = (b / lam - c[j]).abs()
             keeps_own = b / lam >= float(c[j]) - shift_floor[j]
@@ -118,12 +119,7 @@ def best_factors(P: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.
     return lam, p2 - 2 * lam * inner + lam * lam * u2
 
 
-def _set_factors(P: torch.Tensor, vector: torch.Tensor, u: torch.Tensor,
-                 magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The factor that gives the planted weights ``lam * u`` the root mean square ``magnitude`` (the same for every
-    host neuron, a row of ``P``), and each row's squared residual against ``lam * vector`` (a neuron without weights:
-    the least-squares factor)."""
-    if not bool(u.any()):
-        return best_factors(P, vector)
-    lam = float(magnitude) / float(u.square().mean().sqrt())
+def given_factor(P: torch.Tensor, vector: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The factor ``lam`` for every host neuron (a row of ``P``) and each row's squared residual against
+    ``lam * vector``."""
     return torch.full((P.shape[0],), lam, dtype=torch.float64), (P - lam * vector).square().sum(1)

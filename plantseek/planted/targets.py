@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from plantseek.planted.factors import FACTOR_RULES
+
 ZERO_TOL = 1e-12
 
 
@@ -28,8 +30,12 @@ class TargetNetwork:
     #: per layer, units the constructor proves always active on the domain with their bias (or any larger one):
     #: planting may give them the host's own bias (:mod:`plantseek.families.mlp.planting`, route (a)); None: none
     always_active: list[np.ndarray] | None = None
+    #: how planting chooses each neuron's factor (:data:`plantseek.planted.factors.FACTOR_RULES`)
+    factors: str = "host-matched"
 
     def __post_init__(self) -> None:
+        if self.factors not in FACTOR_RULES:
+            raise ValueError(f"factors must be one of {', '.join(FACTOR_RULES)}, got {self.factors!r}")
         self.weights = [np.asarray(w, dtype=np.float64).copy() for w in self.weights]
         self.biases = [np.asarray(b, dtype=np.float64).copy() for b in self.biases]
         if self.always_active is not None:
@@ -62,7 +68,8 @@ class TargetNetwork:
         return sum(self.n_weights_per_layer())
 
     def copy(self) -> "TargetNetwork":
-        twin = TargetNetwork(self.weights, self.biases, self.description, dict(self.notes), self.always_active)
+        twin = TargetNetwork(self.weights, self.biases, self.description, dict(self.notes), self.always_active,
+                             self.factors)
         twin.n_dropped_weights = self.n_dropped_weights
         return twin
 

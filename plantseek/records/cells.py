@@ -32,7 +32,11 @@ NUMERICS = 5
 # Per task, bumped when a change alters the results of that task's cells only (its instances): part of the identity
 # of those cells alone, so that other tasks' cell ids stay as they are.
 # bars 2: the bars ticket's planting factors are drawn from the host layer's |w| (was: least squares per channel).
-TASK_NUMERICS = {"bars": 2}
+# bars 3, circle 2, relu 2, helix 2, digits 2: host-matched planting factors (plantseek.planted.factors: every planted
+#   weight and bias matches a draw of its host layer's own magnitudes; was: least squares per host neuron, bars: one
+#   drawn magnitude per channel); bars' line detectors weigh 0.6 .. 1.4 along the bar (was: all 1); Circle's logits
+#   all lose sqrt(200) R, which keeps the class and mixes the readout's signs (was: every readout weight positive).
+TASK_NUMERICS = {"bars": 3, "circle": 2, "relu": 2, "helix": 2, "digits": 2}
 
 INSTANCE_KINDS = ("public", "hidden")
 #: A cell's status: ``ok``; ``failed`` (no metrics: the pruner or the instance failed); ``diverged`` (scored, but a

@@ -255,11 +255,19 @@ _register(Suite(
     ("circle", "relu"), ("random", "magnitude"), ("ticket", "0.1"), (0,), depth=4, width=20, n_samples=400,
     train=TrainConfig(epochs=1), budget=TrainConfig(epochs=1),
 ))
+#: the leak-audit suite's hosts of the conv and attention tasks: conv-default's and attention-default's
+LEAK_AUDIT_SETTINGS = {
+    "bars": TaskSetting(depth=4, width=12, task_options={"image_size": 12}, n_samples=1000),
+    "digits": TaskSetting(depth=5, width=32, task_options={}),
+    "recall": TaskSetting(depth=3, width=32, task_options={}, n_samples=1000),
+}
 _register(Suite(
-    "leak-audit", "every leak detector (tag leak-detector) and random on Circle, ReLU, Helix at densities ticket and "
-    "0.01, 5 seeds; 1 weak-training epoch (recall is what counts)",
-    PAPER_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
-    tuple(range(5)), train=TrainConfig(epochs=1),
+    "leak-audit", "every leak detector (tag leak-detector) and random on Circle, ReLU, Helix (depth 5, width 100), "
+    "bars, digits and recall (the conv-default and attention-default hosts) at densities ticket and 0.01, 10 seeds; "
+    "1 weak-training epoch (recall is what counts; python -m plantseek.perf.leak_audit measures the same recalls "
+    "without training)",
+    (*PAPER_TASKS, "bars", "digits", "recall"), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
+    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=LEAK_AUDIT_SETTINGS,
 ))
 _register(Suite(
     "methods-circle", "every paper, iterative and modern pruner on Circle depth 5 width 100 at densities ticket, 0.01 "

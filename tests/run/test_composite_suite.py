@@ -26,8 +26,10 @@ def test_published_is_the_union_of_its_members_in_order():
     methods = {c.cell_id for c in expand(SUITES.get("methods-paper"))}
     assert {c.cell_id for c in default if c.cell_id in methods} == {c.cell_id for c in default if c.density != "0.5"}
     assert len(expected) - len(cells) == sum(c.density != "0.5" for c in default) == 234
-    # 1,875 + 600 + 750 + 2,340 + 180 cells, conv-paper's, default's 78 at density 0.5, conv-default's
-    assert len(cells) == 5745 + 78 + sum(SUITES.get(n).n_cells for n in ("conv-paper", "attention-paper",
+    # 1,875 + 600 + 750 + 2,340 + 1,320 (leak-audit: 11 pruners, 6 tasks, 2 densities, 10 seeds) cells, conv-paper's,
+    # default's 78 at density 0.5, conv-default's
+    assert SUITES.get("leak-audit").n_cells == 1320
+    assert len(cells) == 6885 + 78 + sum(SUITES.get(n).n_cells for n in ("conv-paper", "attention-paper",
                                                                          "conv-default", "attention-default"))
     assert published.n_cells == len(expected)  # the members' sum: an upper bound
 
@@ -81,7 +83,8 @@ def test_evaluate_narrows_a_composite_from_the_command_line():
     suite = evaluate.build_suite(args)
     evaluate.validate_grid(suite)
     assert [(s.name, s.tasks, s.seeds, s.train.epochs) for s in suite.parts()] == [
-        ("conv-paper", ("bars",), (0, 1), 1), ("conv-default", ("bars",), (0, 1), 1)]
+        ("leak-audit", ("bars",), (0, 1), 1), ("conv-paper", ("bars",), (0, 1), 1),
+        ("conv-default", ("bars",), (0, 1), 1)]  # the leak audit runs bars too
     args = parser.parse_args(["--suite", "published", "--width", "2"])
     with pytest.raises(ConfigError):  # every member is checked: no ticket fits a width-2 host
         evaluate.validate_grid(evaluate.build_suite(args))

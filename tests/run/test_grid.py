@@ -89,17 +89,19 @@ def test_same_cell_twice_gives_identical_results():
 
 def test_cell_ids_are_pinned(monkeypatch):
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
-    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation)."""
+    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation, and with
+    Circle's TASK_NUMERICS, 2 when they were pinned: host-matched planting factors)."""
     import plantseek.records.cells as records
 
     monkeypatch.setattr(records, "NUMERICS", 4)  # the ids below were pinned at numerics 4; a bump changes them all
+    assert records.TASK_NUMERICS["circle"] == 2
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
     assert c.identity() == {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude",
-                            "density": "0.1", "numerics": 4}
-    assert c.cell_id == "8018bfdf967000b86585"
+                            "density": "0.1", "numerics": 4, "task_numerics": 2}
+    assert c.cell_id == "bc791f96b23e82c62d4e"
     three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
                        train=TrainConfig(epochs=3))
-    assert three.cell_id == "dabc4a701a94390a2bff"
+    assert three.cell_id == "894aca21c2ef22d5ac1a"
     # a training field spelled out at its default is the same cell; a different value is another cell
     assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="fused")}).cell_id \
         == three.cell_id

@@ -49,7 +49,8 @@ def test_selector_filters_by_protocol_and_tags():
                           ).resolve() == ("synflow-100",)
     assert PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)).resolve() == (
         "random", "leak-magnitude-outlier", "leak-zero-bias", "leak-norm-ratio", "leak-sign-pattern",
-        "leak-row-structure")  # include: chosen whatever its tags; order by protocol, rank, name
+        "leak-row-structure", "leak-equal-magnitude", "leak-smallest-magnitude", "leak-largest-magnitude",
+        "leak-unit-norm", "leak-bias-ratio")  # include: chosen whatever its tags; order by protocol, rank, name
     everything = PrunerSelector().resolve()
     assert sorted(everything) == sorted(PRUNERS.names())
     assert tags_of(get_pruner("synflow-100")) == {"iterative"} and rank_of(get_pruner("grasp-multishot")) == 3

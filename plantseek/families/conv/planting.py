@@ -6,8 +6,8 @@ and head entries are the ticket. Planting runs layer by layer with the matching 
 :func:`plantseek.planted.matching.plant_layer`: a target output channel (its kernel entries on the matched input
 channels, and its bias) goes to the unused host channel that matches it best up to a positive factor, which
 positively homogeneous ReLU and pooling carry into the head, so the masked host computes ``scale * target(x)``.
-Factors follow a rule of :data:`FACTOR_RULES` (``"least-squares"``, or ``"host-quantiles"``: magnitudes drawn from
-the host layer's ``|w|``). Zero target biases are pruned by the ticket (route (b)).
+Factors follow a rule of :data:`FACTOR_RULES` (``"host-matched"``, the default: :mod:`plantseek.planted.factors`, or
+the paper's ``"least-squares"``). Zero target biases are pruned by the ticket (route (b)).
 Details: ``docs/design/families.md``.
 """
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 import torch
 
@@ -24,23 +22,8 @@ from plantseek.core.errors import ConfigError
 from plantseek.families.conv.network import ConvArchitecture
 from plantseek.nets.interface import bias_name, weight_name
 from plantseek.nets.interface import Params
+from plantseek.planted.factors import FACTOR_RULES, FactorLayer, draw_layer, solve_factors
 from plantseek.planted.matching import PlantedHost, plant_layer, ticket_matrix
-
-
-def host_quantile_magnitudes(host_weight: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` stratified draws of the host layer's ``|w|``: the quantiles ``(k_j + U_j) / n`` of its entries, ``k`` a
-    random permutation of ``0 .. n-1`` and ``U_j`` uniform on [0, 1) (both from ``generator``)."""
-    strata = torch.randperm(n, generator=generator).to(torch.float64)
-    q = (strata + torch.rand(n, generator=generator, dtype=torch.float64)) / n
-    return torch.quantile(host_weight.abs().flatten().to(torch.float64), q)
-
-
-#: how the factors of a layer's target channels are chosen: None = least squares per candidate host channel, else
-#: the planted entries' root mean square per target channel (see the module docstring)
-FACTOR_RULES: dict[str, Callable[[torch.Tensor, int, torch.Generator], torch.Tensor | None]] = {
-    "least-squares": lambda host_weight, n, generator: None,
-    "host-quantiles": host_quantile_magnitudes,
-}
 
 
 @dataclass
@@ -52,7 +35,7 @@ class ConvTarget:
     description: str = ""
     notes: dict = field(default_factory=dict)
     n_dropped_weights: int = 0  # no numerically-zero entries are produced by the hand-made constructions
-    factors: str = "least-squares"  # a rule of FACTOR_RULES: how planting chooses each channel's factor
+    factors: str = "host-matched"  # a rule of FACTOR_RULES: how planting chooses each channel's factor
 
     def __post_init__(self) -> None:
         if self.factors not in FACTOR_RULES:
@@ -123,18 +106,23 @@ def plant_conv_target(target: ConvTarget, arch: ConvArchitecture, host: Params,
     neuron_scales: list[torch.Tensor] = []
     prev_idx = torch.arange(arch.in_channels)
     prev_scale = torch.ones(arch.in_channels, dtype=torch.float64)
+    layers = _factor_layers(target, arch)
+    matched = target.factors == "host-matched"
+    draws = [draw_layer(lay, state[weight_name(l)], state[bias_name(l)], generator)
+             for l, lay in enumerate(layers)] if matched else []
     for l in range(arch.n_layers):
         W, b = state[weight_name(l)], state[bias_name(l)]
         spatial = math.prod(W.shape[2:])  # kernel entries (the head: positions of the last feature map)
         col_map = (prev_idx[:, None] * spatial + torch.arange(spatial)).flatten()
         col_scale = prev_scale.repeat_interleave(spatial)
-        T = target.params[weight_name(l)].numpy().reshape(target.arch.widths[l + 1], -1)
-        c = target.params[bias_name(l)].numpy()
+        T, c = layers[l].T, layers[l].c
         matrix = W.view(W.shape[0], -1)
         no_floors = (np.full(T.shape[0], np.nan), np.zeros(T.shape[0], dtype=bool))  # no route (a) units here
-        magnitudes = FACTOR_RULES[target.factors](W, T.shape[0], generator)
+        factors = None
+        if matched:
+            factors = torch.from_numpy(solve_factors(layers, draws, [f.numpy() for f in neuron_scales])[l])
         layer = plant_layer(T, c, matrix, b, col_map, col_scale, no_floors, generator,
-                            l == arch.n_layers - 1, magnitudes)
+                            l == arch.n_layers - 1, factors)
         ticket[weight_name(l)] = ticket_matrix(T, layer.idx, col_map, matrix.shape).view(W.shape)
         kept_bias = torch.zeros(b.shape[0], dtype=torch.bool)
         kept_bias[layer.idx[layer.keeps_bias]] = True
@@ -143,3 +131,19 @@ def plant_conv_target(target: ConvTarget, arch: ConvArchitecture, host: Params,
         neuron_scales.append(layer.lam)
         prev_idx, prev_scale = layer.idx, layer.lam
     return PlantedHost(state, ticket, prev_scale.clone(), placement, neuron_scales, target)
+
+
+def _factor_layers(target: ConvTarget, arch: ConvArchitecture) -> list[FactorLayer]:
+    """The target's layers as :func:`plantseek.planted.factors.solve_factors` sees them: a channel's kernel entries
+    (the head: its positions) are columns of the input channel's unit; the first layer reads the image (factor 1); a
+    nonzero bias counts unless every host unit of its layer is a ticket unit (the head)."""
+    out = []
+    for l, name in enumerate(target.arch.weight_names()):
+        w = target.params[name]
+        T = w.numpy().reshape(w.shape[0], -1)
+        spatial = math.prod(w.shape[2:])
+        units = np.repeat(np.arange(w.shape[1]), spatial) if l else np.full(T.shape[1], -1)
+        c = target.params[bias_name(l)].numpy()
+        full = T.shape[0] == arch.widths[l + 1]
+        out.append(FactorLayer(T, units, c, (c != 0) & ~full, full))
+    return out

@@ -1,8 +1,10 @@
 """Planting a target ticket into a randomly initialised MLP host, layer by layer, in float64.
 
-:func:`plant_target` plants each layer with the matching of :func:`plantseek.planted.matching.plant_layer` (each
-target neuron goes to the unused host neuron that best fits a positive multiple of it; that factor becomes its
-scale), so the host restricted to the ticket computes ``scale * target(x)`` with one factor per output. Zero target
+:func:`plant_target` plants each layer with the matching of :func:`plantseek.planted.matching.plant_layer`: each
+target neuron gets a positive factor (by default host-matched, :mod:`plantseek.planted.factors`: its planted values
+take the host layer's magnitudes; ``TargetNetwork.factors = "least-squares"``: the paper's fit to each candidate) and
+goes to the unused host neuron closest to that multiple of it; the factor becomes its scale, so the host restricted
+to the ticket computes ``scale * target(x)`` with one factor per output. Zero target
 biases are not planted as zeros (a leak): route (a) gives provably active units a non-zero bias that the next layer
 absorbs, route (b) lets the ticket's bias mask prune the rest, so the ticket carries a bias entry per layer.
 :func:`check_same_function` checks the planted target against the task's to ``SAME_FUNCTION_TOL``. The derivation
@@ -16,6 +18,7 @@ import torch
 
 from plantseek.core.errors import ConfigError
 from plantseek.families.mlp.network import Architecture, Mask, bias_name, weight_name
+from plantseek.planted.factors import FactorLayer, draw_layer, solve_factors
 from plantseek.planted.matching import PlantedHost, plant_layer, ticket_matrix
 from plantseek.planted.targets import TargetNetwork, preactivation_lower_bounds, shift_bias
 
@@ -65,10 +68,17 @@ def plant_target(
     prev_scale = torch.ones(arch.widths[0], dtype=torch.float64)
     last = arch.n_layers - 1
     flagged = target.always_active or [np.zeros(b.shape, dtype=bool) for b in target.biases]
+    matched = target.factors == "host-matched"
+    draws = [draw_layer(lay, state[weight_name(l)], state[bias_name(l)], generator)
+             for l, lay in enumerate(factor_layers(planted, shiftable, arch.widths[1:]))] if matched else []
     for l in range(arch.n_layers):
         W, b = state[weight_name(l)], state[bias_name(l)]
+        factors = None
+        if matched:  # re-solved per layer: route (a) shifts of the layer before change this layer's biases
+            layers = factor_layers(planted, shiftable, arch.widths[1:])
+            factors = torch.from_numpy(solve_factors(layers, draws, [f.numpy() for f in neuron_scales])[l])
         layer = plant_layer(planted.weights[l], planted.biases[l], W, b, prev_idx, prev_scale,
-                            (shiftable[l], flagged[l]), generator, l == last)
+                            (shiftable[l], flagged[l]), generator, l == last, factors)
         for unit, beta in layer.shifts.items():
             shift_bias(planted, l, unit, beta)
         mask = ticket_matrix(planted.weights[l], layer.idx, prev_idx, W.shape)
@@ -80,6 +90,19 @@ def plant_target(
         prev_idx, prev_scale = layer.idx, layer.lam
     check_same_function(target, planted)
     return PlantedHost(state, ticket, prev_scale.clone(), placement, neuron_scales, planted)
+
+
+def factor_layers(target: TargetNetwork, shiftable: list[np.ndarray], host_widths) -> list[FactorLayer]:
+    """The target's layers as :func:`plantseek.planted.factors.solve_factors` sees them: column ``i`` of layer ``l``
+    comes from unit ``i`` of layer ``l - 1`` (the first layer's from the inputs, factor 1); a bias counts where it is
+    planted (not where its unit takes route (a), the host's own bias, or (b), zero: pruned by the ticket) and tells
+    ticket units from others (not in a layer whose every host unit is a ticket unit, e.g. the outputs)."""
+    out = []
+    for l, (w, c) in enumerate(zip(target.weights, target.biases)):
+        units = np.arange(w.shape[1]) if l else np.full(w.shape[1], -1)
+        telling = w.shape[0] < host_widths[l]
+        out.append(FactorLayer(w, units, c, np.isnan(shiftable[l]) & (c != 0) & telling, not telling))
+    return out
 
 
 def check_same_function(target: TargetNetwork, planted: TargetNetwork, n: int = 4096) -> float:
