@@ -164,7 +164,7 @@ def same_as(label: str, base: Sequence[tuple[str, Check]], other: Sequence[tuple
             same = None if oa.holds is None or ob.holds is None else oa.holds == ob.holds
             line = f"{name}: reference setting {_yes(oa.holds)}, {label} {_yes(ob.holds)}"
             parts.append(fact(same, line))
-            lines.append(line)
+            lines.append(parts[-1].line)
         lines += [f"{label}: {line}" for _, b in other for line in b(view).evidence]
         return _outcome(conj(parts), lines)
     return check
@@ -244,7 +244,7 @@ def sparser_than(multi: Mapping[str, str], multi_grid: str, single_grid: str, ta
             oa, ob = _order(a), _order(b)
             line = f"{task}: sparsest weak ticket of {m} {a or 'undecided'} vs {s} {b or 'undecided'}"
             parts.append(fact(None if oa is None or ob is None else oa < ob, line))
-            lines.append(line)
+            lines.append(parts[-1].line)
         known = [r for r in reach.values() if r is not None]
         if reach.get(best) == 0:
             best_holds: bool | None = True  # nothing is sparser than the ticket density
@@ -254,6 +254,7 @@ def sparser_than(multi: Mapping[str, str], multi_grid: str, single_grid: str, ta
             best_holds = False
         parts.append(fact(best_holds, f"{task}: {best} reaches the ticket density: {_yes(best_holds)}"
                           + ("" if len(known) == len(reach) else " (some pruners undecided)")))
+        lines.append(parts[-1].line)
         for m in multi:
             lines.append(f"{task} · {m}: " + "; ".join(ticket(rows(ms, task, m, sp), "weak").text(sp)
                                                        for sp in BELOW_ONE))
@@ -315,7 +316,7 @@ def best_density(grid: str, tasks: Sequence[str], spec: str) -> Check:
             else:
                 holds = None
             parts.append(fact(holds, line))
-            lines.append(line)
+            lines.append(parts[-1].line)
         return _outcome(conj(parts), lines)
     return check
 
