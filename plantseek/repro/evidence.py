@@ -38,7 +38,7 @@ class Ticket:
     def text(self, spec: str) -> str:
         if self.missing:
             return f"{spec}: no cells"
-        return f"{spec} {self.group.text()}: {self.decision.text()}"  # the group's own decision, no mark
+        return f"{spec} {self.group.brief()}: {self.decision.text()}"  # the group's own decision, no mark
 
 
 def direction(df: pd.DataFrame) -> bool:

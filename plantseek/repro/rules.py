@@ -85,10 +85,14 @@ class Stat:
 
     def text(self, spec: str = ".3g") -> str:
         """``mean ± sd (n=N)``; an em dash when empty."""
+        return "— (n=0)" if self.empty else f"{self.brief(spec)} (n={self.n})"
+
+    def brief(self, spec: str = ".3g") -> str:
+        """``mean ± sd``; an em dash when empty."""
         if self.empty:
-            return "— (n=0)"
+            return "—"
         spread = "" if math.isnan(self.sd) else f" ± {format(self.sd, '.2g')}"
-        return f"{format(self.mean, spec)}{spread} (n={self.n})"
+        return f"{format(self.mean, spec)}{spread}"
 
 
 def stat(values: Iterable[float]) -> Stat:

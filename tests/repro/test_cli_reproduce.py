@@ -68,7 +68,8 @@ def test_stub_scale_runs_stores_resumes_and_rerenders(tmp_path, monkeypatch, cap
            f"checked {unchecked}.**" in text
     ms = next(line for line in text.splitlines() if line.startswith("| 12 | [ms-circle]"))
     assert "| **not checked** | grid(s) not run at this scale: multishot |" in ms
-    assert "- circle · random: ticket 0." in text  # the details: every group with its interval
+    detail = next(line for line in text.splitlines() if line.startswith("- circle · random (weak): ticket "))
+    assert ": shortfall +" in detail and "(n=1): fewer than 5 seeds → undecided; 0.01 " in detail  # every group
     assert "| singleshot |" in text and "| 8 | 8 | 0 | 0 |" in text
     assert "- the smoke grid" in text and "`calibrated`" in text
     assert main(argv) == 0  # resumable: nothing left to run, the same report

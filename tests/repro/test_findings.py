@@ -80,7 +80,7 @@ def test_moderate_density_weak_tickets_hold_fail_and_stay_undecided():
     base = grid(["random", "magnitude"], {"0.5"})
     ok = f.check({"singleshot": base})
     assert ok.holds is True and verdict(ok) == REPRODUCED
-    assert any(line.startswith("circle · random: ") and "; 0.5 0.95 ± " in line and "(n=6): shortfall +0 [" in line
+    assert any(line.startswith("circle · random: ") and "; 0.5 0.95 ± " in line and ": shortfall +0 [" in line
                and line.endswith("≤ 0.04 accuracy → ticket") for line in ok.evidence), ok.evidence
     bad = f.check({"singleshot": where(base, 0.1, pruner="random", task="relu")})
     assert bad.holds is False and verdict(bad) == NOT_REPRODUCED
