@@ -23,6 +23,12 @@ Each returns a :class:`Decision` (True / False / None = undecided) carrying its 
 decisions with Kleene's three-valued logic (:func:`all3`, :func:`any3`, :func:`not3`): a finding none of whose
 intervals can decide it is **undecided at this scale**. No correction for multiple comparisons: every interval is
 a 95 % interval on its own, and the report shows them all.
+
+**Replication** (:func:`halves`, :func:`replicated`): a finding is decided (reproduced / not reproduced) only when
+its check gives that same verdict on all seeds *and* on each of two disjoint halves of the seeds (each grid's seeds
+in increasing order, split at the middle; the first half takes the odd one out); otherwise it is undecided at this
+scale. A decided verdict therefore never flips between two disjoint seed sets, and deciding anything takes at least
+``2 * MIN_SEEDS`` seeds per grid.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ TICKET_RULE = (
     f"task alike. It finds none when the interval lies above the tolerance entirely; otherwise the group is "
     f"undecided. A *weak* ticket applies this to the weak metric (trained mask), a *strong* ticket to the strong "
     f"metric (the mask on the untrained host, readout fitted on the training split).")
+REPLICATION_RULE = (
+    f"**Replication**: a finding is *reproduced* or *not reproduced* only when its check gives that same verdict on "
+    f"all seeds and on each of two disjoint halves of the seeds (each grid's seeds in increasing order split at the "
+    f"middle, the first half taking the odd one out); otherwise it is **undecided at this scale**, with the halves' "
+    f"verdicts beside it. So a verdict never flips between two disjoint seed sets, and deciding anything takes at "
+    f"least {2 * MIN_SEEDS} seeds per grid.")
 BEATS_RULE = (
     f"**Better than**: per seed, the *advantage* of one group over another (same scale); better when its "
     f"interval lies above the same tolerance entirely, **at least on par** (not better) when it lies at or below "
@@ -245,6 +257,22 @@ def better(a: PerSeed, b: PerSeed, tol: float, higher_is_better: bool) -> Decisi
 def exceeds(shares: PerSeed, threshold: float = 0.5) -> Decision:
     """Whether the mean per-seed ``shares`` exceed ``threshold``: share interval vs ``threshold``."""
     return _decide([float(v) for _, v in sorted(shares.items())], threshold, "share", "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# replication
+
+
+def halves(seeds: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The seeds in increasing order split at the middle (the first half takes the odd one out)."""
+    ordered = tuple(sorted(set(seeds)))
+    cut = (len(ordered) + 1) // 2
+    return ordered[:cut], ordered[cut:]
+
+
+def replicated(full: bool | None, first: bool | None, second: bool | None) -> bool | None:
+    """A three-valued outcome that stands only where both halves give it too (else None)."""
+    return full if full is not None and full == first == second else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
