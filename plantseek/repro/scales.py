@@ -73,6 +73,8 @@ class Scale:
         changes.update(dict(self.common))
         changes.update(dict(dict(self.per_grid).get(grid.name, ())))
         base = SUITES.get(self.base.get(grid.name, grid.suite))
+        if not isinstance(base, Suite):
+            raise TypeError(f"grid {grid.name!r}: suite {grid.suite!r} is a composite suite, not one grid")
         options = changes.pop("task_options", None)
         if options is not None:
             changes["task_options"] = {**base.task_options, **options}
