@@ -2,7 +2,8 @@
 
 The frame is :func:`plantseek.store.results.load_results`'s, restricted to one grid's successful cells. A *group* is
 the rows of one (task, pruner, density spec): one row per seed. Every number a verdict rests on comes from here,
-with its :class:`~plantseek.repro.rules.Stat` (mean, spread, n), so the report can show it.
+with its :class:`~plantseek.repro.rules.Stat` (mean, spread, n) for display and the
+:class:`~plantseek.repro.rules.Decision` (a bootstrap interval over seeds) that decides it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from plantseek.repro.rules import Stat, matches, stat
+from plantseek.repro.rules import Decision, Stat, exceeds, interval, stat, tolerance, unit, within
 
 SPARSE = ("ticket", "0.01")
 MODERATE = ("0.1", "0.5")
@@ -20,17 +21,24 @@ BELOW_ONE = ("ticket", "0.01", "0.1", "0.5")
 
 @dataclass(frozen=True)
 class Ticket:
-    """One group judged by :func:`plantseek.repro.rules.matches`: its statistic, the reference's, the verdict."""
+    """One group judged by :func:`plantseek.repro.rules.within`: its display statistic and the decision (with its
+    interval); ``found`` is None where it is undecided or the group has no cells (``missing``)."""
 
-    found: bool | None
+    decision: Decision
     group: Stat
-    reference: Stat
+    missing: bool = False
+
+    @property
+    def found(self) -> bool | None:
+        return None if self.missing else self.decision.holds
 
     def mark(self) -> str:
-        return {True: "✓", False: "✗", None: "?"}[self.found]
+        return "—" if self.missing else self.decision.mark()
 
     def text(self, spec: str) -> str:
-        return f"{spec} {self.group.text()} {self.mark()}"
+        if self.missing:
+            return f"{spec}: no cells"
+        return f"{spec} {self.group.brief()}: {self.decision.text()}"  # the group's own decision, no mark
 
 
 def direction(df: pd.DataFrame) -> bool:
@@ -54,24 +62,38 @@ def rows(df: pd.DataFrame | None, task: str | None = None, pruner: str | None = 
     return df[keep]
 
 
-def per_seed(df: pd.DataFrame, column: str) -> Stat:
-    """The statistic over seeds of a per-instance column (e.g. ``dense_weak_metric``, repeated on every cell of an
-    instance): one value per seed."""
+def seed_values(df: pd.DataFrame, column: str) -> dict[int, float]:
+    """One value per seed of ``column`` (the first cell's: per-instance columns such as ``dense_weak_metric`` are
+    repeated on every cell of an instance; a group has one cell per seed)."""
     if not len(df):
-        return stat([])
-    return stat(df.groupby("seed")[column].first())
+        return {}
+    return {int(k): float(v) for k, v in df.groupby("seed")[column].first().items() if v is not None}
+
+
+def per_seed(df: pd.DataFrame, column: str) -> Stat:
+    """The display statistic over seeds of a per-instance column: one value per seed."""
+    return stat(seed_values(df, column).values())
 
 
 def reference(df: pd.DataFrame) -> Stat:
-    """The trained dense host of ``df``'s instances: the reference every ticket is judged against."""
+    """The trained dense host of ``df``'s instances (display): the reference every ticket is judged against."""
     return per_seed(df, "dense_weak_metric")
 
 
-def ticket(group: pd.DataFrame, kind: str, ref: Stat | None = None) -> Ticket:
-    """Whether ``group`` (one task, pruner, density) is a ``kind`` ("weak" or "strong") ticket."""
-    ref = reference(group) if ref is None else ref
-    s = stat(group[f"{kind}_metric"]) if len(group) else stat([])
-    return Ticket(matches(s, ref, direction(group)) if len(group) else None, s, ref)
+def task_tolerance(df: pd.DataFrame) -> float:
+    """The tolerance of :func:`plantseek.repro.rules.tolerance` on ``df``'s instances (one task): the gap between
+    the trained dense host and the planted ticket."""
+    return tolerance(seed_values(df, "dense_weak_metric"), seed_values(df, "ticket_metric"), direction(df))
+
+
+def ticket(group: pd.DataFrame, kind: str) -> Ticket:
+    """Whether ``group`` (one task, pruner, density) is a ``kind`` ("weak" or "strong") ticket: its per-seed
+    ``kind`` metric against the trained dense host of the same seeds, within the tolerance of its instances."""
+    if not len(group):
+        return Ticket(Decision(None, "shortfall", interval([]), float("nan")), stat([]), missing=True)
+    metric = seed_values(group, f"{kind}_metric")
+    decision = within(metric, seed_values(group, "dense_weak_metric"), task_tolerance(group), direction(group))
+    return Ticket(decision, stat(metric.values()))
 
 
 def tasks_of(df: pd.DataFrame | None) -> list[str]:
@@ -83,22 +105,42 @@ def pruners_of(df: pd.DataFrame | None) -> list[str]:
 
 
 def reference_text(df: pd.DataFrame, task: str) -> str:
-    """``task: trained dense host ... ; planted ticket ...`` (the references shown beside a verdict)."""
+    """``task: trained dense host ..., planted ticket ..., tolerance ...`` (the references shown beside a
+    verdict)."""
     t = rows(df, task)
+    hib = direction(t)
     return (f"{task} ({t['metric_name'].iloc[0] if len(t) else '?'}): trained dense host {reference(t).text()}, "
-            f"planted ticket {per_seed(t, 'ticket_metric').text()}")
+            f"planted ticket {per_seed(t, 'ticket_metric').text()}, tolerance {task_tolerance(t):.3g} {unit(hib)}")
+
+
+NONE = "none"
 
 
 def sparsest_ticket(df: pd.DataFrame, task: str, pruner: str, kind: str = "weak",
                     specs: tuple[str, ...] = BELOW_ONE) -> str | None:
-    """The sparsest density spec (of ``specs``, sparsest first) at which ``pruner`` finds a ``kind`` ticket."""
+    """The sparsest density spec (of ``specs``, sparsest first) at which ``pruner`` finds a ``kind`` ticket, every
+    sparser one decided as no ticket; :data:`NONE` when none is one; None when an undecided (or missing) group
+    comes first."""
     for spec in specs:
-        if ticket(rows(df, task, pruner, spec), kind).found:
+        found = ticket(rows(df, task, pruner, spec), kind).found
+        if found is None:
+            return None
+        if found:
             return spec
-    return None
+    return NONE
 
 
 def collapse_share(df: pd.DataFrame) -> float:
     """The share of cells whose mask has no input-to-output path (``layer_collapse``); NaN for no cells."""
     values = df["layer_collapse"].dropna().astype(bool) if len(df) else pd.Series([], dtype=bool)
     return float(values.mean()) if len(values) else float("nan")
+
+
+def collapse_decision(df: pd.DataFrame) -> Decision:
+    """Whether most masks of ``df`` collapse: the per-seed share of collapsed cells (over the tasks of ``df``)
+    against 0.5 (:func:`plantseek.repro.rules.exceeds`)."""
+    if not len(df):
+        return exceeds({})
+    cells = df.dropna(subset=["layer_collapse"])
+    shares = cells.groupby("seed")["layer_collapse"].apply(lambda v: float(v.astype(bool).mean()))
+    return exceeds({int(k): float(v) for k, v in shares.items()})

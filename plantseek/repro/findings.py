@@ -1,7 +1,9 @@
 """The paper's stated findings as data: one :class:`Finding` per statement, each with the grids it needs and the
 check that decides it (:mod:`plantseek.repro.checks`). ``FINDINGS`` lists them in the paper's order
 (``/work/shared/PAPER_FACTS.md``, "Stated findings of the paper"); :func:`verdict` turns a check's outcome into the
-report's verdict. Adding a finding is one record here."""
+report's verdict (:func:`verdict`). A documented difference from the paper's runs is a candidate :class:`Cause` beside
+a verdict, measured by a :class:`Variant` where one is built; it never changes the verdict. Adding a finding is one
+record here."""
 
 from __future__ import annotations
 
@@ -11,21 +13,33 @@ from plantseek.repro import checks as c
 from plantseek.repro.evidence import MODERATE, SPARSE
 
 SINGLE = ("random", "magnitude", "snip", "grasp", "synflow")
-REPRODUCED, NOT_REPRODUCED, DIFFERS, NOT_CHECKED = (
-    "reproduced", "not reproduced", "differs because of a documented choice", "not checked")
+REPRODUCED, NOT_REPRODUCED, UNDECIDED, NOT_CHECKED = (
+    "reproduced", "not reproduced", "undecided at this scale", "not checked")
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, UNDECIDED, NOT_CHECKED)
 
 
 @dataclass(frozen=True)
-class DocumentedChoice:
-    """A documented difference from the paper's runs that changes this finding's numbers: the README section and
-    what it changes. It is a declaration, not a measurement: the report says so."""
+class Variant:
+    """A named setting that undoes one documented difference from the paper's runs, so that its effect on a
+    finding is *measured*: its grids and the finding's check on them. ``check`` is None for a variant that is not
+    built yet (``needs`` says what it needs); the report then says so and the finding's verdict stands as it is."""
 
-    section: str  # README heading
-    anchor: str  # its GitHub anchor
-    why: str
+    name: str
+    undoes: str
+    grids: tuple[str, ...] = ()
+    check: c.Check | None = None
+    needs: str = ""
 
-    def link(self) -> str:
-        return f"[{self.section}](../README.md#{self.anchor})"
+
+@dataclass(frozen=True)
+class Cause:
+    """A documented difference from the paper's runs that might explain a difference in this finding: a candidate
+    cause shown beside its verdict, never a verdict of its own. ``variants`` measure it (or say they cannot yet)."""
+
+    choice: str  # what plantseek does differently, in words
+    doc: str  # the documentation page (relative to the report) that states the choice
+    variants: tuple[Variant, ...] = ()
+    applies: str = ""  # which part of the finding it could explain (and which not)
 
 
 @dataclass(frozen=True)
@@ -36,27 +50,36 @@ class Finding:
     reading: str  # how it is checked: which cells, which rule
     grids: tuple[str, ...]
     check: c.Check
-    choice: DocumentedChoice | None = None
+    cause: Cause | None = None
 
 
-def verdict(finding: Finding, outcome: c.Outcome) -> str:
-    """The verdict of a finding whose check gave ``outcome``: reproduced when it holds; not checked when it cannot
-    be decided; otherwise "differs because of a documented choice" for a finding that declares one, else not
-    reproduced."""
-    if outcome.holds is None:
+def verdict(outcome: c.Outcome) -> str:
+    """The verdict of a check's outcome: not checked when cells are missing; reproduced or not reproduced where the
+    intervals decide it; otherwise undecided at this scale. A candidate cause never changes it."""
+    if outcome.missing:
         return NOT_CHECKED
-    if outcome.holds:
-        return REPRODUCED
-    return DIFFERS if finding.choice is not None else NOT_REPRODUCED
+    if outcome.holds is None:
+        return UNDECIDED
+    return REPRODUCED if outcome.holds else NOT_REPRODUCED
 
 
-READOUT = DocumentedChoice(
-    "How strong tickets are evaluated", "how-strong-tickets-are-evaluated-a-readout-fitted-per-mask",
-    "strong metrics go through a readout fitted per mask on the training split; the paper's edge-popup model "
-    "appended a softmax to regression outputs, which no regression ticket survives")
-NO_REVIVAL = DocumentedChoice(
-    "Differences from the paper's reference code", "differences-from-the-papers-reference-code-and-why",
-    "multi-shot never revives a pruned weight (the reference code lets Magnitude and SNIP revive them)")
+PAPER_READOUT = Variant(
+    "paper-readout", "the strong metric read through the paper's edge-popup model (a softmax after every output, "
+    "Circle accuracy from raw logits)",
+    needs="a strong-readout option in plantseek/score/strong_readout.py selectable per cell (not in this round)")
+READOUT = Cause(
+    "strong metrics go through a readout (output scale and offset) fitted per mask on the training split; the "
+    "paper's edge-popup model appended a softmax to every output, which no regression ticket survives",
+    "../docs/planted-instances.md#how-strong-tickets-are-evaluated-a-readout-fitted-per-mask", (PAPER_READOUT,),
+    "could explain strong tickets found here on regression tasks that the paper's readout hides")
+REVIVAL = Variant(
+    "multishot-revival", "multi-shot Magnitude and SNIP rank pruned weights again in later rounds (revival), as the "
+    "reference code does", needs="a revival option of the multi-shot schedule in plantseek/prune/schedules.py (not "
+    "in this round)")
+NO_REVIVAL = Cause(
+    "multi-shot never revives a pruned weight (the reference code lets Magnitude and SNIP revive them)",
+    "../docs/differences-from-the-paper.md", (REVIVAL,),
+    "could explain a difference of multi-shot Magnitude and SNIP only, not of SynFlow (which never revives)")
 
 
 def _ss(grid: str = "singleshot", tasks=("circle", "relu")) -> c.Check:
@@ -142,7 +165,7 @@ FINDINGS: tuple[Finding, ...] = (
             ("strong",), c.strong_only_at("strong", "circle", "edge-popup", "0.5")),
     Finding("ep-annealed", "edge-popup", "Annealing gives reasonable accuracy at density 0.1 on Circle.",
             "read as: annealed edge-popup's strong accuracy at 0.1 is better than the untrained dense host's (same "
-            "fitted readout) by more than one standard deviation", ("strong",),
+            "fitted readout) by more than the task's tolerance", ("strong",),
             c.beats_untrained_host("strong", "circle", "edge-popup-annealed", "0.1")),
     Finding("ep-regression", "edge-popup", "Edge-popup finds nothing on ReLU or Helix.",
             "no edge-popup variant's mask is a strong ticket on ReLU or Helix at any density below 1", ("strong",),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plantseek.core.registry import Registry
+from plantseek.repro.rules import MIN_SEEDS
 from plantseek.run.suites import SUITES, Suite
 
 SCALES: Registry["Scale"] = Registry("scale")
@@ -72,6 +73,8 @@ class Scale:
         changes.update(dict(self.common))
         changes.update(dict(dict(self.per_grid).get(grid.name, ())))
         base = SUITES.get(self.base.get(grid.name, grid.suite))
+        if not isinstance(base, Suite):
+            raise TypeError(f"grid {grid.name!r}: suite {grid.suite!r} is a composite suite, not one grid")
         options = changes.pop("task_options", None)
         if options is not None:
             changes["task_options"] = {**base.task_options, **options}
@@ -87,10 +90,12 @@ SCALES.register("paper", Scale(
     "(ticket, 0.01, 0.1, 0.5, 1) and widths",
 ))
 _SMALL_TASKS = ("circle", "relu")
+# two halves of MIN_SEEDS each (plantseek.repro.rules: replication): fewer decide nothing
+SMALL_SEEDS = tuple(range(2 * MIN_SEEDS))
 SCALES.register("small", Scale(
-    "small", "a quick look: 3 seeds, densities ticket to 0.5, width 250 instead of 1000, depth and noise on "
-    "Circle and ReLU with 3 single-shot pruners",
-    common=(("seeds", (0, 1, 2)), ("densities", ("ticket", "0.01", "0.1", "0.5"))),
+    "small", f"a quick look: {2 * MIN_SEEDS} seeds, densities ticket to 0.5, width 250 instead of 1000, depth and "
+    "noise on Circle and ReLU with 3 single-shot pruners",
+    common=(("seeds", SMALL_SEEDS), ("densities", ("ticket", "0.01", "0.1", "0.5"))),
     per_grid=(
         ("width-base", (("pruners", ("random", "magnitude", "synflow")),)),
         ("width-wide", (("width", 250), ("pruners", ("random", "magnitude", "synflow")))),
@@ -100,8 +105,9 @@ SCALES.register("small", Scale(
         ("noise-0.1", (("tasks", _SMALL_TASKS), ("pruners", ("random", "magnitude", "synflow")))),
     ),
     choices=(
-        "seeds 0, 1, 2 in every grid (the paper: 25 single-shot and edge-popup, 10 multi-shot); with 3 seeds a "
-        "standard deviation is itself uncertain by about ±50 %, so verdicts near the rule's border can flip",
+        f"seeds 0–{2 * MIN_SEEDS - 1} in every grid (the paper: 25 single-shot and edge-popup, 10 multi-shot): the "
+        f"fewest that decide anything (two halves of {MIN_SEEDS} paired seeds, the replication rule), so intervals "
+        "are wide and many verdicts stay undecided",
         "densities ticket, 0.01, 0.1, 0.5 (density 1, the dense host, is left out: its trained metric is every "
         "cell's reference anyway)",
         "the width finding compares width 250 with width 100 (the paper: 1000) on Circle at depth 6",

@@ -58,10 +58,18 @@ def test_stub_scale_runs_stores_resumes_and_rerenders(tmp_path, monkeypatch, cap
     assert set(frame["depth"]) == {4} and set(frame["width"]) == {20}
     text = out.read_text()
     for f in FINDINGS:
-        assert f"| {f.id} (" in text, f.id
-    row = next(line for line in text.splitlines() if line.startswith("| 1 | ss-moderate"))
-    assert "circle · random:" in row and "(n=1)" in row and row.rstrip(" |").endswith(("**reproduced**",
-                                                                                        "**not reproduced**"))
+        assert f"| [{f.id}](#" in text and f". {f.id}\n" in text, f.id
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | [ss-moderate]"))
+    # one seed: the intervals decide nothing (fewer than MIN_SEEDS), an honest "undecided at this scale"
+    assert "| **undecided at this scale** |" in row and "(n=1): fewer than 5 seeds → undecided ?" in row
+    undecided, unchecked = text.count("| **undecided at this scale**"), text.count("| **not checked** |")
+    assert undecided + unchecked == len(FINDINGS) and undecided >= 1
+    assert f"**{len(FINDINGS)} findings: reproduced 0; not reproduced 0; undecided at this scale {undecided}; not " \
+           f"checked {unchecked}.**" in text
+    ms = next(line for line in text.splitlines() if line.startswith("| 12 | [ms-circle]"))
+    assert "| **not checked** | grid(s) not run at this scale: multishot |" in ms
+    detail = next(line for line in text.splitlines() if line.startswith("- circle · random (weak): ticket "))
+    assert ": shortfall +" in detail and "(n=1): fewer than 5 seeds → undecided; 0.01 " in detail  # every group
     assert "| singleshot |" in text and "| 8 | 8 | 0 | 0 |" in text
     assert "- the smoke grid" in text and "`calibrated`" in text
     assert main(argv) == 0  # resumable: nothing left to run, the same report
