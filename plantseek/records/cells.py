@@ -18,6 +18,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
+from plantseek.train.engine import ENGINE, FIRST_ENGINE
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
 # get new cell ids (and are recomputed) instead of being taken for current ones.
@@ -30,6 +31,8 @@ NUMERICS = 4
 # of those cells alone, so that other tasks' cell ids stay as they are.
 # bars 2: the bars ticket's planting factors are drawn from the host layer's |w| (was: least squares per channel).
 TASK_NUMERICS = {"bars": 2}
+# The training engine's version (plantseek.train.engine): part of every cell's identity (left out of the hash for
+# the first engine, whose cells were stored before the version existed), stored per cell (``engine`` column).
 
 INSTANCE_KINDS = ("public", "hidden")
 
@@ -104,7 +107,8 @@ class CellConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
-        ``TASK_NUMERICS``, ``task_numerics``.
+        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (:data:`ENGINE`; left
+        out for the first engine, whose cells were stored before the version existed).
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
@@ -124,6 +128,8 @@ class CellConfig:
         out["numerics"] = NUMERICS
         if self.task in TASK_NUMERICS:
             out["task_numerics"] = TASK_NUMERICS[self.task]
+        if ENGINE != FIRST_ENGINE:
+            out["engine"] = ENGINE
         return out
 
     @property
@@ -193,6 +199,7 @@ def provenance() -> dict[str, Any]:
     return {
         "plantseek_version": __version__,
         "numerics": NUMERICS,
+        "engine": ENGINE,
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+
 from plantseek.core.errors import StoreError
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.suites import SUITES
 import tampering
 from plantseek.store.results import ResultStore, load_checked, load_results
+from plantseek.store.schema import SCHEMA_VERSION
 
 DIGEST = "digest mismatch (the row was changed after the scorer wrote it)"
 
@@ -276,7 +278,7 @@ def test_unknown_config_fields_are_refused_by_verify(cli, store):
 
 def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store):
     conn = sqlite3.connect(store, isolation_level=None)
-    for column in ("pruner_source", "pruner_code", "digest", "compute_json", "family"):
+    for column in ("pruner_source", "pruner_code", "digest", "compute_json", "family", "engine"):
         conn.execute(f"ALTER TABLE cells DROP COLUMN {column}")
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     conn.execute("DELETE FROM meta WHERE key IN ('digest_key', 'ledger_seal')")
@@ -287,7 +289,7 @@ def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store)
     with ResultStore(store) as s:
         assert s.version == 2
         s.put(*_any_cell())
-        assert s.version == 5
+        assert s.version == SCHEMA_VERSION
     new = load_results(store)
     assert new["verified"].tolist() == [False] * 8 + [True]
     assert new["cell_id"].tolist()[:8] == old["cell_id"].tolist()

@@ -21,6 +21,7 @@ from plantseek.nets.masks import pack_mask
 from plantseek.records.cells import COLUMNS, CellConfig, CellResult, provenance
 from plantseek.store.frame import METRIC_COLUMNS
 from plantseek.store.results import ResultStore, load_results
+from plantseek.store.schema import SCHEMA_VERSION
 
 # --- cells with known contents (also used by the writer subprocesses) -------------------------------------------
 def cell(i: int) -> CellConfig:
@@ -286,7 +287,7 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
     df = load_results(path)
     assert list(df.columns[: len(COLUMNS)]) == COLUMNS
     extra = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
-             "pruner_code", "verified"]
+             "pruner_code", "verified", "engine"]
     n = len(COLUMNS) + len(extra)
     assert list(df.columns[len(COLUMNS): n]) == extra
     assert list(df.columns[n: n + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
@@ -414,7 +415,7 @@ def test_ablation_and_direction_are_stored_columns(tmp_path):
         assert store.get(cell(0).cell_id).result.higher_is_better is None
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT cell_id, pruner, ablation, higher_is_better FROM cells ORDER BY rowid").fetchall()
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "5"
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == str(SCHEMA_VERSION)
     conn.close()
     assert rows == [(shuffled.cell_id, "snip", "shuffled", 0), (plain.cell_id, "snip", "", 0),
                     (cell(0).cell_id, "magnitude", "", None)]
@@ -465,10 +466,10 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     with ResultStore(path) as store:
         assert store.version == 1
         assert store.put(cell(0), ok_result(0)) == "new"
-        assert store.version == 5
+        assert store.version == SCHEMA_VERSION
     conn = sqlite3.connect(path)
-    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == "5"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert dict(conn.execute("SELECT key, value FROM meta"))["schema_version"] == str(SCHEMA_VERSION)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     stored = conn.execute("SELECT pruner, ablation, higher_is_better FROM cells WHERE cell_id = ?",
                           ("f" * 20,)).fetchone()
     conn.close()
@@ -479,4 +480,4 @@ def test_version_1_store_is_upgraded_in_place_on_first_write(tmp_path):
     assert new.iloc[:-1][cols].reset_index(drop=True).equals(old[cols].reset_index(drop=True))
     assert not new.verified.iloc[:-1].any() and new.verified.iloc[-1]  # old rows: unverified; the new one signed
     with ResultStore(path) as store:  # reopening an upgraded store: current version, nothing to do
-        assert store.version == 5 and len(store) == len(old) + 1
+        assert store.version == SCHEMA_VERSION and len(store) == len(old) + 1
