@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from plantseek.train.batched import BatchedTrainer, _Data
+from plantseek.train.compact import compact as compact_masked, compact_plan, cost_share
 from plantseek.train.device import bytes_per_network, default_threads
 from plantseek.train.losses import loss_grad_fn
 from plantseek.families.mlp.network import Architecture, build_model, he_init
@@ -120,6 +121,42 @@ def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.
     return Runner(lambda: steps_of(batches[warmup:]), k * steps,
                   {"k": k, "packed_optimizer": trainer.packed_index is not None, "trainer": trainer,
                    "batches": batches[warmup:]})
+
+
+def engine_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
+                  compact: bool = True) -> Runner:
+    """``steps`` optimiser steps of ``k`` networks as the training engine runs them: with ``compact``, each sparse
+    network whose live units make a network clearly smaller than the host trains compacted
+    (:mod:`plantseek.train.compact`), networks of one (compacted) architecture stacked together; without, all
+    ``k`` stacked on the full host (the previous engine)."""
+    n = max(batch * (steps + warmup), 1024)
+    arch, state, masks, x, y, g = _workload(k, density, n)
+    config = TrainConfig(batch_size=batch)
+    plans = [compact_plan(arch, m, config) if compact else None for m in masks]
+    groups: dict[Architecture, list[int]] = {}
+    for i, p in enumerate(plans):
+        groups.setdefault(arch if p is None else p.arch, []).append(i)
+    trainers = []
+    for a, members in groups.items():
+        starts, ms = zip(*[(state, masks[i]) if plans[i] is None else compact_masked(plans[i], state, masks[i])
+                           for i in members])
+        data = _Data(x, y, len(members), torch.float32, torch.device("cpu"))
+        trainers.append(BatchedTrainer(a, list(starts), list(ms), data, loss_grad_fn("cross_entropy"), config))
+    rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
+    batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]
+    members_of = [torch.tensor(m) for m in groups.values()]
+
+    def steps_of(selected):
+        with torch.no_grad():
+            for b in selected:
+                for trainer, m in zip(trainers, members_of):
+                    trainer.step(b[m], config.lr)
+
+    steps_of(batches[:warmup])
+    shares = [cost_share(p, arch) for p in plans]
+    return Runner(lambda: steps_of(batches[warmup:]), k * steps,
+                  {"k": k, "compact": compact, "architectures": len(groups),
+                   "compacted": sum(p is not None for p in plans), "mean_cost_share": sum(shares) / k})
 
 
 def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,

@@ -18,7 +18,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
-from plantseek.train.engine import ENGINE, FIRST_ENGINE
+from plantseek.train.engine import FIRST_ENGINE, active_engine
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
 # get new cell ids (and are recomputed) instead of being taken for current ones.
@@ -107,8 +107,9 @@ class CellConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
-        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (:data:`ENGINE`; left
-        out for the first engine, whose cells were stored before the version existed).
+        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (the active engine,
+        :func:`plantseek.train.engine.active_engine`; left out for the first engine, whose cells were stored before
+        the version existed).
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
@@ -128,8 +129,9 @@ class CellConfig:
         out["numerics"] = NUMERICS
         if self.task in TASK_NUMERICS:
             out["task_numerics"] = TASK_NUMERICS[self.task]
-        if ENGINE != FIRST_ENGINE:
-            out["engine"] = ENGINE
+        engine = active_engine()
+        if engine != FIRST_ENGINE:
+            out["engine"] = engine
         return out
 
     @property
@@ -199,7 +201,7 @@ def provenance() -> dict[str, Any]:
     return {
         "plantseek_version": __version__,
         "numerics": NUMERICS,
-        "engine": ENGINE,
+        "engine": active_engine(),
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

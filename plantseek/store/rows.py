@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
 from plantseek.records.cells import CellConfig, CellResult
-from plantseek.train.engine import ENGINE
+from plantseek.train.engine import active_engine
 from plantseek.store.legacy import task_family
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
@@ -97,8 +97,8 @@ def _floats(result: CellResult, cell_id: str) -> dict[str, float | None]:
 
 
 def _engine(prov: Mapping[str, Any]) -> int:
-    """The engine that trained the cell: the run's provenance names it (this code's :data:`ENGINE` otherwise)."""
-    v = prov.get("engine", ENGINE)
+    """The engine that trained the cell: the run's provenance names it (this process's active engine otherwise)."""
+    v = prov.get("engine", active_engine())
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise StoreError(f"the provenance's engine must be a version number >= 1, got {v!r}")
     return v

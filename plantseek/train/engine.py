@@ -11,13 +11,43 @@ Engines:
   (:func:`plantseek.train.loop.train_model`). Every cell stored before the engine version existed (schema version
   5 and older) is an engine-1 cell, and engine-1 cell ids leave the version out of the hash (so those stored ids
   stay valid).
+- **2**: as 1, but a sparse MLP whose live units make a network of less than half the host's parameters
+  trains as that compacted network (:mod:`plantseek.train.compact`): equal to engine 1 up to float rounding, not
+  bit for bit.
+
+``PLANTSEEK_ENGINE`` (an environment variable, for benchmarks side by side with the previous engine) selects another
+known engine in the processes that see it: :func:`active_engine` is what trains and what cell ids hash, so the ids
+of cells trained that way stay truthful. Set it for every process of a run (a remote Dask cluster included) or not
+at all.
 """
 
 from __future__ import annotations
 
+import os
+
+from plantseek.core.errors import ConfigError
+
 #: The engine of cells stored before the version existed; its cell ids do not hash the version.
 FIRST_ENGINE = 1
 #: The engine this code trains with.
-ENGINE = 1
-#: Every engine version this code knows (the frame and the page read any of them).
-ENGINES = (1,)
+ENGINE = 2
+#: Every engine version this code can train with.
+ENGINES = (1, 2)
+#: The environment variable that selects another engine of :data:`ENGINES`.
+ENGINE_VARIABLE = "PLANTSEEK_ENGINE"
+
+
+def active_engine() -> int:
+    """The engine this process trains with: :data:`ENGINE`, or the one ``PLANTSEEK_ENGINE`` names."""
+    text = os.environ.get(ENGINE_VARIABLE, "").strip()
+    if not text:
+        return ENGINE
+    if not text.isdigit() or int(text) not in ENGINES:
+        raise ConfigError(f"{ENGINE_VARIABLE}={text!r} is not a known training engine "
+                          f"({', '.join(map(str, ENGINES))})")
+    return int(text)
+
+
+def compacts(engine: int) -> bool:
+    """Whether ``engine`` trains sparse MLPs compacted to their live units."""
+    return engine >= 2

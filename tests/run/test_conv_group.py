@@ -48,10 +48,12 @@ def test_conv_default_runs_every_registered_pruner_without_a_failed_cell():
 
 def test_bars_cells_carry_their_task_numerics_and_other_cells_keep_their_ids():
     from plantseek.records.cells import NUMERICS, TASK_NUMERICS, CellConfig
+    from plantseek.train.engine import active_engine
 
     assert TASK_NUMERICS == {"bars": 2}  # 2: the bars ticket's planting factors are drawn from the host's |w|
     bars = CellConfig(task="bars", depth=4, width=12, seed=0, pruner="magnitude", density="0.1")
     assert bars.identity() == {"task": "bars", "depth": 4, "width": 12, "seed": 0, "pruner": "magnitude",
-                               "density": "0.1", "numerics": NUMERICS, "task_numerics": 2}
+                               "density": "0.1", "numerics": NUMERICS, "task_numerics": 2,
+                               "engine": active_engine()}
     circle = dataclasses.replace(bars, task="circle")
     assert "task_numerics" not in circle.identity()

@@ -87,18 +87,25 @@ def test_same_cell_twice_gives_identical_results():
         assert ra.strong_metric == rb.strong_metric and ra.weak_metric == rb.weak_metric
 
 
-def test_cell_ids_are_pinned():
+def test_cell_ids_are_pinned(monkeypatch):
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
-    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation)."""
+    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation, and with the
+    training engine: the first engine's ids hash no engine version, engine 2's do)."""
     from plantseek.records.cells import NUMERICS
+    from plantseek.train.engine import ENGINE, ENGINE_VARIABLE
 
-    assert NUMERICS == 4
+    assert NUMERICS == 4 and ENGINE == 2
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
-    assert c.identity() == {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude",
-                            "density": "0.1", "numerics": 4}
-    assert c.cell_id == "8018bfdf967000b86585"
     three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
                        train=TrainConfig(epochs=3))
+    base = {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude", "density": "0.1",
+            "numerics": 4}
+    monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
+    assert c.identity() == {**base, "engine": 2}
+    assert c.cell_id == "58f1e19cf7e249ec4dd3" and three.cell_id == "f60cbee1e457ceb578c8"
+    monkeypatch.setenv(ENGINE_VARIABLE, "1")  # the first engine: the ids stored before the engine version existed
+    assert c.identity() == base
+    assert c.cell_id == "8018bfdf967000b86585"
     assert three.cell_id == "dabc4a701a94390a2bff"
     # a training field spelled out at its default is the same cell; a different value is another cell
     assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="fused")}).cell_id \

@@ -12,13 +12,12 @@ import sqlite3
 import pandas as pd
 import pytest
 
-import plantseek.records.cells as cells_mod
 from plantseek.frame.prepared import prepare
 from plantseek.records.cells import CellConfig, CellResult, provenance
 from plantseek.report.provenance import provenance_line
 from plantseek.store.results import ResultStore, load_checked, load_results
 from plantseek.store.schema import SCHEMA_VERSION
-from plantseek.train.engine import ENGINE, ENGINES, FIRST_ENGINE
+from plantseek.train.engine import ENGINE, ENGINE_VARIABLE, ENGINES, FIRST_ENGINE
 from tampering import resign
 
 
@@ -34,7 +33,8 @@ def result(i: int, engine: int | None = None) -> CellResult:
                       weak_metric=0.1 + i, strong_metric=0.2, ticket_metric=0.0, provenance=prov)
 
 
-def test_the_current_engine_is_known_and_in_the_provenance():
+def test_the_current_engine_is_known_and_in_the_provenance(monkeypatch):
+    monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
     assert ENGINE in ENGINES and FIRST_ENGINE == ENGINES[0] and ENGINE == max(ENGINES)
     assert provenance()["engine"] == ENGINE
 
@@ -42,16 +42,18 @@ def test_the_current_engine_is_known_and_in_the_provenance():
 def test_the_engine_is_part_of_the_cell_id(monkeypatch):
     c = cell(0)
     ids = {}
-    for engine in (FIRST_ENGINE, FIRST_ENGINE + 1, FIRST_ENGINE + 2):
-        monkeypatch.setattr(cells_mod, "ENGINE", engine)
+    for engine in ENGINES:
+        monkeypatch.setenv(ENGINE_VARIABLE, str(engine))
         ids[engine] = c.cell_id
         assert c.identity().get("engine") == (None if engine == FIRST_ENGINE else engine)
-    assert len(set(ids.values())) == 3  # every engine version gives every cell a new id
+        assert provenance()["engine"] == engine
+    assert len(set(ids.values())) == len(ENGINES)  # every engine version gives every cell a new id
+    monkeypatch.delenv(ENGINE_VARIABLE)
+    assert c.cell_id == ids[ENGINE]
     # the first engine's ids hash no version: they are the ids cells had before the version existed
-    monkeypatch.setattr(cells_mod, "ENGINE", FIRST_ENGINE)
-    without = {k: v for k, v in c.identity().items() if k != "engine"}
-    text = json.dumps(without, sort_keys=True, default=str)
-    assert ids[FIRST_ENGINE] == hashlib.sha256(text.encode()).hexdigest()[:20]
+    monkeypatch.setenv(ENGINE_VARIABLE, str(FIRST_ENGINE))
+    text = json.dumps(c.identity(), sort_keys=True, default=str)
+    assert "engine" not in text and ids[FIRST_ENGINE] == hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def test_rows_store_their_engine_and_the_frame_reads_it(tmp_path):
