@@ -25,6 +25,13 @@ What each number means:
   75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
 - ``step_breakdown[K]`` (K >= 128): seconds per network-step of the forward pass, the loss gradient, the backward
   pass and the optimiser, each timed alone (what limits the roofline share at large K).
+- ``sparse_engine``: network-steps/s of 32 networks of the Circle host with random masks of density 1.0, 0.01 and
+  0.005, as the current engine trains them (a sparse network compacted to its live units,
+  :mod:`plantseek.train.compact`) and as the previous engine did (every network on the full host); ``current_vs_dense``
+  = the current engine's rate over the rate at density 1.0.
+- ``grids`` (``--grids``): wall-clock of whole suites (e.g. ``paper-singleshot``) through the harness with ``--jobs``
+  worker processes, once with the previous and once with the current engine in the same run
+  (``PLANTSEEK_ENGINE``), and the largest worker's peak RSS.
 - ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
   (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
@@ -300,6 +307,81 @@ def cross_instance_seconds(name: str = "paper-singleshot", pruners: Sequence[str
             "identical": same}
 
 
+ENGINE_NAMES = ("previous", "current")
+
+
+def engine_of(name: str) -> int:
+    """The engine version a bench name stands for: ``current`` = :data:`plantseek.train.engine.ENGINE`,
+    ``previous`` = the one before it."""
+    from plantseek.train.engine import ENGINE
+
+    return {"current": ENGINE, "previous": ENGINE - 1}[name]
+
+
+def with_engine(engine: int, fn: Callable[[], Any]) -> Any:
+    """``fn()`` with ``PLANTSEEK_ENGINE`` set to ``engine`` (for this process and the workers it starts)."""
+    from plantseek.train.engine import ENGINE_VARIABLE
+
+    saved = os.environ.get(ENGINE_VARIABLE)
+    os.environ[ENGINE_VARIABLE] = str(engine)
+    try:
+        return fn()
+    finally:
+        if saved is None:
+            os.environ.pop(ENGINE_VARIABLE, None)
+        else:
+            os.environ[ENGINE_VARIABLE] = saved
+
+
+def grid_seconds(name: str, engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2,
+                 seeds: int | None = None, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """Wall-clock of a whole suite (``seeds``: its first seeds only) through the harness, without a store, with
+    ``jobs`` worker processes, once per engine (``previous`` / ``current``), one after the other in this run."""
+    from plantseek.run.grid import expand, run_cells
+    from plantseek.run.suites import SUITES
+
+    suite = SUITES.get(name)
+    if seeds is not None:
+        suite = suite.with_overrides(seeds=list(suite.seeds[:seeds]))
+    cells = expand(suite)
+    out: dict[str, Any] = {"grid": name, "cells": len(cells), "seeds": len(suite.seeds), "jobs": jobs}
+    for engine in engines:
+        say(f"{name}: {len(cells)} cells, {engine} engine (engine {engine_of(engine)}), {jobs} jobs")
+        t0 = time.perf_counter()
+        results = with_engine(engine_of(engine), lambda: run_cells(cells, jobs=jobs))
+        out[engine] = {"engine": engine_of(engine), "seconds": time.perf_counter() - t0,
+                       "failed": sum(1 for _, r in results if r.status != "ok")}
+    if all(e in out for e in ENGINE_NAMES):
+        out["speedup"] = out["previous"]["seconds"] / out["current"]["seconds"]
+    out["children_peak_rss_mib"] = _children_peak_rss_mib()
+    return out
+
+
+def sparse_engine_rates(k: int = 32, densities: Sequence[float] = (1.0, 0.01, 0.005), steps: int = 30,
+                        repeats: int = 5) -> dict[str, Any]:
+    """Network-steps/s of ``k`` networks of the Circle host at each density as the current engine trains them
+    (sparse networks compacted) and as the previous engine did (all on the full host), best of ``repeats``
+    interleaved rounds; ``vs_dense``: each rate over the rate at density 1.0 (the previous engine's)."""
+    runners = {(d, c): engine_runner(k, steps, density=d, compact=c) for d in densities for c in (True, False)}
+    names = list(runners)
+    seconds = interleaved_best([runners[n] for n in names], repeats)
+    rates = {n: rate(runners[n], t) for n, t in zip(names, seconds)}
+    dense = rates[(max(densities), False)]["network_steps_per_s"]
+    out: dict[str, Any] = {"k": k, "densities": {}}
+    for d in densities:
+        cur, prev = rates[(d, True)], rates[(d, False)]
+        out["densities"][str(d)] = {
+            "current": cur["network_steps_per_s"], "previous": prev["network_steps_per_s"],
+            "current_vs_dense": cur["network_steps_per_s"] / dense, "compacted": cur["compacted"],
+            "architectures": cur["architectures"], "mean_cost_share": cur["mean_cost_share"]}
+    return out
+
+
+def _children_peak_rss_mib() -> float:
+    kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest waited-for child process
+    return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024
+
+
 def choose_threads(cores: int | None = None) -> tuple[int, str]:
     """1 or all available cores, whichever runs a small batched product faster right now. On a machine shared
     with other busy processes, multi-threaded kernels can be many times slower than one thread (the threads
@@ -363,7 +445,8 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
 
 def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS,
         densities: tuple[float, ...] = (1.0, 0.1), suite: bool = True,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[str], None] | None = None, grids: Sequence[str] = (),
+        engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2, grid_seeds: int | None = None) -> dict[str, Any]:
     """All measurements as one dict (see the module docstring for what each number means). The top-level
     throughput keys are those of the first density; ``by_density`` holds every density's."""
     say = progress or (lambda _m: None)
@@ -378,6 +461,8 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         say("dense matmul roofline")
         peak = peak_gflops(1024 if quick else 2048, repeats)
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
+        say("sparse networks: the current engine (compacted) and the previous one, K=32")
+        sparse = sparse_engine_rates(steps=steps, repeats=repeats)
         suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
         groups = cross = None
         say("step breakdown at K=" + ", ".join(str(k) for k in ks if k >= 128))
@@ -394,6 +479,7 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
                      "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
     finally:
         torch.set_num_threads(previous)
+    grid_times = [grid_seconds(g, engines, jobs, grid_seeds, say) for g in grids]
     arch = BENCH_ARCH
     first = by_density[str(densities[0])]
     return {
@@ -419,4 +505,6 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         "paper_group_seconds": groups,
         "step_breakdown": breakdown,
         "cross_instance": cross,
+        "sparse_engine": sparse,
+        "grids": grid_times,
     }
