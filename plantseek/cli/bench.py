@@ -36,6 +36,8 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=a.integer(1, 1024), default=2, help="worker processes for --grids (default 2)")
     p.add_argument("--grid-seeds", type=a.integer(1, 1000), default=None,
                    help="time only the first N seeds of each --grids suite")
+    p.add_argument("--grid-store", default=None, metavar="DIR",
+                   help="store each --grids run's cells in DIR/<suite>-engine<N>.db (fresh files) to compare engines")
     p.add_argument("--isolation", action="store_true",
                    help="measure only what isolating prune calls costs: the default suite's first cell group with "
                         "prune calls in this process, in exec-started and in template-forked workers (best of 2, "
@@ -89,9 +91,9 @@ def _table(r: dict) -> str:
                          f"density 1.0: {v['current_vs_dense']:5.1f}x  ({v['compacted']} compacted, "
                          f"{v['architectures']} shape(s), {100 * v['mean_cost_share']:.1f} % of the parameters)")
     for g in r.get("grids") or []:
-        parts = [f"{e} (engine {g[e]['engine']}) {g[e]['seconds']:.1f} s, {g[e]['failed']} failed"
-                 for e in ENGINE_ORDER if e in g]
-        speed = f"; {g['speedup']:.2f}x" if "speedup" in g else ""
+        parts = [f"{e} (engine {g[e]['engine']}) {g[e]['seconds']:.1f} s ({g[e]['cpu_seconds']:.0f} CPU s), "
+                 f"{g[e]['failed']} failed" for e in ENGINE_ORDER if e in g]
+        speed = f"; {g['speedup']:.2f}x ({g['cpu_speedup']:.2f}x CPU)" if "speedup" in g else ""
         lines.append(f"  grid {g['grid']} ({g['cells']} cells, {g['seeds']} seeds, {g['jobs']} jobs): "
                      + ", ".join(parts) + speed + f"; largest worker {g['children_peak_rss_mib']:.0f} MiB")
     return "\n".join(lines)
@@ -145,6 +147,6 @@ def run(args) -> int:
     engines = [e.strip() for e in str(args.engine).split(",") if e.strip()]
     result = run_bench(quick=args.quick, threads=args.threads, ks=args.ks, densities=densities,
                        suite=not args.no_suite, progress=progress, grids=grids, engines=engines, jobs=args.jobs,
-                       grid_seeds=args.grid_seeds)
+                       grid_seeds=args.grid_seeds, grid_store=args.grid_store)
     print(json.dumps(result) if args.json else _table(result))
     return 0

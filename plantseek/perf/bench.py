@@ -31,7 +31,8 @@ What each number means:
   = the current engine's rate over the rate at density 1.0.
 - ``grids`` (``--grids``): wall-clock of whole suites (e.g. ``paper-singleshot``) through the harness with ``--jobs``
   worker processes, once with the previous and once with the current engine in the same run
-  (``PLANTSEEK_ENGINE``), and the largest worker's peak RSS.
+  (``PLANTSEEK_ENGINE``): wall-clock, CPU seconds of the whole process tree (robust on a loaded machine), and the
+  largest worker's peak RSS.
 - ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
   (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
@@ -334,9 +335,11 @@ def with_engine(engine: int, fn: Callable[[], Any]) -> Any:
 
 
 def grid_seconds(name: str, engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2,
-                 seeds: int | None = None, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """Wall-clock of a whole suite (``seeds``: its first seeds only) through the harness, without a store, with
-    ``jobs`` worker processes, once per engine (``previous`` / ``current``), one after the other in this run."""
+                 seeds: int | None = None, say: Callable[[str], None] = lambda _m: None,
+                 store_dir: str | None = None) -> dict[str, Any]:
+    """Wall-clock of a whole suite (``seeds``: its first seeds only) through the harness, with ``jobs`` worker
+    processes, once per engine (``previous`` / ``current``), one after the other in this run; without a store, or
+    each engine's cells into a fresh store ``<store_dir>/<suite>-engine<N>.db`` (to compare their results)."""
     from plantseek.run.grid import expand, run_cells
     from plantseek.run.suites import SUITES
 
@@ -347,12 +350,24 @@ def grid_seconds(name: str, engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2
     out: dict[str, Any] = {"grid": name, "cells": len(cells), "seeds": len(suite.seeds), "jobs": jobs}
     for engine in engines:
         say(f"{name}: {len(cells)} cells, {engine} engine (engine {engine_of(engine)}), {jobs} jobs")
-        t0 = time.perf_counter()
-        results = with_engine(engine_of(engine), lambda: run_cells(cells, jobs=jobs))
+        store = None
+        if store_dir is not None:
+            from pathlib import Path
+
+            from plantseek.store.results import ResultStore
+
+            path = Path(store_dir) / f"{name}-engine{engine_of(engine)}.db"
+            if path.exists():
+                raise FileExistsError(f"{path}: exists; the grid is timed into a fresh store")
+            store = ResultStore(path)
+        t0, c0 = time.perf_counter(), _cpu_seconds()
+        results = with_engine(engine_of(engine), lambda: run_cells(cells, jobs=jobs, store=store))
         out[engine] = {"engine": engine_of(engine), "seconds": time.perf_counter() - t0,
+                       "cpu_seconds": _cpu_seconds() - c0,
                        "failed": sum(1 for _, r in results if r.status != "ok")}
     if all(e in out for e in ENGINE_NAMES):
         out["speedup"] = out["previous"]["seconds"] / out["current"]["seconds"]
+        out["cpu_speedup"] = out["previous"]["cpu_seconds"] / out["current"]["cpu_seconds"]
     out["children_peak_rss_mib"] = _children_peak_rss_mib()
     return out
 
@@ -375,6 +390,14 @@ def sparse_engine_rates(k: int = 32, densities: Sequence[float] = (1.0, 0.01, 0.
             "current_vs_dense": cur["network_steps_per_s"] / dense, "compacted": cur["compacted"],
             "architectures": cur["architectures"], "mean_cost_share": cur["mean_cost_share"]}
     return out
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished (waited-for) child processes: the worker pool's and the
+    prune workers' time counts once they end (a grid's pool ends with the grid). Robust to a loaded machine, where
+    wall-clock measures the other load as much as the grid."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _children_peak_rss_mib() -> float:
@@ -446,7 +469,8 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
 def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS,
         densities: tuple[float, ...] = (1.0, 0.1), suite: bool = True,
         progress: Callable[[str], None] | None = None, grids: Sequence[str] = (),
-        engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2, grid_seeds: int | None = None) -> dict[str, Any]:
+        engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2, grid_seeds: int | None = None,
+        grid_store: str | None = None) -> dict[str, Any]:
     """All measurements as one dict (see the module docstring for what each number means). The top-level
     throughput keys are those of the first density; ``by_density`` holds every density's."""
     say = progress or (lambda _m: None)
@@ -479,7 +503,7 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
                      "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
     finally:
         torch.set_num_threads(previous)
-    grid_times = [grid_seconds(g, engines, jobs, grid_seeds, say) for g in grids]
+    grid_times = [grid_seconds(g, engines, jobs, grid_seeds, say, grid_store) for g in grids]
     arch = BENCH_ARCH
     first = by_density[str(densities[0])]
     return {

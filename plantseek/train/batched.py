@@ -25,6 +25,12 @@ own generator and cuts it into consecutive batches of ``batch_size`` (the last o
 per epoch); if one generator object serves several networks, permutations are drawn network after network, as
 the per-network loop would.
 
+Engine 2 (:mod:`plantseek.train.engine`) adds one step before the stacking: a sparse network whose live units (a
+path of kept weights to an output) make a network of under half the host's parameters is trained as that compacted
+network (:mod:`plantseek.train.compact`), stacked with the networks of its compacted shape, and written back into the
+full-size host. That network's numbers equal the full-size path's up to float rounding (float64: 1e-10), not bit for
+bit; the choice depends on its mask alone, so every network still trains to the same bytes alone or in any batch.
+
 Pruned weights: masked weights are set to zero before training and never updated (their gradients are masked,
 or the optimiser works on a packed copy of the trainable entries only), so they stay exactly zero; the forward
 pass therefore needs no weight masking. Masked *biases* (optional ``layers.{l}.bias`` mask entries) keep their
