@@ -17,7 +17,7 @@ full-size product is used). Every hidden layer of a compacted network gets the s
 layer of live units): fewer distinct shapes, larger stacked batches. Padding units have zero weights in and out and
 a zero bias: they stay zero and add exact zeros. The compacted network computes the masked host's function with the
 same parameters, so its training equals the host's up to the rounding of sums taken over fewer (zero) terms:
-``tests/train/test_compact.py`` holds float64 to 1e-10 relative against the dense path.
+``tests/train/test_compaction.py`` holds float64 to 1e-10 relative against the dense path.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 cells, on MLP, CNN and transformer hosts, run alone (a group of one cell), bundled with other instances, tasks and
 pruners, at ``--max-batch 1`` and automatic, with ``--jobs 1`` and ``2`` and under ``--executor dask``: identical
 results, bit for bit. (Whether the engine's numbers equal another engine's is not asked here: see
-tests/train/test_compact.py for the agreement with the dense path up to rounding.)"""
+tests/train/test_compaction.py for the agreement with the dense path up to rounding.)"""
 
 from __future__ import annotations
 
