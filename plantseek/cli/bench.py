@@ -118,6 +118,11 @@ def check(args) -> None:
     for name in [g.strip() for g in str(args.grids).split(",") if g.strip()]:
         if name not in SUITES.names():
             raise ConfigError(f"--grids: no suite named {name!r}")
+    if args.grid_store is not None:
+        import os
+
+        if not os.path.isdir(args.grid_store):
+            raise ConfigError(f"--grid-store {args.grid_store!r}: not an existing folder")
 
 
 def _isolation_table(r: dict) -> str:
