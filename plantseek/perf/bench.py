@@ -25,14 +25,7 @@ What each number means:
   75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
 - ``step_breakdown[K]`` (K >= 128): seconds per network-step of the forward pass, the loss gradient, the backward
   pass and the optimiser, each timed alone (what limits the roofline share at large K).
-- ``sparse_engine``: network-steps/s of 32 networks of the Circle host with random masks of density 1.0, 0.01 and
-  0.005, as the current engine trains them (a sparse network compacted to its live units,
-  :mod:`plantseek.train.compact`) and as the previous engine did (every network on the full host); ``current_vs_dense``
-  = the current engine's rate over the rate at density 1.0.
-- ``grids`` (``--grids``): wall-clock of whole suites (e.g. ``paper-singleshot``) through the harness with ``--jobs``
-  worker processes, once with the previous and once with the current engine in the same run
-  (``PLANTSEEK_ENGINE``): wall-clock, CPU seconds of the whole process tree (robust on a loaded machine), and the
-  largest worker's peak RSS.
+- ``sparse_engine`` and ``grids``: the training engines side by side, see :mod:`plantseek.perf.engines`.
 - ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
   (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
@@ -44,29 +37,21 @@ import platform
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 
+from plantseek.perf.engines import ENGINE_NAMES, grid_seconds, sparse_engine_rates
+from plantseek.perf.timing import (BENCH_ARCH, Runner, _workload, flops_per_network_step, interleaved_best,
+                                   n_params, rate)
 from plantseek.train.batched import BatchedTrainer, _Data
-from plantseek.train.compact import compact as compact_masked, compact_plan, cost_share
 from plantseek.train.device import bytes_per_network, default_threads
 from plantseek.train.losses import loss_grad_fn
-from plantseek.families.mlp.network import Architecture, build_model, he_init
+from plantseek.families.mlp.network import build_model
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import model_optimizer
 
-BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
 KS = (1, 8, 32, 128, 512)
-
-
-def n_params(arch: Architecture) -> int:
-    return arch.n_prunable + sum(arch.widths[1:])
-
-
-def flops_per_network_step(arch: Architecture, batch: int) -> int:
-    return 6 * n_params(arch) * batch
 
 
 def _best_time(fn: Callable[[], None], repeats: int) -> float:
@@ -86,26 +71,6 @@ def peak_gflops(n: int = 2048, repeats: int = 5, generator: torch.Generator | No
     out = torch.empty(n, n)
     torch.mm(a, b, out=out)  # warm-up
     return 2 * n**3 / _best_time(lambda: torch.mm(a, b, out=out), repeats) / 1e9
-
-
-def _workload(k: int, density: float, n: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    arch = BENCH_ARCH
-    state = he_init(arch, g)
-    masks = [{name: torch.rand(shape, generator=g) < density for name, shape in arch.weight_shapes().items()}
-             for _ in range(k)]
-    x = torch.rand(n, arch.widths[0], generator=g) * 2 - 1
-    y = torch.randint(0, arch.widths[-1], (n,), generator=g)
-    return arch, state, masks, x, y, g
-
-
-@dataclass
-class Runner:
-    """A prepared measurement: ``run()`` performs ``network_steps`` network-steps (warm-up already done)."""
-
-    run: Callable[[], None]
-    network_steps: int
-    info: dict[str, Any]
 
 
 def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
@@ -131,42 +96,6 @@ def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.
                    "batches": batches[warmup:]})
 
 
-def engine_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
-                  compact: bool = True) -> Runner:
-    """``steps`` optimiser steps of ``k`` networks as the training engine runs them: with ``compact``, each sparse
-    network whose live units make a network clearly smaller than the host trains compacted
-    (:mod:`plantseek.train.compact`), networks of one (compacted) architecture stacked together; without, all
-    ``k`` stacked on the full host (the previous engine)."""
-    n = max(batch * (steps + warmup), 1024)
-    arch, state, masks, x, y, g = _workload(k, density, n)
-    config = TrainConfig(batch_size=batch)
-    plans = [compact_plan(arch, m, config) if compact else None for m in masks]
-    groups: dict[Architecture, list[int]] = {}
-    for i, p in enumerate(plans):
-        groups.setdefault(arch if p is None else p.arch, []).append(i)
-    trainers = []
-    for a, members in groups.items():
-        starts, ms = zip(*[(state, masks[i]) if plans[i] is None else compact_masked(plans[i], state, masks[i])
-                           for i in members])
-        data = _Data(x, y, len(members), torch.float32, torch.device("cpu"))
-        trainers.append(BatchedTrainer(a, list(starts), list(ms), data, loss_grad_fn("cross_entropy"), config))
-    rows = torch.stack([torch.randperm(n, generator=g) for _ in range(k)])
-    batches = [rows[:, i * batch:(i + 1) * batch] for i in range(steps + warmup)]
-    members_of = [torch.tensor(m) for m in groups.values()]
-
-    def steps_of(selected):
-        with torch.no_grad():
-            for b in selected:
-                for trainer, m in zip(trainers, members_of):
-                    trainer.step(b[m], config.lr)
-
-    steps_of(batches[:warmup])
-    shares = [cost_share(p, arch) for p in plans]
-    return Runner(lambda: steps_of(batches[warmup:]), k * steps,
-                  {"k": k, "compact": compact, "architectures": len(groups),
-                   "compacted": sum(p is not None for p in plans), "mean_cost_share": sum(shares) / k})
-
-
 def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
                 adam_kernel: str = "fused") -> Runner:
     """``steps`` optimiser steps of the per-network path (``train_model``'s step) for one network."""
@@ -188,26 +117,6 @@ def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: i
 
     steps_of(batches[:warmup])
     return Runner(lambda: steps_of(batches[warmup:]), steps, {})
-
-
-def interleaved_best(runners: Sequence[Runner], repeats: int) -> list[float]:
-    """Best-of-``repeats`` seconds of each runner, the repeats taken in rounds over all runners: on a shared
-    machine slow spells last seconds, and interleaving keeps one from falling on a single measurement only."""
-    best = [float("inf")] * len(runners)
-    for _ in range(repeats):
-        for i, r in enumerate(runners):
-            t0 = time.perf_counter()
-            r.run()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
-
-
-def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
-    """Network-steps/s and GFLOP/s of a runner that took ``seconds``."""
-    per_s = runner.network_steps / seconds
-    info = {k: v for k, v in runner.info.items() if k not in ("trainer", "batches")}
-    return {**info, "seconds_per_run": seconds, "network_steps_per_s": per_s,
-            "gflops": per_s * flops_per_network_step(BENCH_ARCH, batch) / 1e9}
 
 
 def suite_seconds(name: str = "default") -> tuple[float | None, str]:
@@ -308,103 +217,6 @@ def cross_instance_seconds(name: str = "paper-singleshot", pruners: Sequence[str
             "identical": same}
 
 
-ENGINE_NAMES = ("previous", "current")
-
-
-def engine_of(name: str) -> int:
-    """The engine version a bench name stands for: ``current`` = :data:`plantseek.train.engine.ENGINE`,
-    ``previous`` = the one before it."""
-    from plantseek.train.engine import ENGINE
-
-    return {"current": ENGINE, "previous": ENGINE - 1}[name]
-
-
-def with_engine(engine: int, fn: Callable[[], Any]) -> Any:
-    """``fn()`` with ``PLANTSEEK_ENGINE`` set to ``engine`` (for this process and the workers it starts)."""
-    from plantseek.train.engine import ENGINE_VARIABLE
-
-    saved = os.environ.get(ENGINE_VARIABLE)
-    os.environ[ENGINE_VARIABLE] = str(engine)
-    try:
-        return fn()
-    finally:
-        if saved is None:
-            os.environ.pop(ENGINE_VARIABLE, None)
-        else:
-            os.environ[ENGINE_VARIABLE] = saved
-
-
-def grid_seconds(name: str, engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2,
-                 seeds: int | None = None, say: Callable[[str], None] = lambda _m: None,
-                 store_dir: str | None = None) -> dict[str, Any]:
-    """Wall-clock of a whole suite (``seeds``: its first seeds only) through the harness, with ``jobs`` worker
-    processes, once per engine (``previous`` / ``current``), one after the other in this run; without a store, or
-    each engine's cells into a fresh store ``<store_dir>/<suite>-engine<N>.db`` (to compare their results)."""
-    from plantseek.run.grid import expand, run_cells
-    from plantseek.run.suites import SUITES
-
-    suite = SUITES.get(name)
-    if seeds is not None:
-        suite = suite.with_overrides(seeds=list(suite.seeds[:seeds]))
-    cells = expand(suite)
-    out: dict[str, Any] = {"grid": name, "cells": len(cells), "seeds": len(suite.seeds), "jobs": jobs}
-    for engine in engines:
-        say(f"{name}: {len(cells)} cells, {engine} engine (engine {engine_of(engine)}), {jobs} jobs")
-        store = None
-        if store_dir is not None:
-            from pathlib import Path
-
-            from plantseek.store.results import ResultStore
-
-            path = Path(store_dir) / f"{name}-engine{engine_of(engine)}.db"
-            if path.exists():
-                raise FileExistsError(f"{path}: exists; the grid is timed into a fresh store")
-            store = ResultStore(path)
-        t0, c0 = time.perf_counter(), _cpu_seconds()
-        results = with_engine(engine_of(engine), lambda: run_cells(cells, jobs=jobs, store=store))
-        out[engine] = {"engine": engine_of(engine), "seconds": time.perf_counter() - t0,
-                       "cpu_seconds": _cpu_seconds() - c0,
-                       "failed": sum(1 for _, r in results if r.status != "ok")}
-    if all(e in out for e in ENGINE_NAMES):
-        out["speedup"] = out["previous"]["seconds"] / out["current"]["seconds"]
-        out["cpu_speedup"] = out["previous"]["cpu_seconds"] / out["current"]["cpu_seconds"]
-    out["children_peak_rss_mib"] = _children_peak_rss_mib()
-    return out
-
-
-def sparse_engine_rates(k: int = 32, densities: Sequence[float] = (1.0, 0.01, 0.005), steps: int = 30,
-                        repeats: int = 5) -> dict[str, Any]:
-    """Network-steps/s of ``k`` networks of the Circle host at each density as the current engine trains them
-    (sparse networks compacted) and as the previous engine did (all on the full host), best of ``repeats``
-    interleaved rounds; ``vs_dense``: each rate over the rate at density 1.0 (the previous engine's)."""
-    runners = {(d, c): engine_runner(k, steps, density=d, compact=c) for d in densities for c in (True, False)}
-    names = list(runners)
-    seconds = interleaved_best([runners[n] for n in names], repeats)
-    rates = {n: rate(runners[n], t) for n, t in zip(names, seconds)}
-    dense = rates[(max(densities), False)]["network_steps_per_s"]
-    out: dict[str, Any] = {"k": k, "densities": {}}
-    for d in densities:
-        cur, prev = rates[(d, True)], rates[(d, False)]
-        out["densities"][str(d)] = {
-            "current": cur["network_steps_per_s"], "previous": prev["network_steps_per_s"],
-            "current_vs_dense": cur["network_steps_per_s"] / dense, "compacted": cur["compacted"],
-            "architectures": cur["architectures"], "mean_cost_share": cur["mean_cost_share"]}
-    return out
-
-
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished (waited-for) child processes: the worker pool's and the
-    prune workers' time counts once they end (a grid's pool ends with the grid). Robust to a loaded machine, where
-    wall-clock measures the other load as much as the grid."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _children_peak_rss_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest waited-for child process
-    return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024
-
-
 def choose_threads(cores: int | None = None) -> tuple[int, str]:
     """1 or all available cores, whichever runs a small batched product faster right now. On a machine shared
     with other busy processes, multi-threaded kernels can be many times slower than one thread (the threads
@@ -466,6 +278,21 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
     }
 
 
+def _harness_timings(say: Callable[[str], None]) -> dict[str, Any]:
+    """The default suite, one cell group of each paper grid, and cross-instance batching, through the harness."""
+    say("default suite")
+    suite_s, suite_note = suite_seconds("default")
+    groups = {}
+    for name in ("paper-singleshot", "paper-multishot"):
+        say(f"one cell group of {name}")
+        groups[name] = group_seconds(name)
+    say("cross-instance batching on slices of paper-singleshot")
+    cross = {"small_groups": cross_instance_seconds(),
+             "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
+    return {"suite_seconds": suite_s, "suite_note": suite_note, "paper_group_seconds": groups,
+            "cross_instance": cross}
+
+
 def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS,
         densities: tuple[float, ...] = (1.0, 0.1), suite: bool = True,
         progress: Callable[[str], None] | None = None, grids: Sequence[str] = (),
@@ -487,20 +314,11 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
         say("sparse networks: the current engine (compacted) and the previous one, K=32")
         sparse = sparse_engine_rates(steps=steps, repeats=repeats)
-        suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
-        groups = cross = None
         say("step breakdown at K=" + ", ".join(str(k) for k in ks if k >= 128))
         breakdown = {str(k): step_breakdown(k, 4 if quick else 20, 2 if quick else 5) for k in ks if k >= 128}
-        if suite and not quick:
-            say("default suite")
-            suite_s, suite_note = suite_seconds("default")
-            groups = {}
-            for name in ("paper-singleshot", "paper-multishot"):
-                say(f"one cell group of {name}")
-                groups[name] = group_seconds(name)
-            say("cross-instance batching on slices of paper-singleshot")
-            cross = {"small_groups": cross_instance_seconds(),
-                     "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
+        harness = _harness_timings(say) if suite and not quick else {
+            "suite_seconds": None, "suite_note": "skipped (--quick or --no-suite)", "paper_group_seconds": None,
+            "cross_instance": None}
     finally:
         torch.set_num_threads(previous)
     grid_times = [grid_seconds(g, engines, jobs, grid_seeds, say, grid_store) for g in grids]
@@ -524,11 +342,8 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         "peak_rss_mib": peak_rss_mib(),
         "memory_rule": "peak_rss_mib: resource.getrusage ru_maxrss of the whole bench process; "
                        "engine_mib: the engine's own estimate for K networks (9000 shared samples)",
-        "suite_seconds": suite_s,
-        "suite_note": suite_note,
-        "paper_group_seconds": groups,
+        **harness,
         "step_breakdown": breakdown,
-        "cross_instance": cross,
         "sparse_engine": sparse,
         "grids": grid_times,
     }

@@ -25,11 +25,8 @@ own generator and cuts it into consecutive batches of ``batch_size`` (the last o
 per epoch); if one generator object serves several networks, permutations are drawn network after network, as
 the per-network loop would.
 
-Engine 2 (:mod:`plantseek.train.engine`) adds one step before the stacking: a sparse network whose live units (a
-path of kept weights to an output) make a network of under half the host's parameters is trained as that compacted
-network (:mod:`plantseek.train.compact`), stacked with the networks of its compacted shape, and written back into the
-full-size host. That network's numbers equal the full-size path's up to float rounding (float64: 1e-10), not bit for
-bit; the choice depends on its mask alone, so every network still trains to the same bytes alone or in any batch.
+Engine 2: a sparse network may train compacted to its live units (:mod:`plantseek.train.compact`; equal up to float
+rounding, chosen from its mask alone, so it still trains to the same bytes alone or in any batch).
 
 Pruned weights: masked weights are set to zero before training and never updated (their gradients are masked,
 or the optimiser works on a packed copy of the trainable entries only), so they stay exactly zero; the forward
@@ -321,14 +318,11 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     (vectorised with ``torch.func.vmap`` when possible). ``generators``: one per mask (the data order).
     ``chunk``: networks stacked at once (default: as many as fit the memory budget, see :func:`auto_chunk`).
     ``exact`` (default: on the CPU): compute the few products whose batched kernel rounds differently from
-    the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match
-    the per-network path bit for bit where the kernels allow it. Adam's implementation is
-    ``config.adam_kernel``, as in the per-network path.
-    ``compact`` (default: the active engine's, :mod:`plantseek.train.engine`): train each sparse network whose
-    live units make a network clearly smaller than the host as that compacted network
-    (:mod:`plantseek.train.compact`; equal up to float rounding, chosen from the mask alone).
-    Equivalent to ``train_model`` per network with the same generator (see the module docstring); without
-    compaction bit for bit where the kernels allow it.
+    the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match the per-network
+    path bit for bit where the kernels allow it. Adam's implementation is ``config.adam_kernel``, as there.
+    ``compact`` (default: the active engine's, :mod:`plantseek.train.engine`): train sparse networks compacted to
+    their live units (:mod:`plantseek.train.compact`). Equivalent to ``train_model`` per network with the same
+    generator (see the module docstring); without compaction bit for bit where the kernels allow it.
     """
     masks = list(masks)
     k = len(masks)
@@ -354,37 +348,53 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     if compact is None:
         compact = compacts(active_engine())
     shared_data = None if own_data else _Data(xs, ys, k, dtype, device)
-    # per network: trained on the full host (None) or compacted to its live units (a plan); networks of one
-    # architecture train together, in chunks, each exactly as it would alone
-    plans = [compact_plan(arch, m, config) if compact else None for m in masks]
-    by_arch: dict[Architecture, list[int]] = {}
-    for i, p in enumerate(plans):
-        by_arch.setdefault(arch if p is None else p.arch, []).append(i)
+    plans, by_arch = _by_architecture(arch, masks, config, compact)
     drawn = None
     if len(by_arch) > 1 and len({id(g) for g in generators}) < k:  # a shared generator: keep the per-network order
         drawn = draw_permutations(generators, n, config.epochs)
-    results: list[State | None] = [None] * k
+    results: dict[int, State] = {}
     for a, members in by_arch.items():
-        starts, ms = [], []
-        for i in members:
-            p, m = plans[i], masks[i]
-            if p is None:
-                starts.append(states[i])
-                ms.append(m)
-            else:
-                assert m is not None
-                s_, m_ = compact_masked(p, states[i], m)
-                starts.append(s_)
-                ms.append(m_)
         size = chunk if chunk is not None else auto_chunk(a, config, n, dtype, device, own_data)
         for lo in range(0, len(members), size):
             part = members[lo: lo + size]
             data = shared_data or _Data([xs_l[i] for i in part], [ys_l[i] for i in part], len(part), dtype, device)
-            trainer = BatchedTrainer(a, starts[lo: lo + size], ms[lo: lo + size], data, grad_fn, config, dtype,
-                                     device, exact=exact)
-            trained = trainer.train([generators[i] for i in part],
-                                    None if drawn is None else [drawn[i] for i in part])
-            for i, t in zip(part, trained):
-                p = plans[i]
-                results[i] = t if p is None else expand(p, t, states[i], masks[i], dtype)
-    return [r for r in results if r is not None]
+            results.update(_train_part(a, part, plans, states, masks, data, grad_fn, config, generators, drawn,
+                                       dtype, device, exact))
+    return [results[i] for i in range(k)]
+
+
+def _by_architecture(arch: Architecture, masks: list[Mask | None], config: TrainConfig,
+                     compact: bool) -> tuple[list, dict[Architecture, list[int]]]:
+    """Per network its plan (None: trained on the full host; else compacted to its live units), and the networks
+    of each architecture that trains (the host's or a compacted one), in order of first appearance."""
+    plans = [compact_plan(arch, m, config) if compact else None for m in masks]
+    by_arch: dict[Architecture, list[int]] = {}
+    for i, p in enumerate(plans):
+        by_arch.setdefault(arch if p is None else p.arch, []).append(i)
+    return plans, by_arch
+
+
+def _train_part(arch: Architecture, part: list[int], plans: list, states: list[State], masks: list[Mask | None],
+                data: _Data, grad_fn, config: TrainConfig, generators: Sequence[torch.Generator],
+                drawn: list[list[torch.Tensor]] | None, dtype: torch.dtype, device: torch.device,
+                exact: bool) -> dict[int, State]:
+    """Networks ``part`` (indices into the call's lists) of one architecture ``arch`` (the host's, or their
+    compacted one) trained as one stack: their full-size trained states, by index."""
+    starts, ms = [], []
+    for i in part:
+        p, m = plans[i], masks[i]
+        if p is None:
+            starts.append(states[i])
+            ms.append(m)
+        else:
+            assert m is not None
+            start, mask = compact_masked(p, states[i], m)
+            starts.append(start)
+            ms.append(mask)
+    trainer = BatchedTrainer(arch, starts, ms, data, grad_fn, config, dtype, device, exact=exact)
+    trained = trainer.train([generators[i] for i in part], None if drawn is None else [drawn[i] for i in part])
+    out = {}
+    for i, t in zip(part, trained):
+        p, m = plans[i], masks[i]
+        out[i] = t if p is None or m is None else expand(p, t, states[i], m, dtype)
+    return out
