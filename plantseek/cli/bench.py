@@ -27,6 +27,17 @@ def add_arguments(p) -> None:
                    help="comma-separated densities of the benchmark masks (default 1.0,0.1; the first is the headline)")
     p.add_argument("--no-suite", action="store_true",
                    help="do not time the default suite and the paper grids' cell groups")
+    p.add_argument("--grids", default="",
+                   help="comma-separated suites to time whole through the harness, once per --engine (e.g. "
+                        "paper-singleshot,paper-multishot)")
+    p.add_argument("--engine", default="previous,current",
+                   help="training engines for --grids: previous, current or both (default previous,current: side by "
+                        "side in one run)")
+    p.add_argument("--jobs", type=a.integer(1, 1024), default=2, help="worker processes for --grids (default 2)")
+    p.add_argument("--grid-seeds", type=a.integer(1, 1000), default=None,
+                   help="time only the first N seeds of each --grids suite")
+    p.add_argument("--grid-store", default=None, metavar="DIR",
+                   help="store each --grids run's cells in DIR/<suite>-engine<N>.db (fresh files) to compare engines")
     p.add_argument("--isolation", action="store_true",
                    help="measure only what isolating prune calls costs: the default suite's first cell group with "
                         "prune calls in this process, in exec-started and in template-forked workers (best of 2, "
@@ -72,7 +83,23 @@ def _table(r: dict) -> str:
                      f"{c['per_instance_seconds']:.1f} s ({c['per_instance_cpu_seconds']:.1f} CPU s), batched "
                      f"(max {c['max_batch']}) {c['batched_seconds']:.1f} s ({c['batched_cpu_seconds']:.1f} CPU s): "
                      f"{c['speedup']:.2f}x ({c['cpu_speedup']:.2f}x CPU); identical cells: {c['identical']}")
+    sp = r.get("sparse_engine")
+    if sp:
+        lines.append(f"  sparse networks, K={sp['k']} (network-steps/s; current engine compacts, previous does not):")
+        for d, v in sp["densities"].items():
+            lines.append(f"    density {d:>6}: current {v['current']:9.0f}  previous {v['previous']:9.0f}  current vs "
+                         f"density 1.0: {v['current_vs_dense']:5.1f}x  ({v['compacted']} compacted, "
+                         f"{v['architectures']} shape(s), {100 * v['mean_cost_share']:.1f} % of the parameters)")
+    for g in r.get("grids") or []:
+        parts = [f"{e} (engine {g[e]['engine']}) {g[e]['seconds']:.1f} s ({g[e]['cpu_seconds']:.0f} CPU s), "
+                 f"{g[e]['failed']} failed" for e in ENGINE_ORDER if e in g]
+        speed = f"; {g['speedup']:.2f}x ({g['cpu_speedup']:.2f}x CPU)" if "speedup" in g else ""
+        lines.append(f"  grid {g['grid']} ({g['cells']} cells, {g['seeds']} seeds, {g['jobs']} jobs): "
+                     + ", ".join(parts) + speed + f"; largest worker {g['children_peak_rss_mib']:.0f} MiB")
     return "\n".join(lines)
+
+
+ENGINE_ORDER = ("previous", "current")
 
 
 def check(args) -> None:
@@ -81,6 +108,21 @@ def check(args) -> None:
 
     if args.threads is not None and args.threads > max_threads():
         raise ConfigError(f"--threads {args.threads}: more than 4 per usable core (at most {max_threads()})")
+    from plantseek.perf.bench import ENGINE_NAMES
+    from plantseek.run.suites import SUITES
+
+    engines = [e.strip() for e in str(args.engine).split(",") if e.strip()]
+    bad = [e for e in engines if e not in ENGINE_NAMES]
+    if bad or not engines:
+        raise ConfigError(f"--engine {args.engine!r}: choose previous, current or previous,current")
+    for name in [g.strip() for g in str(args.grids).split(",") if g.strip()]:
+        if name not in SUITES.names():
+            raise ConfigError(f"--grids: no suite named {name!r}")
+    if args.grid_store is not None:
+        import os
+
+        if not os.path.isdir(args.grid_store):
+            raise ConfigError(f"--grid-store {args.grid_store!r}: not an existing folder")
 
 
 def _isolation_table(r: dict) -> str:
@@ -106,7 +148,10 @@ def run(args) -> int:
 
     densities = tuple(args.densities)
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
+    grids = [g.strip() for g in str(args.grids).split(",") if g.strip()]
+    engines = [e.strip() for e in str(args.engine).split(",") if e.strip()]
     result = run_bench(quick=args.quick, threads=args.threads, ks=args.ks, densities=densities,
-                       suite=not args.no_suite, progress=progress)
+                       suite=not args.no_suite, progress=progress, grids=grids, engines=engines, jobs=args.jobs,
+                       grid_seeds=args.grid_seeds, grid_store=args.grid_store)
     print(json.dumps(result) if args.json else _table(result))
     return 0

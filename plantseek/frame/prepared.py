@@ -19,6 +19,7 @@ from plantseek.frame.labels import method_label, slugify
 from plantseek.frame.leak import instance_columns, instances_label, is_leak_detector
 from plantseek.records.compute import COMPUTE_KEYS
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
+from plantseek.train.engine import FIRST_ENGINE
 
 REQUIRED_COLUMNS = ["task", "depth", "width", "seed", "pruner", "ablation", "density_spec", "status", "protocol",
                     "metric_name", "higher_is_better", "density", "strong_metric", "weak_metric", "ticket_metric"]
@@ -41,10 +42,12 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     Added: ``_ok`` (status ok), ``_base`` (the pruner) and ``_ablation`` (the ``ablation`` column), ``_label``
     (the pruner's display name, ablation in brackets), ``instances`` ("public" or "hidden", from ``config_json``)
     and ``key_fingerprint`` (of a hidden instance's key), ``_sid`` (setting index, sorted), ``_setting`` (its label),
-    ``_slug`` (a file-name safe, unique name), ``_family`` (the task's host family,
-    the stored ``family`` column), ``_method`` (display name of (label, protocol)), ``_hib`` (metric
-    direction). Failed cells get the protocol of their method (of an ablation: else of its pruner), the metric
-    name and direction of their setting when those are unique; a direction still unknown counts as higher-better.
+    ``_slug`` (a file-name safe, unique name), ``_family`` (the task's host family, the stored ``family`` column),
+    ``_engine`` (the training engine's version, the stored ``engine`` column; the first engine where a frame has
+    none; cells of different engines never share a setting), ``_method`` (display name of (label, protocol)),
+    ``_hib`` (metric direction). Failed cells get the protocol of their method (of an ablation: else of its pruner),
+    the metric name and direction of their setting when those are unique; a direction still unknown counts as
+    higher-better.
     """
     _validate(df)
     d = df.copy().reset_index(drop=True)
@@ -58,6 +61,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     d["_label"] = [method_label(p, a) for p, a in zip(d["pruner"], d["ablation"])]
     d["instances"], d["key_fingerprint"] = instance_columns(d)
     d["_family"] = d["family"]  # the stored host family (plantseek.families)
+    d["_engine"] = (pd.to_numeric(d["engine"], errors="coerce").fillna(FIRST_ENGINE).astype("int64")
+                    if "engine" in d.columns else FIRST_ENGINE)
     _fill_protocols(d)
     _add_settings(d)
     _fill_metric(d)
@@ -115,8 +120,12 @@ def training_protocols(d: pd.DataFrame) -> list[str]:
 def _add_settings(d: pd.DataFrame) -> None:
     """``_training``, ``_sid``, ``_setting`` and ``_slug`` of every cell; settings sorted by (task, depth, width,
     noise, instances, training protocol), NaN noise first, public instances before hidden ones (a hidden setting's
-    label names its key's fingerprint). The training protocol is named in every setting's label."""
+    label names its key's fingerprint). The training protocol is named in every setting's label; where the frame
+    holds cells of several training engines, each cell's engine is part of its setting (named in the label), so that
+    cells of different engines are never averaged or ranked together."""
     d["_training"] = training_protocols(d)
+    if d["_engine"].nunique() > 1:
+        d["_training"] = [f"{t}, engine {e}" for t, e in zip(d["_training"], d["_engine"])]
     keys = d[["task", "depth", "width", "noise"]].copy()
     keys["noise"] = keys["noise"].fillna(-np.inf)
     keys["_inst"] = [instances_label(k, f) for k, f in zip(d["instances"], d["key_fingerprint"])]

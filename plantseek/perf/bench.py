@@ -25,6 +25,7 @@ What each number means:
   75 (single-shot) or 30 (multi-shot) such groups, spread over the worker processes.
 - ``step_breakdown[K]`` (K >= 128): seconds per network-step of the forward pass, the loss gradient, the backward
   pass and the optimiser, each timed alone (what limits the roofline share at large K).
+- ``sparse_engine`` and ``grids``: the training engines side by side, see :mod:`plantseek.perf.engines`.
 - ``cross_instance``: two slices of ``paper-singleshot`` run one instance at a time and batched across instances
   (:func:`cross_instance_seconds`): wall-clock, this process's CPU seconds, speed-ups, identical cells.
 """
@@ -36,28 +37,21 @@ import platform
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 
+from plantseek.perf.engines import ENGINE_NAMES, grid_seconds, sparse_engine_rates
+from plantseek.perf.timing import (BENCH_ARCH, Runner, _workload, flops_per_network_step, interleaved_best,
+                                   n_params, rate)
 from plantseek.train.batched import BatchedTrainer, _Data
 from plantseek.train.device import bytes_per_network, default_threads
 from plantseek.train.losses import loss_grad_fn
-from plantseek.families.mlp.network import Architecture, build_model, he_init
+from plantseek.families.mlp.network import build_model
 from plantseek.train.config import TrainConfig
 from plantseek.train.loop import model_optimizer
 
-BENCH_ARCH = Architecture((2, 100, 100, 100, 4))
 KS = (1, 8, 32, 128, 512)
-
-
-def n_params(arch: Architecture) -> int:
-    return arch.n_prunable + sum(arch.widths[1:])
-
-
-def flops_per_network_step(arch: Architecture, batch: int) -> int:
-    return 6 * n_params(arch) * batch
 
 
 def _best_time(fn: Callable[[], None], repeats: int) -> float:
@@ -77,26 +71,6 @@ def peak_gflops(n: int = 2048, repeats: int = 5, generator: torch.Generator | No
     out = torch.empty(n, n)
     torch.mm(a, b, out=out)  # warm-up
     return 2 * n**3 / _best_time(lambda: torch.mm(a, b, out=out), repeats) / 1e9
-
-
-def _workload(k: int, density: float, n: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    arch = BENCH_ARCH
-    state = he_init(arch, g)
-    masks = [{name: torch.rand(shape, generator=g) < density for name, shape in arch.weight_shapes().items()}
-             for _ in range(k)]
-    x = torch.rand(n, arch.widths[0], generator=g) * 2 - 1
-    y = torch.randint(0, arch.widths[-1], (n,), generator=g)
-    return arch, state, masks, x, y, g
-
-
-@dataclass
-class Runner:
-    """A prepared measurement: ``run()`` performs ``network_steps`` network-steps (warm-up already done)."""
-
-    run: Callable[[], None]
-    network_steps: int
-    info: dict[str, Any]
 
 
 def batched_runner(k: int, steps: int = 20, warmup: int = 3, density: float = 1.0, batch: int = 32,
@@ -143,26 +117,6 @@ def loop_runner(steps: int = 20, warmup: int = 3, density: float = 1.0, batch: i
 
     steps_of(batches[:warmup])
     return Runner(lambda: steps_of(batches[warmup:]), steps, {})
-
-
-def interleaved_best(runners: Sequence[Runner], repeats: int) -> list[float]:
-    """Best-of-``repeats`` seconds of each runner, the repeats taken in rounds over all runners: on a shared
-    machine slow spells last seconds, and interleaving keeps one from falling on a single measurement only."""
-    best = [float("inf")] * len(runners)
-    for _ in range(repeats):
-        for i, r in enumerate(runners):
-            t0 = time.perf_counter()
-            r.run()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
-
-
-def rate(runner: Runner, seconds: float, batch: int = 32) -> dict[str, Any]:
-    """Network-steps/s and GFLOP/s of a runner that took ``seconds``."""
-    per_s = runner.network_steps / seconds
-    info = {k: v for k, v in runner.info.items() if k not in ("trainer", "batches")}
-    return {**info, "seconds_per_run": seconds, "network_steps_per_s": per_s,
-            "gflops": per_s * flops_per_network_step(BENCH_ARCH, batch) / 1e9}
 
 
 def suite_seconds(name: str = "default") -> tuple[float | None, str]:
@@ -324,9 +278,26 @@ def _measure_density(density: float, ks: tuple[int, ...], steps: int, repeats: i
     }
 
 
+def _harness_timings(say: Callable[[str], None]) -> dict[str, Any]:
+    """The default suite, one cell group of each paper grid, and cross-instance batching, through the harness."""
+    say("default suite")
+    suite_s, suite_note = suite_seconds("default")
+    groups = {}
+    for name in ("paper-singleshot", "paper-multishot"):
+        say(f"one cell group of {name}")
+        groups[name] = group_seconds(name)
+    say("cross-instance batching on slices of paper-singleshot")
+    cross = {"small_groups": cross_instance_seconds(),
+             "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
+    return {"suite_seconds": suite_s, "suite_note": suite_note, "paper_group_seconds": groups,
+            "cross_instance": cross}
+
+
 def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = KS,
         densities: tuple[float, ...] = (1.0, 0.1), suite: bool = True,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[str], None] | None = None, grids: Sequence[str] = (),
+        engines: Sequence[str] = ENGINE_NAMES, jobs: int = 2, grid_seeds: int | None = None,
+        grid_store: str | None = None) -> dict[str, Any]:
     """All measurements as one dict (see the module docstring for what each number means). The top-level
     throughput keys are those of the first density; ``by_density`` holds every density's."""
     say = progress or (lambda _m: None)
@@ -341,22 +312,16 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         say("dense matmul roofline")
         peak = peak_gflops(1024 if quick else 2048, repeats)
         by_density = {str(d): _measure_density(d, ks, steps, repeats, quick, peak, say) for d in densities}
-        suite_s, suite_note = (None, "skipped (--quick or --no-suite)")
-        groups = cross = None
+        say("sparse networks: the current engine (compacted) and the previous one, K=32")
+        sparse = sparse_engine_rates(steps=steps, repeats=repeats)
         say("step breakdown at K=" + ", ".join(str(k) for k in ks if k >= 128))
         breakdown = {str(k): step_breakdown(k, 4 if quick else 20, 2 if quick else 5) for k in ks if k >= 128}
-        if suite and not quick:
-            say("default suite")
-            suite_s, suite_note = suite_seconds("default")
-            groups = {}
-            for name in ("paper-singleshot", "paper-multishot"):
-                say(f"one cell group of {name}")
-                groups[name] = group_seconds(name)
-            say("cross-instance batching on slices of paper-singleshot")
-            cross = {"small_groups": cross_instance_seconds(),
-                     "full_groups": cross_instance_seconds(pruners=None, densities=None, seeds=(0, 1))}
+        harness = _harness_timings(say) if suite and not quick else {
+            "suite_seconds": None, "suite_note": "skipped (--quick or --no-suite)", "paper_group_seconds": None,
+            "cross_instance": None}
     finally:
         torch.set_num_threads(previous)
+    grid_times = [grid_seconds(g, engines, jobs, grid_seeds, say, grid_store) for g in grids]
     arch = BENCH_ARCH
     first = by_density[str(densities[0])]
     return {
@@ -377,9 +342,8 @@ def run(quick: bool = False, threads: int | None = None, ks: tuple[int, ...] = K
         "peak_rss_mib": peak_rss_mib(),
         "memory_rule": "peak_rss_mib: resource.getrusage ru_maxrss of the whole bench process; "
                        "engine_mib: the engine's own estimate for K networks (9000 shared samples)",
-        "suite_seconds": suite_s,
-        "suite_note": suite_note,
-        "paper_group_seconds": groups,
+        **harness,
         "step_breakdown": breakdown,
-        "cross_instance": cross,
+        "sparse_engine": sparse,
+        "grids": grid_times,
     }

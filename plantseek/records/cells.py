@@ -18,6 +18,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
+from plantseek.train.engine import FIRST_ENGINE, active_engine
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
 # get new cell ids (and are recomputed) instead of being taken for current ones.
@@ -37,6 +38,8 @@ NUMERICS = 5
 #   drawn magnitude per channel); bars' line detectors weigh 0.6 .. 1.4 along the bar (was: all 1); Circle's logits
 #   all lose sqrt(200) R, which keeps the class and mixes the readout's signs (was: every readout weight positive).
 TASK_NUMERICS = {"bars": 3, "circle": 2, "relu": 2, "helix": 2, "digits": 2}
+# The training engine's version (plantseek.train.engine): part of every cell's identity (left out of the hash for
+# the first engine, whose cells were stored before the version existed), stored per cell (``engine`` column).
 
 INSTANCE_KINDS = ("public", "hidden")
 #: A cell's status: ``ok``; ``failed`` (no metrics: the pruner or the instance failed); ``diverged`` (scored, but a
@@ -116,7 +119,9 @@ class CellConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
-        ``TASK_NUMERICS``, ``task_numerics``.
+        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (the active engine,
+        :func:`plantseek.train.engine.active_engine`; left out for the first engine, whose cells were stored before
+        the version existed).
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
@@ -136,6 +141,9 @@ class CellConfig:
         out["numerics"] = NUMERICS
         if self.task in TASK_NUMERICS:
             out["task_numerics"] = TASK_NUMERICS[self.task]
+        engine = active_engine()
+        if engine != FIRST_ENGINE:
+            out["engine"] = engine
         return out
 
     @property
@@ -205,6 +213,7 @@ def provenance() -> dict[str, Any]:
     return {
         "plantseek_version": __version__,
         "numerics": NUMERICS,
+        "engine": active_engine(),
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

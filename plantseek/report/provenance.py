@@ -46,6 +46,7 @@ def provenance(df: pd.DataFrame, now: _dt.datetime | None = None) -> dict[str, A
         "plantseek_versions": _distinct(df, "plantseek_version"),
         "git_commits": [c[:10] for c in _distinct(df, "git_commit")],
         "torch_versions": _distinct(df, "torch_version"),
+        "engines": sorted(_distinct(df, "engine"), key=lambda v: (len(v), v)),  # training engine versions
         "cells": int(len(df)), "ok": int(ok.sum()), "failed": int(len(df) - ok.sum()),
         "refused": int(df.attrs.get("refused", 0)),
         "unverified": int((~df["verified"].astype(bool)).sum()) if "verified" in df.columns else 0,
@@ -55,10 +56,12 @@ def provenance(df: pd.DataFrame, now: _dt.datetime | None = None) -> dict[str, A
 
 
 def provenance_line(df: pd.DataFrame, now: _dt.datetime | None = None) -> str:
-    """One line: plantseek version(s), git commit(s), torch version(s), cell counts, result dates, generation time."""
+    """One line: plantseek version(s), git commit(s), torch version(s), training engine version(s), cell counts,
+    result dates, generation time."""
     p = provenance(df, now)
     parts = [f"plantseek {_listed(p['plantseek_versions'])}", f"git {_listed(p['git_commits'])}",
              f"torch {_listed(p['torch_versions'])}",
+             *([f"training engine {_listed(p['engines'])}"] if p["engines"] else []),
              f"{p['cells']} cells ({p['ok']} ok, {p['failed']} failed)"]
     if p["refused"]:
         parts.append(f"{p['refused']} refused (digest, format or recomputation mismatch; not shown)")

@@ -14,6 +14,7 @@ from plantseek.core.errors import StoreError
 from plantseek.records.compute import COMPUTE_KEYS
 from plantseek.records.cells import COLUMNS
 from plantseek.store.schema import FLOAT_FIELDS
+from plantseek.train.engine import FIRST_ENGINE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,7 @@ METRIC_COLUMNS = [
 _BOOL_METRICS = {"contains_ticket", "layer_collapse"}  # boolean columns even when no cell has them
 #: Columns of the frame after ``records.COLUMNS`` and before the metric columns.
 EXTRA_COLUMNS = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
-                 "pruner_code", "verified"]
+                 "pruner_code", "verified", "engine"]
 #: The stored columns a frame is built from, in order (``mask`` is added with ``include_masks``).
 SOURCE_COLUMNS = list(COLUMNS) + EXTRA_COLUMNS + ["metrics_json", "compute_json"]
 
@@ -98,7 +99,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """The fixed columns with their dtypes: integers, floats (NaN for missing), a nullable boolean direction."""
     import pandas as pd
 
-    for c in ("depth", "width", "seed", "attempts"):
+    df["engine"] = [FIRST_ENGINE if v is None or pd.isna(v) else v for v in df["engine"]]  # NULL: stored before v6
+    for c in ("depth", "width", "seed", "attempts", "engine"):
         df[c] = df[c].astype("int64")
     df["verified"] = df["verified"].astype(bool)
     for c in FLOAT_FIELDS:

@@ -3,10 +3,10 @@
 **The digest.** Every row written by schema version 3 carries ``digest``: the HMAC-SHA256, keyed by the store's
 secret (``meta`` key ``digest_key``, made when the store is created or upgraded), of a canonical serialisation of
 the row's stored values (:data:`DIGESTED`: the configuration ``config_json``, the packed ``mask``, ``status``, every
-float field, ``metrics_json``, ``compute_json`` when not NULL, and every other column except ``attempts``,
-``created_at``, ``family`` (it follows from ``task``; filled in when an older store is upgraded) and the digest itself).
-The scorer's process computes it inside the write transaction, from the values as SQLite stores them (read back),
-so that what is hashed is exactly what is later read.
+float field, ``metrics_json``, ``compute_json`` and ``engine`` when not NULL, and every other column except
+``attempts``, ``created_at``, ``family`` (it follows from ``task``; filled in when an older store is upgraded) and the
+digest itself). The scorer's process computes it inside the write transaction, from the values as SQLite stores
+them (read back), so that what is hashed is exactly what is later read.
 
 What it protects against: edits of the file by anything that does not know the rule (a ``sqlite3`` session
 changing a metric, swapping masks, a tool rewriting rows, a pruner writing its own rows without the key), and
@@ -34,7 +34,7 @@ from plantseek.store.schema import FLOAT_FIELDS, NAMES
 #: The columns a row's digest covers, in order.
 DIGESTED = [n for n in NAMES if n not in ("attempts", "created_at", "digest", "family")]
 #: Digested columns added after version 3: digested only when not NULL (so version-3 rows keep their digests).
-NULLABLE_DIGESTED = ("compute_json",)
+NULLABLE_DIGESTED = ("compute_json", "engine")
 _INTEGERS = ("depth", "width", "seed")
 _JSON_OBJECTS = ("config_json", "metrics_json", "task_options", "provenance_json")
 _TEXT = ("cell_id", "task", "family", "pruner", "ablation", "density_spec", "error", "protocol", "metric_name")
@@ -123,8 +123,11 @@ def row_problem(row: Mapping[str, Any]) -> str:
     for name in _TEXT:
         if name in row and not isinstance(row[name], str):
             return f"{name} is not text ({_short(row[name])})"
-    for name in _JSON_OBJECTS + NULLABLE_DIGESTED:
-        if name in row and (name not in NULLABLE_DIGESTED or row[name] is not None):
+    engine = row.get("engine")
+    if engine is not None and (isinstance(engine, bool) or not isinstance(engine, int) or engine < 1):
+        return f"engine is not a version number ({_short(engine)})"
+    for name in _JSON_OBJECTS + ("compute_json",):
+        if name in row and (name != "compute_json" or row[name] is not None):
             problem = _json_object_problem(row[name])
             if problem:
                 return f"{name} {problem}"

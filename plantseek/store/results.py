@@ -316,7 +316,9 @@ def load_results(path: str | Path | None = None, *, include_masks: bool = False)
     - ``ablation`` (``""``, ``"shuffled"`` or ``"reinit"``: the cell scores pruner ``pruner``'s mask shuffled
       within each layer or on a re-initialised host), ``higher_is_better`` (nullable boolean: the task metric's
       direction, NA when unknown), ``attempts`` (int), ``task_options`` (JSON text, sorted keys),
-      ``config_json`` (the full configuration, the text ``cell_id`` hashes);
+      ``config_json`` (the full configuration, the text ``cell_id`` hashes), ``pruner_source``, ``pruner_code``,
+      ``verified`` (bool: the row's digest matched), ``engine`` (int: the training engine that trained the cell,
+      :mod:`plantseek.train.engine`; cells stored before schema version 6 read as the first engine, 1);
     - one column per scalar metric: always :data:`plantseek.store.frame.METRIC_COLUMNS`, then any other scalar key
       in order of first appearance (a key that collides with a column above is prefixed ``metric_``); floats as
       float64 (NaN when missing), booleans as pandas' nullable ``boolean`` (NA when missing);
@@ -348,7 +350,7 @@ def load_checked(path: str | Path | None = None, *, include_masks: bool = False)
 # --- helpers ---------------------------------------------------------------------------------------------------
 #: Values of the columns a store of an older schema lacks.
 _MISSING_DEFAULTS: dict[str, Any] = {"pruner_source": "", "pruner_code": "", "digest": None, "compute_json": None,
-                                     "family": ""}
+                                     "family": "", "engine": None}
 
 
 def _digest_key(conn: sqlite3.Connection) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
 from plantseek.records.cells import STATUSES, CellConfig, CellResult
+from plantseek.train.engine import active_engine
 from plantseek.store.legacy import task_family
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
@@ -58,6 +59,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         **_floats(result, cell_id),
         "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
         "compute_json": _dumps(dict(result.compute), "compute", cell_id),
+        "engine": _engine(prov),
         "mask": mask,
         **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
         "provenance_json": _dumps(prov, "provenance", cell_id),
@@ -117,6 +119,14 @@ def _floats(result: CellResult, cell_id: str) -> dict[str, float | None]:
             raise StoreError(f"cell {cell_id}: {f} must be a number, got {v!r}") from None
         floats[f] = None if v is None or math.isnan(v) else v
     return floats
+
+
+def _engine(prov: Mapping[str, Any]) -> int:
+    """The engine that trained the cell: the run's provenance names it (this process's active engine otherwise)."""
+    v = prov.get("engine", active_engine())
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise StoreError(f"the provenance's engine must be a version number >= 1, got {v!r}")
+    return v
 
 
 def _scalar_or_none(v: Any) -> Any:

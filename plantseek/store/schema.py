@@ -18,10 +18,15 @@ Schema versions:
   and score passes, FLOPs, dense training runs, the parent's wall-clock), a JSON object; NULL in rows written
   before version 4 (a version-1 to -3 store is upgraded in place on its first write; its rows keep NULL there,
   and their digests stay valid: a NULL ``compute_json`` is left out of the digested values).
-- **5** (current): ``family``, the host family of the cell's task (:attr:`plantseek.planted.task.Task.family`), so
+- **5**: ``family``, the host family of the cell's task (:attr:`plantseek.planted.task.Task.family`), so
   the torch-free report needs no task code. Upgrading fills it from the task registry (``''`` for a task no longer
   registered); a store read without upgrading gets the same values when read. Not digested (it follows from
   ``task``), so rows signed before version 5 keep valid digests.
+- **6** (current): ``engine``, the version of the training engine that trained the cell
+  (:mod:`plantseek.train.engine`, also part of its ``cell_id``). NULL in rows written before version 6, which read as
+  the first engine (:data:`plantseek.train.engine.FIRST_ENGINE`, the only one there was); a version-1 to -5 store
+  is upgraded in place on its first write and its rows keep NULL there. Digested when not NULL (as
+  ``compute_json``), so rows signed before version 6 keep valid digests.
 """
 
 from __future__ import annotations
@@ -72,6 +77,11 @@ V5_COLUMNS = [
     ("family", "TEXT NOT NULL DEFAULT ''"),
 ]
 
+#: The columns that schema version 6 added.
+V6_COLUMNS = [
+    ("engine", "INTEGER CHECK (engine IS NULL OR engine >= 1)"),
+]
+
 CELL_COLUMNS = [
     ("cell_id", "TEXT PRIMARY KEY NOT NULL"),
     ("task", "TEXT NOT NULL"),
@@ -98,10 +108,12 @@ CELL_COLUMNS = [
     *V3_COLUMNS,
     *V4_COLUMNS,
     *V5_COLUMNS,
+    *V6_COLUMNS,
     ("mask", "BLOB"),  # last in a new store: reading the other columns need not walk its overflow pages
 ]
 NAMES = [name for name, _ in CELL_COLUMNS]
-V4_NAMES = [name for name in NAMES if name not in dict(V5_COLUMNS)]
+V5_NAMES = [name for name in NAMES if name not in dict(V6_COLUMNS)]
+V4_NAMES = [name for name in V5_NAMES if name not in dict(V5_COLUMNS)]
 V3_NAMES = [name for name in V4_NAMES if name not in dict(V4_COLUMNS)]
 V2_NAMES = [name for name in V3_NAMES if name not in dict(V3_COLUMNS)]
 V1_NAMES = [name for name in V2_NAMES if name not in dict(V2_COLUMNS)]
@@ -109,7 +121,8 @@ V1_NAMES = [name for name in V2_NAMES if name not in dict(V2_COLUMNS)]
 
 def names_of(version: int) -> list[str]:
     """The columns of ``cells`` in a store of schema ``version``."""
-    return {1: V1_NAMES, 2: V2_NAMES, 3: V3_NAMES, 4: V4_NAMES}.get(version, NAMES)
+    return {1: V1_NAMES, 2: V2_NAMES, 3: V3_NAMES, 4: V4_NAMES, 5: V5_NAMES}.get(version, NAMES)
+
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     "CREATE TABLE cells (\n    "
@@ -204,18 +217,21 @@ def upgrade(conn: sqlite3.Connection) -> bool:
     """Upgrade a version-1 to -5 store to the current version in place; the caller holds a write transaction
     (all or nothing). Returns False (and changes nothing) when another writer upgraded the store first. Cell ids
     are unchanged: they hash the configuration. Rows of a version-1 or -2 store get no digest (they stay
-    *unverified*); a version-3 or -4 row keeps its digest (a NULL ``compute_json`` and ``family`` are not digested).
-    ``family`` is filled from the task registry (:func:`plantseek.store.legacy.task_family`). Version 6 only widens
-    the status constraint (``diverged``): the ``cells`` table is rebuilt with the same rows and values."""
+    *unverified*); a version-3 to -5 row keeps its digest (a NULL ``compute_json`` or ``engine`` is not digested,
+    ``family`` never is). ``family`` is filled from the task registry (:func:`plantseek.store.legacy.task_family`);
+    ``engine`` stays NULL (read as the first engine). Version 6 also widens the status constraint (``diverged``):
+    the ``cells`` table is rebuilt with the same rows and values."""
     version = stored_version(conn)
     if version not in ("1", "2", "3", "4", "5"):
         return False
     if version == "1":
         _upgrade_v1(conn)
-    if version != "5":
-        added = (V3_COLUMNS if version in ("1", "2") else []) + (V4_COLUMNS if version != "4" else []) + V5_COLUMNS
-        for name, decl in added:
-            conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
+    old = int(version)
+    added = ((V3_COLUMNS if old < 3 else []) + (V4_COLUMNS if old < 4 else []) + (V5_COLUMNS if old < 5 else [])
+             + V6_COLUMNS)
+    for name, decl in added:
+        conn.execute(f"ALTER TABLE cells ADD COLUMN {name} {decl}")
+    if old < 5:
         tasks = [row[0] for row in conn.execute("SELECT DISTINCT task FROM cells").fetchall()]
         conn.executemany("UPDATE cells SET family = ? WHERE task = ?", [(task_family(t), t) for t in tasks])
     _rebuild_cells(conn)

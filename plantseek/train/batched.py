@@ -25,6 +25,9 @@ own generator and cuts it into consecutive batches of ``batch_size`` (the last o
 per epoch); if one generator object serves several networks, permutations are drawn network after network, as
 the per-network loop would.
 
+Engine 2: a sparse network may train compacted to its live units (:mod:`plantseek.train.compact`; equal up to float
+rounding, chosen from its mask alone, so it still trains to the same bytes alone or in any batch).
+
 Pruned weights: masked weights are set to zero before training and never updated (their gradients are masked,
 or the optimiser works on a packed copy of the trainable entries only), so they stay exactly zero; the forward
 pass therefore needs no weight masking. Masked *biases* (optional ``layers.{l}.bias`` mask entries) keep their
@@ -46,7 +49,9 @@ from plantseek.families.mlp.network import Architecture, Mask, bias_name, weight
 from plantseek.nets.interface import count
 from plantseek.nets.masks import validate_mask
 from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.compact import compact as compact_masked, compact_plan, expand
 from plantseek.train.device import auto_chunk, resolve_device
+from plantseek.train.engine import active_engine, compacts
 from plantseek.train.flat_optimizers import padded_length, FlatSGD, FlatAdam, FlatFusedAdam
 from plantseek.train.losses import loss_grad_fn
 from plantseek.train.products import product_plan
@@ -214,20 +219,27 @@ class _Data:
         return self.x_flat[idx], self.y_flat[idx]
 
 
-def _epoch_permutations(generators: Sequence[torch.Generator], n: int, epochs: int, device: torch.device):
+def _epoch_permutations(generators: Sequence[torch.Generator], n: int, epochs: int, device: torch.device,
+                        drawn: Sequence[Sequence[torch.Tensor]] | None = None):
     """Yield, per epoch, the (K, n) permutations: one ``randperm`` per network and epoch from its generator.
 
     With distinct generators they are drawn lazily, epoch by epoch. If a generator object serves several
     networks, the per-network path would draw all epochs of network 0 first, then network 1, ...: that order
-    is reproduced by drawing everything up front.
+    is reproduced by drawing everything up front (``drawn``: already drawn, one list of epochs per network, by
+    :func:`draw_permutations` over every network of a call).
     """
-    if len({id(g) for g in generators}) == len(generators):
+    if drawn is None and len({id(g) for g in generators}) == len(generators):
         for _ in range(epochs):
             yield torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
         return
-    per_net = [[torch.randperm(n, generator=g) for _ in range(epochs)] for g in generators]
+    per_net = drawn if drawn is not None else draw_permutations(generators, n, epochs)
     for e in range(epochs):
         yield torch.stack([p[e] for p in per_net]).to(device)
+
+
+def draw_permutations(generators: Sequence[torch.Generator], n: int, epochs: int) -> list[list[torch.Tensor]]:
+    """Every network's permutations of every epoch, drawn network after network (the per-network path's order)."""
+    return [[torch.randperm(n, generator=g) for _ in range(epochs)] for g in generators]
 
 
 # Optimise a packed copy of the trainable entries when fewer than this share is trainable. Gathering and
@@ -279,11 +291,12 @@ class BatchedTrainer:
         else:
             self.opt.step(self.params, self.grads, lr)
 
-    def train(self, generators: Sequence[torch.Generator]) -> list[State]:
+    def train(self, generators: Sequence[torch.Generator],
+              drawn: Sequence[Sequence[torch.Tensor]] | None = None) -> list[State]:
         bs = self.config.batch_size
         n = self.data.n
         with torch.no_grad():
-            perms = _epoch_permutations(generators, n, self.config.epochs, self.model.device)
+            perms = _epoch_permutations(generators, n, self.config.epochs, self.model.device, drawn)
             for epoch, perm in enumerate(perms):
                 lr = epoch_lr(self.config, epoch)
                 for start in range(0, n, bs):
@@ -295,7 +308,8 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
                         xs: Sequence[torch.Tensor] | torch.Tensor, ys: Sequence[torch.Tensor] | torch.Tensor,
                         loss_fn_or_kind, config: TrainConfig, generators: Sequence[torch.Generator],
                         dtype: torch.dtype = torch.float32, device: str | torch.device | None = "cpu",
-                        chunk: int | None = None, *, exact: bool | None = None) -> list[State]:
+                        chunk: int | None = None, *, exact: bool | None = None,
+                        compact: bool | None = None) -> list[State]:
     """Train one network per mask, all at once; return their trained state dicts (CPU, ``dtype``).
 
     ``initial_states``, ``xs``, ``ys``: one per mask, or a single one shared by all. ``loss_fn_or_kind``: the
@@ -304,10 +318,11 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     (vectorised with ``torch.func.vmap`` when possible). ``generators``: one per mask (the data order).
     ``chunk``: networks stacked at once (default: as many as fit the memory budget, see :func:`auto_chunk`).
     ``exact`` (default: on the CPU): compute the few products whose batched kernel rounds differently from
-    the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match
-    the per-network path bit for bit where the kernels allow it. Adam's implementation is
-    ``config.adam_kernel``, as in the per-network path.
-    Equivalent to ``train_model`` per network with the same generator (see the module docstring).
+    the per-network kernel in a matching way (:func:`product_plan`), so that float32 runs match the per-network
+    path bit for bit where the kernels allow it. Adam's implementation is ``config.adam_kernel``, as there.
+    ``compact`` (default: the active engine's, :mod:`plantseek.train.engine`): train sparse networks compacted to
+    their live units (:mod:`plantseek.train.compact`). Equivalent to ``train_model`` per network with the same
+    generator (see the module docstring); without compaction bit for bit where the kernels allow it.
     """
     masks = list(masks)
     k = len(masks)
@@ -328,16 +343,58 @@ def train_masks_batched(arch: Architecture, initial_states: Sequence[State] | St
     own_data = isinstance(xs, (list, tuple))
     xs_l, ys_l = (_as_list(xs, k, "x"), _as_list(ys, k, "y")) if own_data else (None, None)
     n = (xs_l[0] if own_data else xs).shape[0]
-    if chunk is None:
-        chunk = auto_chunk(arch, config, n, dtype, device, own_data)
-    elif isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+    if compact is None:
+        compact = compacts(active_engine())
     shared_data = None if own_data else _Data(xs, ys, k, dtype, device)
-    results: list[State] = []
-    for lo in range(0, k, chunk):
-        hi = min(k, lo + chunk)
-        data = shared_data or _Data(xs_l[lo:hi], ys_l[lo:hi], hi - lo, dtype, device)
-        trainer = BatchedTrainer(arch, states[lo:hi], masks[lo:hi], data, grad_fn, config, dtype, device,
-                                 exact=exact)
-        results += trainer.train(generators[lo:hi])
-    return results
+    plans, by_arch = _by_architecture(arch, masks, config, compact)
+    drawn = None
+    if len(by_arch) > 1 and len({id(g) for g in generators}) < k:  # a shared generator: keep the per-network order
+        drawn = draw_permutations(generators, n, config.epochs)
+    results: dict[int, State] = {}
+    for a, members in by_arch.items():
+        size = chunk if chunk is not None else auto_chunk(a, config, n, dtype, device, own_data)
+        for lo in range(0, len(members), size):
+            part = members[lo: lo + size]
+            data = shared_data or _Data([xs_l[i] for i in part], [ys_l[i] for i in part], len(part), dtype, device)
+            results.update(_train_part(a, part, plans, states, masks, data, grad_fn, config, generators, drawn,
+                                       dtype, device, exact))
+    return [results[i] for i in range(k)]
+
+
+def _by_architecture(arch: Architecture, masks: list[Mask | None], config: TrainConfig,
+                     compact: bool) -> tuple[list, dict[Architecture, list[int]]]:
+    """Per network its plan (None: trained on the full host; else compacted to its live units), and the networks
+    of each architecture that trains (the host's or a compacted one), in order of first appearance."""
+    plans = [compact_plan(arch, m, config) if compact else None for m in masks]
+    by_arch: dict[Architecture, list[int]] = {}
+    for i, p in enumerate(plans):
+        by_arch.setdefault(arch if p is None else p.arch, []).append(i)
+    return plans, by_arch
+
+
+def _train_part(arch: Architecture, part: list[int], plans: list, states: list[State], masks: list[Mask | None],
+                data: _Data, grad_fn, config: TrainConfig, generators: Sequence[torch.Generator],
+                drawn: list[list[torch.Tensor]] | None, dtype: torch.dtype, device: torch.device,
+                exact: bool) -> dict[int, State]:
+    """Networks ``part`` (indices into the call's lists) of one architecture ``arch`` (the host's, or their
+    compacted one) trained as one stack: their full-size trained states, by index."""
+    starts, ms = [], []
+    for i in part:
+        p, m = plans[i], masks[i]
+        if p is None:
+            starts.append(states[i])
+            ms.append(m)
+        else:
+            assert m is not None
+            start, mask = compact_masked(p, states[i], m)
+            starts.append(start)
+            ms.append(mask)
+    trainer = BatchedTrainer(arch, starts, ms, data, grad_fn, config, dtype, device, exact=exact)
+    trained = trainer.train([generators[i] for i in part], None if drawn is None else [drawn[i] for i in part])
+    out = {}
+    for i, t in zip(part, trained):
+        p, m = plans[i], masks[i]
+        out[i] = t if p is None or m is None else expand(p, t, states[i], m, dtype)
+    return out

@@ -2,7 +2,9 @@
 
 ``train_masks`` takes a *list* of masks for one architecture and trains each from the same initial weights
 with the mask fixed (pruned weights stay exactly zero in the forward pass and get no update). The batched
-engine (``plantseek.train.batched``) trains such a list as one stacked model and must match this path numerically.
+engine (``plantseek.train.batched``) trains such a list as one stacked model and matches this path numerically (bit for
+bit on the full-size host where the kernels allow it; to float rounding for networks compacted to their live units,
+``plantseek.train.compact``).
 
 Data order: in every epoch the training set is permuted with ``torch.randperm(n, generator=g)`` from the
 network's own generator and cut into consecutive batches of ``batch_size`` (the last one may be smaller).

@@ -121,6 +121,11 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
                      [v for v in ints if v != "1,5,"] + ["0", "4097", ",".join(["1"] * 17)], []),
             "--densities": (["1.0", "0.1,1"], ["", ",", "0", "nan", "inf", "ticket", "1.5", "x"], []),
             "--json": FLAG, "--quick": FLAG, "--no-suite": FLAG, "--isolation": FLAG,
+            "--grids": (["", "smoke", "smoke,paper-singleshot"], [], ["nosuch", "smoke,x", "é中"]),
+            "--engine": (["previous", "current", "previous,current", "current,"], [], ["fast", ",", "", "1"]),
+            "--jobs": (["1", "2"], ints + ["0", "1025"], []),
+            "--grid-seeds": (["1", "3"], ints + ["0", "1001"], []),
+            "--grid-store": ([files["dir"]], [], [files["file"], files["dir"] + "/missing", ""]),
         },
     }
 

@@ -19,6 +19,7 @@ from plantseek.records.cells import CellConfig
 from plantseek.run.grid import expand
 from plantseek.run.suites import SUITES, Suite
 from plantseek.train.config import TrainConfig
+from plantseek.train.engine import ENGINE_VARIABLE, FIRST_ENGINE
 
 #: evaluate's options that are not configuration fields (hand-written in plantseek.cli.evaluate)
 RUN_OPTIONS = {"--suite", "--jobs", "--max-batch", "--executor", "--scheduler", "--device", "--timeout",
@@ -168,6 +169,9 @@ def test_overrides_reach_the_cells_as_before(monkeypatch):
     import plantseek.records.cells as cells
 
     monkeypatch.setattr(cells, "NUMERICS", 4)  # the ids were pinned at numerics 4: what is compared is the options
+    # pinned under the first training engine, whose ids hash no engine version (what this test pins is that the
+    # options reach the cells; tests/run/test_grid.py pins the ids of both engines)
+    monkeypatch.setenv(ENGINE_VARIABLE, str(FIRST_ENGINE))
     assert set(cell_ids("--suite smoke --epochs 2")) == SMOKE_EPOCHS_2
     for options, (n, digest) in PINNED.items():
         ids = cell_ids(options)

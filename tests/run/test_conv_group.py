@@ -48,11 +48,13 @@ def test_conv_default_runs_every_registered_pruner_without_a_failed_cell():
 
 def test_bars_cells_carry_their_task_numerics_and_other_cells_keep_their_ids():
     from plantseek.records.cells import NUMERICS, TASK_NUMERICS, CellConfig
+    from plantseek.train.engine import active_engine
 
     # bars 3 (and circle, relu, helix, digits 2): host-matched planting factors; recall's planting is unchanged
     assert TASK_NUMERICS == {"bars": 3, "circle": 2, "relu": 2, "helix": 2, "digits": 2}
     bars = CellConfig(task="bars", depth=4, width=12, seed=0, pruner="magnitude", density="0.1")
     assert bars.identity() == {"task": "bars", "depth": 4, "width": 12, "seed": 0, "pruner": "magnitude",
-                               "density": "0.1", "numerics": NUMERICS, "task_numerics": 3}
+                               "density": "0.1", "numerics": NUMERICS, "task_numerics": 3,
+                               "engine": active_engine()}
     recall = dataclasses.replace(bars, task="recall")
     assert "task_numerics" not in recall.identity()

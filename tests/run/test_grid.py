@@ -87,20 +87,30 @@ def test_same_cell_twice_gives_identical_results():
         assert ra.strong_metric == rb.strong_metric and ra.weak_metric == rb.weak_metric
 
 
+ENGINE_2_IDS = ("1b6cde559442c8849ff4", "4cde2fa797c2298fbe76")  # circle/5/100/magnitude/0.1; with epochs 3
+
+
 def test_cell_ids_are_pinned(monkeypatch):
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
-    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation, and with
-    Circle's TASK_NUMERICS, 2 when they were pinned: host-matched planting factors)."""
+    records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation, with
+    Circle's TASK_NUMERICS 2 (host-matched planting factors), and with the training engine: the first engine's ids
+    hash no engine version, engine 2's do)."""
     import plantseek.records.cells as records
+    from plantseek.train.engine import ENGINE, ENGINE_VARIABLE
 
     monkeypatch.setattr(records, "NUMERICS", 4)  # the ids below were pinned at numerics 4; a bump changes them all
-    assert records.TASK_NUMERICS["circle"] == 2
+    assert records.TASK_NUMERICS["circle"] == 2 and ENGINE == 2
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
-    assert c.identity() == {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude",
-                            "density": "0.1", "numerics": 4, "task_numerics": 2}
-    assert c.cell_id == "bc791f96b23e82c62d4e"
     three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
                        train=TrainConfig(epochs=3))
+    base = {"task": "circle", "depth": 5, "width": 100, "seed": 0, "pruner": "magnitude", "density": "0.1",
+            "numerics": 4, "task_numerics": 2}
+    monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
+    assert c.identity() == {**base, "engine": 2}
+    assert (c.cell_id, three.cell_id) == ENGINE_2_IDS
+    monkeypatch.setenv(ENGINE_VARIABLE, "1")  # the first engine: ids hash no engine version
+    assert c.identity() == base
+    assert c.cell_id == "bc791f96b23e82c62d4e"
     assert three.cell_id == "894aca21c2ef22d5ac1a"
     # a training field spelled out at its default is the same cell; a different value is another cell
     assert CellConfig(**{**three.__dict__, "train": TrainConfig(epochs=3, adam_kernel="fused")}).cell_id \

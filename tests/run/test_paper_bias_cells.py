@@ -16,6 +16,7 @@ from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import kept_count, parameter_density, prunable_parameter_shapes, unpack_mask
 from plantseek.run.grid import expand
 from plantseek.run.bundle import run_group
+from plantseek.train.compact import compact_plan
 from plantseek.run.recheck import mismatch
 from plantseek.records.cells import CellConfig
 from plantseek.run.suites import SUITES
@@ -87,6 +88,14 @@ def test_a_paper_cell_prunes_biases_counts_them_and_trains_them_as_plain_adam():
                                                                                                   ("bias", b))}
     model = plantseek.families.mlp.network.build_model(inst.arch, state, torch.float32)
     assert result.weak_metric == pytest.approx(model_metric(inst, model, mask), rel=1e-4)
+    # the ticket-density cell trains compacted to its live units (plantseek.train.compact): plain Adam all the same
+    ticket_mask = unpack_mask(ticket_cell.mask, shapes)
+    assert compact_plan(inst.arch, ticket_mask, TRAIN) is not None
+    params = plain_adam_with_bias_mask(inst, ticket_mask, TRAIN, seeding.generator(0, "train"))
+    state = {f"layers.{l}.{k}": t.detach() for l, (w, b, _, _) in enumerate(params) for k, t in (("weight", w),
+                                                                                                  ("bias", b))}
+    model = plantseek.families.mlp.network.build_model(inst.arch, state, torch.float32)
+    assert ticket_cell.weak_metric == pytest.approx(model_metric(inst, model, ticket_mask), rel=1e-4)
     # verify/recheck recomputes the stored densities and metrics of such a cell (biases counted)
     row = {"mask": result.mask, "achieved_density": result.achieved_density, "strong_metric": result.strong_metric,
            "metrics_json": json.dumps(result.metrics, default=json_default)}

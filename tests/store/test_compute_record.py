@@ -13,6 +13,7 @@ from plantseek.run.grid import expand, run_cells
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import SUITES
 from plantseek.store.results import ResultStore, load_checked, load_results
+from plantseek.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("ALTER TABLE cells DROP COLUMN compute_json")
         conn.execute("ALTER TABLE cells DROP COLUMN family")
+        conn.execute("ALTER TABLE cells DROP COLUMN engine")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
     # the digests of these rows were computed with compute_json: recompute them as version 3 wrote them (no ledger)
@@ -63,7 +65,7 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
     from tampering import without_ledger
 
     with sqlite3.connect(path, isolation_level=None) as conn:
-        without_ledger(conn, [c for c in DIGESTED if c != "compute_json"])
+        without_ledger(conn, [c for c in DIGESTED if c not in ("compute_json", "engine")])
     conn.close()
     old = load_results(path)
     assert old["verified"].all() and old["prune_flops"].isna().all()
@@ -80,9 +82,14 @@ def test_a_version_3_store_loads_and_keeps_its_digests_when_upgraded(scored, tmp
 def test_a_version_4_store_gets_its_families_from_the_task_registry_and_keeps_its_digests(scored, tmp_path):
     path = tmp_path / "s.db"
     shutil.copy(scored, path)
+    from plantseek.store.integrity import DIGESTED
+    from tampering import without_ledger
+
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("ALTER TABLE cells DROP COLUMN family")  # the digests never covered it
+        conn.execute("ALTER TABLE cells DROP COLUMN engine")
         conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        without_ledger(conn, [c for c in DIGESTED if c != "engine"])  # signed as version 4 signed (no engine)
     conn.close()
     old = load_results(path)
     assert old["verified"].all() and set(old["family"]) == {"MLP"}

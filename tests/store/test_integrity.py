@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from plantseek.store.schema import SCHEMA_VERSION
 from plantseek.core.errors import StoreError
 from plantseek.run.grid import expand, run_cells
 from plantseek.run.suites import SUITES
 import tampering
 from plantseek.store.results import ResultStore, load_checked, load_results
+from plantseek.store.schema import SCHEMA_VERSION
 
 DIGEST = "digest mismatch (the row was changed after the scorer wrote it)"
 
@@ -277,7 +277,7 @@ def test_unknown_config_fields_are_refused_by_verify(cli, store):
 
 def test_a_version_2_store_is_read_unverified_and_upgraded_on_first_write(store):
     conn = sqlite3.connect(store, isolation_level=None)
-    for column in ("pruner_source", "pruner_code", "digest", "compute_json", "family"):
+    for column in ("pruner_source", "pruner_code", "digest", "compute_json", "family", "engine"):
         conn.execute(f"ALTER TABLE cells DROP COLUMN {column}")
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     conn.execute("DELETE FROM meta WHERE key IN ('digest_key', 'ledger_seal')")

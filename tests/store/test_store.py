@@ -22,6 +22,7 @@ from plantseek.nets.masks import pack_mask
 from plantseek.records.cells import COLUMNS, CellConfig, CellResult, provenance
 from plantseek.store.frame import METRIC_COLUMNS
 from plantseek.store.results import ResultStore, load_results
+from plantseek.store.schema import SCHEMA_VERSION
 
 # --- cells with known contents (also used by the writer subprocesses) -------------------------------------------
 def cell(i: int) -> CellConfig:
@@ -287,7 +288,7 @@ def test_load_results_columns_and_flattened_metrics(tmp_path):
     df = load_results(path)
     assert list(df.columns[: len(COLUMNS)]) == COLUMNS
     extra = ["ablation", "higher_is_better", "attempts", "task_options", "config_json", "pruner_source",
-             "pruner_code", "verified"]
+             "pruner_code", "verified", "engine"]
     n = len(COLUMNS) + len(extra)
     assert list(df.columns[len(COLUMNS): n]) == extra
     assert list(df.columns[n: n + len(METRIC_COLUMNS)]) == METRIC_COLUMNS
