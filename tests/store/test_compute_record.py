@@ -13,7 +13,6 @@ from plantseek.run.grid import expand, run_cells
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import SUITES
 from plantseek.store.results import ResultStore, load_checked, load_results
-from plantseek.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from plantseek.nets.masks import pack_mask
 from plantseek.records.cells import COLUMNS, CellConfig, CellResult, provenance
 from plantseek.store.frame import METRIC_COLUMNS
 from plantseek.store.results import ResultStore, load_results
-from plantseek.store.schema import SCHEMA_VERSION
 
 # --- cells with known contents (also used by the writer subprocesses) -------------------------------------------
 def cell(i: int) -> CellConfig:
