@@ -33,7 +33,11 @@ class TemplateDied(Exception):
 def worker_environment(home: str | None = None) -> dict[str, str]:
     """This process's environment without secrets, ``HOME`` = ``home`` (the worker's folder; default: the temporary
     folder): :func:`plantseek.run.isolation.worker_channel.scrubbed_environment`."""
-    return scrubbed_environment(os.environ, home or tempfile.gettempdir())
+    env = scrubbed_environment(os.environ, home or tempfile.gettempdir())
+    # A BLAS library first loaded after the restriction (scipy's own OpenBLAS, imported by a pruner or by planting
+    # code) cannot start its thread pool in the sandbox and aborts the worker: it gets one thread, as torch does.
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    return env
 
 
 class Template:
