@@ -42,6 +42,9 @@ def check(args) -> None:
         output_file("--out", args.out)
     if args.load:
         input_file("--load", args.load)
+        from plantseek.planted.instance import check_instance_file
+
+        check_instance_file(args.load)
         return
     if not args.task:
         raise ConfigError("plant needs --task TASK (or --load FILE)")

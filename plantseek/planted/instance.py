@@ -156,8 +156,7 @@ class PlantedInstance:
     @classmethod
     def load(cls, path: str | Path) -> "PlantedInstance":
         path = Path(path)
-        if not path.is_file():
-            raise InstanceFileError(f"{path}: no such instance file")
+        check_instance_file(path)
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for corrupt files
@@ -230,6 +229,21 @@ def _secret_streams(spec: InstanceSpec, key: bytes):
 def load_instance(path: str | Path) -> PlantedInstance:
     """A planted instance saved with :meth:`PlantedInstance.save` (bit-identical round trip)."""
     return PlantedInstance.load(path)
+
+
+def check_instance_file(path: str | Path) -> None:
+    """Without loading it: ``path`` is a file in the archive format ``torch.save`` writes (a zip), or
+    InstanceFileError says what it is not (``plant --load`` checks this before any work)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InstanceFileError(f"{path}: no such instance file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise InstanceFileError(f"{path}: cannot read the instance file ({exc.strerror or exc})") from None
+    if head != b"PK\x03\x04":
+        raise InstanceFileError(f"{path}: not a readable plantseek instance file (not a torch archive)")
 
 
 def _save(blob: dict, path: Path) -> None:
