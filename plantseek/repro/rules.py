@@ -37,7 +37,8 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
+
+from plantseek.stats.intervals import bootstrap_interval
 
 #: The rule's constants, chosen before any verdict was computed under them (and stated in the report).
 LEVEL = 0.95
@@ -154,15 +155,10 @@ class Interval:
 
 def interval(values: Sequence[float], *, level: float = LEVEL, resamples: int = RESAMPLES,
              seed: int = BOOTSTRAP_SEED) -> Interval:
-    """The percentile bootstrap interval of the mean of ``values`` (finite ones; NaN bounds for none)."""
-    x = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
-    n = len(x)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(float(x.mean()), float(low), float(high), n)
+    """The percentile bootstrap interval of the mean of ``values`` (finite ones; NaN bounds for none, and for one
+    value): :func:`plantseek.stats.intervals.bootstrap_interval` at this report's level and resamples."""
+    iv = bootstrap_interval(values, confidence=level, n_resamples=resamples, seed=seed)
+    return Interval(iv.mean, iv.low, iv.high, iv.n)
 
 
 def paired(a: PerSeed, b: PerSeed, higher_is_better: bool) -> list[float]:

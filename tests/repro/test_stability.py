@@ -68,7 +68,20 @@ def store_views(path: Path, scale: str):
     return grid_views(load_results(path), by_grid), list(by_grid)
 
 
-def test_committed_reproduction_store_is_stable_and_honestly_undecided():
+@pytest.fixture
+def committed_identity(monkeypatch):
+    """The cell identity the committed stores were written under (numerics 4, the first training engine, the
+    planting versions before the leak-ceiling change): their cells are found under these ids until the
+    end-of-round regeneration."""
+    import plantseek.records.cells as records
+    from plantseek.train.engine import ENGINE_VARIABLE, FIRST_ENGINE
+
+    monkeypatch.setattr(records, "NUMERICS", 4)
+    monkeypatch.setattr(records, "TASK_NUMERICS", {"bars": 2})
+    monkeypatch.setenv(ENGINE_VARIABLE, str(FIRST_ENGINE))
+
+
+def test_committed_reproduction_store_is_stable_and_honestly_undecided(committed_identity):
     views, grids = store_views(ROOT / "leaderboard" / "reproduction.db", "small")
     assert sum(len(df) for df in views.values()) > 800  # the store's cells are found (same cell ids)
     assert {len(set(df["seed"])) for df in views.values() if len(df)} == {3}
@@ -76,7 +89,7 @@ def test_committed_reproduction_store_is_stable_and_honestly_undecided():
     assert set(reported.values()) == {UNDECIDED}  # 3 seeds: nothing decided, said so
 
 
-def test_committed_leaderboard_store_at_paper_size_never_flips():
+def test_committed_leaderboard_store_at_paper_size_never_flips(committed_identity):
     views, grids = store_views(ROOT / "leaderboard" / "plantseek.db", "paper")
     seeds = {name: len(set(df["seed"])) for name, df in views.items() if len(df)}
     assert seeds == {"singleshot": 25, "multishot": 10, "strong": 25}, seeds  # the paper's seeds
