@@ -119,15 +119,7 @@ def run(args) -> int:
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {sanitise_reason(r.error)}", file=sys.stderr)
     ranked = ranking_frame(load_results(store_path), hidden)
-    out = None
-    if not args.no_leaderboard:
-        from plantseek.report.leaderboard import write_leaderboard
-
-        from .outputs import claim
-
-        out = args.out or default_page(args)
-        print(f"writing the page ({len(ranked)} cells) to {out}", file=sys.stderr)
-        write_leaderboard(ranked, claim(out), with_plots=hidden)  # figures of your own: `plot --store`
+    out = None if args.no_leaderboard else write_page(args, ranked, hidden)
     from .evaluate import print_frame
 
     print(f"{name}, scored on {heading}:")
@@ -142,6 +134,18 @@ def run(args) -> int:
               f"leaderboard's. The leaderboard ranks on hidden instances; the maintainers score it with:\n"
               f"  {hidden_command(args.pruner, args.suite)}")
     return 1 if failed else 0
+
+
+def write_page(args, ranked, hidden: bool):
+    """The submitter's page (the leaderboard's, with plots, for the maintainers' hidden run); returns its folder."""
+    from plantseek.report.leaderboard import write_leaderboard
+
+    from .outputs import claim
+
+    out = args.out or default_page(args)
+    print(f"writing the page ({len(ranked)} cells) to {out}", file=sys.stderr)
+    write_leaderboard(ranked, claim(out), with_plots=hidden)  # figures of your own: `plot --store`
+    return out
 
 
 def ranking_frame(own, hidden: bool):

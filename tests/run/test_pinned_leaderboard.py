@@ -76,6 +76,9 @@ def test_default_suite_cells_reproduce_the_committed_store(task, monkeypatch):
     # the committed store holds the first engine's cells (plantseek.train.engine): that engine, still selectable,
     # must reproduce them; re-pin to the current engine when the published leaderboard is regenerated with it
     monkeypatch.setenv(ENGINE_VARIABLE, str(FIRST_ENGINE))
+    import plantseek.records.cells as records
+
+    monkeypatch.setattr(records, "NUMERICS", 4)  # the store's numerics (5 changed collapsed cells' calibrated start)
     torch.set_num_threads(1)  # as in the worker processes that computed the store (executors._init_worker)
     cells = [c for c in expand(SUITES.get("default"))
              if (c.task, c.pruner, c.density) in PINNED and c.task == task]
