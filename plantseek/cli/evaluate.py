@@ -144,10 +144,10 @@ def result_row(config, result) -> dict:
         "ticket_metric": result.ticket_metric, "metric_name": result.metric_name,
         "achieved_density": result.achieved_density, "recall": m.get("recall"), "precision": m.get("precision"),
         "prune_seconds": result.prune_seconds, "train_seconds": result.train_seconds, "error": result.error,
-        "cell_id": config.cell_id, "pruner_source": config.pruner if config.pruner_code else "",
+        "cell_id": config.cell_id, "pruner_source": config.published().pruner if config.pruner_code else "",
         "depth": config.depth, "width": config.width, "training_protocol": config.training_protocol,
         "task_options": dict(config.task_options), "instances": config.instances,
-        "config": config.as_dict(),  # every field of the cell's identity (and its id above)
+        "config": config.published().as_dict(),  # every field of the cell's identity (and its id above)
     }
 
 

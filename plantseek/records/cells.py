@@ -116,6 +116,13 @@ class CellConfig:
         d["task_options"] = dict(self.task_options)
         return d
 
+    def published(self) -> "CellConfig":
+        """The configuration as stored and hashed: a submitted file's reference reduced to its file name and class
+        (:func:`published_pruner_ref`), so that no local folder (a user name, a home folder) is ever stored,
+        hashed or published; the file's code hash ``pruner_code`` identifies it."""
+        ref = published_pruner_ref(self.pruner)
+        return self if ref == self.pruner else dataclasses.replace(self, pruner=ref)
+
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
@@ -125,6 +132,8 @@ class CellConfig:
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
+        if self.published() is not self:
+            return self.published().identity()
         defaults = CellConfig(self.task, self.depth, self.width, self.seed, self.pruner, self.density).as_dict()
         mine = self.as_dict()
         keep = {"task", "depth", "width", "seed", "pruner", "density"}
@@ -161,6 +170,15 @@ class CellConfig:
     def instance_key(self) -> tuple[Any, ...]:
         return (self.task, self.depth, self.width, self.seed, self.task_options, self.n_samples, self.instances,
                 self.key_fingerprint)
+
+
+def published_pruner_ref(ref: str) -> str:
+    """``path/to/file.py:Class`` -> ``file.py:Class`` (a registered name unchanged): the part of a submitted pruner's
+    reference that says which file without saying where it lay on the machine that ran it."""
+    if ".py" not in ref and "/" not in ref and "\\" not in ref:  # plantseek.prune.contract.is_file_ref, or Windows
+        return ref
+    path, colon, cls = ref.rpartition(":") if ref.rpartition(":")[2].isidentifier() else (ref, "", "")
+    return Path(path.replace("\\", "/")).name + colon + cls
 
 
 def as_hidden(cells: list[CellConfig], fingerprint: str) -> list[CellConfig]:

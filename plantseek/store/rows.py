@@ -44,13 +44,13 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         "width": width,
         "seed": seed,
         "pruner": config.display_pruner,  # the pruner's name only; a sanity ablation is in its own column
-        "pruner_source": config.pruner if config.pruner_code else "",  # the file a submitted pruner came from
+        "pruner_source": config.published().pruner if config.pruner_code else "",  # the submitted file's name
         "pruner_code": config.pruner_code or "",
         "ablation": config.ablation or "",
         "density_spec": str(config.density),
         "noise": _scalar_or_none(options.get("noise")),
         "task_options": json.dumps(options, sort_keys=True, default=str),
-        "config_json": json.dumps(config.as_dict(), sort_keys=True, default=str),  # the whole configuration
+        "config_json": json.dumps(config.published().as_dict(), sort_keys=True, default=str),  # no local folder
         "status": result.status,
         "error": error,
         "protocol": result.protocol or "",

@@ -33,7 +33,8 @@ def test_cells_are_stored_and_printed_under_the_declared_name(tmp_path, capsys):
     store = tmp_path / "r.db"
     assert main([*GRID, "--pruners", f"magnitude,{ref}", "--store", str(store)]) == 0
     df = load_results(store)
-    mine = df[df.pruner_source == ref]
+    mine = df[df.pruner_source == f"{path.name}:Outside"]  # the file's name: no local folder is ever stored
+    assert str(tmp_path) not in df.to_csv()
     assert len(df) == 2 and list(mine.pruner) == ["layer-topk-outside"]
     assert list(mine.pruner_code) == [hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
     assert list(df[df.pruner_source == ""].pruner) == ["magnitude"] and (df.status == "ok").all()
@@ -42,7 +43,8 @@ def test_cells_are_stored_and_printed_under_the_declared_name(tmp_path, capsys):
     capsys.readouterr()
     assert main([*GRID, "--pruners", ref, "--no-store", "--json"]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert row["pruner"] == "layer-topk-outside" and row["pruner_source"] == ref
+    assert row["pruner"] == "layer-topk-outside" and row["pruner_source"] == f"{path.name}:Outside"
+    assert str(tmp_path) not in json.dumps(row)
 
 
 def test_a_declared_name_of_a_registered_pruner_is_refused_before_any_work(tmp_path, capsys):
