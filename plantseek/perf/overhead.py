@@ -58,6 +58,10 @@ class InProcessWorker:
     def garbage(self, what: str) -> str:
         return f"worker answered garbage ({what})"
 
+    def cpu_seconds(self) -> float:
+        """This process's CPU seconds (user + system; every thread), as the isolated workers report theirs."""
+        return time.process_time()
+
     def close(self) -> None:
         self.alive = False
         shutil.rmtree(self.workdir, ignore_errors=True)
