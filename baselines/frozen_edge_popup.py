@@ -15,9 +15,10 @@ hold the rest).
 Otsuka et al. freeze with two separate ratios (a pruning ratio and a locking ratio) to shrink the search space and
 the stored ticket; here one share, split by the density, so that freezing does not move the expected density of a
 layer (the locked share of the frozen entries equals the density). ``frozen_share = 0.5`` by default (a stated
-parameter and part of the pruner's description); 0 is edge-popup itself. The frozen sets are drawn from a generator
-derived from each density's generator before edge-popup's own draws. Small networks: no change beyond edge-popup's
-own (see its module); the frozen draw is per layer, so a thin layer (Circle's first, 2 x width) keeps its share.
+parameter and part of the pruner's description); 0 is edge-popup itself (nothing is drawn: the same masks). The
+frozen sets are drawn from a generator derived from each density's generator before edge-popup's own draws. Small
+networks: no change beyond edge-popup's own (see its module); the frozen draw is per layer, so a thin layer (Circle's
+first, 2 x width) keeps its share.
 ``frozen[k]`` holds the (locked, pruned) masks of the k-th density of the last call, for tests.
 """
 
@@ -81,13 +82,15 @@ class FrozenEdgePopup(EdgePopup):
         ds = check_generators(densities, generators)
         arch = model.arch
         shapes = dict(arch.prunable_shapes())
-        self.frozen = [frozen_sets(shapes, _kept_counts(arch, d, biases_prunable(budget)), d, self.frozen_share,
+        self.frozen = [] if self.frozen_share == 0 else [frozen_sets(shapes, _kept_counts(arch, d, biases_prunable(budget)), d, self.frozen_share,
                                    derive_generator(g)) for d, g in zip(ds, generators)]
         return super().prune_batch(model, data, ds, generators=generators, budget=budget)
 
     def effective_scores(self, scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Locked entries pinned at ``LOCKED_SCORE``, pruned ones at 0, the free ones the learned scores (the
         pinned entries get no gradient)."""
+        if not self.frozen:
+            return scores
         out = dict(scores)
         for name, s in scores.items():
             if name not in self.frozen[0]:

@@ -49,6 +49,24 @@ def worm_stop(masks: Sequence[Mask], threshold: float, window: int) -> int | Non
     return None if i is None else i + 1
 
 
+def train_epoch(arch, state: dict[str, torch.Tensor], static: Mask, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                y: torch.Tensor, loss, batch_size: int, order: torch.Generator) -> None:
+    """One epoch of training ``state`` (leaf tensors) in place through ``arch.forward``, the ``static`` entries
+    truncated: their gradients are zeroed and, after every step, their values restored (they do not move)."""
+    pinned = {n: m.to(state[n].device) for n, m in static.items()}
+    held = {n: state[n].detach()[m].clone() for n, m in pinned.items()}
+    for idx in batches(x.shape[0], batch_size, order):
+        optimizer.zero_grad(set_to_none=True)
+        loss(arch.forward(state, x[idx]), y[idx]).backward()
+        for n, m in pinned.items():
+            if state[n].grad is not None:
+                state[n].grad[m] = 0.0
+        optimizer.step()
+        with torch.no_grad():
+            for n, m in pinned.items():
+                state[n][m] = held[n]
+
+
 @dataclass
 class Worm(BatchPruner):
     name: str = "worm"
@@ -84,18 +102,7 @@ class Worm(BatchPruner):
             for group in optimizer.param_groups:
                 group["lr"] = epoch_lr(config, epoch)
             self.frozen[k].append(sum(int(s.sum()) for s in static.values()))
-            pinned = {n: static[n].to(state[n].device) for n in weights}
-            held = {n: state[n].detach()[pinned[n]].clone() for n in weights}
-            for idx in batches(x.shape[0], config.batch_size, order):
-                optimizer.zero_grad(set_to_none=True)
-                data.loss(arch.forward(state, x[idx]), y[idx]).backward()
-                for n in weights:
-                    if state[n].grad is not None:
-                        state[n].grad[pinned[n]] = 0.0
-                optimizer.step()
-                with torch.no_grad():
-                    for n in weights:
-                        state[n][pinned[n]] = held[n]
+            train_epoch(arch, state, static, optimizer, x, y, data.loss, config.batch_size, order)
             new = select_top({n: state[n].detach().abs().cpu() for n in weights}, density)
             if masks:
                 self.distances[k].append(mask_distance(masks[-1], new))
