@@ -82,8 +82,10 @@ class FrozenEdgePopup(EdgePopup):
         ds = check_generators(densities, generators)
         arch = model.arch
         shapes = dict(arch.prunable_shapes())
-        self.frozen = [] if self.frozen_share == 0 else [frozen_sets(shapes, _kept_counts(arch, d, biases_prunable(budget)), d, self.frozen_share,
-                                   derive_generator(g)) for d, g in zip(ds, generators)]
+        share = self.frozen_share
+        self.frozen = [] if share == 0 else [
+            frozen_sets(shapes, _kept_counts(arch, d, biases_prunable(budget)), d, share, derive_generator(g))
+            for d, g in zip(ds, generators)]
         return super().prune_batch(model, data, ds, generators=generators, budget=budget)
 
     def effective_scores(self, scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

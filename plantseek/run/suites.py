@@ -321,8 +321,8 @@ _register(CompositeSuite(
 _register(Suite(
     "attention-default", "every registered pruner on the attention task recall (one block, width 32, heads of 8, 4 "
     "keys and values, 5 tokens, 1,000 samples), 4 densities, 1 seed; 2 epochs of pruning budget and weak training",
-    ("recall",), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3, width=32,
-    n_samples=1000,
+    ("recall",), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3,
+    width=32, n_samples=1000,
     train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
 ))
 _register(Suite(
@@ -344,7 +344,8 @@ LITERATURE_OTHER_HOSTS = PrunerSelector(tags=LITERATURE_TAGS, exclude_tags=froze
                                         include=LITERATURE_REFERENCES)
 
 
-def _literature_parts(kind: str, mlp: dict[str, Any], seeds: tuple[int, ...], densities: tuple[str, ...]) -> tuple[Suite, ...]:
+def _literature_parts(kind: str, mlp: dict[str, Any], seeds: tuple[int, ...],
+                      densities: tuple[str, ...]) -> tuple[Suite, ...]:
     """The MLP, conv and attention members of ``literature-{kind}``: Circle, ReLU, Helix with ``mlp``'s host, and
     conv-default's bars and attention-default's recall hosts (2 epochs of budget and training)."""
     small = {"train": TrainConfig(epochs=2), "budget": TrainConfig(epochs=2), "n_samples": 1000}

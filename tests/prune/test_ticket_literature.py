@@ -147,7 +147,8 @@ def test_ks_lottery_keeps_whole_rows_by_shift_then_the_largest_change():
 def test_ks_lottery_end_to_end_keeps_the_exact_count(circle):
     for pb in (False, True):
         budget = TrainConfig(epochs=1, prunable_biases=pb)
-        mask = get_pruner("ks-lottery").prune(circle.host(), circle.pruner_data(), 0.05, generator=gen(0), budget=budget)
+        mask = get_pruner("ks-lottery").prune(circle.host(), circle.pruner_data(), 0.05, generator=gen(0),
+                                              budget=budget)
         validate_pruned_mask(mask, circle.arch, 0.05, pb)
 
 
