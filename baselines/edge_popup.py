@@ -104,7 +104,7 @@ class EdgePopup(BatchPruner):
             counts = [_kept_counts(arch, s[epoch], biases_prunable(budget)) for s in schedule]
             for idxs in zip(*(batches(x.shape[0], config.batch_size, g) for g in order_gens)):
                 idx = torch.stack(idxs).to(device)
-                out = arch.forward_stacked(frozen, x[idx], _straight_through(scores, counts))
+                out = arch.forward_stacked(frozen, x[idx], _straight_through(self.effective_scores(scores), counts))
                 loss = sum(data.loss(out[k], y[idx[k]]) for k in range(len(ds)))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -112,11 +112,17 @@ class EdgePopup(BatchPruner):
             for k in range(len(ds)):
                 self.history[k].append({n: int(_top_mask(s[k].detach().abs().reshape(-1), counts[k][n]).sum())
                                         for n, s in scores.items()})
+        scores = self.effective_scores(scores)
         if biases_prunable(budget):
             order = prunable_parameter_shapes(arch, True)  # the order of _kept_counts (its largest remainders)
             return [select_top({n: scores[n][k].detach().abs().cpu() for n in order}, d, scope="local")
                     for k, d in enumerate(ds)]
         return [_final_mask(scores, k, d, weight_names) for k, d in enumerate(ds)]
+
+    def effective_scores(self, scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The (K, *shape) scores the top-k selection ranks (the learned ones here; a variant may pin some entries,
+        e.g. :class:`plantseek.baselines.frozen_edge_popup.FrozenEdgePopup`)."""
+        return scores
 
 
 def _initial_scores(arch, generators: Sequence[torch.Generator], device, dtype) -> dict[str, torch.Tensor]:

@@ -281,6 +281,9 @@ _register(Suite(
     PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1"),
     tuple(range(10)),
 ))
+#: the issue-28 methods (tag ticket-literature) run in the literature-* suites, not in conv-default and
+#: attention-default (whose every-registered-pruner grids, and pinned cell ids, stay as they were)
+LITERATURE_TAGS = frozenset({"ticket-literature"})
 #: digits (the trained 0.01 SynFlow target) in a host of the target's own size (width 32), as the paper's VGG16
 DIGITS_SETTING = TaskSetting(depth=5, width=32, task_options={})
 #: digits with every training image (the suite's sample count would cut the fixed split)
@@ -290,7 +293,8 @@ _register(Suite(
     "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples) "
     "and on digits (depth 5, width 32, 900 training images), 4 densities, 1 seed; 2 epochs of pruning budget and weak "
     "training",
-    ("bars", "digits"), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4, width=12,
+    ("bars", "digits"), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4,
+    width=12,
     task_options={"image_size": 12}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
     task_settings={"digits": DIGITS_SETTING},
 ))
@@ -317,7 +321,8 @@ _register(CompositeSuite(
 _register(Suite(
     "attention-default", "every registered pruner on the attention task recall (one block, width 32, heads of 8, 4 "
     "keys and values, 5 tokens, 1,000 samples), 4 densities, 1 seed; 2 epochs of pruning budget and weak training",
-    ("recall",), PrunerSelector(), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3, width=32, n_samples=1000,
+    ("recall",), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3,
+    width=32, n_samples=1000,
     train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
 ))
 _register(Suite(
@@ -327,4 +332,43 @@ _register(Suite(
     ("recall",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=3, width=32, n_samples=1000,
     training_protocol="paper",
+))
+
+
+# --- the lottery-ticket literature's methods (issue 28; docs/ticket-literature-methods.md) -------------------------
+#: the methods (tag ticket-literature) with IMP and edge-popup as references; layer-pruning (tag mlp-only) runs on the
+#: MLP hosts only
+LITERATURE_REFERENCES = ("magnitude-multishot", "edge-popup")
+LITERATURE_MLP = PrunerSelector(tags=LITERATURE_TAGS, include=LITERATURE_REFERENCES)
+LITERATURE_OTHER_HOSTS = PrunerSelector(tags=LITERATURE_TAGS, exclude_tags=frozenset({"mlp-only"}),
+                                        include=LITERATURE_REFERENCES)
+
+
+def _literature_parts(kind: str, mlp: dict[str, Any], seeds: tuple[int, ...],
+                      densities: tuple[str, ...]) -> tuple[Suite, ...]:
+    """The MLP, conv and attention members of ``literature-{kind}``: Circle, ReLU, Helix with ``mlp``'s host, and
+    conv-default's bars and attention-default's recall hosts (2 epochs of budget and training)."""
+    small = {"train": TrainConfig(epochs=2), "budget": TrainConfig(epochs=2), "n_samples": 1000}
+    return (
+        Suite(f"literature-{kind}-mlp", "the literature methods on the MLP tasks", PAPER_TASKS, LITERATURE_MLP,
+              densities, seeds, **mlp),
+        Suite(f"literature-{kind}-conv", "the literature methods on bars (conv-default's host)", ("bars",),
+              LITERATURE_OTHER_HOSTS, densities, seeds, depth=4, width=12, task_options={"image_size": 12}, **small),
+        Suite(f"literature-{kind}-attention", "the literature methods on recall (attention-default's host)",
+              ("recall",), LITERATURE_OTHER_HOSTS, densities, seeds, depth=3, width=32, **small),
+    )
+
+
+_register(CompositeSuite(
+    "literature-default", "the lottery-ticket literature's methods (COLT, WORM, KS-Lottery, layer pruning, partially "
+    "frozen edge-popup; tag ticket-literature) with magnitude-multishot and edge-popup as references: Circle, ReLU, "
+    "Helix (depth 5, width 50, 2,000 samples), 4 densities, 2 seeds; bars and recall (conv-default's and "
+    "attention-default's hosts, without layer-pruning), 1 seed",
+    (*_literature_parts("default", {"width": 50, "n_samples": 2000}, (0, 1), ("ticket", "0.01", "0.1", "0.5"))[:1],
+     *_literature_parts("default", {}, (0,), ("ticket", "0.01", "0.1", "0.5"))[1:]),
+))
+_register(CompositeSuite(
+    "literature-paper", "literature-default's methods at the paper's host (Circle, ReLU, Helix at depth 5, width 100, "
+    "10,000 samples: methods-paper's host) and on bars and recall, densities ticket, 0.01, 0.1, 0.5, 10 seeds",
+    _literature_parts("paper", {}, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")),
 ))

@@ -1,8 +1,12 @@
-"""Every registered pruner on a host of any architecture: its masks at two densities, validated exactly."""
+"""Every registered pruner on a host of any architecture: its masks at two densities, validated exactly; a pruner
+tagged ``mlp-only`` (e.g. layer-pruning) fails on any other host with one line naming it."""
 
+import pytest
 import torch
 
-from plantseek.prune.contract import check_pruner, get_pruner
+from plantseek.core.errors import PrunerError
+from plantseek.families.mlp.network import Architecture
+from plantseek.prune.contract import check_pruner, get_pruner, tags_of
 from plantseek.nets.masks import kept_count, validate_mask
 from plantseek.train.config import TrainConfig
 
@@ -17,6 +21,10 @@ def check_masks_of(name, arch, params, data, densities) -> None:
     budget = TrainConfig(epochs=1, batch_size=32)
     host = arch.build(params)
     batch = getattr(pruner, "prune_batch", None)
+    if "mlp-only" in tags_of(pruner) and not isinstance(arch, Architecture):
+        with pytest.raises(PrunerError, match=f"^{name} applies to the MLP hosts only [^\n]*$"):
+            pruner.prune(host, data, densities[0], generator=gen(0), budget=budget)
+        return
     if callable(batch):
         masks = batch(host, data, densities, generators=[gen(i) for i in range(len(densities))], budget=budget)
     else:

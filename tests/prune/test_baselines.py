@@ -28,7 +28,7 @@ EXPECTED_NAMES = {
     "grasp-multishot", "synflow-multishot", "edge-popup", "edge-popup-annealed",
     "random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local",
     "lrr", "magnitude-rewind-iterate", "random-erk", "random-balanced", "random-pyramidal", "early-bird", "phew",
-    "set", "rigl",
+    "set", "rigl", "colt", "worm", "ks-lottery", "layer-pruning", "frozen-edge-popup",
 }
 
 

@@ -66,3 +66,9 @@ def test_compute_record_in_dense_runs():
     assert rec["compute_dense_runs"] == pytest.approx((2700 + 20) / 2700)
     assert rec["prune_parent_seconds"] == 1.5
     assert compute_record(None, float("nan"), 100, 90, 10) == {"dense_run_flops": 270000.0}
+
+
+def test_colt_trains_each_partition_on_its_half_only(circle):
+    """COLT hands train_masks one training set per network (a list): 5 rounds x 2 partitions x 2 epochs x 90."""
+    s = spent_by("colt", circle)
+    assert (s.train_sample_passes, s.score_forward_samples, s.score_backward_samples) == (5 * 2 * 2 * 90, 0, 0)

@@ -45,7 +45,8 @@ def test_command_line_pruners_override_a_selector():
 def test_selector_filters_by_protocol_and_tags():
     local = PrunerSelector(tags=frozenset({"local"})).resolve()
     assert local == ("random-local", "magnitude-local", "snip-local", "grasp-local", "synflow-local")
-    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper", "leak-detector", "modern"})
+    assert PrunerSelector(("single-shot",), exclude_tags=frozenset({"local", "paper", "leak-detector", "modern",
+                                                                  "ticket-literature"})
                           ).resolve() == ("synflow-100",)
     assert PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)).resolve() == (
         "random", "leak-magnitude-outlier", "leak-zero-bias", "leak-norm-ratio", "leak-sign-pattern",

@@ -66,7 +66,9 @@ def counted_training(train_masks: Callable[..., Any]) -> Callable[..., Any]:
     def train(arch, initial_state, masks, x, y, loss_fn, config, generators, *args, **kwargs):
         spent = active()
         if spent is not None:
-            spent.train_sample_passes += len(masks) * int(x.shape[0]) * int(config.epochs)
+            per_mask = ([int(xi.shape[0]) for xi in x] if isinstance(x, (list, tuple))
+                        else [int(x.shape[0])] * len(masks))
+            spent.train_sample_passes += sum(per_mask) * int(config.epochs)  # x: one training set, or one per mask
         _State.paused += 1
         try:
             return train_masks(arch, initial_state, masks, x, y, loss_fn, config, generators, *args, **kwargs)
