@@ -23,7 +23,8 @@ from plantseek.prune.layer_reconstruction import LayerwisePruner
 from plantseek.prune.posttraining import hessian, obs_update, select_layer
 
 
-def sparsegpt_layer(w: torch.Tensor, x: torch.Tensor, k: int, damping: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+def sparsegpt_layer(w: torch.Tensor, x: torch.Tensor, k: int,
+                    damping: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
     """One layer: (keep, updated weight)."""
     h = hessian(x, damping)
     hinv = torch.linalg.inv(h)

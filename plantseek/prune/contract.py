@@ -17,7 +17,8 @@ weights. With ``budget.prunable_biases`` the mask has an entry for every bias to
 and exactly ``kept_count(density, weights + biases)`` weights and biases are kept in total
 (:func:`plantseek.nets.masks.validate_pruned_mask`; :func:`plantseek.prune.schedules.prunable_parameters` lists
 what is prunable). The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
-``single-shot``, ``multi-shot``, ``strong``, ``post-training``; default ``single-shot``), ``description``, ``tags`` (a frozenset
+``single-shot``, ``multi-shot``, ``strong``, ``post-training``; default ``single-shot``), ``description``,
+``tags`` (a frozenset
 of non-empty strings saying what the pruner is, default empty; e.g. ``paper`` for the paper's methods,
 ``iterative`` for an iterative data-free schedule, ``local`` for a layer-wise variant; the suites select their
 pruners by protocol and tags) and ``rank`` (an int, default 0: order among pruners of one protocol in a suite,

@@ -58,7 +58,8 @@ class LayerwisePruner:
         params = network_parameters(work)
         names = list(work.prunable())
         if any(params[n].dim() != 2 for n in names):
-            raise PrunerError(f"{self.name}: needs 2-D (out, in) weights (the MLP host; conv and attention hosts are not supported)")
+            raise PrunerError(f"{self.name}: needs 2-D (out, in) weights (the MLP host; conv and attention hosts are "
+                              "not supported)")
         counts = self.counts(work, data, d, {n: params[n].numel() for n in names})
         mask: Mask = {}
         updated: dict[str, torch.Tensor] = {}

@@ -124,9 +124,9 @@ def layer_inputs(model: Any, x: torch.Tensor, who: str = "post-training pruner")
         model(x.to(dtype))
     missing = [n for n in weights if n not in recorder.inputs]
     if missing:
-        raise PrunerError(f"{who}: cannot read the layer inputs of {', '.join(missing[:3])} on this host (only weights "
-                          f"applied through torch.nn.functional.linear, as the MLP host's; conv and attention hosts are "
-                          f"not supported)")
+        raise PrunerError(f"{who}: cannot read the layer inputs of {', '.join(missing[:3])} on this host (only "
+                          "weights applied through torch.nn.functional.linear, as the MLP host's; conv and attention "
+                          "hosts are not supported)")
     return recorder.inputs
 
 

@@ -36,8 +36,8 @@ def pruner_code_hash(ref: str) -> str:
 
 
 def expand(suite: Suite | CompositeSuite) -> list[CellConfig]:
-    """All cells of a suite, in a stable order (task, seed, pruner, density, calibration seed). The pruners' budget takes the
-    pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights). A
+    """All cells of a suite, in a stable order (task, seed, pruner, density, calibration seed). The pruners' budget
+    takes the pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights). A
     composite suite's cells: its members' in member order, a cell id already given by an earlier member left out."""
     if isinstance(suite, CompositeSuite):
         unique = {}
