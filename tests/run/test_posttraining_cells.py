@@ -127,3 +127,13 @@ def test_calibration_tensors_are_what_the_worker_pruner_sees(results):
     out, _ = results
     seen = [r for c, r in out if c.pruner.endswith("SeesCalibration")]
     assert len(seen) == 2 and all(r.status == "ok" for r in seen)  # it raises unless it sees 32 samples
+
+
+def test_post_training_cells_are_reproducible_bit_for_bit(results):
+    out, _ = results
+    cells = [c for c, _ in out if c.pruner in ("sparsegpt", "wanda")]
+    again = dict((c.cell_id, r) for c, r in run_cells(cells))
+    for c, r in out:
+        if c.cell_id in again:
+            assert again[c.cell_id].mask == r.mask and again[c.cell_id].weak_metric == r.weak_metric
+    assert len(again) == 4
