@@ -17,11 +17,17 @@ weights. With ``budget.prunable_biases`` the mask has an entry for every bias to
 and exactly ``kept_count(density, weights + biases)`` weights and biases are kept in total
 (:func:`plantseek.nets.masks.validate_pruned_mask`; :func:`plantseek.prune.schedules.prunable_parameters` lists
 what is prunable). The ground truth is not reachable from any argument. Optional attributes: ``protocol`` (one of
-``single-shot``, ``multi-shot``, ``strong``; default ``single-shot``), ``description``, ``tags`` (a frozenset
+``single-shot``, ``multi-shot``, ``strong``, ``post-training``; default ``single-shot``), ``description``,
+``tags`` (a frozenset
 of non-empty strings saying what the pruner is, default empty; e.g. ``paper`` for the paper's methods,
 ``iterative`` for an iterative data-free schedule, ``local`` for a layer-wise variant; the suites select their
 pruners by protocol and tags) and ``rank`` (an int, default 0: order among pruners of one protocol in a suite,
 lower first, then by name).
+
+Post-training cells (``CellConfig.calibration_size > 0``) hand every pruner the densely TRAINED host instead and, as
+``data``, a calibration set drawn from the training split; there a pruner may return a
+:class:`plantseek.prune.posttraining.PostTrainingResult` (the mask and updated weights) instead of a bare mask. A
+``post-training`` pruner runs in post-training cells only (:mod:`plantseek.prune.posttraining`).
 
 Built-in pruners live one per file in ``plantseek.baselines`` (the repository's ``baselines/``) and register
 with ``@PRUNERS.register("name")`` on a zero-argument factory (usually the class). Third-party pruners are entry
@@ -71,7 +77,7 @@ P = TypeVar("P", bound=Pruner)
 PRUNERS: Registry[Callable[[], Pruner]] = Registry("pruner", PluginFamily(
     kind="pruner", package="plantseek.baselines", group="plantseek.pruners", accepts=callable,
     expected="a zero-argument pruner factory (e.g. a pruner class)"))
-PROTOCOLS = ("single-shot", "multi-shot", "strong")
+PROTOCOLS = ("single-shot", "multi-shot", "strong", "post-training")
 
 
 def protocol_of(pruner: object) -> str:

@@ -75,8 +75,26 @@ class CellConfig:
     #: The name a submitted pruner declares (its ``name`` attribute), shown and stored instead of its file reference
     #: ``pruner``. Not part of ``cell_id``: the name comes from the file, whose code ``pruner_code`` already hashes.
     pruner_name: str = ""
+    #: Post-training cells (``> 0``; plantseek.prune.posttraining): the dense host is trained first (the cell's
+    #: weak training), the pruner gets the trained network and ``calibration_size`` training samples drawn with
+    #: ``calibration_seed``, and the masked network is scored without retraining. 0: every other protocol.
+    calibration_size: int = 0
+    calibration_seed: int = 0  # which calibration draw (post-training cells only)
+
+    @property
+    def post_training(self) -> bool:
+        """Whether this is a post-training cell (``calibration_size > 0``)."""
+        return self.calibration_size > 0
 
     def __post_init__(self) -> None:
+        for name in ("calibration_size", "calibration_seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.calibration_seed and not self.calibration_size:
+            raise ConfigError("calibration_seed needs a post-training cell (calibration_size > 0)")
+        if self.calibration_size and self.ablation:
+            raise ConfigError("a post-training cell (calibration_size > 0) takes no sanity ablation")
         if self.instances not in INSTANCE_KINDS:
             raise ConfigError(f"instances must be one of {', '.join(INSTANCE_KINDS)}, got {self.instances!r}")
         if (self.instances == "hidden") != bool(self.key_fingerprint):
@@ -164,7 +182,7 @@ class CellConfig:
     def group_key(self) -> tuple[Any, ...]:
         """Cells with equal keys run as one group: one instance, one weak-training configuration and protocol, one
         pruning budget (its scope: whether biases are prunable)."""
-        return (*self.instance_key, self.train, self.training_protocol, self.budget)
+        return (*self.instance_key, self.train, self.training_protocol, self.budget, self.post_training)
 
     @property
     def instance_key(self) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ from plantseek.records.cells import CellConfig, provenance
 from plantseek.run.group import (Ablated, Planted, Pruned, Results, Trained, ablate_step, failed_instance, plant_step,
                                  prune_step, record_step, score_step, train_step)
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
+from plantseek.run.posttraining import prune_trained, pruned_networks, train_dense
 
 
 def batch_key(cell: CellConfig) -> tuple:
@@ -63,14 +64,22 @@ class Prepared:
     planted: Planted
     pruned: Pruned
     ablated: Ablated
+    trained: Trained | None = None  # a post-training group's networks (trained before pruning, not after)
 
 
-def prepare(cells: Sequence[CellConfig], prov: dict, prune_timeout: float | None) -> Prepared | Results:
-    """A group's ``plant -> prune -> ablate``; or, for an instance that cannot be planted, its failed cells."""
+def prepare(cells: Sequence[CellConfig], prov: dict, prune_timeout: float | None,
+            device: str | None = None) -> Prepared | Results:
+    """A group's ``plant -> prune -> ablate`` (post-training: ``plant -> train dense -> prune``,
+    :mod:`plantseek.run.posttraining`); or, for an instance that cannot be planted, its failed cells."""
     try:
         planted = plant_step(cells, prov)
     except PlantseekError as exc:
         return failed_instance(cells, exc, prov)
+    if cells[0].post_training:
+        dense, seconds = train_dense(planted, device)
+        pruned = prune_trained(planted, dense, prune_timeout)
+        ablated = ablate_step(planted, pruned)
+        return Prepared(planted, pruned, ablated, pruned_networks(planted, ablated, dense, seconds))
     pruned = prune_step(planted, prune_timeout)
     return Prepared(planted, pruned, ablate_step(planted, pruned))
 
@@ -83,12 +92,14 @@ def run_bundle(groups: Sequence[Sequence[CellConfig]], prune_timeout: float | No
     if len({batch_key(g[0]) for g in groups}) > 1:
         raise ValueError("run_bundle: the groups do not share a batch key")
     prov = provenance()
-    prepared = [prepare(cells, prov, prune_timeout) for cells in groups]
+    prepared = [prepare(cells, prov, prune_timeout, device) for cells in groups]
     by_signature: "OrderedDict[tuple, list[int]]" = OrderedDict()  # group positions, per training signature
-    for i, p in enumerate(prepared):
-        if isinstance(p, Prepared):
-            by_signature.setdefault(training_signature(p.planted), []).append(i)
     trained: dict[int, Trained] = {}
+    for i, p in enumerate(prepared):
+        if isinstance(p, Prepared) and p.trained is not None:
+            trained[i] = p.trained  # post-training: nothing trains after pruning
+        elif isinstance(p, Prepared):
+            by_signature.setdefault(training_signature(p.planted), []).append(i)
     for members in by_signature.values():
         together = [(prepared[i].planted, prepared[i].ablated) for i in members]
         trained.update(zip(members, train_step(together, device, own_data=len(groups) > 1)))

@@ -36,8 +36,8 @@ def pruner_code_hash(ref: str) -> str:
 
 
 def expand(suite: Suite | CompositeSuite) -> list[CellConfig]:
-    """All cells of a suite, in a stable order (task, seed, pruner, density). The pruners' budget takes the
-    pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights). A
+    """All cells of a suite, in a stable order (task, seed, pruner, density, calibration seed). The pruners' budget
+    takes the pruning scope of the suite's training protocol (``paper``: biases prunable, ranked with the weights). A
     composite suite's cells: its members' in member order, a cell id already given by an earlier member left out."""
     if isinstance(suite, CompositeSuite):
         unique = {}
@@ -49,12 +49,14 @@ def expand(suite: Suite | CompositeSuite) -> list[CellConfig]:
     pruners = suite.pruner_names()
     codes = {p: pruner_code_hash(p) for p in pruners}
     settings = {t: suite.setting(t) for t in suite.tasks}  # a task's depth, width, options, samples
+    draws = suite.calibration_seeds if suite.calibration_size else (0,)  # post-training: one cell per draw
     return [
         CellConfig(task=t, depth=settings[t]["depth"], width=settings[t]["width"], seed=s, pruner=p, density=d,
                    task_options=tuple(sorted(settings[t]["task_options"].items())), train=suite.train,
                    budget=budget, pruner_code=codes[p], n_samples=settings[t]["n_samples"],
-                   training_protocol=suite.training_protocol)
-        for t in suite.tasks for s in suite.seeds for p in pruners for d in suite.densities
+                   training_protocol=suite.training_protocol, calibration_size=suite.calibration_size,
+                   calibration_seed=c)
+        for t in suite.tasks for s in suite.seeds for p in pruners for d in suite.densities for c in draws
     ]
 
 

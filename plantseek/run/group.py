@@ -34,7 +34,7 @@ from plantseek.nets.masks import pack_mask, parameter_density, prunable_paramete
 from plantseek.records.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
 from plantseek.run.isolation.workers import isolation_summary
-from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, prune_all
+from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, job_key, prune_all
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.divergence import constant_predictor_metric, divergence
@@ -63,12 +63,12 @@ class Pruned:
     """The prune step's output: one finished job per (pruner, density), each loaded pruner's protocol, and the
     provenance with what isolated the prune calls."""
 
-    jobs: Mapping[tuple[str, str], PruneJob]
+    jobs: Mapping[tuple, PruneJob]  # by plantseek.run.isolation.pruning.job_key
     protocols: Mapping[str, str]
     provenance: Mapping[str, Any]
 
     def job_of(self, cell: CellConfig) -> PruneJob:
-        return self.jobs[(cell.pruner, cell.density)]
+        return self.jobs[job_key(cell)]
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,10 @@ def plant_step(cells: Sequence[CellConfig], prov: Mapping[str, Any]) -> Planted:
 
 def prune_step(planted: Planted, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT) -> Pruned:
     """Prune each (pruner, density) of the group once (its ablation cells reuse the mask)."""
-    jobs: dict[tuple[str, str], PruneJob] = {}
+    jobs: dict[tuple, PruneJob] = {}
     for c in planted.cells:
-        if (c.pruner, c.density) not in jobs:
-            jobs[(c.pruner, c.density)] = PruneJob(c, resolve_density(c.density, planted.instance,
-                                                                      biases_prunable(c.budget)))
+        if job_key(c) not in jobs:
+            jobs[job_key(c)] = PruneJob(c, resolve_density(c.density, planted.instance, biases_prunable(c.budget)))
     protocols = prune_all(jobs, planted.instance, prune_timeout)
     return Pruned(jobs, protocols, {**planted.provenance, "prune_isolation": isolation_summary()})
 
@@ -277,16 +276,32 @@ def record_step(planted: Planted, pruned: Pruned, ablated: Ablated, trained: Tra
             status="diverged" if diverged else "ok", error=diverged, density=t.job.density,
             achieved_density=s.achieved_density, strong_metric=s.strong,
             weak_metric=s.weak, prune_seconds=t.job.prune_seconds, train_seconds=trained.seconds,
-            protocol=pruned.protocols.get(t.cell.pruner, ""), metrics=_metrics(s), mask=pack_mask(t.mask),
+            protocol=protocol_of_cell(t.cell, pruned), metrics={**_metrics(s), **posttraining_metrics(t.cell, t.job)},
+            mask=pack_mask(t.mask),
             compute=_compute(planted, pruned, t.cell), **common)
     out = []
     for c in planted.cells:
         job = pruned.job_of(c)
         result = done.get(c.cell_id) or CellResult(
             status="failed", error=job.error, density=job.density, prune_seconds=job.prune_seconds,
-            protocol=pruned.protocols.get(c.pruner, ""), compute=_compute(planted, pruned, c), **common)
+            protocol=protocol_of_cell(c, pruned), compute=_compute(planted, pruned, c), **common)
         out.append((c, result))
     return out
+
+
+def protocol_of_cell(cell: CellConfig, pruned: Pruned) -> str:
+    """The protocol a cell ran under: ``post-training`` for a post-training cell (whatever its pruner declares: the
+    pruner saw the trained network and the network was not retrained), else its pruner's declared protocol."""
+    return "post-training" if cell.post_training else pruned.protocols.get(cell.pruner, "")
+
+
+def posttraining_metrics(cell: CellConfig, job: PruneJob) -> dict[str, Any]:
+    """What a post-training cell stores beside its recovery metrics (flattened into load_results() columns): its
+    calibration size and seed and whether its pruner updated weights ({} for other cells)."""
+    if not cell.post_training:
+        return {}
+    return {"calibration_size": cell.calibration_size, "calibration_seed": cell.calibration_seed,
+            "weights_updated": bool(job.weights)}
 
 
 def _compute(planted: Planted, pruned: Pruned, cell: CellConfig) -> dict[str, float]:

@@ -130,10 +130,10 @@ def check_name(name: str) -> None:
 
 
 def submission_cells(ref: str, suite: Suite, name: str = "") -> list[CellConfig]:
-    """The suite's cells for ``ref`` and their sanity ablations, shown and stored under the pruner's declared
-    ``name`` (not part of the cell id: the file's code hash is)."""
+    """The suite's cells for ``ref`` and their sanity ablations (none for post-training cells), shown and stored
+    under the pruner's declared ``name`` (not part of the cell id: the file's code hash is)."""
     base = [dataclasses.replace(c, pruner_name=name) for c in expand(suite.with_overrides(pruners=[ref]))]
-    return base + [dataclasses.replace(c, ablation=a) for c in base for a in ABLATIONS]
+    return base + [dataclasses.replace(c, ablation=a) for c in base if not c.post_training for a in ABLATIONS]
 
 
 def hidden_command(ref: str, suite: str = "default") -> str:

@@ -109,6 +109,10 @@ class Suite:
                 "of the paper-* suites), calibrated = a fitted readout and balanced units (default of the default "
                 "suite); see plantseek.train.training_protocols"})
     task_settings: dict[str, TaskSetting] = field(default_factory=dict)  # per-task departures (by task name)
+    #: > 0: a post-training grid (plantseek.prune.posttraining): the dense host is trained, every pruner gets it and
+    #: ``calibration_size`` training samples, once per calibration seed; the masks are scored without retraining
+    calibration_size: int = 0
+    calibration_seeds: tuple[int, ...] = (0,)
 
     def setting(self, task: str) -> dict[str, Any]:
         """The ``depth``, ``width``, ``task_options`` and ``n_samples`` of ``task``'s cells."""
@@ -124,7 +128,8 @@ class Suite:
 
     @property
     def n_cells(self) -> int:
-        return len(self.tasks) * len(self.pruner_names()) * len(self.densities) * len(self.seeds)
+        draws = len(self.calibration_seeds) if self.calibration_size else 1
+        return len(self.tasks) * len(self.pruner_names()) * len(self.densities) * len(self.seeds) * draws
 
     def with_overrides(self, **changes: Any) -> "Suite":
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -284,6 +289,9 @@ _register(Suite(
 #: the issue-28 methods (tag ticket-literature) run in the literature-* suites, not in conv-default and
 #: attention-default (whose every-registered-pruner grids, and pinned cell ids, stay as they were)
 LITERATURE_TAGS = frozenset({"ticket-literature"})
+#: the tags kept out of the every-registered-pruner grids conv-default and attention-default: the literature methods
+#: (their own suites) and the post-training pruners (a post-training cell trains the host first: their own suites)
+NOT_EVERY_HOST = LITERATURE_TAGS | {"post-training"}
 #: digits (the trained 0.01 SynFlow target) in a host of the target's own size (width 32), as the paper's VGG16
 DIGITS_SETTING = TaskSetting(depth=5, width=32, task_options={})
 #: digits with every training image (the suite's sample count would cut the fixed split)
@@ -293,7 +301,7 @@ _register(Suite(
     "conv-default", "every registered pruner on the conv task bars (depth 4, width 12, 12x12 images, 1,000 samples) "
     "and on digits (depth 5, width 32, 900 training images), 4 densities, 1 seed; 2 epochs of pruning budget and weak "
     "training",
-    ("bars", "digits"), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4,
+    ("bars", "digits"), PrunerSelector(exclude_tags=NOT_EVERY_HOST), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=4,
     width=12,
     task_options={"image_size": 12}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
     task_settings={"digits": DIGITS_SETTING},
@@ -321,7 +329,7 @@ _register(CompositeSuite(
 _register(Suite(
     "attention-default", "every registered pruner on the attention task recall (one block, width 32, heads of 8, 4 "
     "keys and values, 5 tokens, 1,000 samples), 4 densities, 1 seed; 2 epochs of pruning budget and weak training",
-    ("recall",), PrunerSelector(exclude_tags=LITERATURE_TAGS), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3,
+    ("recall",), PrunerSelector(exclude_tags=NOT_EVERY_HOST), ("ticket", "0.01", "0.1", "0.5"), (0,), depth=3,
     width=32, n_samples=1000,
     train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
 ))
@@ -371,4 +379,20 @@ _register(CompositeSuite(
     "literature-paper", "literature-default's methods at the paper's host (Circle, ReLU, Helix at depth 5, width 100, "
     "10,000 samples: methods-paper's host) and on bars and recall, densities ticket, 0.01, 0.1, 0.5, 10 seeds",
     _literature_parts("paper", {}, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")),
+))
+#: the post-training grids' pruners: every post-training pruner (MLP hosts) and random as the chance baseline
+POSTTRAINING_PRUNERS = PrunerSelector(("post-training",), include=("random",))
+_register(Suite(
+    "posttraining-default", "post-training pruning (train the dense host, prune with 128 calibration samples of the "
+    "training split, score without retraining): every post-training pruner and random on Circle, ReLU, Helix (depth "
+    "5, width 32), densities ticket, 0.1 and 0.5, 2 instance seeds x 5 calibration seeds",
+    PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.1", "0.5"), (0, 1), depth=5, width=32,
+    calibration_size=128, calibration_seeds=tuple(range(5)),
+))
+_register(Suite(
+    "posttraining-paper", "post-training pruning at the paper's host (depth 5, width 100, 10 weak-training epochs) "
+    "with 256 calibration samples: every post-training pruner and random on Circle, ReLU, Helix, densities ticket, "
+    "0.01, 0.1 and 0.5, 10 instance seeds x 5 calibration seeds",
+    PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.01", "0.1", "0.5"), tuple(range(10)),
+    calibration_size=256, calibration_seeds=tuple(range(5)),
 ))

@@ -12,7 +12,10 @@ the task's loss kind), says ``ready``, then answers requests one at a time:
 * ``("one", ref, job)``, ``("batch", ref, jobs)``: prune (one density / all through ``prune_batch``);
 * ``("joint", [(ref, jobs), ...])``: the multi-shot schedules of several registered pruners, trained jointly.
 
-A job is (density, generator state, budget). Every call gets a fresh host and fresh copies of the training data.
+A job is (density, generator state, budget), and in a post-training cell its calibration set (x, y), which is then the
+call's ``data`` (the setup then holds the trained weights and no training split); such a call may return a
+:class:`plantseek.prune.posttraining.PostTrainingResult`, whose updated weights are validated here too and sent as
+float64 bits. Every call gets a fresh host and fresh copies of the training data.
 Each answer is one JSON object (length-prefixed) on ``REPLY_FD``; masks are validated here (for the message) and
 sent as packed bits. The parent trusts nothing of it: it decodes strictly and validates again.
 """
@@ -81,14 +84,16 @@ class Worker:
 
         return self.setup.arch.build(self.setup.initial_state, torch.float32)
 
-    def data(self):
+    def data(self, job: tuple = ()):
+        """Fresh float32 copies of the training split, or of a post-training job's calibration set."""
         import torch
 
         from plantseek.planted.instance import PrunerData
 
         s = self.setup
-        y = s.y.clone() if s.kind == "classification" else s.y.to(torch.float32, copy=True)
-        return PrunerData(s.x.to(torch.float32, copy=True), y, self.loss_owner.loss, s.kind)
+        x, y = job[3] if len(job) > 3 else (s.x, s.y)
+        y = y.clone() if s.kind == "classification" else y.to(torch.float32, copy=True)
+        return PrunerData(x.to(torch.float32, copy=True), y, self.loss_owner.loss, s.kind)
 
     def load(self, refs: list[str]) -> dict[str, Any]:
         from plantseek.core.errors import PlantseekError
@@ -108,27 +113,35 @@ class Worker:
 
     def mask_entry(self, mask: Any, job: tuple, seconds: float) -> dict[str, Any]:
         """A returned mask checked exactly (the job's density and its budget's pruning scope), as packed bits; or
-        why it is invalid."""
+        why it is invalid. In a post-training job, the mask may come with updated weights (a PostTrainingResult),
+        checked too and sent as float64 bits."""
         from plantseek.core.errors import PlantseekError
         from plantseek.nets.masks import pack_mask, validate_pruned_mask
+        from plantseek.prune.posttraining import split_result, validate_weights
         from plantseek.train.config import biases_prunable
 
-        density, _, budget = job
+        density, _, budget = job[:3]
+        mask, weights = split_result(mask) if len(job) > 3 else (mask, {})
         try:
             valid = validate_pruned_mask(mask, self.setup.arch, density, biases_prunable(budget))
+            updated = validate_weights(weights, self.setup.arch.parameter_shapes())
         except PlantseekError as exc:
             return {"invalid": str(exc), "seconds": seconds}
         shapes = [[name, list(t.shape)] for name, t in valid.items()]
-        return {"shapes": shapes, "bits": base64.b64encode(pack_mask(valid)).decode(), "seconds": seconds}
+        entry = {"shapes": shapes, "bits": base64.b64encode(pack_mask(valid)).decode(), "seconds": seconds}
+        if updated:
+            entry["weights"] = [[name, list(t.shape), base64.b64encode(t.contiguous().numpy().tobytes()).decode()]
+                                for name, t in updated.items()]
+        return entry
 
     def one(self, ref: str, job: tuple) -> dict[str, Any]:
         from plantseek.run.isolation.metering import Spent, measuring
 
-        density, state, budget = job
+        density, state, budget = job[:3]
         t0 = time.perf_counter()
         try:
             with measuring(Spent()) as spent:
-                mask = self.pruners[ref].prune(self.host(), self.data(), density, generator=generator(state),
+                mask = self.pruners[ref].prune(self.host(), self.data(job), density, generator=generator(state),
                                                budget=budget)
         except Exception as exc:  # noqa: BLE001 - the pruner's failure, reported
             return failure(exc)

@@ -14,6 +14,12 @@ keys, shapes, dtype bool, kept count = ``kept_count(density)``; with the budget'
 entry is required and counted). A pruner that raises, hangs past the time limit (the worker is killed), exceeds
 the memory limit, kills its worker or returns a bad mask fails its jobs with a one-line reason; nothing else is
 affected.
+
+Post-training cells (:mod:`plantseek.prune.posttraining`): the context holds the densely trained host's weights
+(``trained_state``), which the workers receive instead of the initial weights, and no training split; each job carries
+its calibration set (drawn from the training split here). A job may come back with updated weights, decoded and
+validated here like the mask (:func:`plantseek.prune.posttraining.validate_weights`). Every job is a single call (no
+batches, no joint runs); a ``post-training`` pruner outside a post-training cell fails its jobs with one line.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
 from plantseek.nets.masks import unpack_mask, validate_pruned_mask
+from plantseek.prune.posttraining import PROTOCOL as POST_TRAINING, calibration_indices, validate_weights
 from plantseek.records.compute import checked_counts
 from plantseek.train.config import biases_prunable
 from plantseek.run.isolation.workers import PruneWorker, WorkerFailure, WorkerLimits
@@ -57,6 +64,7 @@ class PruneJob:
     parent_seconds: float = math.nan  # the request's wall-clock measured here (its share when batched)
     cpu_seconds: float = math.nan  # the worker's CPU seconds over the request, the kernel's count (its share)
     worker_seconds: float = math.nan  # the worker's own clock of the prune call (self-reported)
+    weights: dict[str, torch.Tensor] | None = None  # post-training: validated updated weights (float64), if any
 
 
 def one_line(exc: BaseException) -> str:
@@ -73,8 +81,20 @@ def one_line(exc: BaseException) -> str:
 
 
 def prune_generators(jobs: list[PruneJob]) -> list[torch.Generator]:
-    """One seeded generator per job, from (seed, pruner, density)."""
-    return [seeding.generator(j.config.seed, "prune", j.config.pruner, j.config.density) for j in jobs]
+    """One seeded generator per job, from (seed, pruner, density), and for a post-training cell its calibration
+    size and seed."""
+    return [seeding.generator(j.config.seed, "prune", j.config.pruner, j.config.density,
+                              *(("calibration", j.config.calibration_size, j.config.calibration_seed)
+                                if j.config.post_training else ()))
+            for j in jobs]
+
+
+def job_key(cell: CellConfig) -> tuple:
+    """The prune job a cell uses: (pruner, density), and a post-training cell's calibration size and seed (its
+    sanity ablations share their pruner's job)."""
+    if cell.post_training:
+        return (cell.pruner, cell.density, cell.calibration_size, cell.calibration_seed)
+    return (cell.pruner, cell.density)
 
 
 def clean(text: object) -> str:
@@ -90,12 +110,27 @@ class PruneContext:
     timeout: float | None
     limits: WorkerLimits = field(default_factory=WorkerLimits.from_environment)
     sandbox: str = ""  # what the workers applied (the last one started)
+    trained_state: dict[str, torch.Tensor] | None = None  # post-training: the densely trained host's weights
+
+    @property
+    def post_training(self) -> bool:
+        return self.trained_state is not None
 
     def setup(self) -> dict[str, Any]:
-        """The contract's arguments, nothing else: architecture, initial weights, training split, loss kind."""
+        """The contract's arguments, nothing else: architecture, initial weights, training split, loss kind. In
+        post-training: the trained weights and no training split (each job carries its calibration set)."""
         train = self.instance.data.train
+        if self.trained_state is not None:
+            return dict(arch=self.instance.arch, initial_state=self.trained_state, x=train.x[:0], y=train.y[:0],
+                        kind=self.instance.task.kind)
         return dict(arch=self.instance.arch, initial_state=self.instance.initial_state, x=train.x, y=train.y,
                     kind=self.instance.task.kind)
+
+    def calibration(self, cell: CellConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """A post-training cell's calibration set: training samples only (:func:`calibration_indices`)."""
+        train = self.instance.data.train
+        idx = calibration_indices(cell.seed, cell.calibration_seed, cell.calibration_size, len(train.x))
+        return train.x[idx].clone(), train.y[idx].clone()
 
     def worker(self, refs: list[str]) -> tuple[PruneWorker, list[dict[str, Any]]]:
         """A fresh worker with the pruners ``refs`` loaded; per pruner its description (or loading error)."""
@@ -127,8 +162,11 @@ class LoadedPruner:
                 setattr(self, method, True)
 
 
-def job_spec(job: PruneJob, generator: torch.Generator) -> tuple[float, torch.Tensor, Any]:
-    """What a worker gets for a job: the density, its generator's state and the budget."""
+def job_spec(job: PruneJob, generator: torch.Generator, ctx: PruneContext | None = None) -> tuple:
+    """What a worker gets for a job: the density, its generator's state and the budget; in post-training, its
+    calibration set (x, y) too."""
+    if ctx is not None and ctx.post_training:
+        return (job.density, generator.get_state(), job.config.budget, ctx.calibration(job.config))
     return (job.density, generator.get_state(), job.config.budget)
 
 
@@ -141,6 +179,24 @@ def decode_mask(entry: dict[str, Any], job: PruneJob, arch: Any) -> Mask:
         raise PlantseekError(f"mask entries {', '.join(map(repr, wrong))} not of the network's shapes")
     mask = unpack_mask(base64.b64decode(entry["bits"], validate=True), shapes)
     return validate_pruned_mask(mask, arch, job.density, biases_prunable(job.config.budget))
+
+
+def decode_weights(entries: Any, ctx: PruneContext) -> dict[str, torch.Tensor]:
+    """Updated weights from a worker's answer (untrusted; post-training cells only): ``[name, shape, float64 bits]``
+    entries of the network's parameters, validated exactly (:func:`validate_weights`)."""
+    if not ctx.post_training:
+        raise PlantseekError("updated weights are accepted in post-training cells only")
+    shapes = ctx.instance.arch.parameter_shapes()
+    out = {}
+    for name, shape, bits in entries:
+        name, shape = str(name), tuple(int(d) for d in shape)
+        if shapes.get(name) != shape:
+            raise PlantseekError(f"updated weights[{name[:100]!r}] not of the network's shapes")
+        raw = base64.b64decode(bits, validate=True)
+        if len(raw) != 8 * math.prod(shape):
+            raise PlantseekError(f"updated weights[{name!r}]: {len(raw)} bytes for shape {shape}")
+        out[name] = torch.frombuffer(bytearray(raw), dtype=torch.float64).reshape(shape).clone()
+    return validate_weights(out, shapes)
 
 
 def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
@@ -161,7 +217,9 @@ def accept(job: PruneJob, entry: Any, ctx: PruneContext, what: str) -> None:
     else:
         try:
             job.mask = decode_mask(entry, job, ctx.instance.arch)
+            job.weights = decode_weights(entry.get("weights"), ctx) if "weights" in entry else None
         except PlantseekError as exc:
+            job.mask = None
             job.error = f"{what} returned an invalid mask: {clean(exc)}"
         except (KeyError, TypeError, ValueError) as exc:
             job.error = f"{what}: worker answered garbage ({clean(type(exc).__name__)})"
@@ -196,7 +254,7 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
     if given, else a fresh one; a new one after a call that killed it); fill masks or errors."""
     what = f"pruner {ref!r}"
     try:
-        if getattr(pruner, "prune_batch", None) and len(jobs) > 1:
+        if getattr(pruner, "prune_batch", None) and len(jobs) > 1 and not ctx.post_training:
             specs = [job_spec(j, g) for j, g in zip(jobs, prune_generators(jobs))]
             try:
                 worker = worker or _fresh_worker(ref, ctx)
@@ -212,8 +270,8 @@ def prune_cells(ref: str, pruner: LoadedPruner, jobs: list[PruneJob], ctx: Prune
                     if worker is not None:
                         worker.close()
                     worker = _fresh_worker(ref, ctx)
-                accept(job, timed_request(worker, ("one", ref, job_spec(job, generator)), ctx.timeout, what, [job]),
-                       ctx, what)
+                accept(job, timed_request(worker, ("one", ref, job_spec(job, generator, ctx)), ctx.timeout, what,
+                                          [job]), ctx, what)
             except (WorkerFailure, PlantseekError) as exc:
                 job.error = _failure_text(str(exc), what)
     finally:
@@ -289,14 +347,16 @@ def describe(ref: str, ctx: PruneContext) -> tuple[LoadedPruner, PruneWorker | N
         raise
 
 
-def prune_all(jobs: "OrderedDict[tuple[str, str], PruneJob]", instance: PlantedInstance,
-              timeout: float | None, limits: WorkerLimits | None = None) -> dict[str, str]:
-    """Prune every job (keyed by (pruner, density)) in place: describe each pruner once (a pruner that does not
-    load fails its jobs), run the single ones alone and the multi-shot ones jointly, each in worker processes.
+def prune_all(jobs: "OrderedDict[tuple, PruneJob]", instance: PlantedInstance,
+              timeout: float | None, limits: WorkerLimits | None = None,
+              trained_state: dict[str, torch.Tensor] | None = None) -> dict[str, str]:
+    """Prune every job (keyed by :func:`job_key`, the pruner first) in place: describe each pruner once (a pruner that
+    does not load fails its jobs), run the single ones alone and the multi-shot ones jointly, each in worker
+    processes. ``trained_state``: the jobs are post-training cells' (every job alone, on the trained weights).
     Returns each loaded pruner's protocol."""
-    ctx = PruneContext(instance, timeout, limits or WorkerLimits.from_environment())
+    ctx = PruneContext(instance, timeout, limits or WorkerLimits.from_environment(), trained_state=trained_state)
     by_pruner: "OrderedDict[str, list[PruneJob]]" = OrderedDict()
-    for (ref, _), job in jobs.items():
+    for (ref, *_), job in jobs.items():
         by_pruner.setdefault(ref, []).append(job)
     protocols: dict[str, str] = {}
     joint: list[tuple[str, LoadedPruner, list[PruneJob]]] = []
@@ -308,7 +368,14 @@ def prune_all(jobs: "OrderedDict[tuple[str, str], PruneJob]", instance: PlantedI
                 job.error = _failure_text(str(exc), f"pruner {ref!r}") if isinstance(exc, WorkerFailure) else str(exc)
             continue
         protocols[ref] = pruner.protocol
-        if joins_others(ref, pruner):
+        if pruner.protocol == POST_TRAINING and not ctx.post_training:
+            if worker is not None:
+                worker.close()
+            for job in group:
+                job.error = (f"pruner {ref!r} is a post-training pruner: it runs in post-training cells only "
+                             "(calibration_size > 0, e.g. the posttraining-default suite)")
+            continue
+        if joins_others(ref, pruner) and not ctx.post_training:
             if worker is not None:
                 worker.close()
             joint.append((ref, pruner, group))
