@@ -12,8 +12,11 @@ question. :func:`make_reconstruction_optimal` rewrites the non-ticket parameters
   row of the next layer the group's outgoing weights satisfy ``sum_i mu_i * v_i = 0`` (all but the last drawn, the
   last solved), so the group adds nothing to any ticket unit;
 * non-ticket weights between ticket units (and from the inputs into ticket units) are zero: any other value would
-  change the ticket units' function;
-* a ticket unit whose bias the ticket prunes (route (b) of the planting) gets a zero host bias;
+  change the ticket units' function; in the output layer (every row a ticket row, often few rows) each group's
+  entries in a row are zero with the ticket columns' share of zeros, so a unit's outgoing norm does not mark it;
+* a ticket unit whose bias the ticket prunes (route (b) of the planting) gets a zero host bias, and the same
+  share of the layer's non-ticket groups does too (so a zero bias marks no ticket unit; a layer whose ticket units
+  all take route (b), e.g. Circle's and ReLU's first, becomes bias-free);
 * every other non-ticket weight and bias is a fresh draw of the host's initialisation times ``alpha`` (the
   difficulty knob: ``alpha = 1`` draws them exactly like the initialisation, which the host-matched ticket weights
   also follow, so magnitude does not tell them apart; small ``alpha`` makes the ticket the largest weights).
@@ -90,17 +93,24 @@ def make_reconstruction_optimal(planted: PlantedHost, arch: Architecture, genera
         W[out_ticket[:, None] & in_ticket[None, :] & ~M] = 0.0
         b.copy_(torch.where(out_ticket, torch.where(Mb, b, torch.zeros_like(b)), fresh_b))
         rows = torch.nonzero(out_ticket).flatten()
-        for group in groups:  # the incoming group cancels in every ticket row: sum_i mu_i v_i = 0
+        if l == last:  # every row a ticket row: the groups' columns get the ticket columns' share of zeros
+            sub = W[rows][:, in_ticket]
+            share = float((sub == 0).double().mean()) if sub.numel() else 0.0
+            zero = torch.rand(len(rows), len(groups), generator=generator, dtype=torch.float64) < share
+        for g, group in enumerate(groups):  # the incoming group cancels in every ticket row: sum_i mu_i v_i = 0
             if len(group) == 1:
                 W[rows, group[0]] = 0.0
                 continue
             head = sum(mus[a] * W[rows, a] for a in group[:-1])
             W[rows, group[-1]] = -head / mus[group[-1]]
+            if l == last:
+                W[rows[zero[:, g]][:, None], torch.tensor(group)[None, :]] = 0.0
         if l == last:
             break
         free = torch.nonzero(~out_ticket).flatten()
         free = free[torch.randperm(len(free), generator=generator)]
         groups, mus = unit_groups(free), {}
+        zero_bias_groups(groups, b, out_ticket & ~Mb, out_ticket, generator)
         for group in groups:  # parallel incoming rows (and biases) inside each group
             lead = torch.cat([W[group[0]], b[group[0]: group[0] + 1]])
             mus[group[0]] = 1.0
@@ -111,6 +121,25 @@ def make_reconstruction_optimal(planted: PlantedHost, arch: Architecture, genera
     out = PlantedHost(state, planted.ticket, planted.scales, planted.placement, planted.neuron_scales, planted.target)
     check_dense_equals_ticket(out, arch)
     return out
+
+
+def zero_bias_groups(groups: list[list[int]], b: torch.Tensor, zeroed: torch.Tensor, ticket_units: torch.Tensor,
+                     generator: torch.Generator) -> None:
+    """Zero the biases of a random share of the groups (in place), the share of the layer's ticket units whose bias
+    is zero (``zeroed``: route (b) units, pruned by the ticket, zero in this host), so that a zero bias does not mark
+    a ticket unit (where every ticket unit of the layer has one, the whole layer is bias-free)."""
+    n_ticket = int(ticket_units.sum())
+    if not groups or n_ticket == 0 or not bool(zeroed.any()):
+        return
+    share = int(zeroed.sum()) / n_ticket
+    units = sum(len(g) for g in groups)
+    order = torch.randperm(len(groups), generator=generator).tolist()
+    done = 0
+    for i in order:
+        if done >= round(share * units):
+            break
+        b[groups[i]] = 0.0
+        done += len(groups[i])
 
 
 def dense_ticket_deviation(state: dict[str, torch.Tensor], ticket: dict[str, torch.Tensor], arch: Architecture,
