@@ -3,7 +3,7 @@
 
 Same data, ticket and planting as the base task, then :func:`plantseek.planted.reconstruct.make_reconstruction_optimal`
 rewrites the non-ticket parameters so that the dense host computes the ticket's function (non-ticket units in
-cancelling groups, non-ticket weights between ticket units zero). Option ``alpha`` (default 1, in (0, 10]): the
+cancelling groups, non-ticket weights between ticket units zero). Option ``alpha`` (default 1, in (0, 1]): the
 spread of the non-ticket weights relative to the host initialisation (1: drawn like it, the hardest for magnitude;
 small: the ticket is the largest weights). ``docs/reconstruction-hosts.md`` explains the construction.
 """

@@ -82,6 +82,7 @@ def best_subset(R: np.ndarray, w_dense: np.ndarray, k: int, *, time_limit: float
     if k <= 0:
         return RowOptimum(np.zeros(0, dtype=int), np.zeros(n), energy, energy, True, 0)
     deadline = time.monotonic() + time_limit
+    norms = np.linalg.norm(R, axis=0)
     inc_cols = sorted(_greedy(R, z, k))
     inc_err, inc_beta = _fit(R, z, inc_cols)
     # a node: (lower bound, tie-break, fixed-in columns, free columns); the bound fits fixed + free
@@ -95,9 +96,10 @@ def best_subset(R: np.ndarray, w_dense: np.ndarray, k: int, *, time_limit: float
             break
         heapq.heappop(heap)
         nodes += 1
-        # branch on the free column with the largest coefficient in the bound's fit
+        # branch on the free column contributing most to the bound's fit (coefficient times column norm: invariant to
+        # the column's scale, so tiny columns with large coefficients are not branched on first)
         _, beta = _fit(R, z, fixed + free)
-        j = free[int(np.argmax(np.abs(beta[len(fixed):])))]
+        j = free[int(np.argmax(np.abs(beta[len(fixed):]) * norms[list(free)]))]
         rest = tuple(c for c in free if c != j)
         for child_fixed, child_free in ((fixed + (j,), rest), (fixed, rest)):
             if len(child_fixed) == k or len(child_fixed) + len(child_free) <= k:  # a leaf: fit exactly

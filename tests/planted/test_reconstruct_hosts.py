@@ -33,7 +33,7 @@ def small(task, seed=0, alpha=1.0):
 
 
 @pytest.mark.parametrize("task", ["circle-reconstruct", "helix-reconstruct", "relu-reconstruct"])
-@pytest.mark.parametrize("alpha", [0.1, 1.0, 3.0])
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0])
 def test_dense_host_equals_ticket_on_the_data(task, alpha):
     inst = small(task, alpha=alpha)
     for split in (inst.data.train, inst.data.test):
@@ -62,7 +62,7 @@ def test_alpha_scales_the_non_ticket_spread():
     assert spread(lo) == pytest.approx(0.1 * spread(hi), rel=0.2)
 
 
-@pytest.mark.parametrize("alpha", [0, -1.0, float("nan"), 11.0, True, "1"])
+@pytest.mark.parametrize("alpha", [0, -1.0, float("nan"), 1.5, True, "1"])
 def test_alpha_is_validated(alpha):
     with pytest.raises(ConfigError, match="alpha"):
         small("circle-reconstruct", alpha=alpha)
