@@ -1,21 +1,21 @@
 """The exact per-layer oracle: the certified optimum of each output row's l0-constrained least-squares reconstruction.
 
 For one layer with weights ``W`` (rows = outputs), calibration inputs ``X`` (rows = samples) and a kept count ``k``
-per row, row ``j``'s problem is ``min_w ||X w - X W_j||_2^2  s.t.  ||w||_0 <= k_j`` (the objective every
-post-training pruner of the SparseGPT/ALPS family minimises, in l2, with the weights free on the kept support).
-:func:`best_subset` solves one row by best-first branch and bound over supports with least-squares leaves: a node
-fixes some columns in and some out; its lower bound is the least-squares error with *every* not-excluded column
-(more columns never fit worse), its leaves are exact least-squares fits, a greedy forward selection gives the first
-incumbent. The problem is reduced once per layer by ``X = Q R`` (``||X v||  = ||R v||``), so a fit costs an
-``n x |S|`` least squares however many samples there are. With a time (or node) limit the search stops and reports
-the gap between the incumbent and the smallest open lower bound; ``certified`` says it closed (to ``rtol`` of
-the dense row's energy ``||X W_j||^2``).
+per row, row ``j``'s problem is ``min_w ||X w - X W_j||_2^2 s.t. ||w||_0 <= k_j`` (the objective every post-training
+pruner of the SparseGPT/ALPS family minimises, in l2, with the weights free on the kept support). :func:`best_subset`
+solves one row by best-first branch and bound over supports with least-squares leaves: a node fixes some columns in
+and some out; its lower bound is the least-squares error with *every* not-excluded column (more columns never fit
+worse), its leaves are exact least-squares fits, the better of a backward elimination and a greedy forward selection
+is the first incumbent. The problem is reduced once per layer by ``X = Q R`` (``||X v|| = ||R v||``), so a fit costs
+an ``n x |S|`` least squares however many samples there are. With a time (or node) limit the search stops and reports
+the gap between the incumbent and the smallest open lower bound; ``certified`` says it closed (to ``rtol`` of the
+dense row's energy ``||X W_j||^2``).
 
 :func:`layer_oracle` solves every row of a layer; :func:`reconstruction_metrics` compares any mask (and optional
 updated weights) of an MLP with the oracle at the same per-row counts, layer by layer, with the dense network's
-activations as each layer's inputs: "how far a post-training method is from the optimum of its own objective".
-Pure functions of arrays: a pruner (gets the model and its calibration data, returns a mask) can call
-:func:`layer_oracle` directly.
+activations as each layer's inputs: "how far a post-training method is from the optimum of its own objective". Pure
+functions of arrays: a pruner (gets the model and its calibration data, returns a mask) can call :func:`layer_oracle`
+directly.
 """
 
 from __future__ import annotations
@@ -69,6 +69,17 @@ def _greedy(R: np.ndarray, z: np.ndarray, k: int) -> list[int]:
     return chosen
 
 
+def _backward(R: np.ndarray, z: np.ndarray, k: int, norms: np.ndarray) -> list[int]:
+    """Backward elimination: from every column, drop the one contributing least (coefficient times column norm) to
+    the fit until k remain (one fit per step; exact where the row has an exact k-sparse solution among independent
+    columns)."""
+    cols = list(range(R.shape[1]))
+    while len(cols) > k:
+        _, beta = _fit(R, z, cols)
+        cols.pop(int(np.argmin(np.abs(beta) * norms[cols])))
+    return cols
+
+
 def best_subset(R: np.ndarray, w_dense: np.ndarray, k: int, *, time_limit: float = 10.0, max_nodes: int = 200_000,
                 rtol: float = RTOL) -> RowOptimum:
     """The optimum of ``min ||R (w - w_dense)||^2  s.t.  ||w||_0 <= k`` by best-first branch and bound (``R``: the
@@ -83,8 +94,13 @@ def best_subset(R: np.ndarray, w_dense: np.ndarray, k: int, *, time_limit: float
         return RowOptimum(np.zeros(0, dtype=int), np.zeros(n), energy, energy, True, 0)
     deadline = time.monotonic() + time_limit
     norms = np.linalg.norm(R, axis=0)
-    inc_cols = sorted(_greedy(R, z, k))
-    inc_err, inc_beta = _fit(R, z, inc_cols)
+    inc_err, inc_cols, inc_beta = np.inf, [], np.zeros(0)
+    for start in (_backward(R, z, k, norms), _greedy(R, z, k)):  # two incumbents, the better one kept
+        err, beta = _fit(R, z, sorted(start))
+        if err < inc_err:
+            inc_err, inc_cols, inc_beta = err, sorted(start), beta
+        if inc_err <= tol:
+            break
     # a node: (lower bound, tie-break, fixed-in columns, free columns); the bound fits fixed + free
     root_lb, _ = _fit(R, z, range(n))
     heap: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = [(root_lb, 0, (), tuple(range(n)))]
