@@ -155,7 +155,8 @@ class LayerOptimum:
 
 def triangular_factor(X: np.ndarray) -> np.ndarray:
     """``R`` with ``||X v|| = ||R v||`` for every ``v`` (economic QR of the calibration inputs, rows = samples)."""
-    return np.linalg.qr(np.asarray(X, dtype=np.float64), mode="r")
+    r = np.linalg.qr(np.asarray(X, dtype=np.float64), mode="r")  # mode "r": the factor R alone
+    return np.asarray(r)
 
 
 def layer_oracle(W: np.ndarray, X: np.ndarray, k: int | Sequence[int] | np.ndarray, *, time_limit: float = 60.0,
