@@ -30,7 +30,7 @@ from plantseek.planted.task import TASKS, Task, TaskOptions, check_positive_int
 
 @dataclass(frozen=True)
 class SubsetSumOptions(TaskOptions):
-    candidates: int = 20  # random units per target input (half with a positive, half with a negative weight)
+    candidates: int = 32  # random units per target input (half with a positive, half with a negative weight)
     epsilon: float = 0.01  # the largest subset-sum error allowed per target weight, in target units
     copies: int = 1  # edge-disjoint planted tickets
 
