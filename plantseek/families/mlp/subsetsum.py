@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.families.mlp.network import Architecture, Mask, bias_name, weight_name
+from plantseek.families.mlp.network import Architecture, Mask, weight_name
 from plantseek.planted.matching import PlantedHost
 from plantseek.planted.targets import TargetNetwork
 
@@ -128,7 +128,6 @@ def plant_subsetsum(target: TargetNetwork, arch: Architecture, host: dict[str, t
     misses its weight by more than ``plan.epsilon`` (more candidates are needed)."""
     check_fits(target, arch, plan)
     state = {k: v.clone().to(torch.float64) for k, v in host.items()}
-    n_layers = len(target.weights)
     half = plan.candidates // 2
     lams = [GOAL * _std(arch, 2 * l) * _std(arch, 2 * l + 1) / max(float(np.abs(w).max()), 1e-300)
             for l, w in enumerate(target.weights)]
