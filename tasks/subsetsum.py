@@ -5,7 +5,7 @@
   identity layers -> 1, zero biases.
 
 A host of depth ``2 L + 1`` holds a target of ``L`` layers: each target layer is two host layers
-(:mod:`plantseek.families.mlp.subsetsum`). Options: ``candidates`` (random units per target input, half of each sign;
+(:mod:`plantseek.planted.subsetsum`). Options: ``candidates`` (random units per target input, half of each sign;
 more: a smaller error and a sparser ticket in a wider host), ``epsilon`` (the largest subset-sum error allowed, in
 target units), ``copies`` (edge-disjoint tickets, each computing the target: the multiple-ticket setting).
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from plantseek.core.errors import ConfigError
-from plantseek.families.mlp import subsetsum
+from plantseek.planted import subsetsum
 from plantseek.families.mlp.network import Architecture
 from plantseek.nets.interface import Network
 from plantseek.planted.matching import PlantedHost

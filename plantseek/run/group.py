@@ -39,7 +39,8 @@ from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
-from plantseek.score.metrics import instance_ticket_metrics, recovery_metrics
+from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS

@@ -33,7 +33,8 @@ from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
-from plantseek.score.metrics import instance_ticket_metrics, recovery_metrics
+from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default, withholds_mask

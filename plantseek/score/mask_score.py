@@ -14,7 +14,8 @@ import torch
 from plantseek.nets.masks import validate_mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.score.evaluation import strong_metric, ticket_metric
-from plantseek.score.metrics import instance_ticket_metrics, recovery_metrics
+from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 
 
 def score_mask(instance: PlantedInstance, mask: Mapping[str, torch.Tensor], split: str = "test") -> dict[str, Any]:

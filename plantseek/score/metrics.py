@@ -46,7 +46,7 @@ each is exactly one layer).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -60,8 +60,7 @@ __all__ = [
     "weight_entries", "overlap_counts", "precision", "recall", "f1", "jaccard", "per_layer_scores",
     "ticket_weights_kept", "ticket_neurons_recovered", "contains_ticket", "reachability", "effective_mask",
     "effective_density", "nominal_density", "layer_densities", "ticket_density_profile", "layer_collapse",
-    "collapsed_layers", "normalized", "recovery_metrics", "MSE_FLOOR", "multi_ticket_metrics",
-    "instance_ticket_metrics", "TICKET_FOUND_RECALL",
+    "collapsed_layers", "normalized", "recovery_metrics", "MSE_FLOOR",
 ]
 
 #: MSE values are clamped to at least this before taking logs in :func:`normalized` (an exact fit has MSE 0).
@@ -375,32 +374,3 @@ def recovery_metrics(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torc
         },
     }
 
-
-#: a planted ticket counts as found by a mask that keeps at least this fraction of its weights
-TICKET_FOUND_RECALL = 0.9
-
-
-def multi_ticket_metrics(mask: Mapping[str, torch.Tensor], tickets: Sequence[Mapping[str, torch.Tensor]],
-                         structure: Structure | None = None) -> dict[str, Any]:
-    """Multiplicity-aware recall against every planted ticket (the Multiple Ticket Hypothesis): ``best_recall`` (the
-    largest recall over the tickets), ``best_ticket`` (its index, the first on ties), ``tickets_found`` (tickets
-    with recall >= ``TICKET_FOUND_RECALL``) and ``n_tickets``. With one ticket, ``best_recall`` is the plain recall."""
-    if not tickets:
-        raise ValueError("multi_ticket_metrics needs at least one ticket")
-    recalls = [_recall_in(mask, t, structure) for t in tickets]
-    best = max(range(len(recalls)), key=lambda i: (recalls[i], -i))
-    return {"best_recall": recalls[best], "best_ticket": best,
-            "tickets_found": sum(r >= TICKET_FOUND_RECALL for r in recalls), "n_tickets": len(recalls)}
-
-
-def _recall_in(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torch.Tensor],
-               structure: Structure | None) -> float:
-    c = overlap_counts(mask, ticket, structure)
-    return float(_scores(c["kept"].sum(), c["ticket"].sum(), c["both"].sum())["recall"])
-
-
-def instance_ticket_metrics(mask: Mapping[str, torch.Tensor], tickets: Sequence[Mapping[str, torch.Tensor]],
-                            structure: Structure | None = None) -> dict[str, Any]:
-    """:func:`multi_ticket_metrics` where an instance plants several tickets; ``{}`` for one (the cells of
-    single-ticket instances keep their recovery metrics as they were)."""
-    return multi_ticket_metrics(mask, tickets, structure) if len(tickets) > 1 else {}
