@@ -43,6 +43,8 @@ MAX_TRIES = 20
 #: that n / 2 = 16 products cover (measured: 16 standard-normal-spread products miss a goal of 0.5 by more than 0.01
 #: in none of 400 draws, a goal of 1 in 0.75%; 10 products miss a goal of 1 in 22%)
 GOAL = 0.5
+#: most values of one problem for :func:`matched_subset` (it enumerates all 2^MAX_MATCHED subsets)
+MAX_MATCHED = 20
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,28 @@ def best_subset(values: np.ndarray, target: float) -> tuple[np.ndarray, float]:
     flags = np.zeros(len(v), dtype=bool)
     flags[:h] = _bits(best[0], h)
     flags[h:] = _bits(best[1], len(v) - h)
+    return flags, abs(float(v[flags].sum()) - target)
+
+
+def matched_subset(values: np.ndarray, target: float, tolerance: float) -> tuple[np.ndarray, float]:
+    """Among the subsets of ``values`` whose sum is within ``tolerance`` of ``target``, the one whose chosen values
+    look most like all of them: the smallest ``|mean |v_S| / mean |v| - 1| + |mean log |v_S| - mean log |v||``
+    (ties: the lowest subset code); :func:`best_subset` where none is within ``tolerance`` or there are more than
+    ``MAX_MATCHED`` values. The exact optimum would keep small values more often than large ones (a subset summing to
+    a fixed goal avoids the largest products: kept weights measured 8% smaller than the others, KS p 1e-6 pooled
+    over 50 instances); this choice removes that magnitude bias."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) > MAX_MATCHED or not len(v) or not (np.abs(v) > 0).all():
+        return best_subset(v, target)
+    sums, count = _all_sums(v), _all_sums(np.ones(len(v)))
+    ok = (np.abs(sums - target) <= tolerance) & (count > 0)
+    if not ok.any():
+        return best_subset(v, target)
+    mag, log = np.abs(v), np.log(np.abs(v))
+    n = np.maximum(count, 1)
+    score = np.abs(_all_sums(mag) / n / mag.mean() - 1) + np.abs(_all_sums(log) / n - log.mean())
+    code = int(np.argmin(np.where(ok, score, np.inf)))
+    flags = _bits(code, len(v))
     return flags, abs(float(v[flags].sum()) - target)
 
 
@@ -142,7 +166,7 @@ def plant_subsetsum(target: TargetNetwork, arch: Architecture, host: dict[str, t
         for l, w in enumerate(target.weights):
             for _try in range(MAX_TRIES):
                 trial = [f.clone() for f in free]
-                layer = _plant_pair(l, w, lams[l], prev, state, arch, trial, half, generator)
+                layer = _plant_pair(l, w, lams[l], prev, state, arch, trial, half, generator, plan.epsilon)
                 if layer.error <= plan.epsilon:
                     break
             else:
@@ -179,7 +203,8 @@ class _Pair:
 
 
 def _plant_pair(l: int, w: np.ndarray, lam: float, prev: torch.Tensor, state: dict[str, torch.Tensor],
-                arch: Architecture, free: list[torch.Tensor], half: int, generator: torch.Generator) -> _Pair:
+                arch: Architecture, free: list[torch.Tensor], half: int, generator: torch.Generator,
+                epsilon: float) -> _Pair:
     """Target layer ``l`` (weights ``w``) on host layers ``2 l`` (fan-out) and ``2 l + 1`` (sums): units drawn from
     ``free`` (marked used), every weight's two subset sums solved; the largest error in target units."""
     fan, out = 2 * l, 2 * l + 1
@@ -199,7 +224,7 @@ def _plant_pair(l: int, w: np.ndarray, lam: float, prev: torch.Tensor, state: di
                 continue
             for cand, goal in ((pos, lam * w[k, j]), (neg, -lam * w[k, j])):
                 products = (A[cand, prev[j]].abs() * B[units[k], cand]).numpy()
-                chosen, err = best_subset(products, goal)
+                chosen, err = matched_subset(products, goal, epsilon * lam)
                 worst = max(worst, err / lam)
                 used = cand[torch.from_numpy(chosen)]
                 edges[weight_name(out)][units[k], used] = True
