@@ -92,6 +92,13 @@ class PlantedInstance:
     target: TargetNetwork  # or the task's own target type (a conv task: ConvTarget)
     placement: list[torch.Tensor]
     neuron_scales: list[torch.Tensor]
+    #: the other planted tickets of a multiple-ticket instance (each a valid ticket on its own); empty: one ticket
+    other_tickets: list[Mask] = field(default_factory=list)
+
+    @property
+    def tickets(self) -> list[Mask]:
+        """Every planted ticket, ``ticket`` first."""
+        return [self.ticket, *self.other_tickets]
 
     # --- what pruners see ---------------------------------------------------------------------------------
     def host(self, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
@@ -147,6 +154,7 @@ class PlantedInstance:
             "placement": self.placement,
             "neuron_scales": self.neuron_scales,
             "data": {"train": split(self.data.train), "val": split(self.data.val), "test": split(self.data.test)},
+            **({"other_tickets": self.other_tickets} if self.other_tickets else {}),
             "target": {"weights": [torch.from_numpy(w) for w in self.target.weights],
                        "biases": [torch.from_numpy(b) for b in self.target.biases],
                        "description": self.target.description},
@@ -174,9 +182,10 @@ class PlantedInstance:
             tg = blob["target"]
             target = task.saved_target(tg, spec.depth)
             inst = cls(spec, task, arch, blob["state"], blob["ticket"], blob["scales"], data, target,
-                       list(blob["placement"]), list(blob["neuron_scales"]))
+                       list(blob["placement"]), list(blob["neuron_scales"]), list(blob.get("other_tickets", [])))
             for name, shape in {**arch.weight_shapes(), **arch.bias_shapes()}.items():
-                if tuple(inst.initial_state[name].shape) != shape or tuple(inst.ticket[name].shape) != shape:
+                if tuple(inst.initial_state[name].shape) != shape or any(tuple(t[name].shape) != shape
+                                                                         for t in inst.tickets):
                     raise ValueError(f"{name} has the wrong shape")
         except InstanceFileError:
             raise
@@ -212,7 +221,7 @@ def plant(task: str, *, depth: int, width: int, seed: int, data: DataConfig | No
     planted: PlantedHost = t.plant_into(target, arch, host, streams("plant", task, depth, width))
     splits = t.make_data(data_config, streams("data", task))
     return PlantedInstance(spec, t, arch, planted.state, planted.ticket, planted.scales, splits, planted.target,
-                           planted.placement, planted.neuron_scales)
+                           planted.placement, planted.neuron_scales, planted.tickets[1:])
 
 
 def _public_streams(spec: InstanceSpec):

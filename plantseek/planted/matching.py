@@ -10,7 +10,7 @@ placement into a host mask; :class:`PlantedHost` is what planting a whole host r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,6 +30,8 @@ class PlantedHost:
     placement: list[torch.Tensor]  # per weight layer: host index of each target neuron of its output side
     neuron_scales: list[torch.Tensor]  # per weight layer: lam of each target neuron of its output side
     target: TargetNetwork  # the planted target: the task's target with the shifted biases of route (a)
+    #: every planted ticket where there are several (the multiple-ticket setting); empty: ``ticket`` alone
+    tickets: list[Mask] = field(default_factory=list)
 
 
 @dataclass

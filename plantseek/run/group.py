@@ -40,6 +40,7 @@ from plantseek.score.evaluation import model_metric, strong_metric, strong_score
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
@@ -249,6 +250,7 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
+                    **instance_ticket_metrics(t.mask, instance.tickets, instance.arch.structure()),
                     **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,

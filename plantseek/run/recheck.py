@@ -34,6 +34,7 @@ from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default, withholds_mask
@@ -153,6 +154,7 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
         problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
     family_recovery = family_hook(instance.task.family, "recovery")
     recovery = {**recovery_metrics(mask, instance.ticket, instance.arch.structure()),
+                **instance_ticket_metrics(mask, instance.tickets, instance.arch.structure()),
                 **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {})}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))

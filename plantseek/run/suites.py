@@ -396,3 +396,32 @@ _register(Suite(
     PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.01", "0.1", "0.5"), tuple(range(10)),
     calibration_size=256, calibration_seeds=tuple(range(5)),
 ))
+#: the found-in-random tasks (tasks/subsetsum.py, docs/found-in-random.md): tickets chosen among random weights
+SUBSETSUM_TASKS = ("relu-subsetsum", "abs-subsetsum")
+_register(Suite(
+    "subsetsum-default", "found-in-random tickets (subset-sum, no host weight changed) on relu-subsetsum and "
+    "abs-subsetsum (depth 5, width 192, 32 candidates per target input, 1,000 samples): random, magnitude, snip, "
+    "synflow and edge-popup at densities ticket and 0.1, 1 seed; 2 epochs of pruning budget and weak training",
+    SUBSETSUM_TASKS, ("random", "magnitude", "snip", "synflow", "edge-popup"), ("ticket", "0.1"), (0,), width=192,
+    n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "subsetsum-paper", "the paper's single-shot, multi-shot and strong protocols on the found-in-random tasks "
+    "relu-subsetsum and abs-subsetsum (depth 5, width 192): paper pruners x 5 densities x 10 seeds",
+    SUBSETSUM_TASKS, PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), width=192, training_protocol="paper",
+))
+_register(Suite(
+    "subsetsum-leak-audit", "every leak detector (tag leak-detector) and random on the found-in-random tasks (depth 5, "
+    "width 192) at the ticket density, 10 seeds; 1 weak-training epoch (python -m plantseek.perf.leak_audit --suite "
+    "subsetsum-leak-audit measures the same recalls without training)",
+    SUBSETSUM_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket",),
+    tuple(range(10)), width=192, train=TrainConfig(epochs=1),
+))
+_register(Suite(
+    "multiticket-default", "the multiple-ticket setting: 2 edge-disjoint found-in-random tickets per instance "
+    "(relu-subsetsum and abs-subsetsum, copies 2, depth 5, width 320, 1,000 samples); best_recall and tickets_found "
+    "next to recall: random, magnitude, snip, synflow and edge-popup at densities ticket and 0.1, 1 seed",
+    SUBSETSUM_TASKS, ("random", "magnitude", "snip", "synflow", "edge-popup"), ("ticket", "0.1"), (0,), width=320,
+    task_options={"copies": 2}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))

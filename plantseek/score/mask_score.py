@@ -15,6 +15,7 @@ from plantseek.nets.masks import validate_mask
 from plantseek.planted.instance import PlantedInstance
 from plantseek.score.evaluation import strong_metric, ticket_metric
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.multi_ticket import instance_ticket_metrics
 
 
 def score_mask(instance: PlantedInstance, mask: Mapping[str, torch.Tensor], split: str = "test") -> dict[str, Any]:
@@ -29,7 +30,8 @@ def score_mask(instance: PlantedInstance, mask: Mapping[str, torch.Tensor], spli
     entries, wrong shape, not boolean)."""
     arch = instance.arch
     checked = validate_mask(mask, arch.weight_shapes(), None, arch.bias_shapes())
-    out: dict[str, Any] = recovery_metrics(checked, instance.ticket, arch.structure())
+    out: dict[str, Any] = {**recovery_metrics(checked, instance.ticket, arch.structure()),
+                           **instance_ticket_metrics(checked, instance.tickets, arch.structure())}
     out["strong_metric"] = float(strong_metric(instance, checked, split))
     out["ticket_metric"] = float(ticket_metric(instance, split))
     out["metric_name"] = instance.task.metric_name

@@ -373,3 +373,4 @@ def recovery_metrics(mask: Mapping[str, torch.Tensor], ticket: Mapping[str, torc
             "precision": [float(x) for x in layer["precision"]],
         },
     }
+
