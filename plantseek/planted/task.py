@@ -144,6 +144,12 @@ class Task:
         return TargetNetwork([w.numpy() for w in saved["weights"]], [b.numpy() for b in saved["biases"]],
                              description=saved["description"])
 
+    def generalisation(self) -> tuple[float, int] | None:
+        """``(threshold, eval_every)`` of the time-to-generalise metric (:mod:`plantseek.run.generalise`: the first
+        step at which the weakly trained mask's test metric reaches ``threshold``, evaluated every ``eval_every``
+        steps), or None (the default: no curve is trained)."""
+        return None
+
     # --- shared -------------------------------------------------------------------------------------------
     @property
     def metric_name(self) -> str:

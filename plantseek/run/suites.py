@@ -328,3 +328,24 @@ _register(Suite(
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), depth=3, width=32, n_samples=1000,
     training_protocol="paper",
 ))
+
+#: the grokking tasks' hosts (docs/grokking-tickets.md): 3-sparse parity of 20 bits in a depth-4 host of width 64
+#: (2,000 samples), addition mod 11 (the whole table of 121 pairs, half of it training) in a depth-3 host of width 128
+#: evaluated after every step (a training epoch is 2 steps)
+GROKKING_SETTINGS = {
+    "sparse-parity": TaskSetting(depth=4, width=64, task_options={"n_bits": 20, "k": 3}, n_samples=2000),
+    "mod-add": TaskSetting(depth=3, width=128, task_options={"p": 11, "eval_every": 1}),
+}
+_register(Suite(
+    "grokking-default", "grokking tickets: sparse parity (20 bits, 3 relevant; depth 4, width 64) and addition mod 11 "
+    "(depth 3, width 128): random, magnitude, snip, synflow at 3 densities, 1 seed; time to generalise per cell",
+    ("sparse-parity", "mod-add"), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0,),
+    task_settings=GROKKING_SETTINGS,
+))
+_register(Suite(
+    "grokking-paper", "grokking tickets with the paper's single-shot, multi-shot and strong protocols: the "
+    "grokking-default tasks and hosts, paper pruners x 5 densities x 10 seeds",
+    ("sparse-parity", "mod-add"), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
+    task_settings=GROKKING_SETTINGS,
+))
