@@ -349,3 +349,10 @@ _register(Suite(
     ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
     task_settings=GROKKING_SETTINGS,
 ))
+_register(Suite(
+    "grokking-leak-audit", "every leak detector (tag leak-detector) and random on the grokking-default tasks and hosts "
+    "at densities ticket and 0.01, 10 seeds, 1 weak-training epoch (python -m plantseek.perf.leak_audit --suite "
+    "grokking-leak-audit measures the recalls without training)",
+    ("sparse-parity", "mod-add"), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
+    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=GROKKING_SETTINGS,
+))
