@@ -150,6 +150,12 @@ class Task:
         steps), or None (the default: no curve is trained)."""
         return None
 
+    def weight_routes(self, depth: int) -> list | None:
+        """Per target weight layer, an integer array of the target weights' routes (a cluster's subnetwork, >= 0; -1
+        where the target has no weight), for the per-route recall (:mod:`plantseek.score.routes`); None (the
+        default): the task has no routes."""
+        return None
+
     # --- shared -------------------------------------------------------------------------------------------
     @property
     def metric_name(self) -> str:

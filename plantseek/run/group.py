@@ -41,6 +41,7 @@ from plantseek.score.evaluation import model_metric, strong_metric, strong_score
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.routes import host_routes, route_recalls
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
@@ -246,6 +247,8 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
     strong = iter(strong_scores_batched(instance, [t.mask for t in ablated.trainees if has_strong_metric(t.cell)]))
     scores = []
     family_recovery = family_hook(instance.task.family, "recovery")
+    owners = instance.task.weight_routes(instance.spec.depth)
+    routes = host_routes(owners, instance.placement, instance.arch.weight_shapes()) if owners is not None else None
     generalise = iter(generalisation_metrics(instance, planted.cells[0],
                                              [(t.mask, t.host, t.planted_host) for t in ablated.trainees]))
     for t, model in zip(ablated.trainees, trained.models):
@@ -254,7 +257,7 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
                     **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
-                    **next(generalise)}
+                    **(route_recalls(t.mask, routes) if routes is not None else {}), **next(generalise)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

@@ -356,3 +356,25 @@ _register(Suite(
     ("sparse-parity", "mod-add"), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
     ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=GROKKING_SETTINGS,
 ))
+
+#: the routing task's host (docs/routing.md): 4 clusters of 4 features, routes of 4 units, cluster c drawn with weight
+#: 0.5**c (the last route sees 1/15 of the data), depth 4, width 64, 2,000 samples
+ROUTING_SETTINGS = {"routing": TaskSetting(depth=4, width=64, task_options={"imbalance": 0.5}, n_samples=2000)}
+_register(Suite(
+    "routing-default", "routing the lottery: 4 clusters each served by its own planted route (imbalanced 0.5**c; depth "
+    "4, width 64): random, magnitude, snip, synflow at 3 densities, 1 seed; recall per route",
+    ("routing",), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0,),
+    task_settings=ROUTING_SETTINGS,
+))
+_register(Suite(
+    "routing-paper", "routing the lottery with the paper's single-shot, multi-shot and strong protocols: "
+    "routing-default's task and host, paper pruners x 5 densities x 10 seeds",
+    ("routing",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper", task_settings=ROUTING_SETTINGS,
+))
+_register(Suite(
+    "routing-leak-audit", "every leak detector (tag leak-detector) and random on routing-default's task and host at "
+    "densities ticket and 0.01, 10 seeds, 1 weak-training epoch",
+    ("routing",), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
+    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=ROUTING_SETTINGS,
+))
