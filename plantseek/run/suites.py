@@ -370,11 +370,35 @@ _register(Suite(
     "routing-paper", "routing the lottery with the paper's single-shot, multi-shot and strong protocols: "
     "routing-default's task and host, paper pruners x 5 densities x 10 seeds",
     ("routing",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
-    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper", task_settings=ROUTING_SETTINGS,
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
+    task_settings=ROUTING_SETTINGS,
 ))
 _register(Suite(
     "routing-leak-audit", "every leak detector (tag leak-detector) and random on routing-default's task and host at "
     "densities ticket and 0.01, 10 seeds, 1 weak-training epoch",
     ("routing",), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
     ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=ROUTING_SETTINGS,
+))
+
+#: the transfer task's host (docs/transfer.md): 8 shared features of 2 inputs, head a, depth 4, width 64, 2,000 samples
+TRANSFER_SETTINGS = {"transfer": TaskSetting(depth=4, width=64, task_options={"head": "a"}, n_samples=2000)}
+_register(Suite(
+    "transfer-default", "robust tickets transfer: masks found on head a of the transfer task (8 shared features; depth "
+    "4, width 64), random, magnitude, snip, synflow at 3 densities, 3 seeds; python -m plantseek.perf.transfer scores "
+    "them on head b",
+    ("transfer",), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0, 1, 2),
+    task_settings=TRANSFER_SETTINGS,
+))
+_register(Suite(
+    "transfer-paper", "robust tickets transfer with the paper's single-shot, multi-shot and strong protocols: "
+    "transfer-default's task and host, paper pruners x 5 densities x 10 seeds",
+    ("transfer",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
+    task_settings=TRANSFER_SETTINGS,
+))
+_register(Suite(
+    "transfer-leak-audit", "every leak detector (tag leak-detector) and random on transfer-default's task and host at "
+    "densities ticket and 0.01, 10 seeds, 1 weak-training epoch",
+    ("transfer",), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
+    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=TRANSFER_SETTINGS,
 ))
