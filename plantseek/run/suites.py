@@ -329,76 +329,43 @@ _register(Suite(
     training_protocol="paper",
 ))
 
-#: the grokking tasks' hosts (docs/grokking-tickets.md): 3-sparse parity of 20 bits in a depth-4 host of width 64
-#: (2,000 samples), addition mod 11 (the whole table of 121 pairs, half of it training) in a depth-3 host of width 128
-#: evaluated after every step (a training epoch is 2 steps)
-GROKKING_SETTINGS = {
-    "sparse-parity": TaskSetting(depth=4, width=64, task_options={"n_bits": 20, "k": 3}, n_samples=2000),
-    "mod-add": TaskSetting(depth=3, width=128, task_options={"p": 11, "eval_every": 1}),
-}
-_register(Suite(
-    "grokking-default", "grokking tickets: sparse parity (20 bits, 3 relevant; depth 4, width 64) and addition mod 11 "
-    "(depth 3, width 128): random, magnitude, snip, synflow at 3 densities, 1 seed; time to generalise per cell",
-    ("sparse-parity", "mod-add"), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0,),
-    task_settings=GROKKING_SETTINGS,
-))
-_register(Suite(
-    "grokking-paper", "grokking tickets with the paper's single-shot, multi-shot and strong protocols: the "
-    "grokking-default tasks and hosts, paper pruners x 5 densities x 10 seeds",
-    ("sparse-parity", "mod-add"), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
-    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
-    task_settings=GROKKING_SETTINGS,
-))
-_register(Suite(
-    "grokking-leak-audit", "every leak detector (tag leak-detector) and random on the grokking-default tasks and hosts "
-    "at densities ticket and 0.01, 10 seeds, 1 weak-training epoch (python -m plantseek.perf.leak_audit --suite "
-    "grokking-leak-audit measures the recalls without training)",
-    ("sparse-parity", "mod-add"), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
-    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=GROKKING_SETTINGS,
-))
 
-#: the routing task's host (docs/routing.md): 4 clusters of 4 features, routes of 4 units, cluster c drawn with weight
-#: 0.5**c (the last route sees 1/15 of the data), depth 4, width 64, 2,000 samples
-ROUTING_SETTINGS = {"routing": TaskSetting(depth=4, width=64, task_options={"imbalance": 0.5}, n_samples=2000)}
-_register(Suite(
-    "routing-default", "routing the lottery: 4 clusters each served by its own planted route (imbalanced 0.5**c; depth "
-    "4, width 64): random, magnitude, snip, synflow at 3 densities, 1 seed; recall per route",
-    ("routing",), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0,),
-    task_settings=ROUTING_SETTINGS,
-))
-_register(Suite(
-    "routing-paper", "routing the lottery with the paper's single-shot, multi-shot and strong protocols: "
-    "routing-default's task and host, paper pruners x 5 densities x 10 seeds",
-    ("routing",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
-    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
-    task_settings=ROUTING_SETTINGS,
-))
-_register(Suite(
-    "routing-leak-audit", "every leak detector (tag leak-detector) and random on routing-default's task and host at "
-    "densities ticket and 0.01, 10 seeds, 1 weak-training epoch",
-    ("routing",), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
-    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=ROUTING_SETTINGS,
-))
+SINGLE_PROTOCOL_PRUNERS = ("random", "magnitude", "snip", "synflow")
 
-#: the transfer task's host (docs/transfer.md): 8 shared features of 2 inputs, head a, depth 4, width 64, 2,000 samples
-TRANSFER_SETTINGS = {"transfer": TaskSetting(depth=4, width=64, task_options={"head": "a"}, n_samples=2000)}
-_register(Suite(
-    "transfer-default", "robust tickets transfer: masks found on head a of the transfer task (8 shared features; depth "
-    "4, width 64), random, magnitude, snip, synflow at 3 densities, 3 seeds; python -m plantseek.perf.transfer scores "
-    "them on head b",
-    ("transfer",), ("random", "magnitude", "snip", "synflow"), ("ticket", "0.1", "0.5"), (0, 1, 2),
-    task_settings=TRANSFER_SETTINGS,
-))
-_register(Suite(
-    "transfer-paper", "robust tickets transfer with the paper's single-shot, multi-shot and strong protocols: "
-    "transfer-default's task and host, paper pruners x 5 densities x 10 seeds",
-    ("transfer",), PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
-    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
-    task_settings=TRANSFER_SETTINGS,
-))
-_register(Suite(
-    "transfer-leak-audit", "every leak detector (tag leak-detector) and random on transfer-default's task and host at "
-    "densities ticket and 0.01, 10 seeds, 1 weak-training epoch",
-    ("transfer",), PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)),
-    ("ticket", "0.01"), tuple(range(10)), train=TrainConfig(epochs=1), task_settings=TRANSFER_SETTINGS,
-))
+
+def _register_setting(prefix: str, what: str, tasks: tuple[str, ...], settings: dict[str, TaskSetting],
+                      default_seeds: tuple[int, ...] = (0,)) -> None:
+    """A setting's ``-default`` (4 single-shot pruners, densities ticket, 0.1, 0.5), ``-paper`` (the paper pruners of
+    every protocol, 5 densities, 10 seeds, the paper's training protocol) and ``-leak-audit`` suites."""
+    _register(Suite(f"{prefix}-default", f"{what}: random, magnitude, snip, synflow at densities ticket, 0.1, 0.5, "
+                    f"{len(default_seeds)} seed(s)", tasks, SINGLE_PROTOCOL_PRUNERS, ("ticket", "0.1", "0.5"),
+                    default_seeds, task_settings=settings))
+    _register(Suite(f"{prefix}-paper", f"{what} with the paper's single-shot, multi-shot and strong protocols: paper "
+                    "pruners x 5 densities x 10 seeds", tasks,
+                    PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+                    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
+                    task_settings=settings))
+    _register(Suite(f"{prefix}-leak-audit", f"{what}: every leak detector (tag leak-detector) and random at densities "
+                    f"ticket and 0.01, 10 seeds, 1 epoch (python -m plantseek.perf.leak_audit --suite "
+                    f"{prefix}-leak-audit)", tasks,
+                    PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
+                    tuple(range(10)), train=TrainConfig(epochs=1), task_settings=settings))
+
+
+#: grokking (docs/grokking-tickets.md): 3-sparse parity of 20 bits (depth 4, width 64, 2,000 samples); addition mod 11
+#: (the 121 pairs, half training; depth 3, width 128; evaluated after every step: an epoch is 2 steps)
+_register_setting("grokking", "grokking tickets: sparse parity (20 bits, 3 relevant; depth 4, width 64) and addition "
+                  "mod 11 (depth 3, width 128), time to generalise per cell", ("sparse-parity", "mod-add"), {
+                      "sparse-parity": TaskSetting(depth=4, width=64, task_options={"n_bits": 20, "k": 3},
+                                                   n_samples=2000),
+                      "mod-add": TaskSetting(depth=3, width=128, task_options={"p": 11, "eval_every": 1})})
+#: routing (docs/routing.md): 4 clusters drawn with weight 0.5**c, routes of 4 units on 4 features, depth 4, width 64
+_register_setting("routing", "routing the lottery: 4 clusters (weights 0.5**c) each served by its own planted route "
+                  "(depth 4, width 64), recall per route", ("routing",),
+                  {"routing": TaskSetting(depth=4, width=64, task_options={"imbalance": 0.5}, n_samples=2000)})
+#: transfer (docs/transfer.md): masks found on head a (8 shared features of 2 inputs, depth 4, width 64), scored on head
+#: b by python -m plantseek.perf.transfer
+_register_setting("transfer", "robust tickets transfer: masks found on head a of the transfer task (8 shared "
+                  "features; depth 4, width 64); python -m plantseek.perf.transfer scores them on head b",
+                  ("transfer",),
+                  {"transfer": TaskSetting(depth=4, width=64, task_options={"head": "a"}, n_samples=2000)}, (0, 1, 2))
