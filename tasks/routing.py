@@ -9,14 +9,14 @@ input is ``(onehot(c), u)`` with ``u`` uniform on ``[-1, 1]^features`` (``cluste
 seed), ``f_c(u) = v_c . h_c``.
 
 **Ticket** (exact): route ``c``'s hidden unit ``j`` is *gated* by its cluster's id through its bias,
-``relu(a . h + b + G (id_c - 1))`` with ``G`` = 1.5 times a bound of ``|a . h + b|`` on the cluster's inputs: on
-cluster ``c`` it is ``relu(a . h + b)``, the cluster's own unit; on any other cluster its pre-activation is ``<= 0``
-(and the route's units before it are 0), so the route is silent. In the first hidden layer ``id_c`` is the input;
-deeper (``depth >= 4``) each route carries a gate unit ``g_c = relu(id_c)`` (and holds it, weight 1, while more gated
-layers follow) that the next gated layer reads with weight ``G``. The output sums every route's ``v_c . h_c``.
+``relu(a . u + b + G (id_c - 1))`` with ``G`` = ``GATE_MARGIN`` (1.05) times the bound ``|a|_1 + |b|`` of ``a . u + b``
+on the domain: on cluster ``c`` it is ``relu(a . u + b)``, the cluster's own unit; on any other cluster its
+pre-activation is ``< 0``, so the route is silent (any margin above 1 is exact). At ``depth >= 4`` each route carries a
+gate unit ``g_c = relu(id_c)`` (held with weight 1 while more gated layers follow), and each further hidden layer holds
+the route's units gated again, ``relu(h_j + G (g_c - 1))``. The output sums every route's ``v_c . h_c``.
 
-Ticket weights per route: ``units (features + 1)`` (first layer), ``units (units + 1)`` per further hidden layer, one
-gate weight per hidden layer but the last, ``units`` read-out weights.
+Ticket weights per route: ``units (features + 1)`` in the first layer, ``2 units`` per further hidden layer, one gate
+weight per hidden layer but the last, ``units`` read-out weights.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from plantseek.planted.task import TASKS, Split, Task, TaskOptions, check_positi
 
 MAX_CLUSTERS = 64
 #: the gate's margin: G = GATE_MARGIN * (bound of the unit's pre-activation on its cluster)
-GATE_MARGIN = 1.5
+GATE_MARGIN = 1.05
 
 
 @dataclass(frozen=True)
