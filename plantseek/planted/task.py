@@ -144,6 +144,18 @@ class Task:
         return TargetNetwork([w.numpy() for w in saved["weights"]], [b.numpy() for b in saved["biases"]],
                              description=saved["description"])
 
+    def generalisation(self) -> tuple[float, int] | None:
+        """``(threshold, eval_every)`` of the time-to-generalise metric (:mod:`plantseek.run.generalise`: the first
+        step at which the weakly trained mask's test metric reaches ``threshold``, evaluated every ``eval_every``
+        steps), or None (the default: no curve is trained)."""
+        return None
+
+    def weight_routes(self, depth: int) -> list | None:
+        """Per target weight layer, an integer array of the target weights' routes (a cluster's subnetwork, >= 0; -1
+        where the target has no weight), for the per-route recall (:mod:`plantseek.score.routes`); None (the
+        default): the task has no routes."""
+        return None
+
     # --- shared -------------------------------------------------------------------------------------------
     @property
     def metric_name(self) -> str:

@@ -33,6 +33,7 @@ from plantseek.planted.task import DataConfig
 from plantseek.nets.masks import pack_mask, parameter_density, prunable_parameter_shapes
 from plantseek.records.compute import compute_record
 from plantseek.run.ablations import ablate, ablation_generator, has_strong_metric, host_for
+from plantseek.run.generalise import generalisation_metrics
 from plantseek.run.isolation.workers import isolation_summary
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT, PruneJob, job_key, prune_all
 from plantseek.records.cells import CellConfig, CellResult
@@ -41,6 +42,7 @@ from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.score.multi_ticket import instance_ticket_metrics
+from plantseek.score.routes import host_routes, route_recalls
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
@@ -245,13 +247,18 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
     strong = iter(strong_scores_batched(instance, [t.mask for t in ablated.trainees if has_strong_metric(t.cell)]))
     scores = []
     family_recovery = family_hook(instance.task.family, "recovery")
+    owners = instance.task.weight_routes(instance.spec.depth)
+    routes = host_routes(owners, instance.placement, instance.arch.weight_shapes()) if owners is not None else None
+    generalise = iter(generalisation_metrics(instance, planted.cells[0],
+                                             [(t.mask, t.host, t.planted_host) for t in ablated.trainees]))
     for t, model in zip(ablated.trainees, trained.models):
         score = next(strong) if has_strong_metric(t.cell) else None
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
                     **instance_ticket_metrics(t.mask, instance.tickets, instance.arch.structure()),
-                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
+                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
+                    **(route_recalls(t.mask, routes) if routes is not None else {}), **next(generalise)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

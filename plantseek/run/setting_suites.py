@@ -1,0 +1,135 @@
+"""The suites of the newer grids: the lottery-ticket literature's methods (issue 28), post-training pruning
+(docs/post-training.md), found-in-random and multiple tickets (docs/found-in-random.md, docs/multiple-tickets.md),
+grokking, routing and transfer (docs/grokking-tickets.md, routing.md, transfer.md). Registered in
+:data:`plantseek.run.suites.SUITES` when :mod:`plantseek.run.suites` is imported; none is in the published composite
+until the end-of-round regeneration adds it to ``PUBLISHED_MEMBERS``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plantseek.run.suites import (LITERATURE_TAGS, PAPER_TASKS, CompositeSuite, PrunerSelector, Suite, TaskSetting,
+                                  _register)
+from plantseek.train.config import TrainConfig
+
+# --- the lottery-ticket literature's methods (issue 28; docs/ticket-literature-methods.md) -------------------------
+#: the methods (tag ticket-literature) with IMP and edge-popup as references; layer-pruning (tag mlp-only) runs on the
+#: MLP hosts only
+LITERATURE_REFERENCES = ("magnitude-multishot", "edge-popup")
+LITERATURE_MLP = PrunerSelector(tags=LITERATURE_TAGS, include=LITERATURE_REFERENCES)
+LITERATURE_OTHER_HOSTS = PrunerSelector(tags=LITERATURE_TAGS, exclude_tags=frozenset({"mlp-only"}),
+                                        include=LITERATURE_REFERENCES)
+
+
+def _literature_parts(kind: str, mlp: dict[str, Any], seeds: tuple[int, ...],
+                      densities: tuple[str, ...]) -> tuple[Suite, ...]:
+    """The MLP, conv and attention members of ``literature-{kind}``: Circle, ReLU, Helix with ``mlp``'s host, and
+    conv-default's bars and attention-default's recall hosts (2 epochs of budget and training)."""
+    small = {"train": TrainConfig(epochs=2), "budget": TrainConfig(epochs=2), "n_samples": 1000}
+    return (
+        Suite(f"literature-{kind}-mlp", "the literature methods on the MLP tasks", PAPER_TASKS, LITERATURE_MLP,
+              densities, seeds, **mlp),
+        Suite(f"literature-{kind}-conv", "the literature methods on bars (conv-default's host)", ("bars",),
+              LITERATURE_OTHER_HOSTS, densities, seeds, depth=4, width=12, task_options={"image_size": 12}, **small),
+        Suite(f"literature-{kind}-attention", "the literature methods on recall (attention-default's host)",
+              ("recall",), LITERATURE_OTHER_HOSTS, densities, seeds, depth=3, width=32, **small),
+    )
+
+
+_register(CompositeSuite(
+    "literature-default", "the lottery-ticket literature's methods (COLT, WORM, KS-Lottery, layer pruning, partially "
+    "frozen edge-popup; tag ticket-literature) with magnitude-multishot and edge-popup as references: Circle, ReLU, "
+    "Helix (depth 5, width 50, 2,000 samples), 4 densities, 2 seeds; bars and recall (conv-default's and "
+    "attention-default's hosts, without layer-pruning), 1 seed",
+    (*_literature_parts("default", {"width": 50, "n_samples": 2000}, (0, 1), ("ticket", "0.01", "0.1", "0.5"))[:1],
+     *_literature_parts("default", {}, (0,), ("ticket", "0.01", "0.1", "0.5"))[1:]),
+))
+_register(CompositeSuite(
+    "literature-paper", "literature-default's methods at the paper's host (Circle, ReLU, Helix at depth 5, width 100, "
+    "10,000 samples: methods-paper's host) and on bars and recall, densities ticket, 0.01, 0.1, 0.5, 10 seeds",
+    _literature_parts("paper", {}, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")),
+))
+#: the post-training grids' pruners: every post-training pruner (MLP hosts) and random as the chance baseline
+POSTTRAINING_PRUNERS = PrunerSelector(("post-training",), include=("random",))
+_register(Suite(
+    "posttraining-default", "post-training pruning (train the dense host, prune with 128 calibration samples of the "
+    "training split, score without retraining): every post-training pruner and random on Circle, ReLU, Helix (depth "
+    "5, width 32), densities ticket, 0.1 and 0.5, 2 instance seeds x 5 calibration seeds",
+    PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.1", "0.5"), (0, 1), depth=5, width=32,
+    calibration_size=128, calibration_seeds=tuple(range(5)),
+))
+_register(Suite(
+    "posttraining-paper", "post-training pruning at the paper's host (depth 5, width 100, 10 weak-training epochs) "
+    "with 256 calibration samples: every post-training pruner and random on Circle, ReLU, Helix, densities ticket, "
+    "0.01, 0.1 and 0.5, 10 instance seeds x 5 calibration seeds",
+    PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.01", "0.1", "0.5"), tuple(range(10)),
+    calibration_size=256, calibration_seeds=tuple(range(5)),
+))
+#: the found-in-random tasks (tasks/subsetsum.py, docs/found-in-random.md): tickets chosen among random weights
+SUBSETSUM_TASKS = ("relu-subsetsum", "abs-subsetsum")
+_register(Suite(
+    "subsetsum-default", "found-in-random tickets (subset-sum, no host weight changed) on relu-subsetsum and "
+    "abs-subsetsum (depth 5, width 192, 32 candidates per target input, 1,000 samples): random, magnitude, snip, "
+    "synflow and edge-popup at densities ticket and 0.1, 1 seed; 2 epochs of pruning budget and weak training",
+    SUBSETSUM_TASKS, ("random", "magnitude", "snip", "synflow", "edge-popup"), ("ticket", "0.1"), (0,), width=192,
+    n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "subsetsum-paper", "the paper's single-shot, multi-shot and strong protocols on the found-in-random tasks "
+    "relu-subsetsum and abs-subsetsum (depth 5, width 192): paper pruners x 5 densities x 10 seeds",
+    SUBSETSUM_TASKS, PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), width=192, training_protocol="paper",
+))
+_register(Suite(
+    "subsetsum-leak-audit", "every leak detector (tag leak-detector) and random on the found-in-random tasks (depth 5, "
+    "width 192) at the ticket density, 10 seeds; 1 weak-training epoch (python -m plantseek.perf.leak_audit --suite "
+    "subsetsum-leak-audit measures the same recalls without training)",
+    SUBSETSUM_TASKS, PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket",),
+    tuple(range(10)), width=192, train=TrainConfig(epochs=1),
+))
+_register(Suite(
+    "multiticket-default", "the multiple-ticket setting: 2 edge-disjoint found-in-random tickets per instance "
+    "(relu-subsetsum and abs-subsetsum, copies 2, depth 5, width 320, 1,000 samples); best_recall and tickets_found "
+    "next to recall: random, magnitude, snip, synflow and edge-popup at densities ticket and 0.1, 1 seed",
+    SUBSETSUM_TASKS, ("random", "magnitude", "snip", "synflow", "edge-popup"), ("ticket", "0.1"), (0,), width=320,
+    task_options={"copies": 2}, n_samples=1000, train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+SINGLE_PROTOCOL_PRUNERS = ("random", "magnitude", "snip", "synflow")
+
+
+def _register_setting(prefix: str, what: str, tasks: tuple[str, ...], settings: dict[str, TaskSetting],
+                      default_seeds: tuple[int, ...] = (0,)) -> None:
+    """A setting's ``-default`` (4 single-shot pruners, densities ticket, 0.1, 0.5), ``-paper`` (the paper pruners of
+    every protocol, 5 densities, 10 seeds, the paper's training protocol) and ``-leak-audit`` suites."""
+    _register(Suite(f"{prefix}-default", f"{what}: random, magnitude, snip, synflow at densities ticket, 0.1, 0.5, "
+                    f"{len(default_seeds)} seed(s)", tasks, SINGLE_PROTOCOL_PRUNERS, ("ticket", "0.1", "0.5"),
+                    default_seeds, task_settings=settings))
+    _register(Suite(f"{prefix}-paper", f"{what} with the paper's single-shot, multi-shot and strong protocols: paper "
+                    "pruners x 5 densities x 10 seeds", tasks,
+                    PrunerSelector(("single-shot", "multi-shot", "strong"), frozenset({"paper"})),
+                    ("ticket", "0.01", "0.1", "0.5", "1.0"), tuple(range(10)), training_protocol="paper",
+                    task_settings=settings))
+    _register(Suite(f"{prefix}-leak-audit", f"{what}: every leak detector (tag leak-detector) and random at densities "
+                    f"ticket and 0.01, 10 seeds, 1 epoch (python -m plantseek.perf.leak_audit --suite "
+                    f"{prefix}-leak-audit)", tasks,
+                    PrunerSelector(tags=frozenset({"leak-detector"}), include=("random",)), ("ticket", "0.01"),
+                    tuple(range(10)), train=TrainConfig(epochs=1), task_settings=settings))
+
+
+#: grokking (docs/grokking-tickets.md): 3-sparse parity of 20 bits (depth 4, width 64, 2,000 samples); addition mod 11
+#: (the 121 pairs, half training; depth 3, width 128; evaluated after every step: an epoch is 2 steps)
+_register_setting("grokking", "grokking tickets: sparse parity (20 bits, 3 relevant; depth 4, width 64) and addition "
+                  "mod 11 (depth 3, width 128), time to generalise per cell", ("sparse-parity", "mod-add"), {
+                      "sparse-parity": TaskSetting(depth=4, width=64, task_options={"n_bits": 20, "k": 3},
+                                                   n_samples=2000),
+                      "mod-add": TaskSetting(depth=3, width=128, task_options={"p": 11, "eval_every": 1})})
+#: routing (docs/routing.md): 4 clusters drawn with weight 0.5**c, routes of 4 units on 4 features, depth 4, width 64
+_register_setting("routing", "routing the lottery: 4 clusters (weights 0.5**c) each served by its own planted route "
+                  "(depth 4, width 64), recall per route", ("routing",),
+                  {"routing": TaskSetting(depth=4, width=64, task_options={"imbalance": 0.5}, n_samples=2000)})
+#: transfer (docs/transfer.md): masks found on head a (8 shared features of 2 inputs, depth 4, width 64), scored on head
+#: b by python -m plantseek.perf.transfer
+_register_setting("transfer", "robust tickets transfer: masks found on head a of the transfer task (8 shared "
+                  "features; depth 4, width 64); python -m plantseek.perf.transfer scores them on head b",
+                  ("transfer",),
+                  {"transfer": TaskSetting(depth=4, width=64, task_options={"head": "a"}, n_samples=2000)}, (0, 1, 2))
