@@ -88,8 +88,8 @@ def run(args) -> int:
         print(f"target {o.target:g}: minimal widths {w}, best-known nnz {o.best_nnz} (weights), "
               f"mask {o.best_mask}, masks tried {o.masks_tried}, settings per mask {len(config.settings())}")
     if args.report:
-        command = "python -m plantseek optimum " + " ".join(shlex.quote(a) for a in sys.argv[2:]
-                                                            if not a.startswith("/"))
+        command = "python -m plantseek optimum " + " ".join("PATH" if a.startswith("/") else shlex.quote(a)
+                                                            for a in sys.argv[2:])
         report.write(Path(args.report), args.task, p1, outcomes, config, command, s.trained)
     if args.ticket_out:
         from plantseek.optimum.ticket import write_ticket

@@ -36,6 +36,10 @@ def _pct(a: float | None) -> str:
     return "-" if a is None else f"{100 * a:.2f} %"
 
 
+def _reached(o: Outcome) -> str:
+    return "-" if o.reached is None else f"{_pct(o.reached[0])} / {_pct(o.reached[1])}, {o.reached[2]}"
+
+
 def markdown(task: str, phase1: dict, outcomes: list[Outcome], config: SearchConfig, command: str,
              trained: int) -> str:
     settings = ", ".join(f"lr {c.lr:g} {c.schedule}" for c in config.settings())
@@ -50,7 +54,8 @@ def markdown(task: str, phase1: dict, outcomes: list[Outcome], config: SearchCon
              f"in phase 1: {list(config.width_values)}; mask cap: {config.max_masks}. Runs trained by this "
              f"invocation: {trained}.", "",
              "| target | minimal widths | dense train / test | best-known nnz | with biases | mask | train / test "
-             "| setting | masks tried | complete |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| setting | masks tried | complete | best reached (train / test, nnz) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in outcomes:
         w = "-" if o.widths is None else widths_text(o.widths)
         dense = "-" if o.widths_acc is None else f"{_pct(o.widths_acc[0])} / {_pct(o.widths_acc[1])}"
@@ -58,7 +63,7 @@ def markdown(task: str, phase1: dict, outcomes: list[Outcome], config: SearchCon
         wb = "-" if o.best_nnz is None or o.widths is None else str(o.best_nnz + sum(o.widths) + 1)
         lines.append(f"| {_pct(o.target)} | {w} | {dense} | {o.best_nnz if o.best_nnz is not None else '-'} | {wb} "
                      f"| `{o.best_mask or '-'}` | {acc} | {o.best_setting or '-'} | {o.masks_tried} | "
-                     f"{'yes' if o.complete else 'no'} |")
+                     f"{'yes' if o.complete else 'no'} | {_reached(o)} |")
     if phase1:
         lines += ["", "## Phase 1: best setting per width triple (sorted by weights)", "",
                   "| widths | weights | train | test | setting |", "|---|---|---|---|---|"]

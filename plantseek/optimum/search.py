@@ -208,6 +208,7 @@ class Outcome:
     masks_tried: int = 0
     runs: int = 0
     complete: bool = False  # the enumeration was not cut by max_masks
+    reached: tuple[float, float, int] | None = None  # the best (train, test) accuracy any mask tried reached, its nnz
 
 
 class Search:
@@ -250,7 +251,7 @@ class Search:
     def phase2(self, widths: Widths, target: float) -> Outcome:
         out = Outcome(target, widths)
         n_set = len(self.config.settings())
-        masks = network_masks(widths)
+        masks = network_masks((2, *widths, 1))
         found_at: int | None = None
         pending: list[tuple[Layer, ...]] = []
         cap = self.config.max_masks
@@ -282,6 +283,8 @@ class Search:
         for m in masks:
             key, nnz = mask_key(m), network_nnz(m)
             tr, te, s = _best(done, 2, widths, key, self.config)
+            if out.reached is None or tr > out.reached[0]:
+                out.reached = (tr, te, nnz)
             if tr >= target and (out.best_nnz is None or nnz < out.best_nnz):
                 out.best_mask, out.best_nnz, out.best_acc, out.best_setting = key, nnz, (tr, te), s
         self.say(f"phase 2 ({widths_text(widths)}, target {target:g}): {out.masks_tried} masks tried, "
