@@ -31,9 +31,9 @@ def add_arguments(p) -> None:
     p.add_argument("--width-values", type=integer_list(1, 16, 16), default=tuple(range(1, 17)),
                    help="phase 1 trains every triple of these widths (default 1..16: 4096 triples)")
     p.add_argument("--widths-95", type=_widths, default=None, metavar="D1-D2-D3",
-                   help="skip phase 1 for the 95 %% target: search masks inside these widths")
+                   help="search the 95 %% target's masks inside these widths (default: phase 1's minimal triple)")
     p.add_argument("--widths-995", type=_widths, default=None, metavar="D1-D2-D3",
-                   help="skip phase 1 for the 99.5 %% target: search masks inside these widths")
+                   help="search the 99.5 %% target's masks inside these widths (default: phase 1's minimal triple)")
     p.add_argument("--max-masks", type=integer(1, 10**9), default=None, help="cap on masks per target (none)")
     p.add_argument("--seed", type=integer(0, 2**31 - 1), default=0, help="seed of inits, data order and split (0)")
     p.add_argument("--jobs", type=integer(1, 256), default=1, help="processes training bundles in parallel (1)")

@@ -28,20 +28,39 @@ def _canonical_key(code: int) -> tuple[int, int]:
     return (-popcount(code), code)
 
 
+def layer_masks_with(rows: int, cols: int, nnz: int) -> Iterator[Layer]:
+    """Every eligible ``rows x cols`` layer mask with ``nnz`` kept weights, rows in canonical order, lazily: row
+    budgets non-increasing, equal budgets with codes non-decreasing (the reference's rule), every column covered."""
+    full = (1 << cols) - 1
+    by_budget = {k: sorted(c for c in range(1, full + 1) if popcount(c) == k) for k in range(1, cols + 1)}
+
+    def rest(left_rows: int, left_nnz: int, prev: tuple[int, int], acc: int) -> Iterator[tuple[int, ...]]:
+        if left_rows == 0:
+            if left_nnz == 0 and acc == full:
+                yield ()
+            return
+        top = min(cols, -prev[0], left_nnz - (left_rows - 1))
+        for k in range(top, 0, -1):
+            if k * left_rows < left_nnz:  # the rows below have at most k each
+                break
+            for code in by_budget[k]:
+                if (-k, code) < prev:
+                    continue
+                for tail in rest(left_rows - 1, left_nnz - k, (-k, code), acc | code):
+                    yield (code, *tail)
+
+    if rows <= nnz <= rows * cols and nnz >= cols:
+        yield from rest(rows, nnz, (-cols, 0), 0)
+
+
+def layer_nnz_range(rows: int, cols: int) -> range:
+    return range(max(rows, cols), rows * cols + 1)
+
+
 @lru_cache(maxsize=None)
 def layer_masks(rows: int, cols: int) -> tuple[Layer, ...]:
-    """Every eligible ``rows x cols`` layer mask in canonical row order, as row codes (sorted by nnz, then codes)."""
-    codes = sorted(range(1, 1 << cols), key=_canonical_key)
-    full = (1 << cols) - 1
-    out = []
-    for combo in itertools.combinations_with_replacement(codes, rows):  # non-decreasing in canonical order
-        acc = 0
-        for c in combo:
-            acc |= c
-        if acc == full:
-            out.append(tuple(combo))
-    out.sort(key=lambda layer: (layer_nnz(layer), [_canonical_key(c) for c in layer]))
-    return tuple(out)
+    """Every eligible ``rows x cols`` layer mask (sorted by nnz, then canonical order); only for small layers."""
+    return tuple(m for k in layer_nnz_range(rows, cols) for m in layer_masks_with(rows, cols, k))
 
 
 def layer_nnz(layer: Layer) -> int:
@@ -61,26 +80,22 @@ def shapes(widths: tuple[int, ...]) -> list[tuple[int, int]]:
     return [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]
 
 
-def count_network(widths: tuple[int, ...]) -> int:
-    """The number of eligible canonical masks of a whole MLP (a product over its layers)."""
-    return math.prod(len(layer_masks(r, c)) for r, c in shapes(widths))
-
-
 def network_masks(widths: tuple[int, ...]) -> Iterator[tuple[Layer, ...]]:
     """Every eligible canonical mask of an MLP, one tuple of layers each, lazily in order of total nnz (then of the
-    per-layer nnz split, then of each layer's canonical order): the sparsest come first."""
-    by_nnz = []
-    for r, c in shapes(widths):
-        groups: dict[int, list[Layer]] = {}
-        for layer in layer_masks(r, c):
-            groups.setdefault(layer_nnz(layer), []).append(layer)
-        by_nnz.append(groups)
-    lo = sum(min(g) for g in by_nnz)
-    hi = sum(max(g) for g in by_nnz)
-    for total in range(lo, hi + 1):
-        for split in itertools.product(*[sorted(g) for g in by_nnz]):
+    per-layer nnz split, then of each layer's canonical order): the sparsest come first. Only the layer lists of
+    the nnz split at hand are held in memory."""
+    layers = shapes(widths)
+    ranges = [layer_nnz_range(r, c) for r, c in layers]
+    for total in range(sum(r.start for r in ranges), sum(r.stop - 1 for r in ranges) + 1):
+        for split in itertools.product(*ranges):
             if sum(split) == total:
-                yield from itertools.product(*[g[k] for g, k in zip(by_nnz, split)])
+                lists = [list(layer_masks_with(r, c, k)) for (r, c), k in zip(layers, split)]
+                yield from itertools.product(*lists)
+
+
+def count_network(widths: tuple[int, ...]) -> int:
+    """The number of eligible canonical masks of a whole MLP (a product over its layers; small layers only)."""
+    return math.prod(len(layer_masks(r, c)) for r, c in shapes(widths))
 
 
 def network_nnz(mask: tuple[Layer, ...]) -> int:

@@ -307,7 +307,7 @@ def search(config: SearchConfig, store: RunStore, jobs: int = 1, phase1_only: bo
            widths: dict[float, Widths] | None = None, say=print) -> tuple[dict, list[Outcome], Search]:
     """Phase 1, then phase 2 for every target (on ``widths[target]`` when given, else phase 1's minimal triple)."""
     s = Search(config, store, jobs, say)
-    p1 = s.phase1() if not widths or len(widths) < len(config.targets) else {}
+    p1 = s.phase1()
     outcomes = []
     for t in config.targets:
         w = (widths or {}).get(t) or s.minimal_widths(p1, t)
