@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 def check(args) -> None:
     from plantseek.core.errors import ConfigError
 
-    from .arguments import output_file, output_folder
+    from .outputs import checked_output_file, checked_output_folder
 
     bad = [s for s in args.schedules if s not in ("constant", "cosine")]
     if bad or not args.schedules:
@@ -57,11 +57,11 @@ def check(args) -> None:
     if not args.lrs:
         raise ConfigError("--lrs needs at least one learning rate")
     if args.store is not None:
-        output_file("--store", args.store)
+        checked_output_file("--store", args.store)
     if args.report is not None:
-        output_folder("--report", args.report)
+        checked_output_folder("--report", args.report)
     if args.ticket_out is not None:
-        output_file("--ticket-out", args.ticket_out)
+        checked_output_file("--ticket-out", args.ticket_out)
 
 
 def run(args) -> int:
@@ -91,7 +91,9 @@ def run(args) -> int:
         command = "python -m plantseek optimum " + " ".join("PATH" if a.startswith("/") else shlex.quote(a)
                                                             for a in sys.argv[2:])
         report.write(Path(args.report), args.task, p1, outcomes, config, command, s.trained)
-    if args.ticket_out:
+    if args.ticket_out and outcomes[0].best_mask is None:
+        print(f"no mask reached {outcomes[0].target:g}: no ticket written to {args.ticket_out}", file=sys.stderr)
+    elif args.ticket_out:
         from plantseek.optimum.ticket import write_ticket
 
         write_ticket(Path(args.ticket_out), config, outcomes[0])
