@@ -4,6 +4,7 @@ same bytes) and saved with its masked weights as ``tasks/data/cubist_spiral_targ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ def write_ticket(path: Path, config: SearchConfig, outcome: Outcome) -> None:
               network_nnz(parse_key(outcome.best_mask)))
     [(row, state)] = train_bundle(config, [run], keep_states=True)
     mask = parse_key(outcome.best_mask)
-    arrays: dict[str, np.ndarray] = {"n_layers": np.array(len(mask))}
+    arrays: dict[str, Any] = {"n_layers": np.array(len(mask))}
     d = (2, *outcome.widths, 1)
     for l, layer in enumerate(mask):
         keep = np.array([[(code >> j) & 1 for j in range(d[l])] for code in layer], dtype=np.float64)
