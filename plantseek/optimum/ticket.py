@@ -16,19 +16,24 @@ from plantseek.optimum.search import Outcome, Run, SearchConfig, setting_name, t
 def write_ticket(path: Path, config: SearchConfig, outcome: Outcome) -> None:
     if outcome.best_mask is None or outcome.widths is None or outcome.best_setting is None:
         raise ConfigError(f"no mask reached {outcome.target:g}: no ticket to write")
+    write_run(path, config, 2, outcome.widths, outcome.best_mask, outcome.best_setting)
+
+
+def write_run(path: Path, config: SearchConfig, phase: int, widths: tuple[int, int, int], key: str,
+              setting: str) -> None:
+    """Retrain one stored run (phase 1: ``key`` "", the dense triple) and save it as the task's ticket file."""
     names = [setting_name(c) for c in config.settings()]
-    run = Run(2, outcome.widths, outcome.best_mask, names.index(outcome.best_setting),
-              network_nnz(parse_key(outcome.best_mask)))
+    d = (2, *widths, 1)
+    mask = parse_key(key) if key else tuple(tuple([(1 << d[l]) - 1] * d[l + 1]) for l in range(4))
+    run = Run(phase, widths, key, names.index(setting), network_nnz(mask))
     [(row, state)] = train_bundle(config, [run], keep_states=True)
-    mask = parse_key(outcome.best_mask)
     arrays: dict[str, Any] = {"n_layers": np.array(len(mask))}
-    d = (2, *outcome.widths, 1)
     for l, layer in enumerate(mask):
         keep = np.array([[(code >> j) & 1 for j in range(d[l])] for code in layer], dtype=np.float64)
         arrays[f"w{l}"] = state[f"layers.{l}.weight"].double().numpy() * keep
         arrays[f"b{l}"] = state[f"layers.{l}.bias"].double().numpy()
-    arrays["description"] = np.array(f"cubist-spiral ticket: widths {'-'.join(map(str, outcome.widths))}, "
+    arrays["description"] = np.array(f"cubist-spiral ticket: widths {'-'.join(map(str, widths))}, "
                                      f"{run.nnz} weights, train accuracy {row[5]:.4f}, test {row[6]:.4f}, "
-                                     f"{outcome.best_setting}, seed {config.seed}")
+                                     f"{setting}, phase {phase}, seed {config.seed}")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)

@@ -69,3 +69,16 @@ def test_loss_and_metric():
     expected = -(math.log(1 / (1 + math.exp(-2))) + math.log(1 - 1 / (1 + math.exp(1)))
                  + math.log(1 - 1 / (1 + math.exp(-0.5)))) / 3
     assert math.isclose(float(task.loss(out, y)), expected, rel_tol=1e-6)
+
+
+def test_no_ticket_file_is_one_clear_error():
+    import pytest
+
+    from plantseek.core.errors import ConfigError
+    from plantseek.tasks.cubist_spiral import TICKET_FILE
+
+    assert not TICKET_FILE.exists()  # none committed yet (docs/optimum.md): the error below is what users see
+    with pytest.raises(ConfigError, match="no planted ticket yet"):
+        get_task("cubist-spiral").target(5)
+    with pytest.raises(ConfigError, match="depth must be 5"):
+        get_task("cubist-spiral").target(4)
