@@ -74,3 +74,15 @@ def test_bad_options_are_one_line(argv, word, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert word in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_jobs_give_the_same_rows(tmp_path):
+    config = SearchConfig(n_points=200, epochs=1, batch_size=64, lrs=(0.05,), schedules=("constant",),
+                          width_values=(1, 2), max_masks=4, bundle=2)
+    rows = []
+    for jobs in (1, 2):
+        store = RunStore(tmp_path / f"j{jobs}.sqlite")
+        search(config, store, jobs=jobs, widths={0.95: (2, 2, 2), 0.995: (2, 2, 2)}, say=lambda m: None)
+        rows.append(store.done(config.identity()))
+        store.close()
+    assert rows[0] == rows[1] and len(rows[0]) == 8 + 4
