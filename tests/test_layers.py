@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("run",),  # suites, grids, cell groups, prune-worker isolation, executors
     ("frame",),  # the prepared results frame (torch-free)
     ("stats",),  # statistics over the prepared frame
-    ("report", "repro"),  # leaderboard pages and plots; the paper-reproduction report
+    ("report", "repro", "optimum"),  # pages and plots; the paper-reproduction report; the sparsest-mask search
     ("perf",),  # benchmarks
     ("cli",),  # the command line
 )

@@ -127,6 +127,25 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--grid-seeds": (["1", "3"], ints + ["0", "1001"], []),
             "--grid-store": ([files["dir"]], [], [files["file"], files["dir"] + "/missing", ""]),
         },
+        "optimum": {  # BASE keeps the work tiny: 64 points, 1 epoch, one width triple, phase 1 only
+            "--task": (["cubist-spiral"], ["", "relu", long], []),
+            "--points": (["64", "100"], ints + ["63", "1000001"], []),
+            "--epochs": (["1"], ints + ["0", "1001"], []),
+            "--batch-size": (["16", "64"], ints + ["0"], []),
+            "--lrs": (["0.05", "0.05,0.1"], ["", ",", "0", "-1", "nan", "x", "11"], []),
+            "--schedules": (["constant", "cosine,constant"], ["", ","], ["step", "é中", long]),
+            "--width-values": (["1", "1,2"], [v for v in ints if v != "1,5,"] + ["0", "17"], []),
+            "--widths-95": (["1-1-1", "2-1-1"], ["", "3-3", "0-1-1", "17-1-1", "a-b-c", long], []),
+            "--widths-995": (["1-1-1"], ["", "1-1", "1-1-99", long], []),
+            "--max-masks": (["1", "2"], ints + ["0"], []),
+            "--seed": (["0", "7"], ints + ["2147483648"], []),
+            "--jobs": (["1"], ints + ["0", "257"], []),
+            "--bundle": (["4", "512"], ints + ["0"], []),
+            "--phase1-only": FLAG,
+            "--store": ([f["new"] + ".sqlite"], ["", long], [f["dir"], f["file"] + "/x.sqlite"]),
+            "--report": out_dir,
+            "--ticket-out": ([f["new"] + ".npz"], ["", long], [f["dir"], f["file"] + "/x.npz"]),
+        },
     }
 
 
@@ -134,6 +153,8 @@ BASE = {  # prepended: keeps valid runs tiny (options given later override these
     "evaluate": ["--suite", "smoke", "--tasks", "relu", "--pruners", "random", "--densities", "0.1",
                  "--n-samples", "100", "--epochs", "0", "--no-store", "--no-progress"],
     "plant": ["--width", "20", "--depth", "4"],
+    "optimum": ["--points", "64", "--epochs", "1", "--width-values", "1", "--phase1-only", "--lrs", "0.05",
+                "--schedules", "constant"],
 }
 
 
