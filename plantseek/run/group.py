@@ -40,6 +40,8 @@ from plantseek.score.evaluation import model_metric, strong_metric, strong_score
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.nets.patterns import is_pattern_spec, pattern_density
+from plantseek.score.patterns import pattern_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
@@ -132,7 +134,10 @@ def instance_for(cell: CellConfig) -> PlantedInstance:
 
 def resolve_density(spec: str, instance: PlantedInstance, prunable_biases: bool = False) -> float:
     """A cell's density spec as a number: ``"ticket"`` is the planted ticket's density (with prunable biases, the
-    fraction of weights and biases the ticket keeps: its weights and the biases it does not prune)."""
+    fraction of weights and biases the ticket keeps: its weights and the biases it does not prune); a pattern
+    (``"2:4"``, ``"units:0.25"``) is a :class:`~plantseek.nets.patterns.PatternDensity`."""
+    if is_pattern_spec(spec):
+        return pattern_density(spec)
     if spec != "ticket":
         return float(spec)
     if not prunable_biases:
@@ -250,7 +255,8 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
-                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
+                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
+                    **pattern_metrics(t.mask, instance.ticket, t.cell.density)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

@@ -34,6 +34,7 @@ from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.patterns import PATTERN_KEYS, pattern_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default, withholds_mask
@@ -153,7 +154,9 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
         problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
     family_recovery = family_hook(instance.task.family, "recovery")
     recovery = {**recovery_metrics(mask, instance.ticket, instance.arch.structure()),
-                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {})}
+                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {}),
+                **(pattern_metrics(mask, instance.ticket, config.density) if config is not None
+                   else {k: v for k, v in stored.items() if k in PATTERN_KEYS})}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
