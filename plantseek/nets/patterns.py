@@ -123,10 +123,10 @@ def check_pattern(mask: Mapping[str, torch.Tensor], pattern: Pattern, label: str
             if len(partial):
                 raise MaskError(f"{label}[{name!r}] row {int(partial[0])} is partly kept: the {pattern.spec} "
                                 "pattern keeps or prunes whole rows")
-            want = kept_rows(pattern.fraction, r2.shape[0])
-            if int(kept_all.sum()) != want:
+            need = kept_rows(pattern.fraction, r2.shape[0])
+            if int(kept_all.sum()) != need:
                 raise MaskError(f"{label}[{name!r}] keeps {int(kept_all.sum())} of {r2.shape[0]} rows, the "
-                                f"{pattern.spec} pattern needs exactly {want}")
+                                f"{pattern.spec} pattern needs exactly {need}")
 
 
 def select_pattern(scores: Mapping[str, torch.Tensor], pattern: Pattern,
