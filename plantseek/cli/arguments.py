@@ -21,6 +21,7 @@ from typing import Callable
 
 from plantseek.core import limits
 from plantseek.core.errors import ConfigError
+from plantseek.core.patterns import is_pattern_spec, parse_pattern
 
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
 MAX_NAME_BYTES = 255  # NAME_MAX: one path component
@@ -105,10 +106,16 @@ def density_value(text: str) -> float:
 
 
 def densities(text: str) -> list[str]:
-    """An argparse type: comma-separated densities in (0, 1] or ``ticket`` (kept as text)."""
+    """An argparse type: comma-separated densities in (0, 1], ``ticket`` or patterns (``2:4``, ``units:0.25``;
+    :mod:`plantseek.core.patterns`), kept as text."""
     items = names(text)
     for item in items:
-        if item.lower() != "ticket":
+        if is_pattern_spec(item):
+            try:
+                parse_pattern(item)
+            except ConfigError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        elif item.lower() != "ticket":
             density_value(item)
     return items
 

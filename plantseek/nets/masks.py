@@ -26,10 +26,14 @@ import torch
 
 from plantseek.core.errors import ConfigError, MaskError, PrunerError
 from plantseek.core.types import Mask as Mask, Shapes as Shapes  # re-exported: the one mask type name
+from plantseek.nets.patterns import PatternDensity, check_pattern, pattern_of, select_pattern
 
 
 def validate_density(density: object) -> float:
-    """Return ``density`` as a float in (0, 1], or raise ConfigError naming what is wrong."""
+    """Return ``density`` as a float in (0, 1], or raise ConfigError naming what is wrong (a
+    :class:`~plantseek.nets.patterns.PatternDensity` is returned as it is, pattern and all)."""
+    if isinstance(density, PatternDensity):
+        return density
     if isinstance(density, bool) or not isinstance(density, (int, float)):
         raise ConfigError(f"density must be a number in (0, 1], got {density!r}")
     d = float(density)
@@ -90,8 +94,14 @@ def prunable_parameter_shapes(arch: Shaped, prunable_biases: bool = False) -> Sh
 def validate_pruned_mask(mask: object, arch: Shaped, density: float, prunable_biases: bool = False) -> Mask:
     """A pruner's mask checked exactly (:func:`validate_mask`): every prunable parameter present (with
     ``prunable_biases``, every bias too) and exactly ``kept_count(density, number of prunable entries)`` of them
-    kept; without ``prunable_biases`` bias entries are optional and not counted."""
+    kept; without ``prunable_biases`` bias entries are optional and not counted. A pattern density
+    (:mod:`plantseek.nets.patterns`) is checked group by group (N:M) or row by row (structured) instead."""
     required = prunable_parameter_shapes(arch, prunable_biases)
+    pattern = pattern_of(density)
+    if pattern is not None:
+        valid = validate_mask(mask, required, None, {} if prunable_biases else arch.bias_shapes())
+        check_pattern({n: valid[n] for n in required}, pattern)
+        return valid
     total = sum(math.prod(s) for s in required.values())
     optional = {} if prunable_biases else arch.bias_shapes()
     counted = "prunable parameters (weights and biases)" if prunable_biases else "weights"
@@ -177,9 +187,13 @@ def select_top(
     """Keep the highest-scoring weights: ``kept_count(density)`` of them, over all layers (``global``) or per
     layer by :func:`layer_counts` (``local``). Only weights where ``allowed`` is True can be kept (multi-shot:
     pruned weights are never revived). Ties are broken deterministically by position (layer order, then
-    row-major index), earlier first.
+    row-major index), earlier first. A pattern density (:mod:`plantseek.nets.patterns`) is honoured whatever the
+    scope: top N per group of M, or whole rows (:func:`plantseek.nets.patterns.select_pattern`).
     """
     _check_scores(scores)
+    pattern = pattern_of(density)
+    if pattern is not None:
+        return select_pattern(scores, pattern, allowed)
     names = list(scores)
     if allowed is not None:
         scores = {

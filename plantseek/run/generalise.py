@@ -50,6 +50,12 @@ def mask_curve(instance: PlantedInstance, cell: CellConfig, mask: Mask, host: di
                             seeding.generator(cell.seed, "train"), evaluate, every)
 
 
+#: The metrics a training run produces (like the weak metric): ``plantseek verify`` recomputes recovery metrics from
+#: the stored mask without training, so it leaves these as stored.
+GENERALISATION_KEYS = ("steps_to_generalise", "generalised", "curve_final_accuracy", "curve_steps",
+                       "steps_to_generalise_ticket", "steps_to_generalise_dense")
+
+
 def _step(value: float) -> float | None:
     return None if math.isnan(value) else value
 

@@ -43,6 +43,8 @@ from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
 from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.score.routes import host_routes, route_recalls
+from plantseek.nets.patterns import is_pattern_spec, pattern_density
+from plantseek.score.patterns import pattern_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
 from plantseek.train.training_protocols import TRAINING_PROTOCOLS
@@ -135,7 +137,10 @@ def instance_for(cell: CellConfig) -> PlantedInstance:
 
 def resolve_density(spec: str, instance: PlantedInstance, prunable_biases: bool = False) -> float:
     """A cell's density spec as a number: ``"ticket"`` is the planted ticket's density (with prunable biases, the
-    fraction of weights and biases the ticket keeps: its weights and the biases it does not prune)."""
+    fraction of weights and biases the ticket keeps: its weights and the biases it does not prune); a pattern
+    (``"2:4"``, ``"units:0.25"``) is a :class:`~plantseek.nets.patterns.PatternDensity`."""
+    if is_pattern_spec(spec):
+        return pattern_density(spec)
     if spec != "ticket":
         return float(spec)
     if not prunable_biases:
@@ -258,7 +263,8 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
                     **instance_ticket_metrics(t.mask, instance.tickets, instance.arch.structure()),
                     **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
-                    **(route_recalls(t.mask, routes) if routes is not None else {}), **next(generalise)}
+                    **(route_recalls(t.mask, routes) if routes is not None else {}), **next(generalise),
+                    **pattern_metrics(t.mask, instance.ticket, t.cell.density)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

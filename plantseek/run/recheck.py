@@ -27,14 +27,17 @@ from typing import Any, Callable
 
 from plantseek.core.errors import PlantseekError
 from plantseek.planted.instance import PlantedInstance
-from plantseek.nets.masks import unpack_mask
+from plantseek.nets.masks import Mask, unpack_mask
 from plantseek.run.ablations import has_strong_metric
 from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
 from plantseek.score.metrics import recovery_metrics
+from plantseek.score.routes import host_routes, route_recalls
+from plantseek.run.generalise import GENERALISATION_KEYS
 from plantseek.score.multi_ticket import instance_ticket_metrics
+from plantseek.score.patterns import PATTERN_KEYS, pattern_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default, withholds_mask
@@ -155,10 +158,15 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
     family_recovery = family_hook(instance.task.family, "recovery")
     recovery = {**recovery_metrics(mask, instance.ticket, instance.arch.structure()),
                 **instance_ticket_metrics(mask, instance.tickets, instance.arch.structure()),
-                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {})}
+                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {}),
+                **_route_recalls(mask, instance),
+                **(pattern_metrics(mask, instance.ticket, config.density) if config is not None
+                   else {k: v for k, v in stored.items() if k in PATTERN_KEYS})}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
+    for key in GENERALISATION_KEYS:  # training results, like the weak metric: not recomputed from the mask
+        stored.pop(key, None)
     if config is not None and has_strong_metric(config):
         problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
@@ -169,6 +177,14 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
         return ""
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
     return "recomputed values differ: " + "; ".join(problems[:3]) + more
+
+
+def _route_recalls(mask: Mask, instance: PlantedInstance) -> dict[str, Any]:
+    """Recall per planted route, for an instance whose task plants routes (plantseek.score.routes), else nothing."""
+    owners = instance.task.weight_routes(instance.spec.depth)
+    if owners is None:
+        return {}
+    return route_recalls(mask, host_routes(owners, instance.placement, instance.arch.weight_shapes()))
 
 
 def _strong_mismatches(row: dict[str, Any], stored: dict[str, Any], score) -> list[str]:

@@ -23,16 +23,21 @@ PAPER_TASKS = ("circle", "relu", "helix")
 
 
 def canonical_density(text: Any) -> str:
-    """``"ticket"`` or a validated density written canonically (``0.010`` -> ``"0.01"``)."""
+    """``"ticket"``, a validated density written canonically (``0.010`` -> ``"0.01"``) or a pattern written
+    canonically (``" 2 : 4"`` -> ``"2:4"``, ``"UNITS:0.250"`` -> ``"units:0.25"``; :mod:`plantseek.nets.patterns`)."""
     from plantseek.nets.masks import validate_density  # torch: imported when used, so that the CLI's options
     # (generated from Suite's fields, plantseek.cli.overrides) leave the torch-free commands torch-free
+    from plantseek.core.patterns import canonical_pattern, is_pattern_spec
 
     if isinstance(text, str) and text.strip().lower() == "ticket":
         return "ticket"
+    if is_pattern_spec(text):
+        return canonical_pattern(text)
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise ConfigError(f"density must be a number in (0, 1] or 'ticket', got {text!r}") from None
+        raise ConfigError(f"density must be a number in (0, 1], 'ticket' or a pattern such as '2:4' or "
+                          f"'units:0.25', got {text!r}") from None
     return repr(validate_density(value))
 
 
@@ -88,7 +93,8 @@ class Suite:
     pruners: tuple[str, ...] | PrunerSelector = field(metadata={  # names, or the registered pruners a selector picks
         "help": "comma-separated registered names and/or path/to/file.py:ClassName", "parse": "names"})
     densities: tuple[str, ...] = field(metadata={
-        "help": "comma-separated densities in (0, 1] or 'ticket'", "parse": "densities"})
+        "help": "comma-separated densities in (0, 1], 'ticket', or patterns such as '2:4' or 'units:0.25'",
+        "parse": "densities"})
     seeds: tuple[int, ...] = field(metadata={
         "help": f"comma-separated seeds in 0..2**31-1, or ranges like 0-24 (at most {MAX_SEEDS})", "parse": "seeds"})
     depth: int = field(default=5, metadata={
@@ -342,6 +348,24 @@ _register(Suite(
     training_protocol="paper",
 ))
 
+#: The single-shot score pruners of the pattern suites: they select through plantseek.nets.masks.select_top, which
+#: honours N:M and structured patterns (docs/patterns.md).
+PATTERN_PRUNERS = ("random", "magnitude", "snip", "grasp", "synflow")
+#: The pattern suites' densities: unstructured 0.5 beside 2:4 (the same density), 4:8 and whole units.
+PATTERN_DENSITIES = ("0.5", "2:4", "4:8", "units:0.5")
+_register(Suite(
+    "patterns-default", "N:M and structured masks (docs/patterns.md): random, magnitude, snip, grasp and synflow on "
+    "Circle and ReLU (depth 4, width 32, 1,000 samples) at 0.5, 2:4, 4:8 and units:0.5, 2 seeds; 2 epochs of pruning "
+    "budget and weak training",
+    ("circle", "relu"), PATTERN_PRUNERS, PATTERN_DENSITIES, (0, 1), depth=4, width=32, n_samples=1000,
+    train=TrainConfig(epochs=2), budget=TrainConfig(epochs=2),
+))
+_register(Suite(
+    "patterns-paper", "N:M and structured masks (docs/patterns.md) in the paper's single-shot protocol: random, "
+    "magnitude, snip, grasp and synflow on Circle, ReLU and Helix (depth 5, width 100) at 0.5, 2:4, 4:8, units:0.5 and "
+    "units:0.25, 10 seeds",
+    PAPER_TASKS, PATTERN_PRUNERS, (*PATTERN_DENSITIES, "units:0.25"), tuple(range(10)), training_protocol="paper",
+))
 
 # The suites of the ticket literature's methods, the post-training protocol and the new planted settings live in
 # their own module (registered on import, after the classes above exist).
