@@ -39,3 +39,14 @@ def test_time_to_generalise_is_in_every_grokking_cell():
         assert r["curve_final_accuracy"] == pytest.approx(s.weak, abs=0.02)  # the two training paths agree
         assert r["generalised"] == (0.0 if r["steps_to_generalise"] is None else 1.0)
         assert "route_recall_0" not in r
+
+
+@pytest.mark.parametrize("suite, task", [("routing-default", "routing"), ("grokking-default", "sparse-parity")])
+def test_verify_recomputes_the_settings_cells_without_refusing_them(tmp_path, suite, task, capsys):
+    from plantseek.cli import main
+
+    store = tmp_path / "r.db"
+    assert main(["evaluate", "--suite", suite, "--tasks", task, "--pruners", "magnitude", "--densities", "0.5",
+                 "--epochs", "1", "--store", str(store), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--store", str(store)]) == 0, capsys.readouterr()  # route recalls recomputed; curves left as stored
