@@ -8,7 +8,9 @@ for non-uniform layer densities, :meth:`LayerwisePruner.counts`. The schedule, a
    :func:`plantseek.nets.masks.layer_counts`);
 2. layers in order from the input; each layer's inputs are computed on the network pruned (and updated) so far
    (``sequential``; the inputs of the first layer are the calibration inputs themselves), in float64;
-3. the mask of every prunable weight, and the updated weights when the method changed any (a
+3. under an N:M or whole-unit pattern (:mod:`plantseek.nets.patterns`) every layer's count is the pattern's and
+   the selection functions keep within it (:class:`~plantseek.prune.posttraining.PatternCount`);
+4. the mask of every prunable weight, and the updated weights when the method changed any (a
    :class:`~plantseek.prune.posttraining.PostTrainingResult`).
 
 Only the weights are prunable here (a budget with prunable biases is a one-line PrunerError).
@@ -25,7 +27,8 @@ from plantseek.core.errors import PrunerError
 from plantseek.core.types import Mask
 from plantseek.nets.interface import network_parameters
 from plantseek.nets.masks import layer_counts, validate_density
-from plantseek.prune.posttraining import PROTOCOL, PostTrainingResult, layer_inputs, trained_weights
+from plantseek.nets.patterns import pattern_of
+from plantseek.prune.posttraining import PROTOCOL, PatternCount, PostTrainingResult, layer_inputs, trained_weights
 from plantseek.train.config import biases_prunable
 
 
@@ -51,6 +54,7 @@ class LayerwisePruner:
 
     def prune(self, model: Any, data: Any, density: float, *, generator: torch.Generator,
               budget: Any) -> Mask | PostTrainingResult:
+        pattern = pattern_of(density)  # read before validation, which gives a plain float
         d = validate_density(density)
         if biases_prunable(budget):
             raise PrunerError(f"{self.name}: prunes weights only (the budget makes the biases prunable)")
@@ -60,7 +64,10 @@ class LayerwisePruner:
         if any(params[n].dim() != 2 for n in names):
             raise PrunerError(f"{self.name}: needs 2-D (out, in) weights (the MLP host; conv and attention hosts are "
                               "not supported)")
-        counts = self.counts(work, data, d, {n: params[n].numel() for n in names})
+        if pattern is None:
+            counts = self.counts(work, data, d, {n: params[n].numel() for n in names})
+        else:  # the pattern fixes every layer's count (OWL's non-uniform layer densities do not apply)
+            counts = {n: PatternCount(pattern, tuple(params[n].shape)) for n in names}
         mask: Mask = {}
         updated: dict[str, torch.Tensor] = {}
         for name in names:

@@ -39,6 +39,7 @@ from plantseek.core import seeding
 from plantseek.core.errors import MaskError, PrunerError
 from plantseek.core.types import Mask
 from plantseek.nets.interface import network_parameters
+from plantseek.nets.patterns import Pattern, group_quota, kept_rows, select_pattern
 
 PROTOCOL = "post-training"
 
@@ -145,8 +146,38 @@ def hessian(x: torch.Tensor, damping: float) -> torch.Tensor:
 
 # --- selection -----------------------------------------------------------------------------------------------------
 
+class PatternCount(int):
+    """A layer's kept count (its int value) that carries the cell's mask pattern (N:M or whole units,
+    :mod:`plantseek.nets.patterns`): :func:`select_layer` and :func:`select_rows` then select within the pattern (top N
+    per group of M, or the rows of highest summed score), so every layer-wise post-training method honours it."""
+
+    pattern: Pattern
+
+    def __new__(cls, pattern: Pattern, shape: tuple[int, ...]) -> "PatternCount":
+        obj = super().__new__(cls, pattern_kept(shape, pattern))
+        obj.pattern = pattern
+        return obj
+
+
+def pattern_kept(shape: tuple[int, ...], pattern: Pattern) -> int:
+    """How many entries a tensor of ``shape`` keeps under ``pattern``."""
+    if pattern.kind == "nm":
+        return int(group_quota(shape, pattern).sum())
+    rows = shape[0] if len(shape) > 1 else 1
+    return kept_rows(pattern.fraction, rows) * (math.prod(shape) // rows)
+
+
+def _within_pattern(score: torch.Tensor, k: int) -> torch.Tensor | None:
+    pattern = getattr(k, "pattern", None)
+    return None if pattern is None else select_pattern({"layer": score}, pattern)["layer"]
+
+
 def select_layer(score: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k`` highest-scoring entries of one layer (ties: earlier position first)."""
+    """The ``k`` highest-scoring entries of one layer (ties: earlier position first); within the pattern a
+    :class:`PatternCount` carries."""
+    patterned = _within_pattern(score, k)
+    if patterned is not None:
+        return patterned
     flat = score.detach().double().reshape(-1)
     keep = torch.zeros(flat.numel(), dtype=torch.bool)
     keep[torch.sort(flat, descending=True, stable=True).indices[:k]] = True
@@ -155,7 +186,11 @@ def select_layer(score: torch.Tensor, k: int) -> torch.Tensor:
 
 def select_rows(score: torch.Tensor, k: int) -> torch.Tensor:
     """Exactly ``k`` entries of a 2-D score compared per output row: every row keeps ``k // rows``; the ``k % rows``
-    left go to the rows whose next candidate scores highest (ties: earlier row first)."""
+    left go to the rows whose next candidate scores highest (ties: earlier row first). Within the pattern a
+    :class:`PatternCount` carries (an N:M pattern is per row already; whole units compare rows)."""
+    patterned = _within_pattern(score, k)
+    if patterned is not None:
+        return patterned
     rows, cols = score.shape
     base, extra = divmod(k, rows)
     order = torch.sort(score.detach().double(), dim=1, descending=True, stable=True).indices

@@ -175,3 +175,25 @@ def test_updated_weights_are_refused_with_one_line(weights, reason):
     with pytest.raises(MaskError, match=reason) as err:
         validate_weights(weights, Architecture((3, 2)).parameter_shapes())
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", POST)
+def test_every_post_training_pruner_honours_nm_and_whole_unit_patterns(name):
+    from plantseek.nets.patterns import check_pattern, pattern_density
+
+    model, x = small_mlp(2, (8, 12, 8, 4))
+    for spec in ("2:4", "4:8", "units:0.5"):
+        mask, weights = prune(name, model, x, pattern_density(spec))
+        check_pattern(mask, pattern_density(spec).pattern)  # every group of M keeps exactly N; whole rows
+        assert all((weights[n][~mask[n]] == 0).all() for n in weights)
+
+
+def test_wanda_under_2_4_keeps_the_best_two_of_every_four_by_its_score():
+    from plantseek.nets.patterns import pattern_density
+
+    w = torch.tensor([[4.0, 1.0, 3.0, 2.0, 1.0, 1.0, 9.0, 1.0]])
+    x = torch.tensor([[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 10.0, 1.0, 1.0, 1.0, 5.0, 1.0, 1.0]])
+    mask, _ = prune("wanda", one_layer(w), x, pattern_density("2:4"))
+    # |w| * ||X_j||: group 1: 4*1.41, 1*10.05, 3*1.41, 2*1.41 -> keep inputs 1 and 0;
+    # group 2: 1*1.41, 1*5.10, 9*1.41, 1*1.41 -> keep inputs 6 and 5
+    assert mask["layers.0.weight"].tolist() == [[True, True, False, False, False, True, True, False]]
