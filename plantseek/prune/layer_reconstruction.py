@@ -13,7 +13,9 @@ for non-uniform layer densities, :meth:`LayerwisePruner.counts`. The schedule, a
 4. the mask of every prunable weight, and the updated weights when the method changed any (a
    :class:`~plantseek.prune.posttraining.PostTrainingResult`).
 
-Only the weights are prunable here (a budget with prunable biases is a one-line PrunerError).
+With prunable biases (the paper protocol's cells) a layer's bias is one more input column whose input is 1 on every
+sample: it is scored, kept and updated like a weight, and the layer's count covers weights and bias (a pattern with
+prunable biases is a one-line PrunerError).
 """
 
 from __future__ import annotations
@@ -56,16 +58,19 @@ class LayerwisePruner:
               budget: Any) -> Mask | PostTrainingResult:
         pattern = pattern_of(density)  # read before validation, which gives a plain float
         d = validate_density(density)
-        if biases_prunable(budget):
-            raise PrunerError(f"{self.name}: prunes weights only (the budget makes the biases prunable)")
         work = model.arch.build(trained_weights(model), torch.float64)
         params = network_parameters(work)
         names = list(work.prunable())
         if any(params[n].dim() != 2 for n in names):
             raise PrunerError(f"{self.name}: needs 2-D (out, in) weights (the MLP host; conv and attention hosts are "
                               "not supported)")
+        biases = layer_biases(names, set(model.arch.bias_shapes())) if biases_prunable(budget) else {}
+        if biases and pattern is not None:
+            raise PrunerError(f"{self.name}: a {pattern.spec} pattern with prunable biases is not supported (the "
+                              "pattern groups a layer's weights, not its bias)")
+        sizes = {n: params[n].numel() + (params[n].shape[0] if n in biases else 0) for n in names}
         if pattern is None:
-            counts = self.counts(work, data, d, {n: params[n].numel() for n in names})
+            counts = self.counts(work, data, d, sizes)
         else:  # the pattern fixes every layer's count (OWL's non-uniform layer densities do not apply)
             counts = {n: PatternCount(pattern, tuple(params[n].shape)) for n in names}
         mask: Mask = {}
@@ -73,13 +78,31 @@ class LayerwisePruner:
         for name in names:
             x = layer_inputs(work, data.x, self.name)[name] if self.needs_inputs else None
             w = params[name].detach().clone()
+            bias = biases.get(name)
+            if bias is not None:  # the bias as one more input column, whose input is 1 on every sample
+                w = torch.cat([w, params[bias].detach().clone()[:, None]], dim=1)
+                x = None if x is None else torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
             keep, new = self.prune_layer(name, w, x, counts[name])
             if int(keep.sum()) != counts[name]:
                 raise PrunerError(f"{self.name}: layer {name} kept {int(keep.sum())} weights, expected {counts[name]}")
-            mask[name] = keep
             final = (w if new is None else new) * keep
-            if new is not None:
-                updated[name] = final
-            with torch.no_grad():
-                params[name].copy_(final)
+            parts = [(name, keep, final)] if bias is None else [
+                (name, keep[:, :-1], final[:, :-1]), (bias, keep[:, -1], final[:, -1])]
+            for part, part_keep, part_final in parts:
+                mask[part] = part_keep.contiguous()
+                if new is not None:
+                    updated[part] = part_final.contiguous()
+                with torch.no_grad():
+                    params[part].copy_(part_final)
         return PostTrainingResult(mask, updated) if updated else mask
+
+
+def layer_biases(weights: list[str], bias_names: set[str]) -> dict[str, str]:
+    """``{weight name: its layer's bias name}`` for the layers whose bias is a parameter (``layers.{l}.weight`` ->
+    ``layers.{l}.bias``)."""
+    out = {}
+    for name in weights:
+        bias = name[: -len(".weight")] + ".bias" if name.endswith(".weight") else ""
+        if bias in bias_names:
+            out[name] = bias
+    return out

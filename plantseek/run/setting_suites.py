@@ -65,6 +65,33 @@ _register(Suite(
     PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.01", "0.1", "0.5"), tuple(range(10)),
     calibration_size=256, calibration_seeds=tuple(range(5)),
 ))
+#: the reconstruction-optimal hosts (tasks/reconstruct.py, docs/reconstruction-hosts.md): the dense host computes the
+#: ticket's function exactly, so the ticket is the optimum of the layer-wise reconstruction post-training methods solve
+RECONSTRUCT_TASKS = ("circle-reconstruct", "helix-reconstruct", "relu-reconstruct")
+
+
+def _reconstruct_member(alpha: float, seeds: tuple[int, ...], densities: tuple[str, ...]) -> Suite:
+    return Suite(
+        f"posttraining-reconstruct-alpha-{alpha:g}", f"post-training pruners on the reconstruction-optimal hosts at "
+        f"alpha {alpha:g}", RECONSTRUCT_TASKS, POSTTRAINING_PRUNERS, densities, seeds, depth=5, width=32,
+        task_options={"alpha": alpha}, train=TrainConfig(epochs=0), training_protocol="paper",
+        calibration_size=128, calibration_seeds=(0, 1, 2))
+
+
+_register(CompositeSuite(
+    "posttraining-reconstruct-default", "the reconstruction-optimal regime: post-training pruners (and random) prune the "
+    "planted dense host itself (no training: 0 epochs, the paper protocol's start, which leaves the host as planted) "
+    "with 128 calibration samples, scored without retraining, on circle-, helix- and relu-reconstruct (depth 5, width "
+    "32) at alpha 1 (non-ticket weights drawn like the host's: magnitude cannot see the ticket) and alpha 0.1 (easy), "
+    "densities ticket and 0.1, 2 instance seeds x 3 calibration seeds (N:M patterns need weight-only pruning: the "
+    "paper protocol prunes biases too)",
+    (_reconstruct_member(1.0, (0, 1), ("ticket", "0.1")), _reconstruct_member(0.1, (0, 1), ("ticket", "0.1"))),
+))
+_register(CompositeSuite(
+    "posttraining-reconstruct-paper", "posttraining-reconstruct-default at 10 instance seeds and densities ticket, 0.01, "
+    "0.1 and 0.5",
+    tuple(_reconstruct_member(a, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")) for a in (1.0, 0.1)),
+))
 #: the found-in-random tasks (tasks/subsetsum.py, docs/found-in-random.md): tickets chosen among random weights
 SUBSETSUM_TASKS = ("relu-subsetsum", "abs-subsetsum")
 _register(Suite(

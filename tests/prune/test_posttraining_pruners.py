@@ -197,3 +197,39 @@ def test_wanda_under_2_4_keeps_the_best_two_of_every_four_by_its_score():
     # |w| * ||X_j||: group 1: 4*1.41, 1*10.05, 3*1.41, 2*1.41 -> keep inputs 1 and 0;
     # group 2: 1*1.41, 1*5.10, 9*1.41, 1*1.41 -> keep inputs 6 and 5
     assert mask["layers.0.weight"].tolist() == [[True, True, False, False, False, True, True, False]]
+
+
+@pytest.mark.parametrize("name", POST)
+def test_with_prunable_biases_every_post_training_pruner_keeps_exactly_kept_count_of_weights_and_biases(name):
+    from plantseek.nets.masks import validate_pruned_mask
+
+    model, x = small_mlp(3)
+    budget = TrainConfig(prunable_biases=True)
+    for density in (0.1, 0.37, 1.0):
+        result = get_pruner(name).prune(model, data(x), density, generator=torch.Generator(), budget=budget)
+        mask, weights = split_result(result)
+        assert set(mask) == set(model.arch.weight_shapes()) | set(model.arch.bias_shapes())
+        total = model.arch.n_prunable + sum(math.prod(s) for s in model.arch.bias_shapes().values())
+        assert sum(int(m.sum()) for m in mask.values()) == kept_count(density, total)
+        validate_pruned_mask(mask, model.arch, density, prunable_biases=True)
+        assert all((weights[n][~mask[n]] == 0).all() for n in weights)
+
+
+def test_sparsegpt_keeps_a_bias_the_layer_needs_and_reconstructs_exactly():
+    # y = 2 x0 + 3 (bias), x1 and x2 carry small weights: keeping 2 of 4 (3 weights + bias), the bias column (input 1
+    # on every sample) and x0 reconstruct the layer best; the OBS update then moves x1's and x2's share onto them
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 3, generator=g)
+    arch = Architecture((3, 1))
+    model = arch.build({"layers.0.weight": torch.tensor([[2.0, 0.05, -0.05]], dtype=torch.float64),
+                        "layers.0.bias": torch.tensor([3.0], dtype=torch.float64)})
+    result = get_pruner("sparsegpt").prune(model, data(x), 0.5, generator=torch.Generator(),
+                                           budget=TrainConfig(prunable_biases=True))
+    mask, weights = split_result(result)
+    assert mask["layers.0.weight"].tolist() == [[True, False, False]] and mask["layers.0.bias"].tolist() == [True]
+    xd = x.double()
+    want = xd @ torch.tensor([2.0, 0.05, -0.05], dtype=torch.float64) + 3.0
+    got = xd[:, 0] * weights["layers.0.weight"][0, 0] + weights["layers.0.bias"][0]
+    a = torch.stack([xd[:, 0], torch.ones(40, dtype=torch.float64)], 1)  # the least-squares fit on the kept support
+    best = a @ torch.linalg.lstsq(a, want[:, None]).solution[:, 0]
+    assert torch.allclose(got, best, atol=1e-4)  # SparseGPT's 1 % damping: close to, not exactly, least squares
