@@ -93,7 +93,7 @@ def certify_instance(inst: PlantedInstance, **settings: Any) -> dict[str, Any]:
     cert = certify(host, x, req, time_limit=float(cfg["time_limit"]))
     rec: dict[str, Any] = {
         "instance": inst.spec.as_dict(), "instance_key": inst.spec.key(), "kind": req.kind,
-        "settings": {k: cfg[k] for k in ("samples", "gamma", "slack", "floor", "epsilon", "time_limit")},
+        "settings": dict(cfg),
         "samples_used": int(len(x)), **chosen, "bias_prunable": host.bias_prunable,
         "host_weights": host.n_weights, "planted_nnz": planted_nnz, "planted_feasible": bool(planted_ok),
         "status": cert.status, "certified_nnz": cert.objective, "bound": cert.bound, "gap": cert.gap,
