@@ -39,6 +39,7 @@ from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
+from plantseek.score.known_optimum import optimum_metrics
 from plantseek.score.metrics import recovery_metrics
 from plantseek.train.config import biases_prunable
 from plantseek.train.loop import train_masks
@@ -250,7 +251,8 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         prunable_biases = biases_prunable(t.cell.budget)
         density, weight_density = achieved_densities(t.mask, instance, prunable_biases)
         recovery = {**recovery_metrics(t.mask, instance.ticket, instance.arch.structure()),
-                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {})}
+                    **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
+                    **optimum_metrics(instance.spec.key(), t.mask)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

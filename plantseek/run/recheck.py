@@ -33,6 +33,7 @@ from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
+from plantseek.score.known_optimum import optimum_metrics
 from plantseek.score.metrics import recovery_metrics
 from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
@@ -153,7 +154,8 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
         problems.append(f"achieved_density (stored {row['achieved_density']!r}, recomputed {density!r})")
     family_recovery = family_hook(instance.task.family, "recovery")
     recovery = {**recovery_metrics(mask, instance.ticket, instance.arch.structure()),
-                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {})}
+                **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {}),
+                **optimum_metrics(instance.spec.key(), mask)}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
