@@ -100,6 +100,8 @@ def run(args) -> int:
 def line(rec: dict) -> str:
     inst = rec["instance"]
     gap = "" if rec["status"] == "optimal" else f", gap {rec['gap']}"
-    return (f"{inst['task']} depth {inst['depth']} width {inst['width']} seed {inst['seed']}: planted {rec['planted_nnz']} "
-            f"weights, certified {rec['certified_nnz']} ({rec['status']}{gap}, {rec['seconds']:.1f} s, "
-            f"check {'ok' if rec['check_satisfied'] else 'FAILED'}), unique {rec.get('planted_unique', '-')}")
+    return (f"{inst['task']} depth {inst['depth']} width {inst['width']} seed {inst['seed']}: "
+            f"planted {rec['planted_nnz']} weights, certified {rec['certified_nnz']} "
+            f"({rec['status']}{gap}, {rec['seconds']:.1f} s, "
+            f"check {'ok' if rec['check_satisfied'] else 'FAILED'}), "
+            f"unique {rec.get('planted_unique', '-')}")

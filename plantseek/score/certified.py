@@ -274,9 +274,8 @@ def _build(host: Host, x: np.ndarray, req: Requirement, exclude: Sequence[Sequen
             inputs = nxt
     for old in exclude:  # a no-good cut on the weight bits: differ from ``old`` in at least one weight
         terms, ones = [], 0
-        for bits, m in zip(wbits, old):
-            m = np.asarray(m, dtype=bool)
-            for c, kept in zip(bits.ravel(), m.ravel()):
+        for bits, previous in zip(wbits, old):
+            for c, kept in zip(bits.ravel(), np.asarray(previous, dtype=bool).ravel()):
                 terms.append((int(c), -1.0 if kept else 1.0))
                 ones += int(kept)
         bld.row(terms, 1.0 - ones, inf)

@@ -16,7 +16,6 @@ The planted ticket's nnz counts weights; bias bits are free (cost 0) when the ti
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ SETTINGS: dict[str, Any] = {"samples": 48, "gamma": 0.1, "slack": 0.05, "floor":
 
 
 def instance_host(inst: PlantedInstance) -> Host:
-    names = inst.arch.weight_names()
+    names = list(inst.arch.prunable_shapes())
     biases = [n.replace(".weight", ".bias") for n in names]
     prunable = any(not bool(inst.ticket[b][p].all()) for b, p in zip(biases, inst.placement))
     return Host(tuple(inst.initial_state[n].double().numpy().copy() for n in names),
@@ -42,7 +41,7 @@ def instance_host(inst: PlantedInstance) -> Host:
 
 
 def planted_masks(inst: PlantedInstance, host: Host) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    names = inst.arch.weight_names()
+    names = list(inst.arch.prunable_shapes())
     mask = [inst.ticket[n].numpy().astype(bool) for n in names]
     if not host.bias_prunable:
         return mask, [np.ones(b.shape, dtype=bool) for b in host.biases]
@@ -74,7 +73,7 @@ def requirement(inst: PlantedInstance, host: Host, samples: int, *, gamma: float
 
 
 def _as_torch_mask(inst: PlantedInstance, mask, bias_mask) -> dict[str, torch.Tensor]:
-    names = inst.arch.weight_names()
+    names = list(inst.arch.prunable_shapes())
     out = {n: torch.from_numpy(np.asarray(m, dtype=bool)) for n, m in zip(names, mask)}
     out.update({n.replace(".weight", ".bias"): torch.from_numpy(np.asarray(b, dtype=bool))
                 for n, b in zip(names, bias_mask)})
