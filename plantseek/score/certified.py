@@ -255,31 +255,35 @@ def _build(host: Host, x: np.ndarray, req: Requirement, exclude: Sequence[Sequen
             if l == last:
                 _output_rows(bld, req, s, pre, offs, scale)
                 break
-            nxt: list[tuple[int, float]] = []
-            for j, terms in enumerate(pre):
-                lj, uj = float(lo[j]), float(hi[j])
-                if uj <= 0.0:
-                    nxt.append((-1, 0.0))
-                    continue
-                h = bld.var(0.0, uj)
-                if lj >= 0.0:
-                    bld.row([(h, 1.0)] + [(c, -v) for c, v in terms], 0.0, 0.0)  # h = z
-                else:
-                    a = bld.var(0, 1, True)
-                    counts["relu_binaries"] += 1
-                    bld.row([(h, 1.0)] + [(c, -v) for c, v in terms], 0.0, inf)  # h >= z
-                    bld.row([(h, 1.0)] + [(c, -v) for c, v in terms] + [(a, -lj)], -inf, -lj)  # h <= z - L(1-a)
-                    bld.row([(h, 1.0), (a, -uj)], -inf, 0.0)  # h <= U a
-                nxt.append((h, uj))
-            inputs = nxt
+            inputs = [_relu(bld, terms, float(lo[j]), float(hi[j]), counts) for j, terms in enumerate(pre)]
     for old in exclude:  # a no-good cut on the weight bits: differ from ``old`` in at least one weight
-        terms, ones = [], 0
+        cut, ones = [], 0
         for bits, previous in zip(wbits, old):
             for c, kept in zip(bits.ravel(), np.asarray(previous, dtype=bool).ravel()):
-                terms.append((int(c), -1.0 if kept else 1.0))
+                cut.append((int(c), -1.0 if kept else 1.0))
                 ones += int(kept)
-        bld.row(terms, 1.0 - ones, inf)
+        bld.row(cut, 1.0 - ones, inf)
     return bld, wbits, bbits, offs, counts
+
+
+def _relu(bld: _Builder, terms: list[tuple[int, float]], lj: float, uj: float,
+          counts: dict[str, int]) -> tuple[int, float]:
+    """The activation ``h = relu(z)`` of pre-activation ``z`` (``terms``) with bounds ``[lj, uj]``: (its column, or
+    -1 when it is 0 whatever the mask; its upper bound)."""
+    inf = math.inf
+    if uj <= 0.0:
+        return -1, 0.0
+    h = bld.var(0.0, uj)
+    minus_z = [(c, -v) for c, v in terms]
+    if lj >= 0.0:
+        bld.row([(h, 1.0)] + minus_z, 0.0, 0.0)  # h = z
+        return h, uj
+    a = bld.var(0, 1, True)
+    counts["relu_binaries"] += 1
+    bld.row([(h, 1.0)] + minus_z, 0.0, inf)  # h >= z
+    bld.row([(h, 1.0)] + minus_z + [(a, -lj)], -inf, -lj)  # h <= z - L (1 - a)
+    bld.row([(h, 1.0), (a, -uj)], -inf, 0.0)  # h <= U a
+    return h, uj
 
 
 def _output_rows(bld: _Builder, req: Requirement, s: int, pre, offs, scale: np.ndarray) -> None:
