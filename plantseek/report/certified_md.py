@@ -52,7 +52,8 @@ def _num(v: Any, digits: int = 3) -> str:
 def _setting(rec: dict[str, Any]) -> str:
     inst = rec["instance"]
     opts = ", ".join(f"{k} {v}" for k, v in sorted(inst["options"].items()))
-    return f"{inst['task']} · depth {inst['depth']} · width {inst['width']}" + (f" · {opts}" if opts else "")
+    label = f"{inst['task']} · depth {inst['depth']} · width {inst['width']}" + (f" · {opts}" if opts else "")
+    return label + f" · {rec['settings']['samples']} samples"
 
 
 def render(records: list[dict[str, Any]]) -> str:

@@ -20,7 +20,7 @@ def test_certify_writes_resumes_and_reports(tmp_path, capsys):
     for r in recs:
         assert r["status"] == "optimal" and r["gap"] == 0 and r["check_satisfied"] and r["planted_unique"]
     report = (out / "README.md").read_text()
-    assert "| relu · depth 3 · width 3 | 2 | 2 | 2 | 0 | 2 |" in report  # 2 instances, proven, equal, 0 sparser, unique
+    assert "| relu · depth 3 · width 3 · 6 samples | 2 | 2 | 2 | 0 | 2 |" in report  # 2 instances, proven, equal, 0 sparser, unique
 
 
 def test_certify_one_line_errors(capsys):
