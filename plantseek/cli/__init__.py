@@ -20,7 +20,7 @@ from plantseek.core.errors import PlantseekError
 from .config_file import CONFIGURABLE, add_config_option, with_config
 
 COMMANDS = ["plant", "evaluate", "list", "leaderboard", "plot", "submit", "compare", "bench", "keygen", "verify",
-            "reproduce", "optimum"]
+            "reproduce", "optimum", "certify"]
 
 
 def _module(name: str):

@@ -15,6 +15,7 @@ from plantseek.families.registry import families
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.frame.leak import LEAK_RULE, development_cells, has_hidden, leak_ceiling, published_cells
 from plantseek.frame.prepared import prepared
+from plantseek.report.optimum_md import optimum_section
 from plantseek.report.provenance import board_note, provenance_line, submitted_sources
 from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE,
                                     SPREAD_RULE)
@@ -45,6 +46,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
     out += statistics_markdown(board, cd_figures, comparisons)
     out += _sanity_section(sanity_table(d))
     out += _leak_section(leak_ceiling(d))
+    out += optimum_section(d)
     for family in families():  # extra sections of host families (attention: head and projection recall)
         section = family.hook("report_section")
         out += section(d) if section else []

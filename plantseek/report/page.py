@@ -30,6 +30,7 @@ from plantseek.report.statistics import ci_html, interval_lookup, interval_note,
 from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, PLOT_CAPTIONS, PLOT_TITLES, RANKING_RULE,
                                     SANITY_RULE, SPREAD_RULE)
 from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
+from plantseek.stats.optimum import OPTIMUM_RULE, distance_to_optimum
 from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table, summary_table
 
 TEMPLATE = "leaderboard.html.j2"
@@ -65,6 +66,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
     intervals = interval_lookup(d)
     sanity = sanity_table(d)
     leak = leak_ceiling(d)
+    optimum = distance_to_optimum(d)
     gap = public_hidden_gap(d)
     failed = d[~d["_ok"]]
     fam = dict(zip(d["task"], d["_family"]))  # each task's stored host family
@@ -81,6 +83,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "gap": _gap_table(gap) if len(gap) else None, "gap_rule": GAP_RULE,
         "sanity": _sanity_table(sanity, fam) if len(sanity) else None,
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
+        "optimum": _optimum_table(optimum) if len(optimum) else None, "optimum_rule": OPTIMUM_RULE,
         "settings": [{**_setting(with_intervals(b, intervals), plots.get(b["slug"], {}), fam),
                       "ci_note": interval_note(with_intervals(b, intervals))} for b in blocks(d)],
         "statistics": statistics_context(board, cd_figures, comparisons), "stats_css": static_text("statistics.css"),
@@ -174,6 +177,19 @@ def _leak_table(leak: pd.DataFrame) -> dict[str, list[str]]:
             f"{num_td(r.ratio)}"
             f"{num_td(float(r.seeds), str(r.seeds))}</tr>"
             for r in leak.itertuples(index=False)]
+    return {"head": head, "rows": rows}
+
+
+def _optimum_table(table: pd.DataFrame) -> dict[str, list[str]]:
+    head = [th("setting", 0, "str", cls="l"), th("pruner", 1, "str", cls="l"), th("instances", 2),
+            th("reached", 3, first="descending"), th("kept / optimum (mean)", 4), th("95 % interval", 5),
+            th("density", 6)]
+    rows = []
+    for r in table.itertuples(index=False):
+        interval = f"[{fmt(r.ratio_lo)}, {fmt(r.ratio_hi)}]" if np.isfinite(r.ratio_lo) else "—"
+        rows.append(f"<tr>{text_td(f'{r.task} · depth {r.depth} · width {r.width}')}{text_td(r.pruner)}"
+                    f"{num_td(float(r.instances), str(r.instances))}{num_td(float(r.reached), str(r.reached))}"
+                    f"{num_td(r.ratio)}{num_td(r.ratio_lo, h(interval))}{num_td(r.density)}</tr>")
     return {"head": head, "rows": rows}
 
 

@@ -40,6 +40,7 @@ from plantseek.records.cells import CellConfig, CellResult
 from plantseek.score.evaluation import model_metric, strong_metric, strong_scores_batched
 from plantseek.score.divergence import constant_predictor_metric, divergence
 from plantseek.families.registry import family_hook
+from plantseek.score.known_optimum import optimum_metrics
 from plantseek.score.metrics import recovery_metrics
 from plantseek.score.multi_ticket import instance_ticket_metrics
 from plantseek.score.routes import host_routes, route_recalls
@@ -264,7 +265,8 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
                     **instance_ticket_metrics(t.mask, instance.tickets, instance.arch.structure()),
                     **(family_recovery(t.mask, instance.ticket, instance.arch) if family_recovery else {}),
                     **(route_recalls(t.mask, routes) if routes is not None else {}), **next(generalise),
-                    **pattern_metrics(t.mask, instance.ticket, t.cell.density)}
+                    **pattern_metrics(t.mask, instance.ticket, t.cell.density),
+                    **optimum_metrics(instance.spec.key(), t.mask)}
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,

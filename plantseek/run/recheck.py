@@ -33,6 +33,7 @@ from plantseek.run.group import achieved_densities, instance_for
 from plantseek.records.cells import CellConfig
 from plantseek.score.evaluation import strong_scores_batched
 from plantseek.families.registry import family_hook
+from plantseek.score.known_optimum import optimum_metrics
 from plantseek.score.metrics import recovery_metrics
 from plantseek.score.routes import host_routes, route_recalls
 from plantseek.run.generalise import GENERALISATION_KEYS
@@ -161,7 +162,8 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
                 **(family_recovery(mask, instance.ticket, instance.arch) if family_recovery else {}),
                 **_route_recalls(mask, instance),
                 **(pattern_metrics(mask, instance.ticket, config.density) if config is not None
-                   else {k: v for k, v in stored.items() if k in PATTERN_KEYS})}
+                   else {k: v for k, v in stored.items() if k in PATTERN_KEYS}),
+                **optimum_metrics(instance.spec.key(), mask)}
     fresh = json.loads(json.dumps({**recovery, "weight_density": weight_density} if prunable else recovery,
                                   default=json_default))
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}

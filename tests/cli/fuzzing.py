@@ -114,6 +114,21 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--jobs": (["0", "1"], ints + ["1025"], []),
             "--report-only": FLAG, "--no-progress": FLAG,
         },
+        "certify": {  # BASE keeps a valid run tiny: relu depth 3 width 2, 4 samples
+            "--task": (["relu"], [], ["", "square", long, "bars"]),
+            "--depth": (["3"], ints + ["0", "7"], ["1", "2"]),
+            "--width": (["1", "2"], ints + ["0", "17"], []),
+            "--seeds": (["0", "3", "0-1"], ["", ",", "-1", "a", "1.5", "3-1", "0-99999999999", "2147483648"], []),
+            "--knots": (["1", "5"], ints + ["0", "10001"], []),  # valid for circle and helix only: see _last_values
+            "--noise": (["0", "0.05"], floats + ["-0.5"], ["9" * 40]),
+            "--samples": (["4", "3"], ints + ["0", "1001"], []),
+            "--epsilon": (["0.5", "1"], floats + ["-1", "1e7"], []),
+            "--slack": (["0", "0.1"], floats + ["-1", "11"], []),
+            "--gamma": (["0.1"], floats + ["-1", "1e7"], []),
+            "--time-limit": (["10", "60"], floats + ["0", "-1", "86401"], []),
+            "--out": out_dir,
+            "--no-uniqueness": FLAG, "--json": FLAG,
+        },
         "bench": {
             "--threads": (["1", "2"], ints + ["0", "1025"], []),
             # a trailing comma is allowed in a list ("1,5," is 1 and 5), so that garbage value is a valid list here
@@ -155,6 +170,7 @@ BASE = {  # prepended: keeps valid runs tiny (options given later override these
     "plant": ["--width", "20", "--depth", "4"],
     "optimum": ["--points", "64", "--epochs", "1", "--width-values", "1", "--phase1-only", "--lrs", "0.05",
                 "--schedules", "constant"],
+    "certify": ["--task", "relu", "--depth", "3", "--width", "2", "--samples", "4", "--time-limit", "30"],
 }
 
 
@@ -183,6 +199,8 @@ def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> N
             case.why.append("plant without --task or --load")
         elif last["--task"] == "relu" and "--knots" in last:
             case.why.append("--knots for relu")
+    if case.command == "certify" and "--knots" in last:
+        case.why.append("--knots for relu")
     if case.command == "evaluate" and "--scheduler" in last and last.get("--executor") != "dask":
         case.why.append("--scheduler without --executor dask")
     if case.command in ("leaderboard", "plot", "verify", "compare") and "--store" not in last:
