@@ -79,8 +79,9 @@ def _reconstruct_member(alpha: float, seeds: tuple[int, ...], densities: tuple[s
 
 
 _register(CompositeSuite(
-    "posttraining-reconstruct-default", "the reconstruction-optimal regime: post-training pruners (and random) prune the "
-    "planted dense host itself (no training: 0 epochs, the paper protocol's start, which leaves the host as planted) "
+    "posttraining-reconstruct-default",
+    "the reconstruction-optimal regime: post-training pruners (and random) prune the planted dense host itself (no "
+    "training: 0 epochs, the paper protocol's start, which leaves the host as planted) "
     "with 128 calibration samples, scored without retraining, on circle-, helix- and relu-reconstruct (depth 5, width "
     "32) at alpha 1 (non-ticket weights drawn like the host's: magnitude cannot see the ticket) and alpha 0.1 (easy), "
     "densities ticket and 0.1, 2 instance seeds x 3 calibration seeds (N:M patterns need weight-only pruning: the "
@@ -88,8 +89,8 @@ _register(CompositeSuite(
     (_reconstruct_member(1.0, (0, 1), ("ticket", "0.1")), _reconstruct_member(0.1, (0, 1), ("ticket", "0.1"))),
 ))
 _register(CompositeSuite(
-    "posttraining-reconstruct-paper", "posttraining-reconstruct-default at 10 instance seeds and densities ticket, 0.01, "
-    "0.1 and 0.5",
+    "posttraining-reconstruct-paper",
+    "posttraining-reconstruct-default at 10 instance seeds and densities ticket, 0.01, 0.1 and 0.5",
     tuple(_reconstruct_member(a, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")) for a in (1.0, 0.1)),
 ))
 #: the found-in-random tasks (tasks/subsetsum.py, docs/found-in-random.md): tickets chosen among random weights

@@ -49,4 +49,5 @@ def test_verify_recomputes_the_settings_cells_without_refusing_them(tmp_path, su
     assert main(["evaluate", "--suite", suite, "--tasks", task, "--pruners", "magnitude", "--densities", "0.5",
                  "--epochs", "1", "--store", str(store), "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["verify", "--store", str(store)]) == 0, capsys.readouterr()  # route recalls recomputed; curves left as stored
+    # route recalls recomputed; the curves (training results) left as stored
+    assert main(["verify", "--store", str(store)]) == 0, capsys.readouterr()
