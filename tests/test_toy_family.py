@@ -52,8 +52,8 @@ def toy_family(tmp_path, monkeypatch):
     FAMILIES.discovery.refresh(FAMILIES, force=True)
     importlib.import_module("toy_family.task")
     yield
-    FAMILIES._items.pop("toy", None)
-    TASKS._items.pop("toy-relu", None)
+    FAMILIES.unregister("toy")
+    TASKS.unregister("toy-relu")
     for name in [m for m in sys.modules if m == "toy_family" or m.startswith("toy_family.")]:
         del sys.modules[name]
 

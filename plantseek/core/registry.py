@@ -48,6 +48,11 @@ class Registry(Generic[T]):
 
         return _add(item) if item is not None else _add
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (nothing if it is not registered): for a test's temporary registrations, so that one test
+        cannot change the registry (and the every-pruner suites' cells) another test sees."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> T:
         if name not in self._items and self.discovery is not None:
             self.discovery.refresh(self, force=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plantseek.run.suites import (LITERATURE_TAGS, PAPER_TASKS, CompositeSuite, PrunerSelector, Suite, TaskSetting,
+from plantseek.run.suite_types import (LITERATURE_TAGS, PAPER_TASKS, CompositeSuite, PrunerSelector, Suite, TaskSetting,
                                   _register)
 from plantseek.train.config import TrainConfig
 

@@ -59,11 +59,13 @@ def test_selector_filters_by_protocol_and_tags():
 
 def test_a_declared_pruner_joins_the_suites_selecting_its_tags():
     name = "test-declared-tagged"
-    if name not in PRUNERS:
-        PRUNERS.register(name)(declared(lambda: get_pruner("magnitude").__class__(name=name),
-                                        tags={"test-tag"}, rank=-1))
-    assert PrunerSelector(tags=frozenset({"test-tag"})).resolve() == (name,)
-    assert name not in SUITES.get("default").pruner_names()
+    PRUNERS.register(name)(declared(lambda: get_pruner("magnitude").__class__(name=name), tags={"test-tag"}, rank=-1))
+    try:
+        assert PrunerSelector(tags=frozenset({"test-tag"})).resolve() == (name,)
+        assert name not in SUITES.get("default").pruner_names()
+    finally:
+        PRUNERS.unregister(name)  # the every-pruner suites (conv-default, ...) keep their pinned cells
+    assert name not in PRUNERS.names()
 
 
 class _Pruner:
