@@ -72,3 +72,33 @@ def test_calibration_factor_minimises_the_binary_cross_entropy():
                           bounds=(-100, 100), method="bounded", options={"xatol": 1e-10})
     alpha = fit_output_factors(col(zn), col(yn), "classification")
     assert float(alpha[0]) == pytest.approx(ref.x * 1e5, rel=1e-5)
+
+
+def test_the_stock_task_loss_and_metric_treat_one_logit_float_labels_as_binary():
+    from plantseek.planted.task import Task
+
+    class Binary(Task):
+        name, in_features, out_features, kind = "binary-test", 2, 1, "classification"
+
+    out = torch.tensor([[2.0], [-1.0], [0.5]], dtype=torch.float64)
+    y = col([1, 0, 0])
+    expected = -(math.log(1 / (1 + math.exp(-2))) + math.log(1 - 1 / (1 + math.exp(1)))
+                 + math.log(1 - 1 / (1 + math.exp(-0.5)))) / 3
+    assert float(Binary().loss(out, y)) == pytest.approx(expected, rel=1e-12)
+    assert Binary().metric(out, y) == 2 / 3
+    # class-index labels keep the cross-entropy and the argmax
+    two = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert Binary().metric(two, torch.tensor([0, 0])) == 0.5
+
+
+def test_the_batched_engines_gradient_of_the_stock_binary_loss_equals_autograd():
+    from plantseek.train.losses import loss_grad_fn
+
+    g = torch.Generator().manual_seed(0)
+    out = torch.randn(3, 5, 1, generator=g, dtype=torch.float64)
+    y = (torch.rand(3, 5, 1, generator=g) < 0.5).double()
+    grad = loss_grad_fn("classification")(out.clone(), y)
+    for k in range(3):
+        o = out[k].clone().requires_grad_(True)
+        torch.nn.functional.binary_cross_entropy_with_logits(o, y[k]).backward()
+        assert torch.allclose(grad[k], o.grad, rtol=1e-12, atol=0)
