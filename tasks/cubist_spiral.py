@@ -15,8 +15,10 @@ reference, and held-out points).
 
 **Ticket**: the MLP family, depth 5 (2 -> d1 -> d2 -> d3 -> 1 with biases; the host is width 16). The planted
 ticket is the sparsest trained mask the exhaustive search (:mod:`plantseek.optimum`) found, with its trained
-weights, shipped as ``tasks/data/cubist_spiral_target.npz`` by ``python -m plantseek optimum ... --ticket-out``;
-without that file the task can sample data but has no ticket (a clear error).
+weights, shipped as ``tasks/data/cubist_spiral_target.npz`` by ``python -m plantseek optimum ... --ticket-out``.
+Until the full search finds a sparse mask at 95 %, the shipped file is the reduced search's best DENSE 3-7-7 network
+(``python -m plantseek.optimum.ticket``; 96.26 % train accuracy, docs/optimum.md); without a file the task can
+sample data but has no ticket (a clear error).
 """
 
 from __future__ import annotations

@@ -182,15 +182,27 @@ class Task:
         return DataSplits(train=part(slice(0, a)), test=part(slice(a, b)), val=part(slice(b, None)))
 
     def loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (classification: class-index labels), BCE with logits (binary classification: one logit
+        and floating 0/1 labels of the output's shape), mean squared error (regression)."""
+        if self.kind == "classification" and is_binary(output, y):
+            return torch.nn.functional.binary_cross_entropy_with_logits(output, y.to(output.dtype))
         if self.kind == "classification":
             return torch.nn.functional.cross_entropy(output, y)
         return torch.nn.functional.mse_loss(output, y.to(output.dtype))
 
     def metric(self, output: torch.Tensor, y: torch.Tensor) -> float:
         """Accuracy (classification) or mean squared error (regression) of ``output`` against ``y``."""
+        if self.kind == "classification" and is_binary(output, y):  # sign agreement: logit > 0 means class 1
+            return float(((output > 0).to(torch.float64) == y.to(torch.float64)).to(torch.float64).mean())
         if self.kind == "classification":
             return float((output.argmax(dim=-1) == y).double().mean())
         return float(((output.double() - y.double()) ** 2).mean())
+
+
+def is_binary(output: torch.Tensor, y: torch.Tensor) -> bool:
+    """Binary single-logit classification: one output logit and floating 0/1 labels of shape ``(..., 1)`` (class-index
+    labels are integer tensors without the output axis)."""
+    return output.shape[-1:] == (1,) and y.is_floating_point() and y.shape[-1:] == (1,)
 
 
 def is_task_class(obj: object) -> bool:

@@ -161,3 +161,22 @@ _register_setting("transfer", "robust tickets transfer: masks found on head a of
                   "features; depth 4, width 64); python -m plantseek.perf.transfer scores them on head b",
                   ("transfer",),
                   {"transfer": TaskSetting(depth=4, width=64, task_options={"head": "a"}, n_samples=2000)}, (0, 1, 2))
+#: the optimum suites (issue 26, docs/optimum.md): Cubist Spiral in its width-16 host, against the sparsest known
+#: network (today the committed reduced search's dense 3-7-7 ticket). Zhang & Papyan's nine pruners as far as
+#: registered here (IMP = magnitude-multishot, IMP with rewinding = magnitude-rewind-iterate, iterative SNIP =
+#: snip-multishot, SNIP, GraSP, SynFlow, RigL, ProsPr; FORCE is not registered), random as chance, edge-popup as
+#: the strong-ticket reference
+OPTIMUM_PRUNERS = ("random", "magnitude", "snip", "grasp", "synflow", "rigl", "prospr", "magnitude-multishot",
+                   "snip-multishot", "magnitude-rewind-iterate", "edge-popup")
+_register(Suite(
+    "optimum-default", "Zhang & Papyan's pruners (IMP, IMP with rewinding, iterative SNIP, SNIP, GraSP, SynFlow, "
+    "RigL, ProsPr; random and edge-popup as references) on cubist-spiral in its width-16 host (depth 5, 10,000 "
+    "points) against the best-known ticket (dense 3-7-7), densities ticket and 0.1, 1 seed",
+    ("cubist-spiral",), OPTIMUM_PRUNERS, ("ticket", "0.1"), (0,), depth=5, width=16,
+))
+_register(Suite(
+    "optimum-paper", "every paper, iterative and modern pruner on cubist-spiral in its width-16 host (depth 5, "
+    "10,000 points) against the best-known ticket, densities ticket, 0.05, 0.1 and 0.5, 10 seeds",
+    ("cubist-spiral",), PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})),
+    ("ticket", "0.05", "0.1", "0.5"), tuple(range(10)), depth=5, width=16,
+))

@@ -25,6 +25,10 @@ def constant_predictor_metric(instance: PlantedInstance) -> float:
     if instance.task.kind == "regression":
         mean = train.y.double().mean(0)
         return float(instance.task.metric(mean.expand(test.y.shape).clone(), test.y.double()))
+    if train.y.is_floating_point():  # binary single-logit labels (n, 1): logit +1 for class 1, -1 for class 0
+        ones = float(train.y.double().mean()) > 0.5
+        logit = torch.full(test.y.shape, 1.0 if ones else -1.0, dtype=torch.float64)
+        return float(instance.task.metric(logit, test.y))
     k = int(max(int(train.y.max()), int(test.y.max())) + 1)
     majority = int(torch.bincount(train.y, minlength=k).argmax())
     logits = torch.zeros(test.y.shape[0], k, dtype=torch.float64)

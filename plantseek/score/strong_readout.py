@@ -13,7 +13,16 @@ So every mask gets its own readout, fitted on the training split (never the test
 * **classification**: minimum mean cross-entropy of the logits ``a * z + c`` (convex in ``(a, c)``; solved in
   float64 by damped Newton steps with the exact Hessian). Per-logit scales are needed because planting gives each
   logit its own factor (raw argmax is meaningless); the offsets let a network whose logits carry no information
-  predict the most frequent class, as the best constant predictor does.
+  predict the most frequent class, as the best constant predictor does;
+* **binary classification** (one logit, float 0/1 labels of shape ``(n, 1)``, BCE with logits, as Cubist Spiral):
+  minimum mean binary cross-entropy of the single logit ``a * z + c`` (a 1-D logistic regression of ``y`` on
+  ``z`` with an intercept; convex in ``(a, c)``; the same damped Newton steps on its 2 x 2 exact Hessian); the
+  prediction is class 1 where ``a * z + c > 0`` (accuracy = sign agreement). A constant logit gets ``a = 0`` and
+  ``c = log(p / (1 - p))`` for the training frequency ``p`` of class 1 (the majority class, as the best constant
+  predictor). On linearly separable data the optimum lies at infinity: the Newton iterations stop after
+  ``NEWTON_ITERATIONS`` with a large scale that separates the training split (its sign, which is what accuracy
+  reads, is settled after the first steps). Which rule applies is read from the labels
+  (:func:`is_binary_labels`), so every existing task keeps its readout bit for bit.
 
 Properties (tested): the exact planted ticket scores (up to the estimation error of 2 * outputs parameters on
 9,000 samples) the target network's own metric; a constant-output mask scores exactly what the best constant
@@ -23,6 +32,7 @@ an output that is constant gets ``a_k = 0``. Inputs and outputs are float64. Pur
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -108,10 +118,56 @@ def fit_classification(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
     return AffineReadout(scale, c - scale * mean)
 
 
+def is_binary_labels(z: torch.Tensor, y: torch.Tensor) -> bool:
+    """Whether ``(z, y)`` is a binary single-logit classification: one output and floating 0/1 labels ``(n, 1)``
+    (class-index labels are integer tensors of shape ``(n,)``)."""
+    return z.dim() == 2 and z.shape[1] == 1 and y.is_floating_point() and y.dim() == 2 and y.shape[1] == 1
+
+
+def _bce(zs: torch.Tensor, y: torch.Tensor, a: float, c: float) -> float:
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(zs * a + c, y))
+
+
+def fit_binary(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
+    """Minimum mean binary cross-entropy of the single logit ``a * z + c`` (1-D logistic regression with an
+    intercept, fitted by damped Newton steps with backtracking in float64); ``z`` and ``y`` of shape ``(n, 1)``."""
+    z, y = z.double(), y.double()
+    zs, mean, std, live = _standardised(z)
+    x, t = zs[:, 0], y[:, 0]
+    p1 = float(t.mean())
+    a = 1.0 if bool(live[0]) else 0.0
+    c = math.log(min(max(p1, 1e-12), 1 - 1e-12) / min(max(1 - p1, 1e-12), 1 - 1e-12))
+    current = _bce(x, t, a, c)
+    for _ in range(NEWTON_ITERATIONS if bool(live[0]) else 0):
+        p = torch.sigmoid(x * a + c)
+        r, w = p - t, p * (1 - p)
+        grad = torch.stack([(x * r).mean(), r.mean()])
+        hess = torch.stack([torch.stack([(w * x * x).mean(), (w * x).mean()]),
+                            torch.stack([(w * x).mean(), w.mean()])]) + RIDGE * torch.eye(2, dtype=torch.float64)
+        step = torch.linalg.solve(hess, grad)
+        s_a, s_c = float(step[0]), float(step[1])
+        u = 1.0
+        while u > 1e-8:  # backtracking: the first step length that lowers the loss
+            trial_a, trial_c = a - u * s_a, c - u * s_c
+            value = _bce(x, t, trial_a, trial_c)
+            if value < current:
+                break
+            u /= 2
+        else:
+            break
+        improvement = current - value
+        a, c, current = trial_a, trial_c, value
+        if improvement < 1e-13:
+            break
+    scale = a / float(std[0]) if bool(live[0]) else 0.0
+    return AffineReadout(torch.tensor([scale], dtype=torch.float64),
+                         torch.tensor([c - scale * float(mean[0])], dtype=torch.float64))
+
+
 def fit_readout(z: torch.Tensor, y: torch.Tensor, kind: str) -> AffineReadout:
     """The readout of a mask from its raw float64 outputs ``z`` (n, outputs) on the training split."""
     if kind == "classification":
-        return fit_classification(z, y)
+        return fit_binary(z, y) if is_binary_labels(z, y) else fit_classification(z, y)
     if kind == "regression":
         return fit_regression(z, y)
     raise ValueError(f"unknown task kind {kind!r}")

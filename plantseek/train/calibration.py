@@ -62,7 +62,9 @@ def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: 
     """Per-output factors alpha (float64) so that ``alpha * z`` best fits ``y``.
 
     Regression: least squares through the origin, per output. Classification: minimum mean cross-entropy of the
-    logits ``alpha * z`` (convex in alpha), by damped Newton steps with an exact K x K Hessian.
+    logits ``alpha * z`` (convex in alpha), by damped Newton steps with an exact K x K Hessian; with one logit and
+    floating 0/1 labels of shape ``(n, 1)`` (binary classification, BCE with logits) the mean binary cross-entropy
+    of ``alpha * z`` instead (the same Newton steps, on its 1 x 1 Hessian).
     An output that is constant over the training split (zero, or any value: its spread is at most
     ``CONSTANT_SPREAD`` times its size) keeps alpha = 1: a factor fitted to a constant only matches the target's
     mean, and for a collapsed network whose output is a rounding residue (6.9e-18 on the smoke grid's ReLU cell) that
@@ -77,17 +79,25 @@ def fit_output_factors(z: torch.Tensor, y: torch.Tensor, kind: str, iterations: 
     std = z.std(0)
     live = varying_outputs(z)  # a constant output keeps alpha = 1
     zs = z / torch.where(live, std, torch.ones_like(std))  # well scaled: beta = alpha * std starts at 1
-    onehot = torch.nn.functional.one_hot(y, k).double()
+    binary = k == 1 and y.is_floating_point() and y.dim() == 2  # one logit, 0/1 labels (n, 1): BCE with logits
+    onehot = y.double() if binary else torch.nn.functional.one_hot(y, k).double()
 
     def loss(beta):
+        if binary:
+            return float(torch.nn.functional.binary_cross_entropy_with_logits(zs * beta, onehot))
         return float(torch.nn.functional.cross_entropy(zs * beta, y))
 
     beta = torch.ones(k, dtype=torch.float64)
     current = loss(beta)
     for _ in range(iterations):
-        p = torch.softmax(zs * beta, dim=1)
-        grad = (zs * (p - onehot)).mean(0)
-        hess = (zs.T @ (zs * p)) / n * torch.eye(k, dtype=torch.float64) - (zs * p).T @ (zs * p) / n
+        if binary:  # d/dbeta of mean BCE(beta z): mean z (sigmoid - y); second derivative mean z^2 p (1 - p)
+            p = torch.sigmoid(zs * beta)
+            grad = (zs * (p - onehot)).mean(0)
+            hess = (zs * zs * p * (1 - p)).mean(0).reshape(1, 1)
+        else:
+            p = torch.softmax(zs * beta, dim=1)
+            grad = (zs * (p - onehot)).mean(0)
+            hess = (zs.T @ (zs * p)) / n * torch.eye(k, dtype=torch.float64) - (zs * p).T @ (zs * p) / n
         step = torch.linalg.solve(hess + 1e-9 * torch.eye(k, dtype=torch.float64), grad)
         t = 1.0
         while t > 1e-6:  # backtracking: accept the first step that lowers the loss

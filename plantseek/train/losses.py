@@ -47,7 +47,14 @@ def _mse_grad(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (out - y.to(out.dtype)).mul_(norm)
 
 
+def _binary_grad(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # F.binary_cross_entropy_with_logits(mean) backward: (sigmoid(out) - y) / numel, numel of one network's batch
+    return (torch.sigmoid(out) - y.to(out.dtype)).div_(out.shape[1] * out.shape[2])
+
+
 def _cross_entropy_grad(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if y.is_floating_point() and out.shape[-1] == 1 and y.shape[-1:] == (1,):  # the stock task loss's binary case
+        return _binary_grad(out, y)
     # F.cross_entropy(mean) = nll_loss(log_softmax): nll backward puts -1/b at the target class, then the
     # log-softmax backward kernel (the same aten op autograd calls)
     b = out.shape[1]
