@@ -33,6 +33,7 @@ an output that is constant gets ``a_k = 0``. Inputs and outputs are float64. Pur
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +71,29 @@ def fit_regression(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
     return AffineReadout(scale, y.mean(0) - scale * mean)
 
 
+def _damped_newton(loss: Callable[[Any, Any], float], direction: Callable[[Any, Any], tuple[Any, Any]], a: Any,
+                   c: Any, iterations: int) -> tuple[Any, Any]:
+    """Newton steps on the readout ``(a, c)``: each step the first length (1, 1/2, ... down to 1e-8) along
+    ``direction(a, c)`` that lowers ``loss``; stops when none does or the loss improves by less than 1e-13."""
+    current = loss(a, c)
+    for _ in range(iterations):
+        step_a, step_c = direction(a, c)
+        t = 1.0
+        while t > 1e-8:  # backtracking: the first step length that lowers the loss
+            trial_a, trial_c = a - t * step_a, c - t * step_c
+            value = loss(trial_a, trial_c)
+            if value < current:
+                break
+            t /= 2
+        else:
+            break
+        improvement = current - value
+        a, c, current = trial_a, trial_c, value
+        if improvement < 1e-13:
+            break
+    return a, c
+
+
 def _cross_entropy(zs: torch.Tensor, y: torch.Tensor, a: torch.Tensor, c: torch.Tensor) -> float:
     return float(torch.nn.functional.cross_entropy(zs * a + c, y))
 
@@ -97,22 +121,11 @@ def fit_classification(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
     onehot = torch.nn.functional.one_hot(y, m).double()
     a = live.double()  # start: the standardised logits as they are; constant ones contribute nothing
     c = torch.log(onehot.mean(0).clamp_min(1e-12))  # start: the class frequencies
-    current = _cross_entropy(zs, y, a, c)
-    for _ in range(NEWTON_ITERATIONS):
+    def direction(a: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         step = _newton_step(zs, onehot, a, c)
-        t = 1.0
-        while t > 1e-8:  # backtracking: the first step length that lowers the loss
-            trial_a, trial_c = a - t * step[:m], c - t * step[m:]
-            value = _cross_entropy(zs, y, trial_a, trial_c)
-            if value < current:
-                break
-            t /= 2
-        else:
-            break
-        improvement = current - value
-        a, c, current = trial_a, trial_c, value
-        if improvement < 1e-13:
-            break
+        return step[:m], step[m:]
+
+    a, c = _damped_newton(lambda a, c: _cross_entropy(zs, y, a, c), direction, a, c, NEWTON_ITERATIONS)
     a = torch.where(live, a, torch.zeros_like(a))
     scale = torch.where(live, a / torch.where(live, std, torch.ones_like(std)), torch.zeros_like(a))
     return AffineReadout(scale, c - scale * mean)
@@ -137,28 +150,17 @@ def fit_binary(z: torch.Tensor, y: torch.Tensor) -> AffineReadout:
     p1 = float(t.mean())
     a = 1.0 if bool(live[0]) else 0.0
     c = math.log(min(max(p1, 1e-12), 1 - 1e-12) / min(max(1 - p1, 1e-12), 1 - 1e-12))
-    current = _bce(x, t, a, c)
-    for _ in range(NEWTON_ITERATIONS if bool(live[0]) else 0):
+    def step(a: float, c: float) -> tuple[float, float]:
         p = torch.sigmoid(x * a + c)
         r, w = p - t, p * (1 - p)
         grad = torch.stack([(x * r).mean(), r.mean()])
         hess = torch.stack([torch.stack([(w * x * x).mean(), (w * x).mean()]),
                             torch.stack([(w * x).mean(), w.mean()])]) + RIDGE * torch.eye(2, dtype=torch.float64)
-        step = torch.linalg.solve(hess, grad)
-        s_a, s_c = float(step[0]), float(step[1])
-        u = 1.0
-        while u > 1e-8:  # backtracking: the first step length that lowers the loss
-            trial_a, trial_c = a - u * s_a, c - u * s_c
-            value = _bce(x, t, trial_a, trial_c)
-            if value < current:
-                break
-            u /= 2
-        else:
-            break
-        improvement = current - value
-        a, c, current = trial_a, trial_c, value
-        if improvement < 1e-13:
-            break
+        solved = torch.linalg.solve(hess, grad)
+        return float(solved[0]), float(solved[1])
+
+    a, c = _damped_newton(lambda a, c: _bce(x, t, a, c), step, a, c,
+                          NEWTON_ITERATIONS if bool(live[0]) else 0)
     scale = a / float(std[0]) if bool(live[0]) else 0.0
     return AffineReadout(torch.tensor([scale], dtype=torch.float64),
                          torch.tensor([c - scale * float(mean[0])], dtype=torch.float64))
