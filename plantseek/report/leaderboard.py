@@ -1,10 +1,13 @@
-"""The leaderboard's files: ``results.csv``, ``README.md``, ``index.html`` and the plots, written into one folder
+"""The leaderboard's files: ``results.csv``, ``README.md``, ``index.html``, ``settings/*.html``, ``all.html`` and the
+plots, written into one folder
 from a results DataFrame alone (:func:`plantseek.store.results.load_results`).
 
 Nothing is recomputed from masks or instances, so a leaderboard can be rebuilt offline from any stored results.
 The parts: :mod:`~plantseek.frame.prepared` (normalising the frame), :mod:`~plantseek.report.tables` (summary,
 ranking, sanity ablations), :mod:`~plantseek.report.provenance`, :mod:`~plantseek.report.markdown` (README.md),
-:mod:`~plantseek.report.page` (index.html, from a Jinja2 template), :mod:`~plantseek.report.plots` (figures).
+:mod:`~plantseek.report.index_page` (index.html: the answers), :mod:`~plantseek.report.setting_page` (a page per
+setting), :mod:`~plantseek.report.page` (all.html, everything on one page), :mod:`~plantseek.report.plots`
+(figures); the pages come from Jinja2 templates.
 Words: **density** is the fraction of prunable weights KEPT.
 """
 
@@ -20,6 +23,15 @@ from plantseek.report.markdown import render_markdown
 from plantseek.frame.leak import instance_columns, published_cells
 from plantseek.report.page import render_html
 from plantseek.frame.prepared import prepare
+from plantseek.report.incremental import (CD_MANIFEST, cd_fingerprint, read_manifest, setting_fingerprints, up_to_date,
+                                          write_manifest)
+from plantseek.report.index_page import render_index
+from plantseek.report.provenance import provenance_line
+from plantseek.report.selection import default_methods
+from plantseek.report.setting_page import render_setting
+from plantseek.report.statistics import with_intervals
+from plantseek.report.tables import blocks
+from plantseek.stats.leaders import leaders
 
 __all__ = ["write_results_csv", "write_leaderboard"]
 
@@ -35,35 +47,68 @@ def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
                       now: _dt.datetime | None = None) -> list[Path]:
-    """Write ``results.csv``, ``README.md``, ``index.html`` and (``with_plots``) ``plots/*.png`` and the
-    critical-difference diagrams ``plots/cd_*.svg`` (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
+    """Write ``index.html`` (the answers: :mod:`~plantseek.report.index_page`), ``settings/<slug>.html`` (one page
+    per setting: :mod:`~plantseek.report.setting_page`), ``all.html`` (everything on one page:
+    :mod:`~plantseek.report.page`), ``README.md``, ``results.csv`` and (``with_plots``) ``plots/*.png`` (each setting's
+    figures with its default methods, :func:`~plantseek.report.selection.default_methods`) and the critical-difference
+    diagrams ``plots/cd_*.svg`` (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
 
-    Everything comes from ``df`` alone. Returns the written files.
+    Everything comes from ``df`` alone. A setting whose cells (and the code) are unchanged since the last run into
+    ``out_dir`` keeps its page and figures (:mod:`~plantseek.report.incremental`); the rest is rewritten. Returns the
+    written files.
     """
     d = prepare(df)  # validates before anything is written; prepared once for every part
-    from plantseek.report.statistics import all_comparisons
+    from plantseek.report.statistics import all_comparisons, interval_lookup
 
-    found = all_comparisons(published_cells(d))  # once: the page, the README and the diagrams show the same
+    board = published_cells(d)
+    found = all_comparisons(board)  # once: the pages, the README and the diagrams show the same
+    leads = leaders(board)
+    intervals = interval_lookup(d)
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     written: list[Path] = []
-    rel: dict[str, dict[str, str]] = {}
-    if with_plots:
+    fam = dict(zip(d["task"], d["_family"]))
+    settings = {b["slug"]: b for b in blocks(d)}
+    shown = {slug: default_methods(pd.DataFrame(list(b["cell"].values()))) for slug, b in settings.items()}
+    prints = setting_fingerprints(d, with_plots)
+    before = read_manifest(out)
+    manifest = {slug: before[slug] for slug in settings
+                if up_to_date(out, before.get(slug), prints.get(slug, ""))}
+    todo = [slug for slug in settings if slug not in manifest]
+    figures: dict[str, dict[str, Path]] = {}
+    if with_plots and todo:
         from plantseek.report.plots import plots_by_setting
 
-        for slug, kinds in plots_by_setting(d, out / "plots", fmt="png").items():
-            rel[slug] = {kind: f"plots/{p.name}" for kind, p in kinds.items()}
-            written += list(kinds.values())
+        figures = plots_by_setting(d, out / "plots", fmt="png", methods={slug: shown[slug] for slug in todo})
+    for slug in todo:
+        b = settings[slug]
+        page = f"settings/{slug}.html"
+        rel = {kind: f"../plots/{p.name}" for kind, p in figures.get(slug, {}).items()}
+        html = render_setting(with_intervals(b, intervals), leads[leads["sid"].eq(b["sid"])], shown[slug],
+                              fam.get(b["task"], ""), rel, provenance_line(d[d["_slug"].eq(slug)], now))
+        written.append(atomic_write_text(out / page, html))
+        written += list(figures.get(slug, {}).values())
+        manifest[slug] = {"fingerprint": prints.get(slug, ""), "page": page,
+                          "figures": {kind: f"plots/{p.name}" for kind, p in figures.get(slug, {}).items()}}
+    written.append(write_manifest(out, manifest))
+    rel_all = {slug: dict(entry["figures"]) for slug, entry in manifest.items()}
     cd_rel = {}
     if with_plots:
         from plantseek.report.cd_diagram import write_cd_diagrams
 
-        for key, p in write_cd_diagrams(found, out / "plots", fmt="svg").items():
+        cd_before, cd_prints = read_manifest(out, CD_MANIFEST), {c.key: cd_fingerprint(c, "svg") for c in found}
+        kept = {c.key for c in found if cd_before.get(c.key) == cd_prints[c.key]
+                and (out / "plots" / f"cd_{c.key}.svg").is_file()}
+        for key, p in write_cd_diagrams([c for c in found if c.key not in kept], out / "plots", fmt="svg").items():
             cd_rel[key] = f"plots/{p.name}"
             written.append(p)
+        cd_rel.update({key: f"plots/cd_{key}.svg" for key in kept})
+        cd_rel = {c.key: cd_rel[c.key] for c in found if c.key in cd_rel}  # in the comparisons' order
+        written.append(write_manifest(out, {key: cd_prints[key] for key in cd_rel}, CD_MANIFEST))
     written.append(write_results_csv(df, out / "results.csv"))
-    written.append(atomic_write_text(out / "README.md", render_markdown(d, rel, now, cd_figures=cd_rel,
+    written.append(atomic_write_text(out / "README.md", render_markdown(d, rel_all, now, cd_figures=cd_rel,
                                                                           comparisons=found)))
-    written.append(atomic_write_text(out / "index.html", render_html(d, rel, now, cd_figures=cd_rel,
-                                                                         comparisons=found)))
+    written.append(atomic_write_text(out / "all.html", render_html(d, rel_all, now, cd_figures=cd_rel,
+                                                                       comparisons=found, intervals=intervals)))
+    written.append(atomic_write_text(out / "index.html", render_index(d, now, leads)))
     return written

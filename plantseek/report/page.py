@@ -38,7 +38,7 @@ STATIC = ("leaderboard.css", "leaderboard.js")
 
 
 @lru_cache(maxsize=1)
-def _environment():
+def environment():
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("plantseek.report", "templates"), autoescape=False,
@@ -55,15 +55,16 @@ def static_text(name: str) -> str:
 
 def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
                 now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None,
-                comparisons: list | None = None) -> str:
+                comparisons: list | None = None, intervals: dict | None = None) -> str:
     """index.html text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
     :func:`plantseek.report.plots.plots_by_setting`), ``cd_figures`` a comparison key to the relative path of its
     critical-difference diagram (:func:`plantseek.report.cd_diagram.write_cd_diagrams`), ``comparisons`` are
-    :func:`~plantseek.report.statistics.all_comparisons` of ``df`` when already at hand (``df`` may be prepared)."""
+    :func:`~plantseek.report.statistics.all_comparisons` of ``df`` when already at hand (``df`` may be prepared), as
+    ``intervals`` its :func:`~plantseek.report.statistics.interval_lookup`."""
     d = prepared(df)
     board = published_cells(d)
     plots = plots or {}
-    intervals = interval_lookup(d)
+    intervals = interval_lookup(d) if intervals is None else intervals
     sanity = sanity_table(d)
     leak = leak_ceiling(d)
     optimum = distance_to_optimum(d)
@@ -77,10 +78,10 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "families": family_order(d["_family"]),
         "protocols": sorted(set(d["protocol"]) - {""}),
         "spread_rule": SPREAD_RULE, "ranking_rule": RANKING_RULE, "sanity_rule": SANITY_RULE,
-        "board": board_note(d), "ranking": _ranking_table(ranking(board)), "compute_note": COMPUTE_NOTE,
-        "development": _ranking_table(ranking(development_cells(d))) if has_hidden(d) else None,
+        "board": board_note(d), "ranking": ranking_cells(ranking(board)), "compute_note": COMPUTE_NOTE,
+        "development": ranking_cells(ranking(development_cells(d))) if has_hidden(d) else None,
         "development_rule": DEVELOPMENT_RULE,
-        "gap": _gap_table(gap) if len(gap) else None, "gap_rule": GAP_RULE,
+        "gap": gap_cells(gap) if len(gap) else None, "gap_rule": GAP_RULE,
         "sanity": _sanity_table(sanity, fam) if len(sanity) else None,
         "leak": _leak_table(leak) if len(leak) else None, "leak_rule": LEAK_RULE,
         "optimum": _optimum_table(optimum) if len(optimum) else None, "optimum_rule": OPTIMUM_RULE,
@@ -90,7 +91,7 @@ def render_html(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None
         "flat": _flat_table(summary_table(d), fam, intervals),
         "failed": _failed_table(failed, fam) if len(failed) else None,
     }
-    return _environment().get_template(TEMPLATE).render(context)
+    return environment().get_template(TEMPLATE).render(context)
 
 
 # --- cells ---------------------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def pm_html(mean: float, std: float) -> str:
 
 
 # --- tables --------------------------------------------------------------------------------------------------
-def _ranking_table(rk: pd.DataFrame) -> dict[str, list[str]]:
+def ranking_cells(rk: pd.DataFrame) -> dict[str, list[str]]:
     head = [th("#", 0, first="ascending"), th("method", 1, "str", cls="l"), th("protocol", 2, "str", cls="l"),
             th("mean rank (weak metric)", 3, first="ascending"), th("comparisons", 4),
             th("mean rank (recall)", 5, first="ascending"), th("mean recall", 6), th("failed", 7, first="descending"),
@@ -148,7 +149,7 @@ def _ranking_table(rk: pd.DataFrame) -> dict[str, list[str]]:
     return {"head": head, "rows": rows}
 
 
-def _gap_table(gap: pd.DataFrame) -> dict[str, list[str]]:
+def gap_cells(gap: pd.DataFrame) -> dict[str, list[str]]:
     """Public vs hidden recall per method (:func:`plantseek.stats.gap.public_hidden_gap`), flagged rows marked."""
     head = [th("method", 0, "str", cls="l"), th("protocol", 1, "str", cls="l"), th("recall: public", 2),
             th("recall: hidden", 3), th("public − hidden", 4, first="descending"),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -345,11 +345,14 @@ def filter_results(d: pd.DataFrame, tasks: Sequence[str] | None = None,
 
 def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str] | None = None,
                      pruners: Sequence[str] | None = None, fmt: str = "png",
-                     dpi: int = 110) -> dict[str, dict[str, Path]]:
+                     dpi: int = 110, methods: Mapping[str, Sequence[str]] | None = None,
+                     ) -> dict[str, dict[str, Path]]:
     """Write every figure of every setting into ``out_dir``; return ``{setting slug: {kind: path}}``.
 
     File names: ``{slug}_{kind}.{fmt}``, the slug naming the setting (e.g. ``circle-d5-w100-noise0.01``). A figure
-    with nothing to draw (e.g. no per-layer data) is left out.
+    with nothing to draw (e.g. no per-layer data) is left out. ``methods`` (slug -> method names): draw only those
+    settings, each with only those methods (the leaderboard's default selection,
+    :func:`plantseek.report.selection.default_methods`); colours stay those of the whole frame.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown plot format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -366,6 +369,10 @@ def plots_by_setting(df: pd.DataFrame, out_dir: str | Path, tasks: Sequence[str]
                      "axes.spines.top": False, "axes.spines.right": False}):
         for sid, cells in d.groupby("_sid", sort=True):
             slug = cells["_slug"].iloc[0]
+            if methods is not None:
+                if slug not in methods:
+                    continue
+                cells = cells[cells["_method"].isin(list(methods[slug]))]
             for kind, draw in _figures(cells["_family"].iloc[0]):
                 fig = draw(cells, styles)
                 if fig is None:
