@@ -19,7 +19,7 @@ from plantseek.report.format import md_escape
 from plantseek.report.leaderboard import write_leaderboard
 from plantseek.report.markdown import render_markdown
 from plantseek.report.page import render_html
-from plantseek.frame.prepared import prepare
+from plantseek.frame.prepared import prepare, prepared
 from plantseek.report.provenance import provenance_line
 from plantseek.report.rules import RANKING_RULE, SANITY_RULE
 from plantseek.report.tables import ranking, sanity_table, summary_table
@@ -433,12 +433,15 @@ def test_write_leaderboard_files(tmp_path):
     df = synthetic_results(tasks=("circle",), pruners=("random", "snip", "edge-popup"), seeds=(0, 1))
     df["mask"] = [b"\x00\x01"] * len(df)  # must never reach results.csv
     files = write_leaderboard(df, tmp_path / "lb", with_plots=False, now=NOW)
-    names = sorted(p.name for p in files)
-    assert names == ["README.md", "index.html", "results.csv"]
+    names = sorted(str(p.relative_to(tmp_path / "lb")) for p in files)
+    slug = prepared(df)["_slug"].iloc[0]  # one setting: one page of its own (the design of issue 25)
+    assert names == ["README.md", "all.html", "index.html", "results.csv", f"settings/{slug}.html",
+                     "settings/fingerprints.json"]
     csv = pd.read_csv(tmp_path / "lb" / "results.csv")
     assert len(csv) == len(df) and "mask" not in csv.columns and "metrics_json" in csv.columns
-    page = (tmp_path / "lb" / "index.html").read_text()
-    assert "http://" not in page and "https://" not in page and "<link rel=\"stylesheet\"" not in page
+    for name in ("index.html", "all.html", f"settings/{slug}.html"):
+        page = (tmp_path / "lb" / name).read_text()
+        assert "http://" not in page and "https://" not in page and "<link rel=\"stylesheet\"" not in page
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def page(tmp_path_factory):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 900})
         pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto((out / "index.html").as_uri())
+        pg.goto((out / "all.html").as_uri())  # the complete page
         pg.wait_for_load_state("load")
         pg.df, pg.errors = df, errors
         yield pg

@@ -75,6 +75,8 @@ def test_report_commands_never_import_torch(tmp_path, command):
     made = {p.name for p in out.rglob("*") if p.is_file()} - {".plantseek-output"}  # the folder's marker
     if command == "leaderboard":
         assert {"index.html", "README.md", "results.csv"} <= made and any(n.endswith(".png") for n in made)
-        assert "snip [shuffled]" in (out / "index.html").read_text()
+        assert "snip [shuffled]" in (out / "all.html").read_text()  # the sanity ablations: on the complete page
+        assert "snip" in (out / "index.html").read_text()
+        assert any(p.parent.name == "settings" for p in out.rglob("*.html"))  # a page per setting
     else:
         assert made and all(n.endswith(".png") for n in made)

@@ -3,7 +3,7 @@
   // A setting's charts: recall and weak metric vs density (log axis), one line per method with its 95 % interval as
   // whiskers, drawn as SVG from the JSON embedded in the page. The methods picked by default are ticked; a reader
   // ticks any other in. Names are set as text, never parsed as HTML.
-  var NS = 'http://www.w3.org/2000/svg';
+  var NS = document.getElementById('chart-recall').namespaceURI;  // the SVG namespace, from the page's own <svg>
   var data = JSON.parse(document.getElementById('chart-data').textContent);
   var W = 560, H = 320, L = 52, R = 12, T = 12, B = 40;
   function el(name, attrs, parent) {
