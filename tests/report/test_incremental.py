@@ -1,0 +1,67 @@
+"""Regenerating a leaderboard after new cells rewrites only the settings that changed, and what it leaves in place is
+byte for byte what a full regeneration writes (plantseek.report.incremental)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_leaderboard import NOW, synthetic_results  # noqa: E402
+
+from plantseek.frame.prepared import prepared  # noqa: E402
+from plantseek.report import incremental  # noqa: E402
+from plantseek.report.leaderboard import write_leaderboard  # noqa: E402
+
+
+def _pages(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "settings").glob("*.html"))}
+
+
+def _setting_pages_written(files: list[Path]) -> set[str]:
+    return {p.name for p in files if p.parent.name == "settings" and p.suffix == ".html"}
+
+
+def test_only_changed_settings_are_rewritten_and_equal_a_full_rebuild(tmp_path):
+    df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1, 2))
+    slug = dict(zip(df["task"], prepared(df)["_slug"]))
+    old = df[~((df["task"] == "relu") & (df["seed"] == 2))]  # relu's seed 2 arrives later
+    out = tmp_path / "board"
+    first = write_leaderboard(old, out, with_plots=False, now=NOW)
+    assert _setting_pages_written(first) == {f"{slug['circle']}.html", f"{slug['relu']}.html"}
+    again = write_leaderboard(old, out, with_plots=False, now=NOW)
+    assert _setting_pages_written(again) == set()  # nothing new: no setting page rewritten
+    after = write_leaderboard(df, out, with_plots=False, now=NOW)
+    assert _setting_pages_written(after) == {f"{slug['relu']}.html"}  # only the setting with new cells
+    assert {p.name for p in after} >= {"index.html", "all.html", "README.md", "results.csv"}  # the global pages
+    fresh = tmp_path / "fresh"
+    write_leaderboard(df, fresh, with_plots=False, now=NOW)
+    assert _pages(out) == _pages(fresh)
+    for name in ("index.html", "all.html", "README.md"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes()
+
+
+def test_a_changed_value_a_deleted_page_or_changed_code_rewrites(tmp_path, monkeypatch):
+    df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip"), seeds=(0, 1))
+    slug = dict(zip(df["task"], prepared(df)["_slug"]))
+    out = tmp_path / "board"
+    write_leaderboard(df, out, with_plots=False, now=NOW)
+    changed = df.copy()
+    changed.loc[changed.index[changed["task"].eq("circle")][0], "recall"] = 0.123  # one stored value, same cells
+    assert _setting_pages_written(write_leaderboard(changed, out, with_plots=False, now=NOW)) == {
+        f"{slug['circle']}.html"}
+    (out / "settings" / f"{slug['relu']}.html").unlink()
+    assert _setting_pages_written(write_leaderboard(changed, out, with_plots=False, now=NOW)) == {
+        f"{slug['relu']}.html"}
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda: "another version of the report code")
+    assert len(_setting_pages_written(write_leaderboard(changed, out, with_plots=False, now=NOW))) == 2
+
+
+def test_fingerprints_ignore_row_order_and_see_every_stored_column():
+    df = prepared(synthetic_results(tasks=("circle",), pruners=("random", "snip"), seeds=(0, 1)))
+    base = incremental.setting_fingerprints(df, with_plots=True)
+    assert incremental.setting_fingerprints(df.sample(frac=1, random_state=1), with_plots=True) == base
+    assert incremental.setting_fingerprints(df, with_plots=False) != base
+    other = df.copy()
+    other.loc[other.index[0], "created_at"] = "2030-01-01T00:00:00+00:00"
+    assert incremental.setting_fingerprints(other, with_plots=True) != base
