@@ -66,49 +66,58 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
     intervals = interval_lookup(d)
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    written: list[Path] = []
+    written, figures = _setting_pages(d, out, leads, intervals, with_plots, now)
+    cd_rel: dict[str, str] = {}
+    if with_plots:
+        cd_written, cd_rel = _cd_diagrams(found, out)
+        written += cd_written
+    written.append(write_results_csv(df, out / "results.csv"))
+    written.append(atomic_write_text(out / "README.md", render_markdown(d, figures, now, cd_figures=cd_rel,
+                                                                          comparisons=found)))
+    written.append(atomic_write_text(out / "all.html", render_html(d, figures, now, cd_figures=cd_rel,
+                                                                       comparisons=found, intervals=intervals)))
+    written.append(atomic_write_text(out / "index.html", render_index(d, now, leads)))
+    return written
+
+
+def _setting_pages(d: pd.DataFrame, out: Path, leads: pd.DataFrame, intervals: dict, with_plots: bool,
+                   now: _dt.datetime) -> tuple[list[Path], dict[str, dict[str, str]]]:
+    """Write the page and figures of every setting that changed since the last run into ``out``; return the written
+    files and every setting's figures (slug -> kind -> path relative to ``out``)."""
     fam = dict(zip(d["task"], d["_family"]))
     settings = {b["slug"]: b for b in blocks(d)}
     shown = {slug: default_methods(pd.DataFrame(list(b["cell"].values()))) for slug, b in settings.items()}
     prints = setting_fingerprints(d, with_plots)
     before = read_manifest(out)
-    manifest = {slug: before[slug] for slug in settings
-                if up_to_date(out, before.get(slug), prints.get(slug, ""))}
+    manifest = {slug: before[slug] for slug in settings if up_to_date(out, before.get(slug), prints.get(slug, ""))}
     todo = [slug for slug in settings if slug not in manifest]
     figures: dict[str, dict[str, Path]] = {}
     if with_plots and todo:
         from plantseek.report.plots import plots_by_setting
 
         figures = plots_by_setting(d, out / "plots", fmt="png", methods={slug: shown[slug] for slug in todo})
+    written: list[Path] = []
     for slug in todo:
-        b = settings[slug]
-        page = f"settings/{slug}.html"
-        rel = {kind: f"../plots/{p.name}" for kind, p in figures.get(slug, {}).items()}
+        b, page, mine = settings[slug], f"settings/{slug}.html", figures.get(slug, {})
         html = render_setting(with_intervals(b, intervals), leads[leads["sid"].eq(b["sid"])], shown[slug],
-                              fam.get(b["task"], ""), rel, provenance_line(d[d["_slug"].eq(slug)], now))
-        written.append(atomic_write_text(out / page, html))
-        written += list(figures.get(slug, {}).values())
+                              fam.get(b["task"], ""), {kind: f"../plots/{p.name}" for kind, p in mine.items()},
+                              provenance_line(d[d["_slug"].eq(slug)], now))
+        written += [atomic_write_text(out / page, html), *mine.values()]
         manifest[slug] = {"fingerprint": prints.get(slug, ""), "page": page,
-                          "figures": {kind: f"plots/{p.name}" for kind, p in figures.get(slug, {}).items()}}
+                          "figures": [[kind, f"plots/{p.name}"] for kind, p in mine.items()]}  # in drawing order
     written.append(write_manifest(out, manifest))
-    rel_all = {slug: dict(entry["figures"]) for slug, entry in manifest.items()}
-    cd_rel = {}
-    if with_plots:
-        from plantseek.report.cd_diagram import write_cd_diagrams
+    return written, {slug: dict(manifest[slug]["figures"]) for slug in settings}
 
-        cd_before, cd_prints = read_manifest(out, CD_MANIFEST), {c.key: cd_fingerprint(c, "svg") for c in found}
-        kept = {c.key for c in found if cd_before.get(c.key) == cd_prints[c.key]
-                and (out / "plots" / f"cd_{c.key}.svg").is_file()}
-        for key, p in write_cd_diagrams([c for c in found if c.key not in kept], out / "plots", fmt="svg").items():
-            cd_rel[key] = f"plots/{p.name}"
-            written.append(p)
-        cd_rel.update({key: f"plots/cd_{key}.svg" for key in kept})
-        cd_rel = {c.key: cd_rel[c.key] for c in found if c.key in cd_rel}  # in the comparisons' order
-        written.append(write_manifest(out, {key: cd_prints[key] for key in cd_rel}, CD_MANIFEST))
-    written.append(write_results_csv(df, out / "results.csv"))
-    written.append(atomic_write_text(out / "README.md", render_markdown(d, rel_all, now, cd_figures=cd_rel,
-                                                                          comparisons=found)))
-    written.append(atomic_write_text(out / "all.html", render_html(d, rel_all, now, cd_figures=cd_rel,
-                                                                       comparisons=found, intervals=intervals)))
-    written.append(atomic_write_text(out / "index.html", render_index(d, now, leads)))
-    return written
+
+def _cd_diagrams(found: list, out: Path) -> tuple[list[Path], dict[str, str]]:
+    """Draw the critical-difference diagrams whose drawing changed; return the written files and every diagram
+    (comparison key -> path relative to ``out``), in the comparisons' order."""
+    from plantseek.report.cd_diagram import write_cd_diagrams
+
+    before, prints = read_manifest(out, CD_MANIFEST), {c.key: cd_fingerprint(c, "svg") for c in found}
+    kept = {c.key for c in found
+            if before.get(c.key) == prints[c.key] and (out / "plots" / f"cd_{c.key}.svg").is_file()}
+    new = write_cd_diagrams([c for c in found if c.key not in kept], out / "plots", fmt="svg")
+    rel = {c.key: f"plots/cd_{c.key}.svg" for c in found if c.key in kept or c.key in new}
+    written = [*new.values(), write_manifest(out, {key: prints[key] for key in rel}, CD_MANIFEST)]
+    return written, rel

@@ -65,3 +65,18 @@ def test_fingerprints_ignore_row_order_and_see_every_stored_column():
     other = df.copy()
     other.loc[other.index[0], "created_at"] = "2030-01-01T00:00:00+00:00"
     assert incremental.setting_fingerprints(other, with_plots=True) != base
+
+
+def test_with_figures_the_kept_ones_and_the_pages_equal_a_full_rebuild(tmp_path):
+    df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1))
+    old = df[~((df["task"] == "relu") & (df["seed"] == 1))]
+    out, fresh = tmp_path / "board", tmp_path / "fresh"
+    write_leaderboard(old, out, now=NOW)
+    after = write_leaderboard(df, out, now=NOW)
+    redrawn = {p.name for p in after if p.suffix == ".png"}
+    assert redrawn and all(name.startswith("relu") for name in redrawn)  # circle's figures were kept
+    write_leaderboard(df, fresh, now=NOW)
+    files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for rel in files:  # figures, diagrams, pages and fingerprints: the same bytes
+        assert (out / rel).read_bytes() == (fresh / rel).read_bytes(), rel
