@@ -28,7 +28,7 @@ from plantseek.report.incremental import (CD_MANIFEST, cd_fingerprint, read_mani
 from plantseek.report.index_page import render_index
 from plantseek.report.provenance import provenance_line
 from plantseek.report.selection import default_methods
-from plantseek.report.setting_page import render_setting
+from plantseek.report.setting_page import nm_ceilings, render_setting
 from plantseek.report.statistics import with_intervals
 from plantseek.report.tables import blocks
 from plantseek.stats.leaders import leaders
@@ -101,7 +101,7 @@ def _setting_pages(d: pd.DataFrame, out: Path, leads: pd.DataFrame, intervals: d
         b, page, mine = settings[slug], f"settings/{slug}.html", figures.get(slug, {})
         html = render_setting(with_intervals(b, intervals), leads[leads["sid"].eq(b["sid"])], shown[slug],
                               fam.get(b["task"], ""), {kind: f"../plots/{p.name}" for kind, p in mine.items()},
-                              provenance_line(d[d["_slug"].eq(slug)], now))
+                              provenance_line(d[d["_slug"].eq(slug)], now), nm_ceilings(d[d["_slug"].eq(slug)]))
         written += [atomic_write_text(out / page, html), *mine.values()]
         manifest[slug] = {"fingerprint": prints.get(slug, ""), "page": page,
                           "figures": [[kind, f"plots/{p.name}"] for kind, p in mine.items()]}  # in drawing order

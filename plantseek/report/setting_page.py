@@ -35,12 +35,25 @@ COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
            "#bcbd22", "#17becf", "#9467bd", "#d62728", "#2ca02c", "#1f77b4", "#F0E442"]
 
 
+def nm_ceilings(cells: pd.DataFrame) -> dict[str, float]:
+    """``{density spec: mean nm_ceiling}`` of a setting's ok cells at N:M densities (docs/patterns.md: the best recall
+    any mask of the pattern can reach on the planted ticket); empty when the cells hold none."""
+    if "nm_ceiling" not in cells.columns:
+        return {}
+    ok = cells[cells["status"].eq("ok")] if "status" in cells.columns else cells
+    v = pd.to_numeric(ok["nm_ceiling"], errors="coerce")
+    means = v[np.isfinite(v)].groupby(ok["density_spec"]).mean()
+    return {str(spec): float(m) for spec, m in means.items()}
+
+
 def render_setting(block: dict[str, Any], leads: pd.DataFrame, shown: list[str], family: str,
-                   figures: dict[str, str] | None = None, provenance: str = "") -> str:
+                   figures: dict[str, str] | None = None, provenance: str = "",
+                   ceilings: dict[str, float] | None = None) -> str:
     """A setting's page. ``block``: its :func:`plantseek.report.tables.setting_blocks` entry with intervals
     (:func:`plantseek.report.statistics.with_intervals`); ``leads``: its rows of
     :func:`plantseek.stats.leaders.leaders`; ``shown``: the methods its plots show by default; ``figures``: kind ->
-    path of its stored figures relative to the page."""
+    path of its stored figures relative to the page; ``ceilings``: :func:`nm_ceilings` of its cells, shown beside
+    recall."""
     fam = {block["task"]: family}
     context = {
         "css": static_text("leaderboard.css") + static_text("pages.css"), "js": static_text("setting.js"),
@@ -50,7 +63,7 @@ def render_setting(block: dict[str, Any], leads: pd.DataFrame, shown: list[str],
         "dense_weak": pm_html(block["dense_weak"]["mean"], block["dense_weak"]["std"]), "seeds": block["seeds"],
         "ci_note": interval_note(block), "lead_rule": LEAD_RULE, "selection_rule": SELECTION_RULE,
         "answers": answer_rows(leads, fam, href=False),
-        "tables": [_quantity_table(block, q, title) for q, title in QUANTITIES],
+        "tables": [_quantity_table(block, q, title, ceilings or {}) for q, title in QUANTITIES],
         "chart_data": chart_json(block, shown),
         "figures": [{"path": rel, "title": PLOT_TITLES.get(kind, kind), "caption": PLOT_CAPTIONS.get(kind, "")}
                     for kind, rel in (figures or {}).items()],
@@ -59,9 +72,13 @@ def render_setting(block: dict[str, Any], leads: pd.DataFrame, shown: list[str],
     return environment().get_template(TEMPLATE).render(context)
 
 
-def _quantity_table(b: dict[str, Any], q: str, title: str) -> dict[str, Any]:
+def _quantity_table(b: dict[str, Any], q: str, title: str, ceilings: dict[str, float]) -> dict[str, Any]:
     head = ['<th class="l">method</th>', '<th class="l">protocol</th>']
-    head += [f'<th>density {h(density_label(sp, b["dens"][sp]))}</th>' for sp in b["specs"]]
+    for sp in b["specs"]:
+        ceiling = ceilings.get(sp) if q == "recall" else None
+        extra = (f'<br><span class="ci nm-ceiling" title="best recall any {h(sp)} mask can reach on the planted '
+                 f'ticket (mean over seeds)">N:M ceiling {h(fmt(ceiling))}</span>') if ceiling is not None else ""
+        head.append(f'<th>density {h(density_label(sp, b["dens"][sp]))}{extra}</th>')
     if q == "recall":
         head.append("<th>failed / cells</th>")
     rows = []
