@@ -83,8 +83,10 @@ def run(args) -> int:
 
     out = args.out or paths.leaderboard_dir()
     files = write_leaderboard(df, claim(out), with_plots=not args.no_plots)
-    n_plots = sum(1 for f in files if f.parent.name == "plots")
+    n_plots = sum(1 for f in files if f.parent.name == "plots" and f.suffix in (".png", ".svg", ".pdf"))
+    n_pages = sum(1 for f in files if f.parent.name == "settings" and f.suffix == ".html")
     ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)
     print(f"leaderboard: {len(df)} cells ({ok} ok, {len(df) - ok} failed) -> {Path(out) / 'index.html'}, "
-          f"README.md, results.csv, {n_plots} plot(s)")
+          f"all.html, README.md, results.csv, {n_pages} setting page(s) and {n_plots} plot(s) written "
+          f"(settings unchanged since the last run are kept)")
     return 0
