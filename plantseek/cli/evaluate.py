@@ -188,6 +188,7 @@ def run(args) -> int:
     from plantseek.run.grid import expand, run_cells
     from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
     from plantseek.run.submit import named_cells
+    from plantseek.run.suite_version import suite_tag
 
     suite = build_suite(args)
     if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation.workers)
@@ -228,7 +229,8 @@ def run(args) -> int:
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result,
-                            max_batch=args.max_batch, scheduler=args.scheduler)
+                            max_batch=args.max_batch, scheduler=args.scheduler,
+                            provenance={"suite": suite_tag(suite)})
     finally:
         if bar is not None:
             bar.close()

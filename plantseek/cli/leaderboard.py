@@ -52,6 +52,8 @@ def add_arguments(p) -> None:
                    help=f"results store to read (default: {paths.default_store_path()})")
     p.add_argument("--out", type=path, default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
+    p.add_argument("--suite", default=None, help="only the cells of this suite's current version (its settings: "
+                   "plantseek.run.suite_version); cells of other suites or of an older definition are left out")
     p.add_argument("--verify", action="store_true", help="also recompute every ok cell's recovery metrics from its "
                    "stored mask and re-planted instance (slower; imports torch) and refuse cells that differ")
 
@@ -68,17 +70,46 @@ def check_store(store: str | None) -> None:
     input_file("--store", path)
 
 
+def only_suite(df, name: str | None):
+    """``df`` narrowed to the cells of suite ``name``'s current version (unchanged for None), with a line on stderr
+    naming the version and what was left out; a one-line error when none is left."""
+    if name is None:
+        return df
+    from plantseek.core.errors import StoreError
+    from plantseek.run.suite_version import in_suite, suite_tag
+    from plantseek.run.suites import SUITES
+
+    suite = SUITES.get(name)
+    keep = in_suite(df, suite)
+    if not keep.any():
+        raise StoreError(f"the store holds no cells of suite {suite_tag(suite)} (its {len(df)} cells belong to other "
+                         "suites or to another definition of it)")
+    print(f"suite {suite_tag(suite)}: {int(keep.sum())} cells; {int((~keep).sum())} of other suites or versions "
+          "left out", file=sys.stderr)
+    out = df[keep].reset_index(drop=True)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def check_suite(name: str | None) -> None:
+    if name is not None:
+        from plantseek.run.suites import SUITES
+
+        SUITES.get(name)  # an unknown name: one line, with the closest names
+
+
 def check(args) -> None:
     from .outputs import checked_output_folder
 
     check_store(args.store)
+    check_suite(args.suite)
     checked_output_folder("--out", args.out or paths.leaderboard_dir(), default=args.out is None)
 
 
 def run(args) -> int:
     from plantseek.report.leaderboard import write_leaderboard
 
-    df = load(args.store, verify=args.verify)
+    df = only_suite(load(args.store, verify=args.verify), args.suite)
     from .outputs import claim
 
     out = args.out or paths.leaderboard_dir()

@@ -41,6 +41,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     out_dir = ([f["new"], f["dir"], odd], ["", long], [f["file"], f["file"] + "/sub", *hostile])
     config = ([f["config"]], ["", long], [f["bad_config"], f["dir"], f["new"] + ".toml"])  # run.toml: see test_fuzz
     store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
+    suite_in = (["smoke"], [], ["", "nosuch", long, "default"])  # the store holds no cell of default's definition
     return {
         "list": {},
         "plant": {
@@ -85,7 +86,8 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--config": config,
             "--table": (["summary", "full"], ["", "wide", long], []),
         },
-        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},
+        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG,
+                        "--suite": suite_in},
         "verify": {"--store": store_in},
         "keygen": {"--out": ([f["new"] + ".key"], ["", long], [f["dir"], f["file"] + "/x.key"]), "--force": FLAG},
         "plot": {
@@ -104,6 +106,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
         "compare": {  # the tiny store holds random only: "random,random" compares it with itself
             "--store": store_in, "--against": store_in,
             "--pruners": (["random,random"], [], ["", ",", "a,b,c"]),
+            "--suite": suite_in,
             "--json": FLAG,
         },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids
