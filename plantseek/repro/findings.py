@@ -74,8 +74,9 @@ READOUT = Cause(
     "could explain strong tickets found here on regression tasks that the paper's readout hides")
 REVIVAL = Variant(
     "multishot-revival", "multi-shot Magnitude and SNIP rank pruned weights again in later rounds (revival), as the "
-    "reference code does", needs="a revival option of the multi-shot schedule in plantseek/prune/schedules.py (not "
-    "in this round)")
+    "reference code does", ("multishot-revival", "singleshot"),
+    c.sparser_than({"magnitude-multishot-revival": "magnitude", "snip-multishot-revival": "snip",
+                    "synflow-multishot": "synflow"}, "multishot-revival", "singleshot", "circle", "synflow-multishot"))
 NO_REVIVAL = Cause(
     "multi-shot never revives a pruned weight (the reference code lets Magnitude and SNIP revive them)",
     "../docs/differences-from-the-paper.md", (REVIVAL,),
