@@ -110,6 +110,7 @@ class CellScores:
 
     strong: float  # through the mask's fitted readout; NaN for a re-initialised host
     strong_planted_scales: float  # read out with the planted output scales (plantseek.score.evaluation)
+    strong_paper_readout: float  # read out as the paper's edge-popup model did (plantseek.score.evaluation)
     weak: float
     achieved_density: float
     recovery: dict[str, Any]
@@ -270,6 +271,7 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
+            strong_paper_readout=math.nan if score is None else score.paper_readout,
             weak=model_metric(instance, model, t.mask), achieved_density=density,
             recovery={**recovery, "weight_density": weight_density} if prunable_biases else recovery))
     return Scored(dense_weak_metric, tuple(scores))
@@ -330,10 +332,12 @@ def _compute(planted: Planted, pruned: Pruned, cell: CellConfig) -> dict[str, fl
 
 
 def _metrics(scores: CellScores) -> dict[str, Any]:
-    """A cell's stored metrics: the recovery metrics, and the planted-scale strong metric where there is one."""
+    """A cell's stored metrics: the recovery metrics, and the planted-scale and paper-readout strong metrics where
+    there are some."""
     if math.isnan(scores.strong_planted_scales):
         return scores.recovery
-    return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales}
+    return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales,
+            "strong_metric_paper_readout": scores.strong_paper_readout}
 
 
 def failed_instance(cells: Sequence[CellConfig], exc: PlantseekError, prov: Mapping[str, Any]) -> Results:

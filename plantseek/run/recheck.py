@@ -48,7 +48,7 @@ from plantseek.train.config import biases_prunable
 #: Relative tolerance of the recomputed strong metrics.
 STRONG_RTOL = 1e-9
 #: Stored metrics that are strong metrics (checked with STRONG_RTOL, not as recovery metrics).
-STRONG_KEYS = ("strong_metric_planted_scales",)
+STRONG_KEYS = ("strong_metric_planted_scales", "strong_metric_paper_readout")
 #: The recovery metrics named first when several differ.
 _HEADLINE = ["recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket"]
 
@@ -191,9 +191,11 @@ def _route_recalls(mask: Mask, instance: PlantedInstance) -> dict[str, Any]:
 
 def _strong_mismatches(row: dict[str, Any], stored: dict[str, Any], score) -> list[str]:
     out = []
-    for name, want, got in (("strong_metric", row["strong_metric"], score.metric),
-                            ("strong_metric_planted_scales", stored.get("strong_metric_planted_scales"),
-                             score.planted_scales)):
+    checks = [("strong_metric", row["strong_metric"], score.metric),
+              ("strong_metric_planted_scales", stored.get("strong_metric_planted_scales"), score.planted_scales)]
+    if "strong_metric_paper_readout" in stored:  # cells stored before the paper-readout metric existed lack it
+        checks.append(("strong_metric_paper_readout", stored["strong_metric_paper_readout"], score.paper_readout))
+    for name, want, got in checks:
         if want is None or not math.isclose(float(want), got, rel_tol=STRONG_RTOL, abs_tol=1e-300):
             out.append(f"{name} (stored {_brief(want)}, recomputed {_brief(got)})")
     return out
