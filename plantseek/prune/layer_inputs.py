@@ -32,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 
 from plantseek.core.errors import PrunerError
 
-#: the products whose weight operand is recorded: its argument position and keyword (the input is the argument before it)
+#: the recorded products: the weight operand's position and keyword (the input is the argument before it)
 _WEIGHT_ARG = {F.linear: (1, "weight"), F.conv2d: (1, "weight"), torch.bmm: (1, "mat2"),
                torch.baddbmm: (2, "batch2")}
 

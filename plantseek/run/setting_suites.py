@@ -49,7 +49,7 @@ _register(CompositeSuite(
     "10,000 samples: methods-paper's host) and on bars and recall, densities ticket, 0.01, 0.1, 0.5, 10 seeds",
     _literature_parts("paper", {}, tuple(range(10)), ("ticket", "0.01", "0.1", "0.5")),
 ))
-#: the post-training grids' pruners: every post-training pruner (MLP hosts) and random as the chance baseline
+#: the post-training grids' pruners: every post-training pruner and random as the chance baseline
 POSTTRAINING_PRUNERS = PrunerSelector(("post-training",), include=("random",))
 _register(Suite(
     "posttraining-default", "post-training pruning (train the dense host, prune with 128 calibration samples of the "
@@ -57,6 +57,18 @@ _register(Suite(
     "5, width 32), densities ticket, 0.1 and 0.5, 2 instance seeds x 5 calibration seeds",
     PAPER_TASKS, POSTTRAINING_PRUNERS, ("ticket", "0.1", "0.5"), (0, 1), depth=5, width=32,
     calibration_size=128, calibration_seeds=tuple(range(5)),
+))
+#: conv-default's bars and attention-default's recall hosts (1,000 samples), trained 10 epochs before pruning
+POSTTRAINING_HOST_SETTINGS = {
+    "bars": TaskSetting(depth=4, width=12, task_options={"image_size": 12}, n_samples=1000),
+    "recall": TaskSetting(depth=3, width=32, n_samples=1000),
+}
+_register(Suite(
+    "posttraining-hosts", "post-training pruning on the conv and attention hosts: every post-training pruner and "
+    "random on bars (depth 4, width 12, 12x12 images) and recall (one block, width 32), 1,000 samples, 10 training "
+    "epochs, 128 calibration samples, densities ticket and 0.1, 2 instance seeds x 3 calibration seeds",
+    ("bars", "recall"), POSTTRAINING_PRUNERS, ("ticket", "0.1"), (0, 1),
+    task_settings=POSTTRAINING_HOST_SETTINGS, calibration_size=128, calibration_seeds=(0, 1, 2),
 ))
 _register(Suite(
     "posttraining-paper", "post-training pruning at the paper's host (depth 5, width 100, 10 weak-training epochs) "

@@ -123,6 +123,15 @@ def test_the_post_training_pruners_stay_out_of_the_conv_and_attention_suites():
     assert len(SUITES.get("posttraining-paper").seeds) >= 10
 
 
+def test_the_conv_and_attention_post_training_suite_is_its_own_grid():
+    hosts = SUITES.get("posttraining-hosts")
+    assert hosts.tasks == ("bars", "recall") and set(hosts.pruner_names()) == set(
+        SUITES.get("posttraining-default").pruner_names())
+    assert hosts.n_cells == 2 * 7 * 2 * 2 * 3  # tasks x pruners x densities x instance seeds x calibration seeds
+    assert SUITES.get("posttraining-default").n_cells == 630  # the MLP grid is unchanged (docs/post-training.md)
+    assert "posttraining-hosts" not in SUITES.get("published").members  # not in the published composite
+
+
 def test_calibration_tensors_are_what_the_worker_pruner_sees(results):
     out, _ = results
     seen = [r for c, r in out if c.pruner.endswith("SeesCalibration")]
