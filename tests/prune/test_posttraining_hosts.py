@@ -185,7 +185,8 @@ def test_with_prunable_conv_biases_the_bias_is_a_column_of_ones_over_every_posit
     total = CONV.n_prunable + sum(math.prod(s) for s in CONV.bias_shapes().values())
     assert mask_count(mask) == kept_count(0.5, total)
     # layer 0: 9 positions x 6 samples of input 1 give the bias column the norm sqrt(54); its Wanda score |b|·sqrt(54)
-    w, b = dict(host.named_parameters())["layers.0.weight"].detach().reshape(3, -1), dict(host.named_parameters())["layers.0.bias"].detach()
+    p = {n: t.detach() for n, t in host.named_parameters()}
+    w, b = p["layers.0.weight"].reshape(3, -1), p["layers.0.bias"]
     norms = loop_patches(x, 3, 2, 1).pow(2).sum(0).sqrt()
     score = torch.cat([w.abs() * norms, (b.abs() * math.sqrt(54))[:, None]], 1)
     k = layer_counts(0.5, {n: math.prod(s) + s[0] for n, s in CONV.weight_shapes().items()})["layers.0.weight"]
