@@ -42,7 +42,7 @@ def weight_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight.reshape(weight.shape[0], -1)
 
 
-def conv_patches(x: torch.Tensor, kernel: tuple[int, int], stride: Any = 1, padding: Any = 0,
+def conv_patches(x: torch.Tensor, kernel: tuple[int, ...], stride: Any = 1, padding: Any = 0,
                  dilation: Any = 1) -> torch.Tensor:
     """``(b * positions, C * kh * kw)``: the im2col patches of ``x`` ``(b, C, H, W)`` for a convolution, one row per
     sample and output position (the rows of a sample together), columns in a kernel's ``(C, kh, kw)`` order."""
