@@ -63,6 +63,7 @@ class _InputRecorder(TorchFunctionMode):
         self.weights = dict(weights)
         self.names = {w.untyped_storage().data_ptr(): n for n, w in weights.items()}
         self.inputs: dict[str, torch.Tensor] = {}
+        self.errors: list[str] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -70,7 +71,10 @@ class _InputRecorder(TorchFunctionMode):
         operand = _arg(args, kwargs, at, keyword, None) if keyword else None
         name = self.names.get(operand.untyped_storage().data_ptr()) if isinstance(operand, torch.Tensor) else None
         if name is not None and at <= len(args):
-            self.inputs[name] = self._input(func, args, kwargs, at, name).detach().to(torch.float64)
+            try:
+                self.inputs[name] = self._input(func, args, kwargs, at, name).detach().to(torch.float64)
+            except PrunerError as err:
+                self.errors.append(str(err))
         return func(*args, **kwargs)
 
     def _input(self, func, args: tuple, kwargs: dict, at: int, name: str) -> torch.Tensor:
@@ -99,6 +103,8 @@ def layer_inputs(model: Any, x: torch.Tensor, who: str = "post-training pruner")
     dtype = next(model.parameters()).dtype
     with recorder:
         model(x.to(dtype))
+    if recorder.errors:
+        raise PrunerError(f"{who}: {recorder.errors[0]}")
     missing = [n for n in weights if n not in recorder.inputs]
     if missing:
         raise PrunerError(f"{who}: cannot read the layer inputs of {', '.join(missing[:3])} on this host (only "

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from plantseek.core.errors import PrunerError
 from plantseek.families.attention.network import TransformerArchitecture
 from plantseek.families.conv.network import ConvArchitecture, ConvLayer
 from plantseek.nets.masks import kept_count, layer_counts, mask_count, unpack_mask
@@ -193,6 +194,26 @@ def test_with_prunable_conv_biases_the_bias_is_a_column_of_ones_over_every_posit
     keep = select_rows(score, k)
     assert torch.equal(mask["layers.0.weight"].reshape(3, -1), keep[:, :-1])
     assert torch.equal(mask["layers.0.bias"], keep[:, -1])
+
+
+class GroupedConvHost(torch.nn.Module):
+    """A host with a grouped convolution, whose patch matrix is not one matrix per weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(4, 1, 3, 3, dtype=torch.float64))
+
+    def prunable(self):
+        return {"w": self.w}
+
+    def forward(self, x):
+        return torch.nn.functional.conv2d(x, self.w, groups=2)
+
+
+def test_a_grouped_convolution_is_refused_with_one_line():
+    with pytest.raises(PrunerError, match="post-training pruner: cannot read the patches of w: grouped or string-padded convolutions") as err:
+        layer_inputs(GroupedConvHost(), torch.ones(1, 2, 5, 5))
+    assert "\n" not in str(err.value)
 
 
 # --- end to end: post-training cells through the harness --------------------------------------------------------
