@@ -169,12 +169,12 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
     for key in GENERALISATION_KEYS:  # training results, like the weak metric: not recomputed from the mask
         stored.pop(key, None)
-    if config is not None and has_strong_metric(config):
-        problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
         a, b = stored.get(key, "<missing>"), fresh.get(key, "<missing>")
         if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
             problems.append(f"{key} (stored {_brief(a)}, recomputed {_brief(b)})")
+    if config is not None and has_strong_metric(config):  # after the recovery metrics: they are named first
+        problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     if not problems:
         return ""
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
