@@ -213,14 +213,13 @@ def run(args) -> int:
 
     bar = None
     if not args.no_progress and not args.json and todo:
-        from tqdm import tqdm
+        from .progress import GridBar
 
-        bar = tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True)
+        bar = GridBar("evaluate", len(todo))
 
     def on_result(config, result):
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{config.task}/{config.pruner}", refresh=False)
+            bar.on_cell()
         if args.json:
             row = {k: _num(v) for k, v in result_row(config, result).items()}
             print(json.dumps(row), flush=True)
@@ -228,7 +227,8 @@ def run(args) -> int:
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result,
-                            max_batch=args.max_batch, scheduler=args.scheduler)
+                            max_batch=args.max_batch, scheduler=args.scheduler,
+                            on_work=bar.on_work if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
