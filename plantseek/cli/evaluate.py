@@ -22,7 +22,9 @@ def add_arguments(p) -> None:
     from . import arguments as a
     from .overrides import add_options
 
-    p.add_argument("--suite", default="default", help="named grid (see `list`; default: default)")
+    p.add_argument("--suite", default="quickstart",
+                   help="named grid (see `list`; default: quickstart, every method family in ~2 minutes on 2 cores; "
+                        "the full grid of every baseline: --suite default)")
     add_options(p, Suite)  # --tasks ... --protocol: the overridable fields of the suite (plantseek.cli.overrides)
     p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 Sink = Callable[[str, int], None]
 KINDS = ("plant", "prune", "train")
@@ -51,7 +51,7 @@ def reporting(sink: Sink | None) -> Iterator[None]:
 class QueueSink:
     """A picklable sink putting ``(kind, n)`` on a multiprocessing queue (the parent drains it)."""
 
-    def __init__(self, queue) -> None:
+    def __init__(self, queue: Any) -> None:
         self.queue = queue
 
     def __call__(self, kind: str, n: int) -> None:

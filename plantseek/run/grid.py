@@ -24,7 +24,7 @@ from plantseek.run.isolation.mechanisms import warn_once
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
-from plantseek.run.work import WorkDone, bundle_work
+from plantseek.run.work import WorkDone, bundle_work, prune_weight
 from plantseek.train.config import pruning_budget
 from plantseek.train.device import resolve_device
 
@@ -111,9 +111,10 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
     work = [(b, prune_timeout, device) for b in bundles]
     if work:
         warn_once()  # here, before the worker processes start: one warning per run, not one per process
-    units = [bundle_work(b) for b in bundles]
+    prune_units = prune_weight(cells)
+    units = [bundle_work(b, prune_units) for b in bundles]
     bundle_of = {g[0].cell_id: i for i, b in enumerate(bundles) for g in b[:1]}
-    done = WorkDone(total=sum(units), groups=len(groups))
+    done = WorkDone(total=sum(units), groups=len(groups), prune_units=prune_units)
     report = on_work or (lambda _w: None)
 
     def on_tick(kind: str, n: int) -> None:

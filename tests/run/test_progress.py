@@ -10,7 +10,7 @@ import pytest
 from plantseek.core import progress
 from plantseek.run.grid import expand, group_cells, run_cells
 from plantseek.run.suites import SUITES
-from plantseek.run.work import WorkDone, duration_text, group_work
+from plantseek.run.work import WorkDone, duration_text, group_work, prune_weight
 from plantseek.store.results import ResultStore, load_results
 from plantseek.train.config import TrainConfig
 
@@ -53,8 +53,10 @@ def test_no_sink_no_tick_and_a_failing_sink_is_ignored():
 
 
 def test_group_work_by_hand():
-    grid = cells()  # one instance, 2 pruners x 2 densities: 1 plant + 4 prune calls + (4 cells + dense) x 2 epochs
-    assert [group_work(g) for g in group_cells(grid)] == [1 + 4 + 5 * 2]
+    grid = cells()  # one instance, 2 pruners x 2 densities, 2 epochs: a prune call weighs 2 x 2 network-epochs;
+    assert prune_weight(grid) == 4  # 1 plant + 4 prune calls + (4 cells + dense) x 2 epochs
+    assert [group_work(g, prune_weight(grid)) for g in group_cells(grid)] == [1 + 4 * 4 + 5 * 2]
+    assert prune_weight(cells(epochs=0)) == 1
 
 
 def test_the_first_tick_comes_before_the_first_group_ends_and_every_unit_is_reported():
@@ -65,7 +67,7 @@ def test_the_first_tick_comes_before_the_first_group_ends_and_every_unit_is_repo
     kinds_before_first_cell = rec.events[:rec.first("cell")]
     assert sum(1 for e in kinds_before_first_cell if e[0] == "work") >= 1 + 4 + 2  # plant, 4 prunes, 2 epochs
     work = rec.work
-    assert work.total == 2 * (1 + 4 + 5 * 2) and work.groups == 2 and work.planted == 2
+    assert work.total == 2 * (1 + 4 * 4 + 5 * 2) and work.groups == 2 and work.planted == 2
     assert work.ticked == work.total == work.done  # every estimated unit was reported, none twice
     done = [e[1] for e in rec.events if e[0] == "work"]
     assert done == sorted(done)
@@ -74,7 +76,7 @@ def test_the_first_tick_comes_before_the_first_group_ends_and_every_unit_is_repo
 def test_duplicate_networks_count_as_done_when_they_are_not_trained():
     rec = Recorder()  # density 1.0: both pruners keep everything, the same mask as the dense host: 1 network trained
     run_cells(cells(densities=("1.0",)), jobs=1, executor="local", on_work=rec.on_work, on_result=rec.on_result)
-    assert rec.work.ticked == rec.work.total == 1 + 2 + 3 * 2
+    assert rec.work.ticked == rec.work.total == 1 + 2 * 4 + 3 * 2
 
 
 def test_ticks_cross_from_worker_processes_before_the_first_group_ends():
