@@ -162,10 +162,9 @@ def achieved_densities(mask: Mask, instance: PlantedInstance, prunable_biases: b
 def plant_step(cells: Sequence[CellConfig], prov: Mapping[str, Any]) -> Planted:
     """Plant the group's instance and measure the references (raises PlantseekError for a bad instance)."""
     instance = instance_for(cells[0])
-    planted = Planted(cells=tuple(cells), instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
-                      dense_metric=strong_metric(instance, None), provenance=prov)
-    tick("plant")
-    return planted
+    tick("plant")  # planted: reported before the references are measured (seconds), the run's first tick
+    return Planted(cells=tuple(cells), instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
+                   dense_metric=strong_metric(instance, None), provenance=prov)
 
 
 def prune_step(planted: Planted, prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT) -> Pruned:
