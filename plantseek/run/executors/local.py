@@ -65,7 +65,7 @@ class ProcessExecutor(Executor):
             try:
                 pending = set(futures)
                 while pending:
-                    finished, pending = cf.wait(pending, timeout=TICK_POLL_SECONDS if ticks else None,
+                    finished, pending = cf.wait(pending, timeout=TICK_POLL_SECONDS if ticks is not None else None,
                                                 return_when=cf.FIRST_COMPLETED)
                     _drain(ticks, on_tick)
                     for future in finished:
