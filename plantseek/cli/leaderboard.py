@@ -81,9 +81,7 @@ def check(args) -> None:
 
 
 def run(args) -> int:
-    from plantseek.report.leaderboard import write_leaderboard
-
-    from plantseek.report.leaderboard import STEPS
+    from plantseek.report.leaderboard import STEPS, write_leaderboard
 
     from .progress import stderr_bar
 
