@@ -23,8 +23,8 @@ def add_arguments(p) -> None:
     from .overrides import add_options
 
     p.add_argument("--suite", default="quickstart",
-                   help="named grid (see `list`; default: quickstart, every method family in 96 cells, ~110 CPU-seconds; "
-                        "the full grid of every baseline: --suite default)")
+                   help="named grid (see `list`; default: quickstart, every method family in 96 cells, ~110 "
+                        "CPU-seconds; the full grid of every baseline: --suite default)")
     add_options(p, Suite)  # --tasks ... --protocol: the overridable fields of the suite (plantseek.cli.overrides)
     p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")

@@ -18,9 +18,9 @@ _register(Suite(
     (0,),
 ))
 #: ``evaluate``'s default: every method family of ``default`` (single-shot scores, multi-shot prune-and-rewind,
-#: learning-rate rewinding, strong-ticket search, dynamic sparse training) on the three paper tasks, within 3
-#: minutes on 2 cores (107 CPU-seconds; docs/performance.md, "The Quickstart's run"); its cells are ``default``'s (same ids), so
-#: ``--suite default`` on the same store runs only the rest
+#: learning-rate rewinding, strong-ticket search, dynamic sparse training) on the three paper tasks, sized for 3
+#: minutes on 2 cores (107 CPU-seconds; docs/performance.md, "The Quickstart's run"); its cells are ``default``'s
+#: (same ids), so ``--suite default`` on the same store runs only the rest
 QUICKSTART_PRUNERS = ("random", "magnitude", "snip", "synflow", "magnitude-multishot", "lrr", "edge-popup", "rigl")
 _register(Suite(
     "quickstart", "evaluate's default: one or more methods of every family (single-shot, multi-shot, rewinding, "
