@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=a.integer(0, MAX_JOBS), default=0,
                    help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-leaderboard", action="store_true", help="write no page")
     from plantseek.records.cells import CellConfig
 
@@ -111,11 +112,17 @@ def run(args) -> int:
         todo = [c for c in cells if c.cell_id not in done]
         print(f"scoring {name!r} on {heading}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
               f"{len(todo)} to run, store {store_path}", file=sys.stderr)
-        from tqdm import tqdm
+        from .progress import GridBar
 
-        with tqdm(total=len(todo), unit="cell", file=sys.stderr) as bar:
+        bar = GridBar("submit", len(todo)) if todo and not args.no_progress else None
+        try:
             results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
-                                on_result=lambda c, r: bar.update(1), provenance={"suite": suite_tag(suite)})
+                                on_result=lambda c, r: bar.on_cell() if bar is not None else None,
+                                on_work=bar.on_work if bar is not None else None,
+                                provenance={"suite": suite_tag(suite)})
+        finally:
+            if bar is not None:
+                bar.close()
         frame = store.frame()
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:

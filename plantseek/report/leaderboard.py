@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -34,16 +35,19 @@ def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
-                      now: _dt.datetime | None = None) -> list[Path]:
+                      now: _dt.datetime | None = None, on_step: Callable[[str], None] | None = None) -> list[Path]:
     """Write ``results.csv``, ``README.md``, ``index.html`` and (``with_plots``) ``plots/*.png`` and the
     critical-difference diagrams ``plots/cd_*.svg`` (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
 
-    Everything comes from ``df`` alone. Returns the written files.
-    """
+    Everything comes from ``df`` alone. Returns the written files. ``on_step(name)`` is called as each of the
+    :data:`STEPS` ends (a progress report; the plot steps are skipped without ``with_plots``)."""
+    step = on_step or (lambda _name: None)
     d = prepare(df)  # validates before anything is written; prepared once for every part
+    step("frame")
     from plantseek.report.statistics import all_comparisons
 
     found = all_comparisons(published_cells(d))  # once: the page, the README and the diagrams show the same
+    step("statistics")
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     written: list[Path] = []
@@ -54,6 +58,7 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
         for slug, kinds in plots_by_setting(d, out / "plots", fmt="png").items():
             rel[slug] = {kind: f"plots/{p.name}" for kind, p in kinds.items()}
             written += list(kinds.values())
+        step("plots")
     cd_rel = {}
     if with_plots:
         from plantseek.report.cd_diagram import write_cd_diagrams
@@ -61,9 +66,17 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
         for key, p in write_cd_diagrams(found, out / "plots", fmt="svg").items():
             cd_rel[key] = f"plots/{p.name}"
             written.append(p)
+        step("diagrams")
     written.append(write_results_csv(df, out / "results.csv"))
+    step("results.csv")
     written.append(atomic_write_text(out / "README.md", render_markdown(d, rel, now, cd_figures=cd_rel,
                                                                           comparisons=found)))
+    step("README.md")
     written.append(atomic_write_text(out / "index.html", render_html(d, rel, now, cd_figures=cd_rel,
                                                                          comparisons=found)))
+    step("index.html")
     return written
+
+
+#: The steps of :func:`write_leaderboard`, in order (``plots`` and ``diagrams`` only with plots).
+STEPS = ("frame", "statistics", "plots", "diagrams", "results.csv", "README.md", "index.html")

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from plantseek.core import seeding
+from plantseek.core.progress import tick
 from plantseek.core.errors import ConfigError, PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance, plant
@@ -162,6 +163,7 @@ def achieved_densities(mask: Mask, instance: PlantedInstance, prunable_biases: b
 def plant_step(cells: Sequence[CellConfig], prov: Mapping[str, Any]) -> Planted:
     """Plant the group's instance and measure the references (raises PlantseekError for a bad instance)."""
     instance = instance_for(cells[0])
+    tick("plant")  # planted: reported before the references are measured (seconds), the run's first tick
     return Planted(cells=tuple(cells), instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
                    dense_metric=strong_metric(instance, None), provenance=prov)
 
@@ -228,6 +230,8 @@ def train_step(groups: Sequence[tuple[Planted, Ablated]], device: str | None = N
         raise ValueError("train_step: several groups train with their own data (own_data=True)")
     t0 = time.perf_counter()
     plans = [train_plan(p, a) for p, a in groups]
+    epochs = groups[0][0].cells[0].train.epochs  # the networks not trained (duplicates, failed prunes) count as done:
+    tick("train", sum(len(p.cells) + 1 - len(plan.masks) for (p, _), plan in zip(groups, plans)) * epochs)
     first = groups[0][0]
     x, y = first.instance.data.train.x, first.instance.data.train.y
     if own_data:

@@ -87,9 +87,10 @@ def verify_store(path: str | Path, progress: Callable[[int], None] | None = None
     return out
 
 
-def refused_by_recomputation(checked: Checked) -> list[Refusal]:
-    """The ok rows of an already checked store whose recomputation does not match (withheld masks are not)."""
-    return recheck_rows([r for r in checked.rows if r["status"] == "ok"])[0]
+def refused_by_recomputation(checked: Checked, progress: Callable[[int], None] | None = None) -> list[Refusal]:
+    """The ok rows of an already checked store whose recomputation does not match (withheld masks are not);
+    ``progress(k)`` as in :func:`recheck_rows`."""
+    return recheck_rows([r for r in checked.rows if r["status"] == "ok"], progress)[0]
 
 
 def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None

@@ -87,8 +87,8 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--table": (["summary", "full"], ["", "wide", long], []),
         },
         "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG,
-                        "--suite": suite_in},
-        "verify": {"--store": store_in},
+                        "--suite": suite_in, "--no-progress": FLAG},
+        "verify": {"--store": store_in, "--no-progress": FLAG},
         "keygen": {"--out": ([f["new"] + ".key"], ["", long], [f["dir"], f["file"] + "/x.key"]), "--force": FLAG},
         "plot": {
             "--store": store_in, "--out": out_dir,
@@ -100,7 +100,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--store": ([f["new"] + ".db"], ["", long], []),
             "--out": ([f["new"]], ["", long], []),  # checked only without --check-only (always given here)
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
-            "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config,
+            "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config, "--no-progress": FLAG,
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
         },
         "compare": {  # the tiny store holds random only: "random,random" compares it with itself
