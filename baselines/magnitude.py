@@ -25,4 +25,5 @@ class Magnitude(ScorePruner):
         return {n: p.detach().abs() for n, p in prunable_parameters(model, budget).items()}
 
 
-register_score_pruner(Magnitude, name="magnitude", tags={"paper"}, rank=1, variants=("local", "multishot"))
+register_score_pruner(Magnitude, name="magnitude", tags={"paper"}, rank=1,
+                      variants=("local", "multishot", "multishot-revival"))

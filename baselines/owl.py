@@ -23,7 +23,8 @@ import torch
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.layer_reconstruction import LayerwisePruner
 from plantseek.prune.layerwise import integer_counts
-from plantseek.prune.posttraining import layer_inputs, select_rows
+from plantseek.prune.layer_inputs import layer_inputs, weight_matrix
+from plantseek.prune.posttraining import select_rows
 from plantseek.nets.interface import network_parameters
 from plantseek.nets.masks import kept_count
 from plantseek.baselines.wanda import wanda_scores
@@ -67,7 +68,7 @@ class OWL(LayerwisePruner):
     def counts(self, model, data, density, sizes):
         inputs = layer_inputs(model, data.x, self.name)
         params = network_parameters(model)
-        ratios = {n: outlier_ratio(wanda_scores(params[n].detach(), inputs[n]), self.m) for n in sizes}
+        ratios = {n: outlier_ratio(wanda_scores(weight_matrix(params[n].detach()), inputs[n]), self.m) for n in sizes}
         return owl_densities(ratios, sizes, density, self.lam)
 
     def prune_layer(self, name, w, x, k):

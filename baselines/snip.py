@@ -45,4 +45,5 @@ class SNIP(ScorePruner):
         return {n: (g[n] * state[n].detach()).abs() for n in g}
 
 
-register_score_pruner(SNIP, name="snip", tags={"paper"}, rank=2, variants=("local", "multishot"))
+register_score_pruner(SNIP, name="snip", tags={"paper"}, rank=2,
+                      variants=("local", "multishot", "multishot-revival"))

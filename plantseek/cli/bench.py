@@ -38,6 +38,9 @@ def add_arguments(p) -> None:
                    help="time only the first N seeds of each --grids suite")
     p.add_argument("--grid-store", default=None, metavar="DIR",
                    help="store each --grids run's cells in DIR/<suite>-engine<N>.db (fresh files) to compare engines")
+    p.add_argument("--device", default=None,
+                   help="measure only the batched engine on this device (cuda) beside the CPU, K = 32..2048 "
+                        "(plantseek.perf.device_bench); with cpu, the CPU alone")
     p.add_argument("--isolation", action="store_true",
                    help="measure only what isolating prune calls costs: the default suite's first cell group with "
                         "prune calls in this process, in exec-started and in template-forked workers (best of 2, "
@@ -111,6 +114,10 @@ def check(args) -> None:
     from plantseek.perf.bench import ENGINE_NAMES
     from plantseek.run.suites import SUITES
 
+    if args.device is not None:
+        from plantseek.train.device import resolve_device
+
+        resolve_device(args.device)  # unknown or absent: one line
     engines = [e.strip() for e in str(args.engine).split(",") if e.strip()]
     bad = [e for e in engines if e not in ENGINE_NAMES]
     if bad or not engines:
@@ -139,6 +146,13 @@ def _isolation_table(r: dict) -> str:
 def run(args) -> int:
     from plantseek.perf.bench import run as run_bench
 
+    if args.device is not None:
+        from plantseek.perf import device_bench
+
+        say = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
+        out = device_bench.run(args.device, quick=args.quick, **({"say": say} if say else {}))
+        print(json.dumps(out) if args.json else device_bench.table(out))
+        return 0
     if args.isolation:
         from plantseek.perf.overhead import isolation_overhead
 

@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--pruners", required=True,
                    help="A,B: two pruners of --store; with --against, one pruner (in both stores) or A,B (A from "
                         "--store, B from --against)")
+    p.add_argument("--suite", default=None, help="compare on the cells of this suite's current version only "
+                   "(plantseek.run.suite_version)")
     p.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
 
 
@@ -35,10 +37,11 @@ def _names(args) -> list[str]:
 
 
 def check(args) -> None:
-    from .leaderboard import check_store
+    from .leaderboard import check_store, check_suite
 
     _names(args)
     check_store(args.store)
+    check_suite(args.suite)
     if args.against:
         check_store(args.against)
 
@@ -62,9 +65,11 @@ def run(args) -> int:
 
     names = _names(args)
     store = args.store or str(paths.default_store_path())
-    first = prepared(load_results(store))
+    from .leaderboard import only_suite
+
+    first = prepared(only_suite(load_results(store), args.suite))
     if args.against:
-        second = prepared(load_results(args.against))
+        second = prepared(only_suite(load_results(args.against), args.suite))
         a_name, b_name = names[0], names[-1]
         a, b = _side(first, a_name, store), _side(second, b_name, args.against)
         labels = (f"{a_name} ({store})", f"{b_name} ({args.against})") if a_name == b_name else (a_name, b_name)

@@ -22,7 +22,9 @@ def add_arguments(p) -> None:
     from . import arguments as a
     from .overrides import add_options
 
-    p.add_argument("--suite", default="default", help="named grid (see `list`; default: default)")
+    p.add_argument("--suite", default="quickstart",
+                   help="named grid (see `list`; default: quickstart, every method family in 96 cells, ~110 "
+                        "CPU-seconds; the full grid of every baseline: --suite default)")
     add_options(p, Suite)  # --tasks ... --protocol: the overridable fields of the suite (plantseek.cli.overrides)
     p.add_argument("--jobs", type=a.integer(0, limits.MAX_JOBS), default=0,
                    help="local worker processes (default 0 = one per CPU core, at most one per instance)")
@@ -188,6 +190,7 @@ def run(args) -> int:
     from plantseek.run.grid import expand, run_cells
     from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
     from plantseek.run.submit import named_cells
+    from plantseek.run.suite_version import suite_tag
 
     suite = build_suite(args)
     if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation.workers)
@@ -213,14 +216,13 @@ def run(args) -> int:
 
     bar = None
     if not args.no_progress and not args.json and todo:
-        from tqdm import tqdm
+        from .progress import GridBar
 
-        bar = tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True)
+        bar = GridBar("evaluate", len(todo))
 
     def on_result(config, result):
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{config.task}/{config.pruner}", refresh=False)
+            bar.on_cell()
         if args.json:
             row = {k: _num(v) for k, v in result_row(config, result).items()}
             print(json.dumps(row), flush=True)
@@ -228,7 +230,9 @@ def run(args) -> int:
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result,
-                            max_batch=args.max_batch, scheduler=args.scheduler)
+                            max_batch=args.max_batch, scheduler=args.scheduler,
+                            provenance={"suite": suite_tag(suite)},
+                            on_work=bar.on_work if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

@@ -10,11 +10,11 @@ from plantseek.core import paths
 HELP = "write the leaderboard (README.md, index.html, results.csv, plots) from a results store"
 
 
-def load(store: str | None, verify: bool = False):
+def load(store: str | None, verify: bool = False, progress: bool = False):
     """The results DataFrame of a store, opened read-only, with one-line errors. Refused rows (digest or format:
     :func:`plantseek.store.results.load_checked`; with ``verify`` also the recomputation of
     :mod:`plantseek.run.recheck`, which imports torch) are left out, one line each on stderr, and counted in
-    ``df.attrs["refused"]``."""
+    ``df.attrs["refused"]``. ``progress``: a bar on stderr over the recomputation (on a terminal only)."""
     from plantseek.core.errors import StoreError
 
     path = store or paths.default_store_path()
@@ -27,7 +27,11 @@ def load(store: str | None, verify: bool = False):
     if verify:
         from plantseek.run.recheck import refused_by_recomputation
 
-        more = refused_by_recomputation(checked)
+        from .progress import stderr_bar
+
+        oks = int(sum(r["status"] == "ok" for r in checked.rows))
+        with stderr_bar(oks, "cell", "leaderboard: recomputing", disable=None if progress else True) as bar:
+            more = refused_by_recomputation(checked, bar.update)
         df = df[~df["cell_id"].isin({r.cell_id for r in more})].reset_index(drop=True)
         refused += more
     for r in refused:
@@ -52,8 +56,11 @@ def add_arguments(p) -> None:
                    help=f"results store to read (default: {paths.default_store_path()})")
     p.add_argument("--out", type=path, default=None, help=f"output folder (default: {paths.leaderboard_dir()}/)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures (tables only)")
+    p.add_argument("--suite", default=None, help="only the cells of this suite's current version (its settings: "
+                   "plantseek.run.suite_version); cells of other suites or of an older definition are left out")
     p.add_argument("--verify", action="store_true", help="also recompute every ok cell's recovery metrics from its "
                    "stored mask and re-planted instance (slower; imports torch) and refuse cells that differ")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def check_store(store: str | None) -> None:
@@ -68,21 +75,58 @@ def check_store(store: str | None) -> None:
     input_file("--store", path)
 
 
+def only_suite(df, name: str | None):
+    """``df`` narrowed to the cells of suite ``name``'s current version (unchanged for None), with a line on stderr
+    naming the version and what was left out; a one-line error when none is left."""
+    if name is None:
+        return df
+    from plantseek.core.errors import StoreError
+    from plantseek.run.suite_version import in_suite, suite_tag
+    from plantseek.run.suites import SUITES
+
+    suite = SUITES.get(name)
+    keep = in_suite(df, suite)
+    if not keep.any():
+        raise StoreError(f"the store holds no cells of suite {suite_tag(suite)} (its {len(df)} cells belong to other "
+                         "suites or to another definition of it)")
+    print(f"suite {suite_tag(suite)}: {int(keep.sum())} cells; {int((~keep).sum())} of other suites or versions "
+          "left out", file=sys.stderr)
+    out = df[keep].reset_index(drop=True)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def check_suite(name: str | None) -> None:
+    if name is not None:
+        from plantseek.run.suites import SUITES
+
+        SUITES.get(name)  # an unknown name: one line, with the closest names
+
+
 def check(args) -> None:
     from .outputs import checked_output_folder
 
     check_store(args.store)
+    check_suite(args.suite)
     checked_output_folder("--out", args.out or paths.leaderboard_dir(), default=args.out is None)
 
 
 def run(args) -> int:
-    from plantseek.report.leaderboard import write_leaderboard
+    from plantseek.report.leaderboard import STEPS, write_leaderboard
 
-    df = load(args.store, verify=args.verify)
+    from .progress import stderr_bar
+
+    df = only_suite(load(args.store, verify=args.verify, progress=not args.no_progress), args.suite)
     from .outputs import claim
 
     out = args.out or paths.leaderboard_dir()
-    files = write_leaderboard(df, claim(out), with_plots=not args.no_plots)
+    steps = [s for s in STEPS if not args.no_plots or s != "diagrams"]
+    with stderr_bar(len(steps), "step", "leaderboard", disable=True if args.no_progress else None) as bar:
+        def on_step(name: str) -> None:
+            bar.set_postfix_str(f"{name} done", refresh=False)
+            bar.update(1)
+
+        files = write_leaderboard(df, claim(out), with_plots=not args.no_plots, on_step=on_step)
     n_plots = sum(1 for f in files if f.parent.name == "plots" and f.suffix in (".png", ".svg", ".pdf"))
     n_pages = sum(1 for f in files if f.parent.name == "settings" and f.suffix == ".html")
     ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)

@@ -45,11 +45,12 @@ def run(args) -> int:
             continue
         print(f"  {name:<22} [{protocol_of(p)}] {getattr(p, 'description', '')}")
     from plantseek.run.grid import expand
+    from plantseek.run.suite_version import suite_version
 
-    print("suites:")
+    print("suites (name, version: plantseek.run.suite_version):")
     for name in SUITES.names():
-        s = SUITES.get(name)
-        print(f"  {name:<22} {len(expand(s))} cells: {s.description}")  # expanded: a composite's shared cells once
+        s = SUITES.get(name)  # expanded: a composite's shared cells once
+        print(f"  {name:<22} @{suite_version(s)} {len(expand(s))} cells: {s.description}")
     for failure in TASKS.failures() + PRUNERS.failures():
         warn(failure)
     return 0

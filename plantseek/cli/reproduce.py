@@ -84,16 +84,18 @@ def _run_grids(scale, store, args) -> None:
           f"{store.path}), {len(todo)} to run", file=sys.stderr)
     bar = None
     if todo and not args.no_progress:
-        from tqdm import tqdm
+        from .progress import GridBar
 
-        bar = tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True)
+        bar = GridBar("reproduce", len(todo))
+
     def on_result(config, result) -> None:
         if bar is not None:
-            bar.update(1)
+            bar.on_cell()
 
     start = time.monotonic()
     try:
-        run_scale(scale, store, jobs=auto_jobs(args.jobs, todo), on_result=on_result)
+        run_scale(scale, store, jobs=auto_jobs(args.jobs, todo), on_result=on_result,
+                  on_work=bar.on_work if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=a.integer(0, MAX_JOBS), default=0,
                    help="local worker processes (default: one per core)")
     p.add_argument("--check-only", action="store_true", help="run the checks, score nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-leaderboard", action="store_true", help="write no page")
     from plantseek.records.cells import CellConfig
 
@@ -85,6 +86,7 @@ def run(args) -> int:
     from plantseek.store.results import ResultStore, load_results
     from plantseek.run.submit import check_submission, hidden_command, instances_heading, submission_cells
     from plantseek.run.suites import SUITES
+    from plantseek.run.suite_version import suite_tag
 
     print(f"checking {args.pruner}", file=sys.stderr)
     name = check_submission(args.pruner, report=lambda line: print(line, file=sys.stderr))
@@ -94,7 +96,8 @@ def run(args) -> int:
             print(f"the leaderboard ranks on hidden instances; the maintainers score it with:\n"
                   f"  {hidden_command(args.pruner, args.suite)}")
         return 0
-    cells = submission_cells(args.pruner, SUITES.get(args.suite), name)
+    suite = SUITES.get(args.suite)
+    cells = submission_cells(args.pruner, suite, name)
     fingerprint = ""
     if hidden:
         from plantseek.planted.secrets import key_fingerprint, load_key
@@ -109,16 +112,22 @@ def run(args) -> int:
         todo = [c for c in cells if c.cell_id not in done]
         print(f"scoring {name!r} on {heading}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
               f"{len(todo)} to run, store {store_path}", file=sys.stderr)
-        from tqdm import tqdm
+        from .progress import GridBar
 
-        with tqdm(total=len(todo), unit="cell", file=sys.stderr) as bar:
+        bar = GridBar("submit", len(todo)) if todo and not args.no_progress else None
+        try:
             results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
-                                on_result=lambda c, r: bar.update(1))
+                                on_result=lambda c, r: bar.on_cell() if bar is not None else None,
+                                on_work=bar.on_work if bar is not None else None,
+                                provenance={"suite": suite_tag(suite)})
+        finally:
+            if bar is not None:
+                bar.close()
         frame = store.frame()
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
         print(f"FAILED {c.task} {c.label} density={c.density}: {sanitise_reason(r.error)}", file=sys.stderr)
-    ranked = ranking_frame(load_results(store_path), hidden)
+    ranked = ranking_frame(load_results(store_path), hidden, suite)
     out = None if args.no_leaderboard else write_page(args, ranked, hidden)
     from .evaluate import print_frame
 
@@ -148,23 +157,34 @@ def write_page(args, ranked, hidden: bool):
     return out
 
 
-def ranking_frame(own, hidden: bool):
+def ranking_frame(own, hidden: bool, suite=None):
     """What the submission is ranked among: its store's cells and, for a public run, the committed leaderboard's
-    public cells (read only; a cell in both counts once, the submitter's copy)."""
+    public cells (read only; a cell in both counts once, the submitter's copy). With ``suite``, only the cells of
+    that suite's current version (:func:`plantseek.run.suite_version.in_suite`): cells of another definition of the
+    suite, or of another suite, are never ranked with the submission; a line says how many were left out."""
     import pandas as pd
 
     from plantseek.core import paths
     from plantseek.frame.leak import instance_columns
+    from plantseek.run.suite_version import in_suite, suite_tag
     from plantseek.store.results import load_results
 
     committed = paths.leaderboard_store()
     if hidden or not committed.exists():
-        return own
-    theirs = load_results(committed)
-    theirs = theirs[~theirs["cell_id"].isin(set(own["cell_id"]))]
-    kinds, _ = instance_columns(theirs)
-    public = [k == "public" for k in kinds]
-    return pd.concat([own, theirs[public]], ignore_index=True)
+        frame = own
+    else:
+        theirs = load_results(committed)
+        theirs = theirs[~theirs["cell_id"].isin(set(own["cell_id"]))]
+        kinds, _ = instance_columns(theirs)
+        public = [k == "public" for k in kinds]
+        frame = pd.concat([own, theirs[public]], ignore_index=True)
+    if suite is None:
+        return frame
+    keep = in_suite(frame, suite)
+    if (~keep).any():
+        print(f"ranked on the cells of suite {suite_tag(suite)} only: {int((~keep).sum())} stored cell(s) of other "
+              "suites or suite versions left out", file=sys.stderr)
+    return frame[keep].reset_index(drop=True)
 
 
 def print_standing(frame, name: str) -> None:

@@ -18,6 +18,7 @@ def add_arguments(p) -> None:
 
     p.add_argument("--store", default=None, type=path,
                    help=f"results store to check (default: {paths.default_store_path()})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def check(args) -> None:
@@ -34,7 +35,7 @@ def run(args) -> int:
     if not path.exists():
         raise StoreError(f"no results store at {path} (pass --store PATH)")
     print(f"verify: checking digests and ledger of {path}", file=sys.stderr)
-    with _Progress() as bar:
+    with _Progress(enabled=not args.no_progress) as bar:
         result = verify_store(path, progress=bar.update, on_total=bar.start)
     for refusal in result.refused:
         print(refusal.line())
@@ -56,25 +57,24 @@ def run(args) -> int:
 
 
 class _Progress:
-    """A progress bar on stderr over the recomputed cells (tqdm; a plain line every few seconds when stderr is
-    not a terminal, so that a log shows it too)."""
+    """A progress bar on stderr over the recomputed cells (:func:`plantseek.cli.progress.stderr_bar`), shown from the
+    start: while the digests are read its total is unknown."""
 
-    def __init__(self) -> None:
-        self._bar = None
+    def __init__(self, enabled: bool = True) -> None:
+        from .progress import stderr_bar
+
+        self._bar = stderr_bar(None, "cell", "verify: reading the store", disable=not enabled)
 
     def start(self, total: int) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=total, unit="cell", desc="verify: recomputing", file=sys.stderr,
-                         mininterval=0.5 if sys.stderr.isatty() else 10.0, dynamic_ncols=True)
+        self._bar.total = total
+        self._bar.set_description_str("verify: recomputing", refresh=False)
+        self._bar.refresh()
 
     def update(self, k: int) -> None:
-        if self._bar is not None:
-            self._bar.update(k)
+        self._bar.update(k)
 
     def __enter__(self) -> "_Progress":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        self._bar.close()

@@ -7,7 +7,11 @@ for non-uniform layer densities, :meth:`LayerwisePruner.counts`. The schedule, a
 1. per-layer kept counts summing exactly to ``kept_count(density)`` (uniform by default:
    :func:`plantseek.nets.masks.layer_counts`);
 2. layers in order from the input; each layer's inputs are computed on the network pruned (and updated) so far
-   (``sequential``; the inputs of the first layer are the calibration inputs themselves), in float64;
+   (``sequential``; the inputs of the first layer are the calibration inputs themselves), in float64. Every host
+   works: a weight is its ``(out, -1)`` matrix and its inputs the matching rows
+   (:func:`plantseek.prune.layer_inputs.layer_inputs`: samples for MLP layers, sample-positions for the attention
+   host's projections, im2col patches for conv kernels, flattened feature maps for the conv head), so the papers'
+   per-output-row rules for conv and linear layers apply unchanged;
 3. under an N:M or whole-unit pattern (:mod:`plantseek.nets.patterns`) every layer's count is the pattern's and
    the selection functions keep within it (:class:`~plantseek.prune.posttraining.PatternCount`);
 4. the mask of every prunable weight, and the updated weights when the method changed any (a
@@ -30,7 +34,8 @@ from plantseek.core.types import Mask
 from plantseek.nets.interface import network_parameters
 from plantseek.nets.masks import layer_counts, validate_density
 from plantseek.nets.patterns import pattern_of
-from plantseek.prune.posttraining import PROTOCOL, PatternCount, PostTrainingResult, layer_inputs, trained_weights
+from plantseek.prune.layer_inputs import layer_inputs, weight_matrix
+from plantseek.prune.posttraining import PROTOCOL, PatternCount, PostTrainingResult, trained_weights
 from plantseek.train.config import biases_prunable
 
 
@@ -49,9 +54,9 @@ class LayerwisePruner:
 
     def prune_layer(self, name: str, w: torch.Tensor, x: torch.Tensor | None,
                     k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One layer: ``w`` (out, in) float64 trained weight, ``x`` (samples, in) float64 inputs (None when
-        ``needs_inputs`` is False), ``k`` kept entries -> (boolean keep of ``w``'s shape with exactly ``k`` True,
-        updated weight or None)."""
+        """One layer: ``w`` (out, in) float64 trained weight matrix (a conv kernel as (out, C·kh·kw)), ``x``
+        (rows, in) float64 inputs (samples, sample-positions or conv patches; None when ``needs_inputs`` is False),
+        ``k`` kept entries -> (boolean keep of ``w``'s shape with exactly ``k`` True, updated weight or None)."""
         raise NotImplementedError
 
     def prune(self, model: Any, data: Any, density: float, *, generator: torch.Generator,
@@ -61,9 +66,6 @@ class LayerwisePruner:
         work = model.arch.build(trained_weights(model), torch.float64)
         params = network_parameters(work)
         names = list(work.prunable())
-        if any(params[n].dim() != 2 for n in names):
-            raise PrunerError(f"{self.name}: needs 2-D (out, in) weights (the MLP host; conv and attention hosts are "
-                              "not supported)")
         biases = layer_biases(names, set(model.arch.bias_shapes())) if biases_prunable(budget) else {}
         if biases and pattern is not None:
             raise PrunerError(f"{self.name}: a {pattern.spec} pattern with prunable biases is not supported (the "
@@ -77,9 +79,9 @@ class LayerwisePruner:
         updated: dict[str, torch.Tensor] = {}
         for name in names:
             x = layer_inputs(work, data.x, self.name)[name] if self.needs_inputs else None
-            w = params[name].detach().clone()
+            w = weight_matrix(params[name].detach().clone())  # (out, in): conv kernels (out, C*kh*kw)
             bias = biases.get(name)
-            if bias is not None:  # the bias as one more input column, whose input is 1 on every sample
+            if bias is not None:  # the bias as one more input column, whose input is 1 on every sample (position)
                 w = torch.cat([w, params[bias].detach().clone()[:, None]], dim=1)
                 x = None if x is None else torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
             keep, new = self.prune_layer(name, w, x, counts[name])
@@ -89,11 +91,12 @@ class LayerwisePruner:
             parts = [(name, keep, final)] if bias is None else [
                 (name, keep[:, :-1], final[:, :-1]), (bias, keep[:, -1], final[:, -1])]
             for part, part_keep, part_final in parts:
-                mask[part] = part_keep.contiguous()
+                shape = params[part].shape
+                mask[part] = part_keep.reshape(shape).contiguous()
                 if new is not None:
-                    updated[part] = part_final.contiguous()
+                    updated[part] = part_final.reshape(shape).contiguous()
                 with torch.no_grad():
-                    params[part].copy_(part_final)
+                    params[part].copy_(part_final.reshape(shape))
         return PostTrainingResult(mask, updated) if updated else mask
 
 

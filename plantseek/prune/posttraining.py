@@ -17,10 +17,8 @@ the masked (updated) trained network on the test split without retraining.
 
 Layer-wise pieces (JaxPruner style: every weight scored, then one selection function):
 
-* :func:`layer_inputs`: the input activations of every prunable weight on the calibration data, read by a
-  ``TorchFunctionMode`` that records the input of each ``torch.nn.functional.linear`` call on a prunable weight
-  (the hook works on the functional forward of the hosts); a weight that is not used through ``F.linear`` (the conv
-  and attention hosts' stacked kernels) is a one-line PrunerError;
+* :func:`plantseek.prune.layer_inputs.layer_inputs`: the calibration input matrix of every prunable weight, on the
+  MLP, conv and attention hosts (conv kernels: their im2col patches);
 * :func:`select_layer` / :func:`select_rows`: exactly ``k`` weights of one layer, compared over the whole layer or
   per output row (equal counts per row, the remainder to the rows whose next candidate scores highest);
 * :func:`obs_update`: the optimal reconstruction of one row with a fixed pruned set (the closed form of OBS).
@@ -33,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from plantseek.core import seeding
 from plantseek.core.errors import MaskError, PrunerError
@@ -94,42 +91,7 @@ def calibration_indices(seed: int, calibration_seed: int, size: int, n_train: in
     return perm[: min(size, n_train)]
 
 
-# --- layer inputs --------------------------------------------------------------------------------------------------
-
-class _LinearInputs(TorchFunctionMode):
-    """Records the input of every ``F.linear`` call whose weight is one of ``weights`` (by identity)."""
-
-    def __init__(self, weights: Mapping[str, torch.Tensor]) -> None:
-        super().__init__()
-        self.names = {id(w): n for n, w in weights.items()}
-        self.inputs: dict[str, torch.Tensor] = {}
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        weight = args[1] if len(args) > 1 else kwargs.get("weight")
-        if func is torch.nn.functional.linear and id(weight) in self.names:
-            x = args[0]
-            self.inputs[self.names[id(weight)]] = x.detach().reshape(-1, x.shape[-1]).to(torch.float64)
-        return func(*args, **kwargs)
-
-
-@torch.no_grad()
-def layer_inputs(model: Any, x: torch.Tensor, who: str = "post-training pruner") -> dict[str, torch.Tensor]:
-    """``{weight name: (samples, in_features) float64}``: the input of every prunable weight when ``model`` runs on
-    ``x`` (one forward pass, the model's own parameters; rows are samples, or sample-positions of a sequence). A
-    PrunerError names a weight whose input cannot be read on this host."""
-    weights = dict(model.prunable())
-    recorder = _LinearInputs(weights)
-    dtype = next(model.parameters()).dtype
-    with recorder:
-        model(x.to(dtype))
-    missing = [n for n in weights if n not in recorder.inputs]
-    if missing:
-        raise PrunerError(f"{who}: cannot read the layer inputs of {', '.join(missing[:3])} on this host (only "
-                          "weights applied through torch.nn.functional.linear, as the MLP host's; conv and attention "
-                          "hosts are not supported)")
-    return recorder.inputs
-
+# --- layer scores ---------------------------------------------------------------------------------------------------
 
 def input_norms(x: torch.Tensor) -> torch.Tensor:
     """‖X_j‖₂ per input feature j over the calibration rows."""

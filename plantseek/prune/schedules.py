@@ -235,6 +235,11 @@ class MultiShot(BatchPruner):
     survivors as candidates (a pruned weight is never revived); rewind to exactly the initial weights (each
     round trains a fresh copy of them). The 10 final epochs of the weak ticket are done by the harness.
 
+    ``revive=True`` is the reference code's behaviour, kept as a named variant to *measure* what that choice does
+    (``*-multishot-revival``; ``docs/reproducing-the-paper.md``): a pruned weight keeps its initial value (it got
+    no gradient) and every weight is a candidate in every round, so a pruned weight whose score is high enough
+    comes back (Magnitude: its initial |w|; SNIP: |w · ∂L/∂(w ⊙ m)|, nonzero for a pruned weight).
+
     All networks of a round go through one :func:`plantseek.train.loop.train_masks` call (looked up at call time,
     so a faster engine behind that function is used automatically). :meth:`prune_batch` handles several
     densities of one instance at once; :meth:`prune` is ``prune_batch`` with one density. :meth:`run_rounds` is
@@ -251,6 +256,7 @@ class MultiShot(BatchPruner):
     epochs_per_round: int = 5
     name: str = ""
     description: str = ""
+    revive: bool = False
     protocol: ClassVar[str] = "multi-shot"
     history: list[list[Mask]] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -291,10 +297,23 @@ class MultiShot(BatchPruner):
             trained = yield TrainRequest(model.arch, initial, [masks[k] for k in active], data, config,
                                          [train_gens[k][r - 1] for k in active], dtype)
             for k, net in zip(active, trained):
+                if self.revive:
+                    _restore_pruned(net, initial, masks[k])
                 s = self.scorer.scores(net, data, generator=score_gens[k][r - 1], budget=budget, mask=masks[k])
-                masks[k] = select_top(s, ds[k] ** (r / self.rounds), scope="global", allowed=masks[k])
+                masks[k] = select_top(s, ds[k] ** (r / self.rounds), scope="global",
+                                      allowed=None if self.revive else masks[k])
                 self.history[k].append(masks[k])
         return masks
+
+
+def _restore_pruned(net: Module, initial: Mapping[str, torch.Tensor], mask: Mask) -> None:
+    """Give the pruned entries of a trained masked network their initial values (the reference code's stored
+    weights: a masked weight gets no gradient, so it keeps the value it was rewound to)."""
+    params = network_parameters(net)
+    with torch.no_grad():
+        for name, kept in mask.items():
+            p = params[name]
+            p[~kept] = initial[name].to(p.dtype)[~kept]
 
 
 @dataclass

@@ -13,8 +13,11 @@ from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import Iterative, MultiShot, ScorePruner
 
 #: The variants :func:`register_score_pruner` can register beside the score itself.
-Variant = Literal["local", "multishot"]
-VARIANTS: tuple[Variant, ...] = ("local", "multishot")
+Variant = Literal["local", "multishot", "multishot-revival"]
+VARIANTS: tuple[Variant, ...] = ("local", "multishot", "multishot-revival")
+#: the tag of variants that exist to measure a documented difference from the paper's reference code: they join no
+#: grid but the reproduction's (plantseek.run.suite_types.NOT_EVERY_HOST keeps them out of the every-pruner suites)
+REPRO_VARIANT_TAG = "repro-variant"
 
 
 def local_variant(cls: Callable[..., ScorePruner], name: str) -> Callable[[], ScorePruner]:
@@ -32,6 +35,17 @@ def multishot_variant(cls: Callable[[], ScorePruner], name: str) -> Callable[[],
     return lambda: MultiShot(cls(), name=name)
 
 
+def revival_variant(cls: Callable[[], ScorePruner], name: str) -> Callable[[], MultiShot]:
+    """Zero-argument factory of the multi-shot variant that revives pruned weights, as the reference code does
+    (:class:`MultiShot` ``revive=True``)."""
+    def factory() -> MultiShot:
+        base = MultiShot(cls())
+        return MultiShot(cls(), name=name, revive=True, description=f"{base.description}; pruned weights may come "
+                         "back in later rounds (the reference code's behaviour, a variant for the reproduction)")
+
+    return factory
+
+
 def iterative_variant(cls: Callable[[], ScorePruner], name: str, rounds: int) -> Callable[[], Iterative]:
     """Zero-argument factory of the iterative data-free variant (``rounds`` rounds) of a ScorePruner class."""
     return lambda: Iterative(cls(), rounds=rounds, name=name)
@@ -41,7 +55,8 @@ def register_score_pruner(cls: Callable[..., ScorePruner], *, name: str, tags: I
                           variants: Sequence[Variant] = ()) -> None:
     """Register the ScorePruner class ``cls`` as ``name`` with ``tags`` and ``rank``, and beside it each of
     ``variants``, with the same rank: ``"local"`` as ``{name}-local`` (layer-wise density, tag ``local``),
-    ``"multishot"`` as ``{name}-multishot`` (the lottery-ticket schedule, tagged ``tags``)."""
+    ``"multishot"`` as ``{name}-multishot`` (the lottery-ticket schedule, tagged ``tags``), ``"multishot-revival"``
+    as ``{name}-multishot-revival`` (tagged :data:`REPRO_VARIANT_TAG` only)."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"{name}: unknown variant(s) {', '.join(map(repr, unknown))} (known: {', '.join(VARIANTS)})")
@@ -52,6 +67,10 @@ def register_score_pruner(cls: Callable[..., ScorePruner], *, name: str, tags: I
     if "multishot" in variants:
         PRUNERS.register(f"{name}-multishot", declared(multishot_variant(cls, f"{name}-multishot"), tags=tags,
                                                        rank=rank))
+    if "multishot-revival" in variants:
+        revived = f"{name}-multishot-revival"
+        PRUNERS.register(revived, declared(revival_variant(cls, revived), tags={REPRO_VARIANT_TAG}, rank=rank))
 
 
-__all__ = ["Variant", "VARIANTS", "register_score_pruner", "local_variant", "multishot_variant", "iterative_variant"]
+__all__ = ["Variant", "VARIANTS", "REPRO_VARIANT_TAG", "register_score_pruner", "local_variant", "multishot_variant",
+           "revival_variant", "iterative_variant"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -46,7 +47,7 @@ def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
-                      now: _dt.datetime | None = None) -> list[Path]:
+                      now: _dt.datetime | None = None, on_step: Callable[[str], None] | None = None) -> list[Path]:
     """Write ``index.html`` (the answers: :mod:`~plantseek.report.index_page`), ``settings/<slug>.html`` (one page
     per setting: :mod:`~plantseek.report.setting_page`), ``all.html`` (everything on one page:
     :mod:`~plantseek.report.page`), ``README.md``, ``results.csv`` and (``with_plots``) ``plots/*.png`` (each setting's
@@ -55,29 +56,44 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
 
     Everything comes from ``df`` alone. A setting whose cells (and the code) are unchanged since the last run into
     ``out_dir`` keeps its page and figures (:mod:`~plantseek.report.incremental`); the rest is rewritten. Returns the
-    written files.
+    written files. ``on_step(name)`` is called as each of the :data:`STEPS` ends (a progress report; the
+    ``diagrams`` step is skipped without ``with_plots``).
     """
+    step = on_step or (lambda _name: None)
     d = prepare(df)  # validates before anything is written; prepared once for every part
+    step("frame")
     from plantseek.report.statistics import all_comparisons, interval_lookup
 
     board = published_cells(d)
     found = all_comparisons(board)  # once: the pages, the README and the diagrams show the same
     leads = leaders(board)
     intervals = interval_lookup(d)
+    step("statistics")
     out = Path(out_dir)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     written, figures = _setting_pages(d, out, leads, intervals, with_plots, now)
+    step("settings")
     cd_rel: dict[str, str] = {}
     if with_plots:
         cd_written, cd_rel = _cd_diagrams(found, out)
         written += cd_written
+        step("diagrams")
     written.append(write_results_csv(df, out / "results.csv"))
+    step("results.csv")
     written.append(atomic_write_text(out / "README.md", render_markdown(d, figures, now, cd_figures=cd_rel,
                                                                           comparisons=found)))
+    step("README.md")
     written.append(atomic_write_text(out / "all.html", render_html(d, figures, now, cd_figures=cd_rel,
                                                                        comparisons=found, intervals=intervals)))
+    step("all.html")
     written.append(atomic_write_text(out / "index.html", render_index(d, now, leads)))
+    step("index.html")
     return written
+
+
+#: The steps of :func:`write_leaderboard`, in order (``settings``: the pages and figures of the settings that
+#: changed; ``diagrams`` only with plots).
+STEPS = ("frame", "statistics", "settings", "diagrams", "results.csv", "README.md", "all.html", "index.html")
 
 
 def _setting_pages(d: pd.DataFrame, out: Path, leads: pd.DataFrame, intervals: dict, with_plots: bool,

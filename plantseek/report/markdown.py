@@ -21,7 +21,8 @@ from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, GLOSSARY, PL
                                     SPREAD_RULE)
 from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
 from plantseek.report.statistics_md import statistics_markdown
-from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table
+from plantseek.report.tables import (SANITY_SHOWN, blocks, direction, is_best, ranking, sanity_table,
+                                     sanity_verdict_text)
 
 
 def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
@@ -68,11 +69,11 @@ def _ranking_section(rk: pd.DataFrame, board: str) -> list[str]:
 
 def _ranking_table(rk: pd.DataFrame) -> list[str]:
     out = ["| # | method | protocol | mean rank (weak metric) | comparisons | mean rank (recall) | mean recall | "
-           "failed / cells | prune CPU s |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+           "failed / cells | prune CPU s | ranked on |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rk.itertuples(index=False):
         out.append(f"| {fmt(r.position, 'g')} | {md_escape(r.method)} | {md_escape(r.protocol or '—')} | "
                    f"{fmt(r.mean_rank)} | {r.comparisons} | {fmt(r.mean_recall_rank)} | {fmt(r.mean_recall)} | "
-                   f"{r.failed} / {r.cells} | {fmt(r.prune_cpu_seconds)} |")
+                   f"{r.failed} / {r.cells} | {fmt(r.prune_cpu_seconds)} | {md_escape(r.ranked_on)} |")
     return out
 
 
@@ -96,13 +97,13 @@ def _sanity_section(sanity: pd.DataFrame) -> list[str]:
         return []
     out = ["", "## Sanity ablations", "", SANITY_RULE, "",
            "| setting | metric | method | density | weak | recall | weak [shuffled] | recall [shuffled] | "
-           "weak [reinit] | recall [reinit] | beats its shuffled mask |",
-           "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+           "weak [reinit] | beats its shuffled mask (paired test) |",
+           "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sanity.to_dict("records"):
         line = [md_escape(r["setting"]), md_escape(metric_label(r["metric_name"], r["higher_is_better"])),
                 md_escape(r["method"]), md_escape(density_label(r["density_spec"], r["density"]))]
-        line += [pm(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]) for _, pre in SIDES for q in ("weak_metric", "recall")]
-        line.append(r["beats_shuffled"])
+        line += [pm(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]) for pre, q in SANITY_SHOWN]
+        line.append(sanity_verdict_text(r))
         out.append("| " + " | ".join(line) + " |")
     return out
 

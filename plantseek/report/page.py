@@ -31,7 +31,8 @@ from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, PLOT_CAPTION
                                     SANITY_RULE, SPREAD_RULE)
 from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
 from plantseek.stats.optimum import OPTIMUM_RULE, distance_to_optimum
-from plantseek.report.tables import SIDES, blocks, direction, is_best, ranking, sanity_table, summary_table
+from plantseek.report.tables import (SANITY_SHOWN, blocks, direction, is_best, ranking, sanity_table,
+                                     sanity_verdict_text, summary_table)
 
 TEMPLATE = "leaderboard.html.j2"
 STATIC = ("leaderboard.css", "leaderboard.js")
@@ -138,13 +139,14 @@ def ranking_cells(rk: pd.DataFrame) -> dict[str, list[str]]:
             th("mean rank (recall)", 5, first="ascending"), th("mean recall", 6), th("failed", 7, first="descending"),
             th("cells", 8), th("prune CPU s", 9, first="ascending",
                                extra='title="CPU seconds of the prune worker per cell (mean over cells), measured by '
-                                     'the harness: a pruner cannot rewrite it"')]
+                                     'the harness: a pruner cannot rewrite it"'),
+            th("ranked on", 10, "str", cls="l")]
     rows = [f'<tr data-protocol="{h(r.protocol)}">'
             f"{num_td(r.position, h(fmt(r.position, 'g')))}{text_td(r.method)}{text_td(r.protocol, r.protocol or '—')}"
             f"{num_td(r.mean_rank)}{num_td(float(r.comparisons), str(r.comparisons))}"
             f"{num_td(r.mean_recall_rank)}{num_td(r.mean_recall)}"
             f"{num_td(float(r.failed), str(r.failed))}{num_td(float(r.cells), str(r.cells))}"
-            f"{num_td(r.prune_cpu_seconds)}</tr>"
+            f"{num_td(r.prune_cpu_seconds)}{text_td(r.ranked_on)}</tr>"
             for r in rk.itertuples(index=False)]
     return {"head": head, "rows": rows}
 
@@ -198,19 +200,19 @@ def _sanity_table(sanity: pd.DataFrame, fam: dict[str, str]) -> dict[str, list[s
     head = [th("setting", 0, "str", cls="l"), th("metric", 1, "str", cls="l"), th("method", 2, "str", cls="l"),
             th("density", 3, first="ascending"), th("weak", 4, cls="gs"), th("recall", 5),
             th("weak [shuffled]", 6, cls="gs"), th("recall [shuffled]", 7), th("weak [reinit]", 8, cls="gs"),
-            th("recall [reinit]", 9), th("beats its shuffled mask", 10, "str", cls="l gs")]
+            th("beats its shuffled mask (paired test)", 9, "str", cls="l gs")]
     rows = []
     for r in sanity.to_dict("records"):
         metric = metric_label(r["metric_name"], r["higher_is_better"])
         rows.append(f'<tr{_row_attrs(r["task"], r["protocol"], fam)}>'
                     f'{text_td(r["setting"])}{text_td(metric)}{text_td(r["method"])}'
                     f'{num_td(r["density"], h(density_label(r["density_spec"], r["density"])))}')
-        for _, pre in SIDES:
-            for j, q in enumerate(("weak_metric", "recall")):
-                rows.append(num_td(r[f"{pre}{q}_mean"], pm_html(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]),
-                                   "gs" if j == 0 else ""))
+        for pre, q in SANITY_SHOWN:
+            rows.append(num_td(r[f"{pre}{q}_mean"], pm_html(r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"]),
+                               "gs" if q == "weak_metric" else ""))
         v = r["beats_shuffled"]
-        rows.append(f'<td class="l gs verdict-{h(v.replace("/", ""))}" data-v="{h(v)}">{h(v)}</td></tr>')
+        rows.append(f'<td class="l gs verdict-{h(v.replace("/", "").replace(" ", "-"))}" data-v="{h(v)}">'
+                    f'{h(sanity_verdict_text(r))}</td></tr>')
     return {"head": head, "rows": rows}
 
 

@@ -6,26 +6,34 @@ SPREAD_RULE = ("Values are mean ± sample standard deviation (ddof = 1) over see
                "a finite value; no ± is shown when only one seed contributes. Failed cells are counted, never "
                "averaged.")
 RANKING_RULE = (
-    "Overall ranking: one comparison per (task setting, requested density) with density below 1 (density 1 keeps "
-    "every weight, so all methods coincide) and at least two methods. In each comparison the methods are ranked "
-    "by their mean weak metric over seeds (weak = the pruned network after training; accuracy: higher is "
-    "better, MSE: lower is better); ties share the average of their ranks; a method whose cells there all "
-    "failed or have no finite weak metric is placed last (tied with any others in the same state). A method's "
-    "score is its mean rank over the comparisons it took part in (lower is better); ties in that score are "
-    "broken by the mean rank of recall (fraction of planted-ticket weights kept, higher is better), computed "
-    "the same way. The number of comparisons is shown: a method that entered fewer comparisons is ranked on "
-    "fewer data. Sanity ablations (a method's own masks shuffled within each layer, shown as \"P [shuffled]\", "
-    "or on a re-initialised host, \"P [reinit]\") are not competitors: they enter no comparison, do not count "
-    "towards the two methods a comparison needs, and are not ranked; they are left out of the per-setting tables "
-    "and shown in the Sanity ablations section instead.")
+    "Overall ranking, like with like: one comparison per (task setting, requested density) with density below 1 "
+    "(density 1 keeps every weight, so all methods coincide) and at least two methods. A comparison's seeds are one "
+    "method's seed set, the one that most methods hold times how many seeds it has; a method takes part when it has "
+    "a cell at every one of them, and only those seeds count. The ranked comparisons are chosen the same way among "
+    "the methods' sets of comparisons, and the ranked methods are those taking part in every one: they are ranked on "
+    "exactly the same (setting, density, seed) cells (\"ranked on\" names them). In each comparison the methods are "
+    "ranked by their mean weak metric over those seeds (weak = the pruned network after training; accuracy: higher "
+    "is better, MSE: lower is better) and, separately, by their mean recall (fraction of planted-ticket weights "
+    "kept); ties share the average of their ranks; a method whose cells there all failed or have no finite value is "
+    "placed last (tied with any others in the same state). A method's score is its mean rank over the ranked "
+    "comparisons (lower is better), ordered by the weak metric with recall breaking ties, or by recall with the "
+    "weak metric breaking ties (the reader's choice: sort by either column). Every other method (fewer seeds, fewer "
+    "settings: a quick submission, a method that only runs on some hosts) is listed below, ranked among the ranked "
+    "methods on the subset of comparisons it shares with them, the subset and its place there named; it is never "
+    "placed in the main order. Cells, failed and prune CPU s count all of a method's cells. Sanity ablations (a "
+    "method's own masks shuffled within each layer, shown as \"P [shuffled]\", or on a re-initialised host, "
+    "\"P [reinit]\") are not competitors: they enter no comparison and are not ranked; they are left out of the "
+    "per-setting tables and shown in the Sanity ablations section instead.")
 SANITY_RULE = (
     "Each pruner's own masks are scored twice more: shuffled at random within each layer (same per-layer counts; "
-    "\"P [shuffled]\") and applied to a re-initialised host with nothing planted (\"P [reinit]\"; its strong "
-    "metric is not meaningful). These are checks of P, not competitors, and are not ranked. Values are means ± "
-    "sample standard deviation over seeds of the weak metric and recall (ok cells, finite values). \"Beats its "
-    "shuffled mask\": yes when the pruner's mean weak metric is strictly better than its shuffled mask's in the "
-    "metric's direction (a tie is no), n/a when either mean is missing. Density 1 is left out: every weight is "
-    "kept, so a shuffled mask is the same mask.")
+    "\"P [shuffled]\") and applied to a re-initialised host with nothing planted (\"P [reinit]\": the same mask, so "
+    "its recall is P's and only its trained weak metric is shown). These are checks of P, not competitors, and are "
+    "not ranked. Values are means ± sample standard deviation over seeds of the weak metric and recall (ok cells, "
+    "finite values). \"Beats its shuffled mask\" is a paired test over every seed where both have an ok cell: the "
+    "two-sided Wilcoxon signed-rank test of P's weak metric against its shuffled mask's (an MSE on a log10 scale); "
+    "yes when p < 0.05 and P is better on average, no otherwise; \"too few seeds\" below 6 pairs, where no outcome "
+    "can reach p < 0.05; n/a without a pair. Density 1 is left out: every weight is kept, so a shuffled mask is the "
+    "same mask.")
 #: how a figure that only the pruner's own worker can report is labelled wherever it is shown (never ranked on)
 SELF_REPORTED = "self-reported"
 COMPUTE_NOTE = (

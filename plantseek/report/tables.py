@@ -21,6 +21,7 @@ import pandas as pd
 
 from plantseek.frame.labels import spec_key
 from plantseek.frame.prepared import competitors, prepared
+from plantseek.report.like_with_like import cells_of, comparisons, describe_subset, ranked_comparisons
 
 #: quantities aggregated over seeds for every (setting, method, density); of the compute figures
 #: (:mod:`plantseek.records.compute`) the parent-measured ones (CPU and wall-clock seconds of the prune request) are
@@ -77,38 +78,76 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def ranking(df: pd.DataFrame) -> pd.DataFrame:
-    """The overall ranking (rule: :data:`RANKING_RULE`), one row per method, best first.
+RANKING_COLUMNS = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
+                   "mean_recall", "cells", "failed", "prune_cpu_seconds", "ranked_on", "subset_place"]
+#: what a ranking can be ordered by (the other quantity breaks ties)
+RANK_BY = ("weak_metric", "recall")
 
-    Columns: ``position, method, pruner, protocol, mean_rank, mean_recall_rank, comparisons, mean_recall,
-    cells, failed, prune_cpu_seconds``. ``mean_recall`` is the mean over the method's comparisons of its mean
-    recall; ``prune_cpu_seconds`` the mean over its ok cells of the CPU seconds its prune worker spent, measured by
-    the parent from the kernel's accounting (:mod:`plantseek.records.compute`; a pruner cannot rewrite it; NaN when
-    no cell recorded it). Self-reported figures (``compute_dense_runs``) are not in the ranking. Sanity-ablation
-    cells (``"P [shuffled]"``, ``"P [reinit]"``) are left out entirely.
+
+def ranking(df: pd.DataFrame, by: str = "weak_metric") -> pd.DataFrame:
+    """The overall ranking (rule: :data:`RANKING_RULE`), like with like (:mod:`plantseek.report.like_with_like`):
+    first the ranked methods, best first, each ranked on the same comparisons and seeds; then every other method,
+    ranked on its common subset with them (``position`` NaN, ``subset_place`` its place there).
+
+    Columns: :data:`RANKING_COLUMNS`. ``by``: ``"weak_metric"`` (mean rank of the weak metric, recall breaks ties) or
+    ``"recall"`` (the reverse). ``mean_recall`` is the mean over the method's ranked comparisons of its mean recall
+    there; ``cells``, ``failed`` and ``prune_cpu_seconds`` (the mean over its ok cells of the CPU seconds its prune
+    worker spent, measured by the parent: :mod:`plantseek.records.compute`) count all of its cells. ``ranked_on``
+    names the cells the ranks rest on. Self-reported figures (``compute_dense_runs``) are not in the ranking;
+    sanity-ablation cells are left out entirely.
     """
+    if by not in RANK_BY:
+        raise ValueError(f"a ranking is by one of {', '.join(RANK_BY)}, not {by!r}")
     d = competitors(prepared(df))
-    cols = ["position", "method", "pruner", "protocol", "mean_rank", "mean_recall_rank", "comparisons",
-            "mean_recall", "cells", "failed", "prune_cpu_seconds"]
     if not len(d):
-        return pd.DataFrame(columns=cols)
-    ranked = _ranked_comparisons(summary_table(d))
+        return pd.DataFrame(columns=RANKING_COLUMNS)
     totals = d.groupby("_method").agg(pruner=("pruner", "first"), protocol=("protocol", "first"),
                                       cells=("_ok", "size"), failed=("_ok", lambda x: int((~x).sum())))
     totals = totals.join(d[d["_ok"]].groupby("_method")["prune_cpu_seconds"].mean(), how="left")
-    if ranked:
-        r = pd.concat(ranked)
-        agg = r.groupby("method").agg(mean_rank=("_rank", "mean"), mean_recall_rank=("_rrank", "mean"),
-                                      comparisons=("_rank", "size"), mean_recall=("recall_mean", "mean"))
-    else:
-        agg = pd.DataFrame(columns=["mean_rank", "mean_recall_rank", "comparisons", "mean_recall"])
-    out = totals.join(agg, how="left")
+    comps = comparisons(d)
+    keys, ranked = ranked_comparisons(comps)
+    order = ["mean_rank", "mean_recall_rank"] if by == "weak_metric" else ["mean_recall_rank", "mean_rank"]
+    main = _mean_ranks(cells_of(d, comps, sorted(keys), ranked))
+    main = main.sort_values([*order, "method"], na_position="last", kind="stable")
+    main.insert(0, "position", _positions(main, order))
+    main["ranked_on"] = describe_subset(keys, comps, len(keys))
+    rows = [main]
+    held = d.groupby(["_sid", "density_spec", "_method"])["seed"].agg(frozenset)
+    for m in sorted(set(totals.index) - ranked):
+        shared = {k: (comps[k][0] & held.get((k[0], k[1], m), frozenset()), ranked) for k in sorted(keys)}
+        shared = {k: v for k, v in shared.items() if v[0]}  # the ranked comparisons' seeds that m holds too
+        sub = _mean_ranks(cells_of(d, shared, shared, ranked | {m})) if shared else None
+        if sub is None or m not in set(sub["method"]):
+            rows.append(pd.DataFrame([{"method": m, "comparisons": 0, "ranked_on": "no cell in common with the "
+                                       "ranked methods" if keys else "no comparison"}]))
+            continue
+        sub = sub.sort_values([*order, "method"], kind="stable")
+        place = _positions(sub, order)[list(sub["method"]).index(m)]
+        row = sub[sub["method"].eq(m)].assign(subset_place=place, ranked_on="common subset: " + describe_subset(
+            shared, shared, len(keys)) + f"; place {place:g} of {len(sub)} there")
+        rows.append(row)
+    out = pd.concat(rows, ignore_index=True).set_index("method")
+    out = out.drop(columns=[c for c in ("pruner", "protocol", "cells", "failed", "prune_cpu_seconds")
+                            if c in out.columns]).join(totals, how="left")
     out["comparisons"] = out["comparisons"].fillna(0).astype(int)
-    out.index.name = "method"
-    out = out.reset_index()
-    out = out.sort_values(["mean_rank", "mean_recall_rank", "method"], na_position="last", kind="stable")
-    out.insert(0, "position", _positions(out))
-    return out[cols].reset_index(drop=True)
+    out = out.reset_index().rename(columns={"index": "method"})
+    for c in RANKING_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    return out[RANKING_COLUMNS].reset_index(drop=True)
+
+
+def _mean_ranks(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean rank of the weak metric and of recall over the comparisons of ``cells``, how many, and the
+    mean of its mean recall there (columns ``method, mean_rank, mean_recall_rank, comparisons, mean_recall``)."""
+    cols = ["method", "mean_rank", "mean_recall_rank", "comparisons", "mean_recall"]
+    ranked = _ranked_comparisons(summary_table(cells)) if len(cells) else []
+    if not ranked:
+        return pd.DataFrame(columns=cols)
+    r = pd.concat(ranked)
+    agg = r.groupby("method").agg(mean_rank=("_rank", "mean"), mean_recall_rank=("_rrank", "mean"),
+                                  comparisons=("_rank", "size"), mean_recall=("recall_mean", "mean"))
+    return agg.reset_index()[cols]
 
 
 COMPUTE_VIEW_COLUMNS = ["setting", "method", "protocol", "density_spec", "density", "ok", "cells", "recall_mean",
@@ -128,19 +167,18 @@ def compute_view(df: pd.DataFrame) -> pd.DataFrame:
     return summary_table(d)[COMPUTE_VIEW_COLUMNS].reset_index(drop=True)
 
 
-def _positions(out: pd.DataFrame) -> list[float]:
+def _positions(out: pd.DataFrame, order: list[str]) -> list[float]:
     """Places 1, 2, ... down the sorted ranking; equal scores share a place; no place without a comparison."""
     pos: list[float] = []
     prev = None
-    for i, (a, b) in enumerate(zip(out["mean_rank"].round(9), out["mean_recall_rank"].round(9)), start=1):
+    for i, (a, b) in enumerate(zip(out[order[0]].astype(float).round(9), out[order[1]].astype(float).round(9)),
+                               start=1):
         if not np.isfinite(a):  # took part in no comparison
             pos.append(np.nan)
             continue
         pos.append(pos[-1] if prev == (a, b) else float(i))  # equal scores share a position
         prev = (a, b)
     return pos
-
-
 
 
 def _ranked_comparisons(s: pd.DataFrame) -> list[pd.DataFrame]:
@@ -164,16 +202,40 @@ def _ranked_comparisons(s: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 SIDES = (("", ""), ("shuffled", "shuffled_"), ("reinit", "reinit_"))  # (ablation, column prefix)
+#: the (column prefix, quantity) pairs the pages show: a re-initialised host keeps the same mask, so its recall
+#: equals P's and only its trained (weak) metric says something
+SANITY_SHOWN = (("", "weak_metric"), ("", "recall"), ("shuffled_", "weak_metric"), ("shuffled_", "recall"),
+                ("reinit_", "weak_metric"))
 SANITY_COLUMNS = (["setting", "slug", "task", "metric_name", "higher_is_better", "method", "pruner", "protocol",
                    "density_spec", "density"]
                   + [f"{pre}{q}_{k}" for _, pre in SIDES for q in ("weak_metric", "recall") for k in ("mean", "std")]
-                  + ["beats_shuffled"])
+                  + ["shuffled_pairs", "shuffled_p", "beats_shuffled"])
+#: fewer pairs than this can never give a two-sided exact signed-rank p below 0.05 (2 / 2**5 = 0.0625)
+MIN_SANITY_PAIRS = 6
 
 
-def _verdict(mine: float, shuffled: float, hib: bool) -> str:
-    if not (np.isfinite(mine) and np.isfinite(shuffled)):
-        return "n/a"
-    return "yes" if (mine > shuffled if hib else mine < shuffled) else "no"
+def _paired_verdict(g: pd.DataFrame, hib: bool) -> tuple[int, float, str]:
+    """(pairs, p, verdict) of P against P [shuffled] on the seeds where both have an ok cell with a finite weak
+    metric: the two-sided Wilcoxon signed-rank test of the oriented differences (an MSE as -log10), as in
+    :mod:`plantseek.stats.compare`. "yes": P is better at p < 0.05; "no": it is not (with at least
+    :data:`MIN_SANITY_PAIRS` pairs); "too few seeds": fewer pairs, where no outcome could reach p < 0.05; "n/a":
+    no pair."""
+    from plantseek.stats.paired import ALPHA, wilcoxon_pair
+
+    def side(abl: str) -> pd.Series:
+        v = g[g["_ablation"].eq(abl) & g["_ok"]].groupby("seed")["weak_metric"].first().astype(float)
+        v = v[np.isfinite(v) & (hib | (v > 0))]
+        return v if hib else -np.log10(v)
+    mine, shuffled = side(""), side("shuffled")
+    seeds = mine.index.intersection(shuffled.index)
+    n = len(seeds)
+    if n == 0:
+        return 0, np.nan, "n/a"
+    diff = mine[seeds] - shuffled[seeds]
+    _, _, p = wilcoxon_pair(mine[seeds].to_numpy(), shuffled[seeds].to_numpy())
+    if n < MIN_SANITY_PAIRS:
+        return n, p, "too few seeds"
+    return n, p, "yes" if p < ALPHA and diff.mean() > 0 else "no"
 
 
 def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +245,8 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
     Columns: :data:`SANITY_COLUMNS`; ``pruner`` is P, ``method`` its display name; the quantities are
     ``{side}{q}_mean`` and ``{side}{q}_std`` for side ``""`` (P itself), ``"shuffled_"`` and ``"reinit_"`` and
     q in (weak_metric, recall), over ok cells with a finite value (std: ddof = 1, NaN with one seed).
-    ``beats_shuffled`` is "yes", "no" or "n/a". Empty (no rows) when the frame holds no ablation cells.
+    ``beats_shuffled`` is the paired test's verdict (:func:`_paired_verdict`) over ``shuffled_pairs`` seeds with
+    two-sided p ``shuffled_p``. Empty (no rows) when the frame holds no ablation cells.
     """
     d = prepared(df)
     fam = d[d["_base"].isin(set(d.loc[d["_ablation"].ne(""), "_base"]))]
@@ -204,12 +267,21 @@ def sanity_table(df: pd.DataFrame) -> pd.DataFrame:
             for q in ("weak_metric", "recall"):
                 st = _stats(side[q])
                 r[f"{pre}{q}_mean"], r[f"{pre}{q}_std"] = st["mean"], st["std"]
-        r["beats_shuffled"] = _verdict(r["weak_metric_mean"], r["shuffled_weak_metric_mean"], hib)
+        r["shuffled_pairs"], r["shuffled_p"], r["beats_shuffled"] = _paired_verdict(g, hib)
         rows.append(r)
     out = pd.DataFrame(rows)
     out["_skey"] = out["density_spec"].map(spec_key)
     out = out.sort_values(["_sid", "method", "_skey"], kind="stable")
     return out[SANITY_COLUMNS].reset_index(drop=True)
+
+
+def sanity_verdict_text(r: dict[str, Any]) -> str:
+    """``yes (p = 0.002, 10 seeds)`` and the like: the verdict with what it rests on."""
+    if r["beats_shuffled"] == "n/a":
+        return "n/a"
+    p = r["shuffled_p"]
+    ptext = f"p = {p:.2g}, " if np.isfinite(p) else ""
+    return f"{r['beats_shuffled']} ({ptext}{r['shuffled_pairs']} seed{'s' if r['shuffled_pairs'] != 1 else ''})"
 
 
 def setting_blocks(d: pd.DataFrame, s: pd.DataFrame) -> list[dict[str, Any]]:

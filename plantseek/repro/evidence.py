@@ -86,12 +86,19 @@ def task_tolerance(df: pd.DataFrame) -> float:
     return tolerance(seed_values(df, "dense_weak_metric"), seed_values(df, "ticket_metric"), direction(df))
 
 
+#: the column each kind of ticket is judged on: "paper-readout" is the strong metric read out as the paper's
+#: edge-popup model did (plantseek.score.evaluation.paper_readout), for the reproduction's paper-readout variant
+METRIC_OF_KIND = {"weak": "weak_metric", "strong": "strong_metric", "paper-readout": "strong_metric_paper_readout"}
+
+
 def ticket(group: pd.DataFrame, kind: str) -> Ticket:
-    """Whether ``group`` (one task, pruner, density) is a ``kind`` ("weak" or "strong") ticket: its per-seed
-    ``kind`` metric against the trained dense host of the same seeds, within the tolerance of its instances."""
-    if not len(group):
+    """Whether ``group`` (one task, pruner, density) is a ``kind`` (:data:`METRIC_OF_KIND`) ticket: its per-seed
+    ``kind`` metric against the trained dense host of the same seeds, within the tolerance of its instances. Missing
+    when the group has no cell or its cells lack that metric (stored before it existed)."""
+    column = METRIC_OF_KIND[kind]
+    if not len(group) or column not in group.columns or group[column].isna().all():
         return Ticket(Decision(None, "shortfall", interval([]), float("nan")), stat([]), missing=True)
-    metric = seed_values(group, f"{kind}_metric")
+    metric = seed_values(group, column)
     decision = within(metric, seed_values(group, "dense_weak_metric"), task_tolerance(group), direction(group))
     return Ticket(decision, stat(metric.values()))
 

@@ -63,19 +63,25 @@ def verdict(outcome: c.Outcome) -> str:
     return REPRODUCED if outcome.holds else NOT_REPRODUCED
 
 
-PAPER_READOUT = Variant(
-    "paper-readout", "the strong metric read through the paper's edge-popup model (a softmax after every output, "
-    "Circle accuracy from raw logits)",
-    needs="a strong-readout option in plantseek/score/strong_readout.py selectable per cell (not in this round)")
-READOUT = Cause(
-    "strong metrics go through a readout (output scale and offset) fitted per mask on the training split; the "
-    "paper's edge-popup model appended a softmax to every output, which no regression ticket survives",
-    "../docs/planted-instances.md#how-strong-tickets-are-evaluated-a-readout-fitted-per-mask", (PAPER_READOUT,),
-    "could explain strong tickets found here on regression tasks that the paper's readout hides")
+def _readout_cause(grid: str, tasks: tuple[str, ...] | None = None) -> Cause:
+    """The fitted readout as a candidate cause of a strong-ticket finding on ``grid``, with its variant: the same
+    check on the strong metric read out as the paper's edge-popup model did (every cell stores it:
+    ``strong_metric_paper_readout``, :func:`plantseek.score.evaluation.paper_readout`)."""
+    variant = Variant(
+        "paper-readout", "the strong metric read through the paper's edge-popup model (a softmax after every output, "
+        "Circle accuracy from raw logits)", (grid,), c.no_ticket(grid, "paper-readout", tasks))
+    return Cause(
+        "strong metrics go through a readout (output scale and offset) fitted per mask on the training split; the "
+        "paper's edge-popup model appended a softmax to every output, which no regression ticket survives",
+        "../docs/planted-instances.md#how-strong-tickets-are-evaluated-a-readout-fitted-per-mask", (variant,),
+        "could explain strong tickets found here on regression tasks that the paper's readout hides")
+
+
 REVIVAL = Variant(
     "multishot-revival", "multi-shot Magnitude and SNIP rank pruned weights again in later rounds (revival), as the "
-    "reference code does", needs="a revival option of the multi-shot schedule in plantseek/prune/schedules.py (not "
-    "in this round)")
+    "reference code does", ("multishot-revival", "singleshot"),
+    c.sparser_than({"magnitude-multishot-revival": "magnitude", "snip-multishot-revival": "snip",
+                    "synflow-multishot": "synflow"}, "multishot-revival", "singleshot", "circle", "synflow-multishot"))
 NO_REVIVAL = Cause(
     "multi-shot never revives a pruned weight (the reference code lets Magnitude and SNIP revive them)",
     "../docs/differences-from-the-paper.md", (REVIVAL,),
@@ -116,7 +122,7 @@ FINDINGS: tuple[Finding, ...] = (
             c.all_of(c.collapse(("singleshot",)), c.no_ticket("synflow-100", "weak", specs=SPARSE))),
     Finding("ss-no-strong", "single-shot", "Single-shot pruning finds no strong tickets.",
             "no single-shot pruner's mask is a strong ticket at any density below 1 on any task",
-            ("singleshot",), c.no_ticket("singleshot", "strong"), READOUT),
+            ("singleshot",), c.no_ticket("singleshot", "strong"), _readout_cause("singleshot")),
     Finding("depth-3", "single-shot", "At depth 3 no tickets are found.",
             "read as: at depth 3 no pruner finds a weak ticket at density ≤ 0.1 (where depth 5 has them) and no "
             "strong ticket at any density below 1", ("depth-3",),
@@ -156,7 +162,7 @@ FINDINGS: tuple[Finding, ...] = (
             c.poorest_with_early_collapse("multishot", "grasp-multishot")),
     Finding("ms-no-strong", "multi-shot", "Multi-shot pruning finds no strong tickets.",
             "no multi-shot pruner's mask is a strong ticket at any density below 1", ("multishot",),
-            c.no_ticket("multishot", "strong"), READOUT),
+            c.no_ticket("multishot", "strong"), _readout_cause("multishot")),
     Finding("ms-regression", "multi-shot", "Regression weak tickets at best at density 0.1.",
             "on ReLU and Helix the sparsest weak ticket of any multi-shot pruner is at density 0.1",
             ("multishot",), c.best_density("multishot", ("relu", "helix"), "0.1")),
@@ -169,7 +175,7 @@ FINDINGS: tuple[Finding, ...] = (
             c.beats_untrained_host("strong", "circle", "edge-popup-annealed", "0.1")),
     Finding("ep-regression", "edge-popup", "Edge-popup finds nothing on ReLU or Helix.",
             "no edge-popup variant's mask is a strong ticket on ReLU or Helix at any density below 1", ("strong",),
-            c.no_ticket("strong", "strong", ("relu", "helix")), READOUT),
+            c.no_ticket("strong", "strong", ("relu", "helix")), _readout_cause("strong", ("relu", "helix"))),
     Finding("grasp-local", "single-shot", "GraSP with layer-wise (local) density: the flow stays interrupted.",
             "most GraSP-local masks collapse (no input-to-output path) at the ticket density and at 0.01",
             ("grasp-local",), c.collapse(("grasp-local",), SPARSE)),

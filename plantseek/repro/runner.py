@@ -45,11 +45,13 @@ def unique_cells(by_grid: Mapping[str, list[CellConfig]]) -> list[CellConfig]:
 
 
 def run_scale(scale: Scale, store, *, jobs: int = 1,
-              on_result: Callable[[CellConfig, object], None] | None = None) -> int:
-    """Run the cells of ``scale`` that ``store`` has not finished; the number of cells run."""
+              on_result: Callable[[CellConfig, object], None] | None = None,
+              on_work: Callable[[object], None] | None = None) -> int:
+    """Run the cells of ``scale`` that ``store`` has not finished; the number of cells run (``on_work``: the
+    progress of :func:`plantseek.run.grid.run_cells`)."""
     done = store.finished_ids()
     todo = [c for c in unique_cells(grid_cells(scale)) if c.cell_id not in done]
-    run_cells(todo, store=store, jobs=jobs, on_result=on_result)
+    run_cells(todo, store=store, jobs=jobs, on_result=on_result, on_work=on_work)
     return len(todo)
 
 

@@ -18,6 +18,8 @@ from plantseek.repro.rules import MIN_SEEDS
 from plantseek.run.suites import SUITES, Suite
 
 SCALES: Registry["Scale"] = Registry("scale")
+#: the multi-shot pruners of the revival variant (plantseek.prune.schedules.MultiShot ``revive``)
+REVIVAL_PRUNERS = ("magnitude-multishot-revival", "snip-multishot-revival", "synflow-multishot")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ GRIDS: tuple[GridSpec, ...] = (
     GridSpec("noise-0.1", "paper-singleshot", "single-shot pruners with noise 0.1 (Circle: label-flip probability)",
              (("task_options", {"noise": 0.1}),)),
     GridSpec("multishot", "paper-multishot", "multi-shot pruners, depth 5, width 100"),
+    GridSpec("multishot-revival", "paper-multishot", "variant: multi-shot Magnitude and SNIP reviving pruned weights "
+             "as the reference code does (SynFlow never revives: its cells are the multishot grid's), depth 5, width "
+             "100", (("pruners", REVIVAL_PRUNERS),)),
     GridSpec("strong", "paper-strong", "edge-popup and annealed edge-popup, depth 5, width 100"),
     GridSpec("vgg-digits", "paper-strong", "edge-popup and annealed edge-popup on digits (a trained 0.01 SynFlow CNN "
              "ticket) in a host of the target's own size, depth 5, width 32 (the paper: VGG16 / CIFAR-10)",

@@ -6,15 +6,17 @@
 * :func:`run_cells`: skips the cells a results store already finished, bundles the groups that can train
   together (:func:`plantseek.run.bundle.bundle_groups`, up to ``max_batch`` networks), runs every bundle
   (:func:`plantseek.run.bundle.run_bundle`) on an executor (:mod:`plantseek.run.executors`), and stores each
-  result as soon as its bundle ends.
+  result as soon as its bundle ends; ``on_work`` follows the work done as it is reported from inside the bundles
+  (:mod:`plantseek.run.work`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from plantseek.prune.contract import is_file_ref
 from plantseek.run.bundle import bundle_groups, networks_of, run_bundle
@@ -23,6 +25,7 @@ from plantseek.run.isolation.mechanisms import warn_once
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
 from plantseek.run.suites import CompositeSuite, Suite
+from plantseek.run.work import WorkDone, bundle_work, prune_weight
 from plantseek.train.config import pruning_budget
 from plantseek.train.device import resolve_device
 
@@ -94,11 +97,15 @@ def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
               prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
               on_result: Callable[[CellConfig, CellResult], None] | None = None, max_batch: int | None = None,
-              scheduler: str | None = None,
+              scheduler: str | None = None, provenance: dict[str, Any] | None = None,
+              on_work: Callable[[WorkDone], None] | None = None,
               ) -> list[tuple[CellConfig, CellResult]]:
     """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its bundle ends.
     ``max_batch``: networks trained as one batch across instances (1: one instance at a time; None: automatic,
-    :func:`auto_max_batch`)."""
+    :func:`auto_max_batch`). ``provenance``: entries added to every result's provenance before it is stored (e.g.
+    ``{"suite": "default@339a05b17011"}``: :mod:`plantseek.run.suite_version`); no number depends on them.
+    ``on_work``: called with the run's :class:`~plantseek.run.work.WorkDone` once before any work, after every
+    progress tick and after every bundle (a side channel: it cannot change a result)."""
     if store is not None:
         done = store.finished_ids()
         cells = [c for c in cells if c.cell_id not in done]
@@ -108,8 +115,25 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
     work = [(b, prune_timeout, device) for b in bundles]
     if work:
         warn_once()  # here, before the worker processes start: one warning per run, not one per process
-    for group_results in make_executor(jobs, executor, scheduler).imap(_run_bundle_task, work):
+    prune_units = prune_weight(cells)
+    units = [bundle_work(b, prune_units) for b in bundles]
+    bundle_of = {g[0].cell_id: i for i, b in enumerate(bundles) for g in b[:1]}
+    done = WorkDone(total=sum(units), groups=len(groups), prune_units=prune_units)
+    report = on_work or (lambda _w: None)
+
+    def on_tick(kind: str, n: int) -> None:
+        done.tick(kind, n)
+        report(done)
+
+    report(done)
+    for group_results in make_executor(jobs, executor, scheduler).imap(_run_bundle_task, work,
+                                                                        on_tick if on_work else None):
+        if group_results:
+            done.bundle_done(units[bundle_of[group_results[0][0].cell_id]])
+            report(done)
         for config, result in group_results:
+            if provenance:
+                result = dataclasses.replace(result, provenance={**result.provenance, **provenance})
             if store is not None:
                 store.put(config, result)
             results.append((config, result))

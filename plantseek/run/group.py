@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from plantseek.core import seeding
+from plantseek.core.progress import tick
 from plantseek.core.errors import ConfigError, PlantseekError
 from plantseek.core.types import Mask
 from plantseek.planted.instance import PlantedInstance, plant
@@ -110,6 +111,7 @@ class CellScores:
 
     strong: float  # through the mask's fitted readout; NaN for a re-initialised host
     strong_planted_scales: float  # read out with the planted output scales (plantseek.score.evaluation)
+    strong_paper_readout: float  # read out as the paper's edge-popup model did (plantseek.score.evaluation)
     weak: float
     achieved_density: float
     recovery: dict[str, Any]
@@ -161,6 +163,7 @@ def achieved_densities(mask: Mask, instance: PlantedInstance, prunable_biases: b
 def plant_step(cells: Sequence[CellConfig], prov: Mapping[str, Any]) -> Planted:
     """Plant the group's instance and measure the references (raises PlantseekError for a bad instance)."""
     instance = instance_for(cells[0])
+    tick("plant")  # planted: reported before the references are measured (seconds), the run's first tick
     return Planted(cells=tuple(cells), instance=instance, ticket_metric=strong_metric(instance, instance.ticket),
                    dense_metric=strong_metric(instance, None), provenance=prov)
 
@@ -227,6 +230,8 @@ def train_step(groups: Sequence[tuple[Planted, Ablated]], device: str | None = N
         raise ValueError("train_step: several groups train with their own data (own_data=True)")
     t0 = time.perf_counter()
     plans = [train_plan(p, a) for p, a in groups]
+    epochs = groups[0][0].cells[0].train.epochs  # the networks not trained (duplicates, failed prunes) count as done:
+    tick("train", sum(len(p.cells) + 1 - len(plan.masks) for (p, _), plan in zip(groups, plans)) * epochs)
     first = groups[0][0]
     x, y = first.instance.data.train.x, first.instance.data.train.y
     if own_data:
@@ -270,6 +275,7 @@ def score_step(planted: Planted, ablated: Ablated, trained: Trained) -> Scored:
         scores.append(CellScores(
             strong=math.nan if score is None else score.metric,
             strong_planted_scales=math.nan if score is None else score.planted_scales,
+            strong_paper_readout=math.nan if score is None else score.paper_readout,
             weak=model_metric(instance, model, t.mask), achieved_density=density,
             recovery={**recovery, "weight_density": weight_density} if prunable_biases else recovery))
     return Scored(dense_weak_metric, tuple(scores))
@@ -330,10 +336,12 @@ def _compute(planted: Planted, pruned: Pruned, cell: CellConfig) -> dict[str, fl
 
 
 def _metrics(scores: CellScores) -> dict[str, Any]:
-    """A cell's stored metrics: the recovery metrics, and the planted-scale strong metric where there is one."""
+    """A cell's stored metrics: the recovery metrics, and the planted-scale and paper-readout strong metrics where
+    there are some."""
     if math.isnan(scores.strong_planted_scales):
         return scores.recovery
-    return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales}
+    return {**scores.recovery, "strong_metric_planted_scales": scores.strong_planted_scales,
+            "strong_metric_paper_readout": scores.strong_paper_readout}
 
 
 def failed_instance(cells: Sequence[CellConfig], exc: PlantseekError, prov: Mapping[str, Any]) -> Results:

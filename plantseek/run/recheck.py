@@ -48,7 +48,7 @@ from plantseek.train.config import biases_prunable
 #: Relative tolerance of the recomputed strong metrics.
 STRONG_RTOL = 1e-9
 #: Stored metrics that are strong metrics (checked with STRONG_RTOL, not as recovery metrics).
-STRONG_KEYS = ("strong_metric_planted_scales",)
+STRONG_KEYS = ("strong_metric_planted_scales", "strong_metric_paper_readout")
 #: The recovery metrics named first when several differ.
 _HEADLINE = ["recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket"]
 
@@ -87,9 +87,10 @@ def verify_store(path: str | Path, progress: Callable[[int], None] | None = None
     return out
 
 
-def refused_by_recomputation(checked: Checked) -> list[Refusal]:
-    """The ok rows of an already checked store whose recomputation does not match (withheld masks are not)."""
-    return recheck_rows([r for r in checked.rows if r["status"] == "ok"])[0]
+def refused_by_recomputation(checked: Checked, progress: Callable[[int], None] | None = None) -> list[Refusal]:
+    """The ok rows of an already checked store whose recomputation does not match (withheld masks are not);
+    ``progress(k)`` as in :func:`recheck_rows`."""
+    return recheck_rows([r for r in checked.rows if r["status"] == "ok"], progress)[0]
 
 
 def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None
@@ -169,12 +170,12 @@ def mismatch(row: dict[str, Any], instance: PlantedInstance, config: CellConfig 
     strong_stored = {k: stored.pop(k) for k in STRONG_KEYS if k in stored}
     for key in GENERALISATION_KEYS:  # training results, like the weak metric: not recomputed from the mask
         stored.pop(key, None)
-    if config is not None and has_strong_metric(config):
-        problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     for key in sorted(set(fresh) | set(stored), key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else 99, k)):
         a, b = stored.get(key, "<missing>"), fresh.get(key, "<missing>")
         if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
             problems.append(f"{key} (stored {_brief(a)}, recomputed {_brief(b)})")
+    if config is not None and has_strong_metric(config):  # after the recovery metrics: they are named first
+        problems += _strong_mismatches(row, strong_stored, strong_scores_batched(instance, [mask])[0])
     if not problems:
         return ""
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
@@ -191,9 +192,11 @@ def _route_recalls(mask: Mask, instance: PlantedInstance) -> dict[str, Any]:
 
 def _strong_mismatches(row: dict[str, Any], stored: dict[str, Any], score) -> list[str]:
     out = []
-    for name, want, got in (("strong_metric", row["strong_metric"], score.metric),
-                            ("strong_metric_planted_scales", stored.get("strong_metric_planted_scales"),
-                             score.planted_scales)):
+    checks = [("strong_metric", row["strong_metric"], score.metric),
+              ("strong_metric_planted_scales", stored.get("strong_metric_planted_scales"), score.planted_scales)]
+    if "strong_metric_paper_readout" in stored:  # cells stored before the paper-readout metric existed lack it
+        checks.append(("strong_metric_paper_readout", stored["strong_metric_paper_readout"], score.paper_readout))
+    for name, want, got in checks:
         if want is None or not math.isclose(float(want), got, rel_tol=STRONG_RTOL, abs_tol=1e-300):
             out.append(f"{name} (stored {_brief(want)}, recomputed {_brief(got)})")
     return out

@@ -17,6 +17,17 @@ _register(Suite(
     PAPER_TASKS, PrunerSelector(tags=frozenset({"paper", "iterative", "modern"})), ("ticket", "0.01", "0.1", "0.5"),
     (0,),
 ))
+#: ``evaluate``'s default: every method family of ``default`` (single-shot scores, multi-shot prune-and-rewind,
+#: learning-rate rewinding, strong-ticket search, dynamic sparse training) on the three paper tasks, sized for 3
+#: minutes on 2 cores (107 CPU-seconds; docs/performance.md, "The Quickstart's run"); its cells are ``default``'s
+#: (same ids), so ``--suite default`` on the same store runs only the rest
+QUICKSTART_PRUNERS = ("random", "magnitude", "snip", "synflow", "magnitude-multishot", "lrr", "edge-popup", "rigl")
+_register(Suite(
+    "quickstart", "evaluate's default: one or more methods of every family (single-shot, multi-shot, rewinding, "
+    "strong, dynamic sparse) on Circle, ReLU, Helix (depth 5, width 100), 4 densities, 1 seed; the full grid: "
+    "--suite default",
+    PAPER_TASKS, QUICKSTART_PRUNERS, ("ticket", "0.01", "0.1", "0.5"), (0,),
+))
 _register(Suite(
     "paper-singleshot", "the paper's single-shot grid: 5 pruners x 5 densities x 25 seeds x 3 tasks",
     PAPER_TASKS, PrunerSelector(("single-shot",), frozenset({"paper"})), ("ticket", "0.01", "0.1", "0.5", "1.0"),

@@ -112,12 +112,22 @@ def strong_outputs_batched(instance: PlantedInstance, masks: Sequence[Mask | Non
     return raw_outputs_batched(instance, masks, x) / instance.scales
 
 
+def paper_readout(z: torch.Tensor, kind: str) -> torch.Tensor:
+    """The paper's edge-popup model's outputs from raw outputs ``z`` (..., outputs): a softmax after every output.
+    Classification reads the class from the raw logits (a softmax keeps their order); a regression output is the
+    softmax itself (one output: always 1), which no regression ticket survives. The reproduction's
+    ``paper-readout`` variant (``docs/reproducing-the-paper.md``), never the cell's strong metric."""
+    return torch.softmax(z, dim=-1) if kind == "regression" else z
+
+
 @dataclass(frozen=True)
 class StrongScore:
-    """A mask's strong-ticket metric through its fitted readout, and through the planted factors."""
+    """A mask's strong-ticket metric through its fitted readout, through the planted factors, and through the
+    paper's readout (:func:`paper_readout`)."""
 
     metric: float
     planted_scales: float
+    paper_readout: float = float("nan")
 
 
 def strong_scores_batched(instance: PlantedInstance, masks: Sequence[Mask | None], split: str = "test",
@@ -136,7 +146,8 @@ def strong_scores_batched(instance: PlantedInstance, masks: Sequence[Mask | None
         fitted_on, evaluated = raw_outputs_batched(instance, part, train.x), raw_outputs_batched(instance, part, s.x)
         for z_train, z in zip(fitted_on, evaluated):
             readout = fit_readout(z_train, train.y, task.kind)
-            out.append(StrongScore(task.metric(readout(z), s.y), task.metric(z / instance.scales, s.y)))
+            out.append(StrongScore(task.metric(readout(z), s.y), task.metric(z / instance.scales, s.y),
+                                   task.metric(paper_readout(z, task.kind), s.y)))
     return out
 
 

@@ -45,6 +45,7 @@ from typing import Callable, Sequence
 import torch
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.progress import tick
 from plantseek.families.mlp.network import Architecture, Mask, bias_name, weight_name
 from plantseek.nets.interface import count
 from plantseek.nets.masks import validate_mask
@@ -301,6 +302,7 @@ class BatchedTrainer:
                 lr = epoch_lr(self.config, epoch)
                 for start in range(0, n, bs):
                     self.step(perm[:, start: start + bs], lr)
+                tick("train", self.model.k)
         return [self.model.state(k) for k in range(self.model.k)]
 
 

@@ -35,6 +35,7 @@ from typing import Sequence
 import torch
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.progress import tick
 from plantseek.train.config import TrainConfig, epoch_lr
 from plantseek.train.flat_optimizers import padded_length
 from plantseek.families.mlp.network import Architecture, Mask
@@ -117,6 +118,7 @@ def train_model(model: Module, mask: Mask | None, x: torch.Tensor, y: torch.Tens
             loss = loss_fn(model(x[idx], mask), y[idx])
             loss.backward()
             optimizer.step()
+        tick("train")
     if mask is not None:
         with torch.no_grad():
             for name, p in model.prunable().items():

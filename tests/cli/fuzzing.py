@@ -41,6 +41,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     out_dir = ([f["new"], f["dir"], odd], ["", long], [f["file"], f["file"] + "/sub", *hostile])
     config = ([f["config"]], ["", long], [f["bad_config"], f["dir"], f["new"] + ".toml"])  # run.toml: see test_fuzz
     store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
+    suite_in = (["smoke"], [], ["", "nosuch", long, "default"])  # the store holds no cell of default's definition
     return {
         "list": {},
         "plant": {
@@ -85,8 +86,9 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--config": config,
             "--table": (["summary", "full"], ["", "wide", long], []),
         },
-        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG},
-        "verify": {"--store": store_in},
+        "leaderboard": {"--store": store_in, "--out": out_dir, "--no-plots": FLAG, "--verify": FLAG,
+                        "--suite": suite_in, "--no-progress": FLAG},
+        "verify": {"--store": store_in, "--no-progress": FLAG},
         "keygen": {"--out": ([f["new"] + ".key"], ["", long], [f["dir"], f["file"] + "/x.key"]), "--force": FLAG},
         "plot": {
             "--store": store_in, "--out": out_dir,
@@ -98,12 +100,13 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--store": ([f["new"] + ".db"], ["", long], []),
             "--out": ([f["new"]], ["", long], []),  # checked only without --check-only (always given here)
             "--jobs": (["0", "1", "4"], ints + ["1025"], []),
-            "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config,
+            "--check-only": FLAG, "--no-leaderboard": FLAG, "--config": config, "--no-progress": FLAG,
             "--instances": (["public"], ["", "secret", long], ["hidden"]),  # no key is configured in the tests
         },
         "compare": {  # the tiny store holds random only: "random,random" compares it with itself
             "--store": store_in, "--against": store_in,
             "--pruners": (["random,random"], [], ["", ",", "a,b,c"]),
+            "--suite": suite_in,
             "--json": FLAG,
         },
         "reproduce": {  # always --report-only on the tiny store (_positional): a valid run renders, never runs grids

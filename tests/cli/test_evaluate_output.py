@@ -25,8 +25,9 @@ def test_summary_by_default_full_table_on_request(capsys):
     print_results(_results(), "summary")
     text = capsys.readouterr().out
     assert text.startswith("== relu · depth 5 · width 100")
-    assert "0.000225 [0.00015, 0.0003] · 0.50 [0.50, 0.50]" in text  # magnitude: mean of 1.5e-4 and 3e-4
-    assert "0.3 [0.2, 0.4] · 0.00 [0.00, 0.00]" in text
+    assert "0.000225 [0.00015, 0.0003]* · 0.5 [0.5, 0.5]" in text  # magnitude (best): mean of 1.5e-4 and 3e-4
+    assert "0.3 [0.2, 0.4] · 0 [0, 0]" in text
+    assert text.index("magnitude") < text.index("random")  # best first
     assert "4.5e+10" not in text and "--table full" in text
     print_results(_results(), "full")
     full = capsys.readouterr().out

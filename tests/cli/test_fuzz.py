@@ -39,6 +39,9 @@ def files(tmp_path_factory):
     code = main(["evaluate", "--suite", "smoke", "--tasks", "relu", "--pruners", "random", "--densities", "0.1",
                  "--n-samples", "100", "--epochs", "0", "--store", f["store"], "--no-progress"])
     assert code == 0
+    code = main(["evaluate", "--suite", "smoke", "--tasks", "relu", "--pruners", "random", "--densities", "0.1",
+                 "--store", f["store"], "--no-progress"])  # one cell of smoke's own definition: for --suite smoke
+    assert code == 0
     f["pruner"] = str(REPO / "examples" / "my_pruner.py")
     f["config"] = str(root / "run.toml")  # a valid run configuration (its options are also valid for submit)
     Path(f["config"]).write_text('jobs = 1\n')

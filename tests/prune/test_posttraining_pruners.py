@@ -15,7 +15,8 @@ from plantseek.families.mlp.network import Architecture
 from plantseek.nets.masks import kept_count
 from plantseek.planted.instance import PrunerData
 from plantseek.prune.contract import get_pruner, protocol_of, tags_of
-from plantseek.prune.posttraining import layer_inputs, select_rows, split_result, validate_weights
+from plantseek.prune.layer_inputs import layer_inputs
+from plantseek.prune.posttraining import select_rows, split_result, validate_weights
 from plantseek.train.config import TrainConfig
 
 POST = ["magnitude-posttraining", "wanda", "sparsegpt", "owl", "ria", "iht-reconstruction"]
@@ -151,16 +152,24 @@ def test_layer_inputs_are_the_hidden_activations():
         h = torch.relu(h) if l < 2 else h
 
 
-def test_layer_inputs_on_a_conv_host_is_a_one_line_error():
-    from plantseek.planted.instance import plant
+class EinsumHost(torch.nn.Module):
+    """A host whose prunable weight reaches none of the recorded products (an einsum)."""
 
-    inst = plant("bars", depth=4, width=12, seed=0, image_size=12)
-    with pytest.raises(PrunerError, match="conv and attention hosts are not supported") as err:
-        get_pruner("wanda").prune(inst.host(), inst.pruner_data(), 0.1, generator=torch.Generator(),
-                                  budget=TrainConfig())
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2, 3, dtype=torch.float64))
+
+    def prunable(self):
+        return {"w": self.w}
+
+    def forward(self, x):
+        return torch.einsum("oi,bi->bo", self.w, x)
+
+
+def test_layer_inputs_of_a_weight_no_recorded_product_reads_is_a_one_line_error():
+    with pytest.raises(PrunerError, match="cannot read the layer inputs of w on this host") as err:
+        layer_inputs(EinsumHost(), torch.ones(4, 3))
     assert "\n" not in str(err.value)
-    with pytest.raises(PrunerError, match="conv and attention hosts are not supported"):
-        layer_inputs(inst.host(), inst.pruner_data().x[:4])
 
 
 @pytest.mark.parametrize("weights, reason", [

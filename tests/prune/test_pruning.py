@@ -281,3 +281,46 @@ def test_variant_factories():
     assert (multi.rounds, multi.epochs_per_round) == (10, 5)
     assert callable(getattr(multi, "prune_batch"))
     assert not hasattr(AbsScore(), "prune_batch")
+
+
+def test_multishot_revival_scores_pruned_weights_at_their_initial_values_and_may_bring_them_back(monkeypatch):
+    """The reference code's multi-shot (the ``*-multishot-revival`` variants): every round scores the trained
+    network with its pruned weights at their initial values, every weight a candidate; replayed independently."""
+    rec = RecordingTrain(training.train_masks)
+    monkeypatch.setattr(training, "train_masks", rec)
+    model, data = tiny_model(), tiny_data()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    budget = TrainConfig(epochs=10, lr=0.1, batch_size=16)  # weights move far enough for a revival at this seed
+    density, rounds = 0.15, 4
+    scorer = AbsScore()
+    pruner = MultiShot(scorer, rounds=rounds, epochs_per_round=2, revive=True)
+    mask = pruner.prune(model, data, density, generator=gen(0), budget=budget)
+    history = pruner.history[0]
+    full = {n: torch.ones(p.shape, dtype=torch.bool) for n, p in model.prunable().items()}
+    revived = 0
+    for r, (call, (scored, _)) in enumerate(zip(rec.calls, scorer.calls), start=1):
+        current = full if r == 1 else history[r - 2]
+        trained = dict(call["models"][0].named_parameters())
+        expected_net = {n: torch.where(current[n], trained[n].detach(), before[n]) for n in current}
+        got = dict(scored.named_parameters())
+        assert all(torch.equal(got[n].detach(), expected_net[n]) for n in current)  # pruned: initial values
+        expected = select_top({n: v.abs() for n, v in expected_net.items()}, density ** (r / rounds))  # no allowed
+        assert all(torch.equal(history[r - 1][n], expected[n]) for n in expected)
+        revived += sum(int((history[r - 1][n] & ~current[n]).sum()) for n in current)
+    assert revived > 0  # this seed brings pruned weights back: what the variant exists to measure
+    assert mask_count(mask) == kept_count(density, ARCH.n_prunable)
+    assert all(torch.equal(model.state_dict()[k], before[k]) for k in before)
+
+
+def test_revival_variants_are_registered_for_the_reproduction_only():
+    from plantseek.prune.contract import get_pruner, tags_of
+    from plantseek.prune.variants import REPRO_VARIANT_TAG
+    from plantseek.run.grid import expand
+    from plantseek.run.suites import SUITES
+
+    for name in ("magnitude-multishot-revival", "snip-multishot-revival"):
+        pruner = get_pruner(name)
+        assert pruner.revive and tags_of(pruner) == frozenset({REPRO_VARIANT_TAG})
+    assert not get_pruner("magnitude-multishot").revive
+    published = {c.pruner for c in expand(SUITES.get("published"))}
+    assert not any(p.endswith("-revival") for p in published)

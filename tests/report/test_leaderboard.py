@@ -215,7 +215,7 @@ def test_rule_is_stated_in_both_files(tmp_path):
     df = _rank_example()
     md, page = render_markdown(df, now=NOW), render_html(df, now=NOW)
     assert RANKING_RULE in md
-    assert "mean rank over the comparisons" in page and "ties share the average" in page
+    assert "mean rank over the ranked comparisons" in page and "ties share the average" in page
     assert "sample standard deviation" in md and "sample standard deviation" in page
 
 
@@ -224,7 +224,7 @@ def _ablation_example(p: str = "P") -> pd.DataFrame:
     """P with its two sanity ablations (stored as pruner P with ablation "shuffled" / "reinit", shown as
     "P [shuffled]", "P [reinit]") and a competitor Q.
 
-    circle (accuracy) 0.1: P 0.85 vs shuffled 0.75 -> yes; relu (MSE) 0.1: P 0.03 vs shuffled 0.02 -> no (higher
+    circle (accuracy) 0.1: P 0.85 vs shuffled 0.75; relu (MSE) 0.1: P 0.03 vs shuffled 0.02 (higher
     MSE is worse); circle 0.5: every shuffled cell failed -> n/a; density 1 is left out of the section. The
     ablations' weak metrics beat every competitor, so counting them would change every rank.
     """
@@ -288,9 +288,9 @@ def test_sanity_table_verdicts_by_hand():
     assert c1["weak_metric_std"] == pytest.approx(math.sqrt(0.005))
     assert (c1["recall_mean"], c1["shuffled_recall_mean"], c1["reinit_recall_mean"]) == pytest.approx((0.6, 0.1, 0.6))
     assert c1["reinit_weak_metric_mean"] == pytest.approx(0.95)
-    assert c1["beats_shuffled"] == "yes"
+    assert (c1["beats_shuffled"], c1["shuffled_pairs"]) == ("too few seeds", 2)  # 2 pairs decide nothing
     assert (r1["weak_metric_mean"], r1["shuffled_weak_metric_mean"]) == pytest.approx((0.03, 0.02))
-    assert r1["beats_shuffled"] == "no"  # MSE: the shuffled mask's lower error is better
+    assert r1["beats_shuffled"] == "too few seeds"
     assert np.isnan(c5["shuffled_weak_metric_mean"]) and c5["beats_shuffled"] == "n/a"
     assert c5["reinit_weak_metric_mean"] == pytest.approx(0.99)
 
@@ -326,15 +326,17 @@ def test_sanity_section_in_readme_and_page():
     assert "## Sanity ablations" in md and SANITY_RULE in md
     assert md.index("## Overall ranking") < md.index("## Sanity ablations") < md.index("## circle")
     rows = _md_table(md, "## Sanity ablations")
-    got = {(row[0].split(" · ")[0], row[3]): (row[2], row[4], row[6], row[10]) for row in rows}
-    assert got == {("circle", "0.1"): ("P", "0.85 ± 0.071", "0.75 ± 0.071", "yes"),
-                   ("relu", "0.1"): ("P", "0.03 ± 0.014", "0.02 ± 0.014", "no"),
+    got = {(row[0].split(" · ")[0], row[3]): (row[2], row[4], row[6], row[9]) for row in rows}
+    # circle: differences 0.2 and 0 (dropped, Wilcoxon's convention): one sign, p = 1; relu: two, p = 2 / 2**2
+    assert got == {("circle", "0.1"): ("P", "0.85 ± 0.071", "0.75 ± 0.071", "too few seeds (p = 1, 2 seeds)"),
+                   ("relu", "0.1"): ("P", "0.03 ± 0.014", "0.02 ± 0.014", "too few seeds (p = 0.5, 2 seeds)"),
                    ("circle", "0.5"): ("P", "0.9 ± 0", "—", "n/a")}
+    assert all(len(row) == 10 for row in rows)  # no recall [reinit] column: the same mask, so P's recall
     page = render_html(df, now=NOW)
     assert '<section id="sanity"><h2>Sanity ablations</h2>' in page and "beats its shuffled mask" in page
     table = re.search(r'<table class="sortable" id="sanity-table">.*?</table>', page, re.S).group(0)
-    verdicts = re.findall(r'<td class="l gs verdict-[a-z]+" data-v="([^"]*)">', table)
-    assert sorted(verdicts) == ["n/a", "no", "yes"]
+    verdicts = re.findall(r'<td class="l gs verdict-[a-z-]+" data-v="([^"]*)">', table)
+    assert sorted(verdicts) == ["n/a", "too few seeds", "too few seeds"]
     assert table.count('data-task="relu"') == 1 and table.count('data-protocol="single-shot"') == 3  # filters
 
 
@@ -357,7 +359,7 @@ def test_ablation_of_hostile_name_is_escaped():
     md = render_markdown(df, now=NOW)
     assert "<script" not in md and "<img" not in md
     rows = _md_table(md, "## Sanity ablations")
-    assert len(rows) == 3 and all(len(row) == 11 for row in rows) and rows[0][2] == md_escape(EVIL)
+    assert len(rows) == 3 and all(len(row) == 10 for row in rows) and rows[0][2] == md_escape(EVIL)
     assert sorted(ranking(df)["method"]) == sorted([EVIL, "Q"])
 
 

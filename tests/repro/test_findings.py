@@ -116,8 +116,22 @@ def test_no_verdict_by_declaration():
     assert out.holds is False and verdict(out) == NOT_REPRODUCED
     judged = {j.finding.id: j for j in judge({"singleshot": found}, grids=["singleshot"])}
     assert judged["ss-no-strong"].verdict == NOT_REPRODUCED
-    assert [m.verdict for m in judged["ss-no-strong"].variants] == [NOT_CHECKED]  # not built: said so
-    assert "not built" in judged["ss-no-strong"].variants[0].note
+    # cells stored before the paper-readout metric existed: its variant is not checked, said so
+    assert [m.verdict for m in judged["ss-no-strong"].variants] == [NOT_CHECKED]
+
+
+def test_the_paper_readout_variant_measures_the_readout_choice():
+    """Strong tickets at 0.5 under the fitted readout (the finding fails); read out as the paper's model did, none
+    survives (its variant reproduces the paper's statement): the difference is measured, the verdict unchanged."""
+    found = grid(["random"], {"0.5"}).assign(strong_metric=lambda d: d.weak_metric)
+    found["strong_metric_paper_readout"] = [BAD[t] for t in found["task"]]
+    judged = {j.finding.id: j for j in judge({"singleshot": found}, grids=["singleshot"])}
+    j = judged["ss-no-strong"]
+    assert j.verdict == NOT_REPRODUCED
+    assert [(m.variant.name, m.verdict) for m in j.variants] == [("paper-readout", REPRODUCED)]
+    same = found.assign(strong_metric_paper_readout=found["strong_metric"])  # the readout changes nothing here
+    judged = {j.finding.id: j for j in judge({"singleshot": same}, grids=["singleshot"])}
+    assert [m.verdict for m in judged["ss-no-strong"].variants] == [NOT_REPRODUCED]
 
 
 def test_missing_cells_are_not_checked():

@@ -195,7 +195,12 @@ def test_pipeline_equals_a_straightforward_recomputation_cell_by_cell():
             assert r.strong_metric == pytest.approx(strong_metric(inst, mask), rel=1e-12, abs=1e-12)
         assert r.weak_metric == model_metric(inst, model, mask)
         planted = r.metrics.pop("strong_metric_planted_scales", None)
+        paper = r.metrics.pop("strong_metric_paper_readout", None)
         assert r.metrics == recovery_metrics(mask, inst.ticket)
         if c.ablation != "reinit":
             assert planted == pytest.approx(planted_scale_metric(inst, mask), rel=1e-12)
+            ones = torch.ones_like(inst.data.test.y, dtype=torch.float64)  # relu: one output, whose softmax is 1
+            assert paper == pytest.approx(float(((ones - inst.data.test.y.double()) ** 2).mean()), rel=1e-12)
+        else:
+            assert paper is None
         assert r.higher_is_better is False  # relu: mse

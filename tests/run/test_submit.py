@@ -13,8 +13,9 @@ from plantseek.run.submit import SubmissionError, check_submission
 ORACLE = "tests/pruners/oracle.py"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "plantseek", *args], capture_output=True, text=True, timeout=600)
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "plantseek", *args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd)
 
 
 def test_readme_example_pruner_is_short_and_passes_the_checks():
@@ -42,17 +43,27 @@ def test_submit_cli_bad_file_is_one_line(tmp_path):
 
 
 def test_submit_scores_the_example_and_its_ablations(tmp_path):
+    """Run where a committed board holds the baselines' smoke cells (the current version) and one cell of another
+    definition of smoke: the submission is ranked among the first, never with the second."""
+    board = tmp_path / "checkout" / "leaderboard" / "plantseek.db"
+    board.parent.mkdir(parents=True)
+    grid = ["--suite", "smoke", "--store", str(board), "--no-progress", "--jobs", "1"]
+    assert run("evaluate", *grid).returncode == 0
+    assert run("evaluate", *grid, "--seeds", "7", "--tasks", "relu", "--densities", "0.1",
+               "--pruners", "random").returncode == 0  # seed 7 is not one of smoke's seeds: another definition
     store, out = tmp_path / "s.db", tmp_path / "lb"
-    committed = Path("leaderboard/plantseek.db")
+    committed = Path(board)
     before = hashlib.sha256(committed.read_bytes()).hexdigest()
-    r = run("submit", "examples/my_pruner.py", "--suite", "smoke", "--store", str(store), "--out", str(out))
+    ref = str(Path("examples/my_pruner.py").resolve())
+    r = run("submit", ref, "--suite", "smoke", "--store", str(store), "--out", str(out), cwd=board.parent.parent)
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256(committed.read_bytes()).hexdigest() == before  # the committed board is only read
     assert "standing of grad-magnitude by recall" in r.stdout and f"its page: {out}/index.html" in r.stdout
-    everything = pd.read_csv(out / "results.csv")  # ranked among the committed board's public cells
-    assert {"magnitude", "snip"} <= set(everything["pruner"])
+    assert "1 stored cell(s) of other suites or suite versions left out" in r.stderr
+    everything = pd.read_csv(out / "results.csv")  # ranked among the committed board's public cells of smoke
+    assert set(everything["pruner"]) == {"magnitude", "random", "grad-magnitude"}
+    assert 7 not in set(everything["seed"])
     df = everything[everything["pruner"].eq("grad-magnitude")]
-    ref = "examples/my_pruner.py"
     code = hashlib.sha256(open(ref, "rb").read()).hexdigest()[:16]
     methods = set(zip(df["pruner"], df["ablation"].fillna("")))  # the declared name; the ablation in its own column
     assert methods == {("grad-magnitude", ""), ("grad-magnitude", "shuffled"), ("grad-magnitude", "reinit")}
@@ -63,7 +74,7 @@ def test_submit_scores_the_example_and_its_ablations(tmp_path):
     page = (out / "index.html").read_text()
     assert f"Source of grad-magnitude: submitted as my_pruner.py (code sha256 {code})" in page
     assert "| grad-magnitude |" in readme and f"| {ref}" not in readme  # ranked under its name, not its file
-    again = run("submit", "examples/my_pruner.py", "--suite", "smoke", "--store", str(store), "--out", str(out))
+    again = run("submit", ref, "--suite", "smoke", "--store", str(store), "--out", str(out), cwd=board.parent.parent)
     assert again.returncode == 0 and "0 to run" in again.stderr
 
 

@@ -91,3 +91,27 @@ def test_check_pruner_rejects_bad_tags_and_rank(tags, rank, message):
 def test_tags_default_to_empty():
     p = check_pruner(_Pruner(), "x.py")
     assert tags_of(p) == frozenset() and rank_of(p) == 0
+
+
+def test_the_quickstart_shows_every_family_of_default_on_the_paper_tasks_with_defaults_cells():
+    from plantseek.prune.contract import protocol_of
+    from plantseek.run.suites import PAPER_TASKS
+
+    quick, default = SUITES.get("quickstart"), SUITES.get("default")
+    names = quick.pruner_names()
+    assert set(quick.tasks) == set(PAPER_TASKS) == {"circle", "relu", "helix"}
+    assert {protocol_of(get_pruner(p)) for p in names} == {"single-shot", "multi-shot", "strong"}
+    assert {"rigl", "lrr"} <= set(names)  # dynamic sparse training, learning-rate rewinding
+    cells = expand(quick)
+    assert len(cells) == quick.n_cells == len(names) * 4 * 3 == 96
+    assert {c.cell_id for c in cells} <= {c.cell_id for c in expand(default)}  # --suite default reuses them
+
+
+def test_evaluate_runs_the_quickstart_by_default():
+    import argparse
+
+    from plantseek.cli.evaluate import add_arguments
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    assert p.parse_args([]).suite == "quickstart"

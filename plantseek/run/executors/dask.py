@@ -103,7 +103,10 @@ class DaskExecutor:
         if scheduler is not None:
             check_address(scheduler)
 
-    def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def imap(self, fn: Callable[[T], R], items: Iterable[T], on_tick: Callable[[str, int], None] | None = None
+             ) -> Iterator[R]:
+        """As the local executors' ``imap``; the workers' progress ticks do not reach this process (``on_tick`` is
+        not called: the caller counts a finished task's work when its result arrives)."""
         work = list(items)
         if not work:
             return

@@ -39,6 +39,7 @@ from plantseek.core import seeding
 from plantseek.core.errors import PlantseekError
 from plantseek.core.reasons import sanitise_reason
 from plantseek.core.types import Mask
+from plantseek.core.progress import tick
 from plantseek.planted.instance import PlantedInstance
 from plantseek.prune.contract import PROTOCOLS, get_pruner, is_file_ref, protocol_of
 from plantseek.nets.masks import unpack_mask, validate_pruned_mask
@@ -235,6 +236,7 @@ def timed_request(worker: PruneWorker, message: Any, limit: float | None, what: 
         wall, cpu = time.perf_counter() - t0, worker.cpu_seconds() - cpu0
         for job in jobs:
             job.parent_seconds, job.cpu_seconds = wall / len(jobs), cpu / len(jobs)
+        tick("prune", len(jobs))
 
 
 def accept_all(jobs: list[PruneJob], answer: Any, ctx: PruneContext, what: str) -> None:
