@@ -5,6 +5,7 @@ an array, one of its tasks killed, stores after a re-run exactly the cells of a 
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,18 +73,41 @@ def test_the_debug_cluster_runs_every_item_once_in_chunks(tmp_path):
     assert list(executor.imap(abs, [])) == []
 
 
+def quick_or_slow(x: int) -> int:
+    """Item 0 at once; any other after a minute (a task still running when the parent stops)."""
+    if x:
+        time.sleep(60)
+    return x
+
+
+def test_stopping_the_parent_cancels_the_tasks_still_running(tmp_path, monkeypatch, job_environment):
+    submitted = []
+    submit = SlurmExecutor.submit
+    monkeypatch.setattr(SlurmExecutor, "submit", lambda self, fn, items: submitted.extend(submit(self, fn, items))
+                        or submitted)
+    options = SlurmOptions(cluster="local", log_folder=str(tmp_path / "logs"), time_min=5)
+    results = SlurmExecutor(slurm=options).imap(quick_or_slow, [0, 1])
+    started = time.monotonic()
+    assert next(results) == 0
+    results.close()  # as a Ctrl-C or an error in the parent ends the loop that reads the results
+    for job in submitted[1:]:  # the slow task was killed, not left to run its minute
+        job._process.wait(timeout=30)
+        assert not job.paths.result_pickle.exists()
+    assert time.monotonic() - started < 45
+
+
 def test_a_lost_array_task_loses_only_its_items(tmp_path, job_environment):
     executor = SlurmExecutor(slurm=SlurmOptions(cluster="local", chunk=2, log_folder=str(tmp_path / "logs"),
                                                 time_min=2))
     got = []
-    with pytest.raises(PlantseekError, match=r"^1 of 3 SLURM array tasks ended without results \(.*run the same "
+    with pytest.raises(PlantseekError, match=r"^1 of 2 SLURM array tasks ended without results \(.*run the same "
                                               r"command again"):
-        for value in executor.imap(square_or_die, [0, 1, 2, 3, 4]):
+        for value in executor.imap(square_or_die, [0, 1, 2, 3]):
             got.append(value)
-    # tasks [0, 1], [2, 3], [4]: the second died with item 3, and took item 2 with it; the others ran apart
-    assert sorted(v for v, _ in got) == [0, 1, 16]
+    # tasks [0, 1] and [2, 3]: the second died with item 3, and took item 2 with it; the first ran apart
+    assert sorted(v for v, _ in got) == [0, 1]
     assert os.getpid() not in {pid for _, pid in got}
-    assert len({pid for _, pid in got}) == 2
+    assert len({pid for _, pid in got}) == 1
     left = sorted(p.name for p in (tmp_path / "logs").iterdir())
     assert not [n for n in left if n.endswith("_result.pkl")]  # read results are not kept twice; logs are
     assert any(n.endswith("_log.err") for n in left)
