@@ -48,7 +48,12 @@ def write_results_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     text = [c for c in table.columns if table[c].dtype == object and table[c].map(lambda v: v is None or (
         isinstance(v, float) and v != v) or isinstance(v, str)).all()]  # str values held as objects (JSON texts)
     table = table.astype({c: "str" for c in text}) if text else table
-    return atomic_write(path, lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # opened here: pyarrow cannot open a path whose name is not UTF-8
+            table.to_parquet(f, engine="pyarrow", index=False)
+
+    return atomic_write(path, write)
 
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
