@@ -198,7 +198,6 @@ def run(args) -> int:
     from plantseek.run.suite_version import suite_tag
 
     from .slurm import slurm_options
-
     suite = build_suite(args)
     if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation.workers)
         os.environ["PLANTSEEK_PRUNE_MEMORY_GB"] = repr(args.memory_limit)
