@@ -436,7 +436,7 @@ def test_write_leaderboard_files(tmp_path):
     df["mask"] = [b"\x00\x01"] * len(df)  # must never reach results.csv
     files = write_leaderboard(df, tmp_path / "lb", with_plots=False, now=NOW)
     names = sorted(p.name for p in files)
-    assert names == ["README.md", "index.html", "results.csv"]
+    assert names == ["README.md", "index.html", "results.csv", "results.parquet"]
     csv = pd.read_csv(tmp_path / "lb" / "results.csv")
     assert len(csv) == len(df) and "mask" not in csv.columns and "metrics_json" in csv.columns
     page = (tmp_path / "lb" / "index.html").read_text()
@@ -471,6 +471,7 @@ def test_cli_leaderboard(fake_store, tmp_path, capsys):
     out = tmp_path / "board"
     assert main(["leaderboard", "--store", str(store), "--out", str(out), "--no-plots"]) == 0
     assert (out / "index.html").exists() and (out / "README.md").exists() and (out / "results.csv").exists()
+    assert (out / "results.parquet").exists()
     assert "20 cells" in capsys.readouterr().out
 
 
