@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
 
     from . import arguments as a
     from .overrides import add_options
+    from .slurm import add_slurm_arguments
 
     p.add_argument("--suite", default="quickstart",
                    help="named grid (see `list`; default: quickstart, every method family in 96 cells, ~110 "
@@ -33,8 +34,9 @@ def add_arguments(p) -> None:
                         "automatic, up to 32 on the CPU and 512 on CUDA, at least 3 batches per worker; see README "
                         "Performance)")
     p.add_argument("--executor", default=None,
-                   help="execution backend: local, processes or dask (default: local, or processes if --jobs>1); "
-                        "dask starts a LocalCluster of --jobs single-threaded worker processes, or uses --scheduler")
+                   help="execution backend: local, processes, dask or slurm (default: local, or processes if "
+                        "--jobs>1); dask starts a LocalCluster of --jobs single-threaded worker processes, or uses "
+                        "--scheduler; slurm submits a job array through submitit (--slurm-* options)")
     p.add_argument("--scheduler", type=a.path, default=None, metavar="ADDRESS",
                    help="with --executor dask: the address of a running Dask scheduler (tcp://host:8786) instead of "
                         "a local cluster; only this process writes the store")
@@ -55,6 +57,7 @@ def add_arguments(p) -> None:
     p.add_argument("--allow-failed", action="store_true",
                    help="exit 0 even when cells failed (default: exit 1 when any cell of the run failed)")
     add_options(p, CellConfig)  # --instances
+    add_slurm_arguments(p)
 
 
 def build_suite(args):
@@ -125,6 +128,7 @@ def check(args) -> None:
     from plantseek.train.device import resolve_device
 
     from .arguments import jobs_fit, output_file
+    from .slurm import check_log_folder, slurm_options
 
     validate_grid(build_suite(args))
     if args.instances == "hidden":
@@ -132,7 +136,10 @@ def check(args) -> None:
 
         load_key()  # hidden instances need the leaderboard key: a one-line error when none is configured
     jobs_fit(args.jobs)
-    check_executor(args.jobs, args.executor, args.scheduler)
+    slurm = slurm_options(args)
+    check_executor(args.jobs, args.executor, args.scheduler, slurm)
+    if slurm is not None:
+        check_log_folder(slurm)
     resolve_device(args.device)
     if not args.no_store:
         output_file("--store", args.store or default_store_path())  # what it holds: checked when it opens
@@ -192,6 +199,7 @@ def run(args) -> int:
     from plantseek.run.submit import named_cells
     from plantseek.run.suite_version import suite_tag
 
+    from .slurm import slurm_options
     suite = build_suite(args)
     if args.memory_limit is not None:  # read by the prune workers' parents (plantseek.run.isolation.workers)
         os.environ["PLANTSEEK_PRUNE_MEMORY_GB"] = repr(args.memory_limit)
@@ -230,7 +238,7 @@ def run(args) -> int:
     try:
         results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo), executor=args.executor,
                             prune_timeout=timeout, device=args.device, on_result=on_result,
-                            max_batch=args.max_batch, scheduler=args.scheduler,
+                            max_batch=args.max_batch, scheduler=args.scheduler, slurm=slurm_options(args),
                             provenance={"suite": suite_tag(suite)},
                             on_work=bar.on_work if bar is not None else None)
     finally:

@@ -1,4 +1,5 @@
-"""``python -m plantseek leaderboard``: README.md, index.html, results.csv and plots from a results store alone."""
+"""``python -m plantseek leaderboard``: README.md, index.html, results.csv, results.parquet and plots
+from a results store alone."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from plantseek.core import paths
 
-HELP = "write the leaderboard (README.md, index.html, results.csv, plots) from a results store"
+HELP = "write the leaderboard (README.md, index.html, results.csv and .parquet, plots) from a results store"
 
 
 def load(store: str | None, verify: bool = False, progress: bool = False):
@@ -131,6 +132,6 @@ def run(args) -> int:
     n_pages = sum(1 for f in files if f.parent.name == "settings" and f.suffix == ".html")
     ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns else len(df)
     print(f"leaderboard: {len(df)} cells ({ok} ok, {len(df) - ok} failed) -> {Path(out) / 'index.html'}, "
-          f"all.html, README.md, results.csv, {n_pages} setting page(s) and {n_plots} plot(s) written "
-          f"(settings unchanged since the last run are kept)")
+          f"all.html, README.md, results.csv, results.parquet, {n_pages} setting page(s) and {n_plots} plot(s) "
+          f"written (settings unchanged since the last run are kept)")
     return 0

@@ -13,3 +13,8 @@ Mask = dict[str, "torch.Tensor"]
 
 #: Parameter shapes by name, in the network's parameter order.
 Shapes = Mapping[str, tuple[int, ...]]
+
+#: The pruner tag of variants that exist to measure a documented difference from the paper's reference code
+#: (e.g. ``magnitude-multishot-revival``): they join no grid but the reproduction's (kept out of the every-pruner
+#: suites by ``plantseek.run.suite_types.NOT_EVERY_HOST``).
+REPRO_VARIANT_TAG = "repro-variant"

@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Callable, Iterable, Literal, Sequence
 
 from plantseek.core.errors import ConfigError
+from plantseek.core.types import REPRO_VARIANT_TAG
 from plantseek.prune.contract import PRUNERS, declared
 from plantseek.prune.schedules import Iterative, MultiShot, ScorePruner
 
 #: The variants :func:`register_score_pruner` can register beside the score itself.
 Variant = Literal["local", "multishot", "multishot-revival"]
 VARIANTS: tuple[Variant, ...] = ("local", "multishot", "multishot-revival")
-#: the tag of variants that exist to measure a documented difference from the paper's reference code: they join no
-#: grid but the reproduction's (plantseek.run.suite_types.NOT_EVERY_HOST keeps them out of the every-pruner suites)
-REPRO_VARIANT_TAG = "repro-variant"
+
 
 
 def local_variant(cls: Callable[..., ScorePruner], name: str) -> Callable[[], ScorePruner]:

@@ -1,6 +1,6 @@
-"""The leaderboard's files: ``results.csv``, ``README.md``, ``index.html``, ``settings/*.html``, ``all.html`` and the
-plots, written into one folder
-from a results DataFrame alone (:func:`plantseek.store.results.load_results`).
+"""The leaderboard's files: ``results.csv`` and ``results.parquet`` (the same rows and columns, typed),
+``README.md``, ``index.html``, ``settings/*.html``, ``all.html`` and the plots, written into one folder from a results
+DataFrame alone (:func:`plantseek.store.results.load_results`).
 
 Nothing is recomputed from masks or instances, so a leaderboard can be rebuilt offline from any stored results.
 The parts: :mod:`~plantseek.frame.prepared` (normalising the frame), :mod:`~plantseek.report.tables` (summary,
@@ -19,7 +19,7 @@ from typing import Callable
 
 import pandas as pd
 
-from plantseek.core.files import atomic_write_text
+from plantseek.core.files import atomic_write, atomic_write_text
 from plantseek.report.markdown import render_markdown
 from plantseek.frame.leak import instance_columns, published_cells
 from plantseek.report.page import render_html
@@ -34,25 +34,48 @@ from plantseek.report.statistics import with_intervals
 from plantseek.report.tables import blocks
 from plantseek.stats.leaders import leaders
 
-__all__ = ["write_results_csv", "write_leaderboard"]
+__all__ = ["results_table", "write_results_csv", "write_results_parquet", "write_leaderboard"]
+
+
+def results_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every cell of the frame as published: without masks (columns named mask/masks or holding bytes are dropped),
+    with the ``instances`` and ``key_fingerprint`` columns; the frame's own column types."""
+    drop = [c for c in df.columns if str(c).lower() in ("mask", "masks")
+            or df[c].map(lambda v: isinstance(v, (bytes, bytearray, memoryview))).any()]
+    out = df.drop(columns=drop).reset_index(drop=True)
+    out["instances"], out["key_fingerprint"] = instance_columns(out)
+    return out
 
 
 def write_results_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Every cell of the frame as CSV, without masks (columns named mask/masks or holding bytes are dropped)."""
-    drop = [c for c in df.columns if str(c).lower() in ("mask", "masks")
-            or df[c].map(lambda v: isinstance(v, (bytes, bytearray, memoryview))).any()]
-    out = df.drop(columns=drop)
-    out["instances"], out["key_fingerprint"] = instance_columns(out)
-    return atomic_write_text(path, out.to_csv(index=False))
+    """:func:`results_table` as CSV."""
+    return atomic_write_text(path, results_table(df).to_csv(index=False))
+
+
+def write_results_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    """:func:`results_table` as Parquet (pyarrow; no compression-level or writer-time metadata, so the same frame
+    gives the same bytes): its rows and columns are those of ``results.csv``, with their types kept (integers,
+    floats, nullable booleans, strings), for ``pandas.read_parquet``, polars, DuckDB or Spark."""
+    table = results_table(df)
+    text = [c for c in table.columns if table[c].dtype == object and table[c].map(lambda v: v is None or (
+        isinstance(v, float) and v != v) or isinstance(v, str)).all()]  # str values held as objects (JSON texts)
+    table = table.astype({c: "str" for c in text}) if text else table
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # opened here: pyarrow cannot open a path whose name is not UTF-8
+            table.to_parquet(f, engine="pyarrow", index=False)
+
+    return atomic_write(path, write)
 
 
 def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = True,
                       now: _dt.datetime | None = None, on_step: Callable[[str], None] | None = None) -> list[Path]:
     """Write ``index.html`` (the answers: :mod:`~plantseek.report.index_page`), ``settings/<slug>.html`` (one page
     per setting: :mod:`~plantseek.report.setting_page`), ``all.html`` (everything on one page:
-    :mod:`~plantseek.report.page`), ``README.md``, ``results.csv`` and (``with_plots``) ``plots/*.png`` (each setting's
-    figures with its default methods, :func:`~plantseek.report.selection.default_methods`) and the critical-difference
-    diagrams ``plots/cd_*.svg`` (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
+    :mod:`~plantseek.report.page`), ``README.md``, ``results.csv``, ``results.parquet`` and (``with_plots``)
+    ``plots/*.png`` (each setting's figures with its default methods,
+    :func:`~plantseek.report.selection.default_methods`) and the critical-difference diagrams ``plots/cd_*.svg``
+    (:mod:`plantseek.report.cd_diagram`) into ``out_dir``.
 
     Everything comes from ``df`` alone. A setting whose cells (and the code) are unchanged since the last run into
     ``out_dir`` keeps its page and figures (:mod:`~plantseek.report.incremental`); the rest is rewritten. Returns the
@@ -79,6 +102,7 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
         written += cd_written
         step("diagrams")
     written.append(write_results_csv(df, out / "results.csv"))
+    written.append(write_results_parquet(df, out / "results.parquet"))
     step("results.csv")
     written.append(atomic_write_text(out / "README.md", render_markdown(d, figures, now, cd_figures=cd_rel,
                                                                           comparisons=found)))

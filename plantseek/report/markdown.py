@@ -36,8 +36,9 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
     out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
            *_sources(df),
            GLOSSARY + SPREAD_RULE,
-           "", "Files: [results.csv](results.csv) (every cell, no masks), [index.html](index.html) (sortable, "
-           "filterable page with the plots).", ""]
+           "", "Files: [results.csv](results.csv) (every cell, no masks; the same table with its column types: "
+           "[results.parquet](results.parquet)), [index.html](index.html) (sortable, filterable page with the "
+           "plots).", ""]
     board = published_cells(d)
     out += _ranking_section(ranking(board), board_note(d))
     out += _gap_section(public_hidden_gap(d))

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from plantseek.prune.contract import is_file_ref
 from plantseek.run.bundle import bundle_groups, networks_of, run_bundle
-from plantseek.run.executors import make_executor
+from plantseek.run.executors import SlurmOptions, make_executor
 from plantseek.run.isolation.mechanisms import warn_once
 from plantseek.run.isolation.pruning import DEFAULT_PRUNE_TIMEOUT
 from plantseek.records.cells import CellConfig, CellResult
@@ -97,15 +97,16 @@ def _run_bundle_task(args) -> list[tuple[CellConfig, CellResult]]:
 def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executor: str | None = None,
               prune_timeout: float | None = DEFAULT_PRUNE_TIMEOUT, device: str | None = None,
               on_result: Callable[[CellConfig, CellResult], None] | None = None, max_batch: int | None = None,
-              scheduler: str | None = None, provenance: dict[str, Any] | None = None,
-              on_work: Callable[[WorkDone], None] | None = None,
+              scheduler: str | None = None, slurm: SlurmOptions | None = None,
+              provenance: dict[str, Any] | None = None, on_work: Callable[[WorkDone], None] | None = None,
               ) -> list[tuple[CellConfig, CellResult]]:
     """Run ``cells`` (skipping those ``store`` already finished), storing each result as soon as its bundle ends.
     ``max_batch``: networks trained as one batch across instances (1: one instance at a time; None: automatic,
-    :func:`auto_max_batch`). ``provenance``: entries added to every result's provenance before it is stored (e.g.
-    ``{"suite": "default@339a05b17011"}``: :mod:`plantseek.run.suite_version`); no number depends on them.
-    ``on_work``: called with the run's :class:`~plantseek.run.work.WorkDone` once before any work, after every
-    progress tick and after every bundle (a side channel: it cannot change a result)."""
+    :func:`auto_max_batch`). ``scheduler``, ``slurm``: the options of the dask and slurm executors. ``provenance``:
+    entries added to every result's provenance before it is stored (e.g. ``{"suite": "default@339a05b17011"}``:
+    :mod:`plantseek.run.suite_version`); no number depends on them. ``on_work``: called with the run's
+    :class:`~plantseek.run.work.WorkDone` once before any work, after every progress tick and after every bundle
+    (a side channel: it cannot change a result)."""
     if store is not None:
         done = store.finished_ids()
         cells = [c for c in cells if c.cell_id not in done]
@@ -126,8 +127,8 @@ def run_cells(cells: Sequence[CellConfig], *, store=None, jobs: int = 1, executo
         report(done)
 
     report(done)
-    for group_results in make_executor(jobs, executor, scheduler).imap(_run_bundle_task, work,
-                                                                        on_tick if on_work else None):
+    for group_results in make_executor(jobs, executor, scheduler, slurm).imap(_run_bundle_task, work,
+                                                                               on_tick if on_work else None):
         if group_results:
             done.bundle_done(units[bundle_of[group_results[0][0].cell_id]])
             report(done)

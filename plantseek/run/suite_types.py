@@ -16,7 +16,7 @@ from typing import Any, Callable
 from plantseek.core.errors import ConfigError
 from plantseek.core.limits import MAX_CELLS, MAX_DEPTH, MAX_N_SAMPLES, MAX_SEED, MAX_SEEDS, MAX_WIDTH
 from plantseek.core.registry import Registry
-from plantseek.prune.variants import REPRO_VARIANT_TAG
+from plantseek.core.types import REPRO_VARIANT_TAG
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TRAINING_PROTOCOLS, TrainConfig
 
 SUITES: Registry["Suite | CompositeSuite"] = Registry("suite")
@@ -248,5 +248,5 @@ def _register(suite: Suite | CompositeSuite) -> None:
 LITERATURE_TAGS = frozenset({"ticket-literature"})
 #: the tags kept out of the every-registered-pruner grids conv-default and attention-default: the literature methods
 #: (their own suites), the post-training pruners (a post-training cell trains the host first: their own suites) and
-#: the reproduction's variants of the paper's pruners (plantseek.prune.variants.REPRO_VARIANT_TAG: its grids only)
+#: the reproduction's variants of the paper's pruners (plantseek.core.types.REPRO_VARIANT_TAG: its grids only)
 NOT_EVERY_HOST = LITERATURE_TAGS | {"post-training", REPRO_VARIANT_TAG}

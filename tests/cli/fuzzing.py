@@ -72,7 +72,17 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--adam-kernel": (["fused", "single-tensor"], ["", "adam", long], []),
             "--jobs": (["0", "1"], ints + ["1025"], []),
             "--max-batch": (["1", "32"], ints + ["0", "1048577"], []),
-            "--executor": (["local"], [], ["", "nosuch"]),
+            "--executor": (["local", "slurm"], [], ["", "nosuch"]),  # slurm: valid with --slurm-cluster debug only
+            # the --slurm-* options: valid with --executor slurm only (see _last_values); no sbatch on PATH here, so
+            # a valid array runs on submitit's debug cluster (in the process)
+            "--slurm-cluster": (["debug"], ["", "pbs", long], ["slurm"]),
+            "--slurm-partition": (["gpu", "a100-short"], ["", "a b", long], []),
+            "--slurm-time": (["1", "60"], ints + ["0", "525601"], []),
+            "--slurm-cpus-per-task": (["1"], ints + ["0", "257"], []),
+            "--slurm-mem": (["0.5", "4"], floats + ["0", "-1", "65537"], []),
+            "--slurm-parallelism": (["1", "8"], ints + ["0"], []),
+            "--slurm-chunk": (["1", "3"], ints + ["0"], []),
+            "--slurm-log-folder": ([f["new"]], ["", long], [f["file"], f["file"] + "/sub", "leaderboard/logs"]),
             "--scheduler": (["tcp://127.0.0.1:8786"], ["", long], ["tcp://a b"]),  # valid with --executor dask only
             "--device": (["cpu"], [], ["", "tpu", long]),
             "--timeout": (["60", "3600", "604800", "0.001"],
@@ -206,6 +216,11 @@ def _last_values(case: Case, last: dict[str, str], table: dict[str, tuple]) -> N
         case.why.append("--knots for relu")
     if case.command == "evaluate" and "--scheduler" in last and last.get("--executor") != "dask":
         case.why.append("--scheduler without --executor dask")
+    slurm_options = [o for o in last if o.startswith("--slurm-")]
+    if case.command == "evaluate" and slurm_options and last.get("--executor") != "slurm":
+        case.why.append(f"{slurm_options[0]} without --executor slurm")
+    if case.command == "evaluate" and last.get("--executor") == "slurm" and "--slurm-cluster" not in last:
+        case.why.append("--executor slurm without sbatch or --slurm-cluster")
     if case.command in ("leaderboard", "plot", "verify", "compare") and "--store" not in last:
         case.why.append("no store in the working folder")
     if case.command == "compare" and "--pruners" not in last:

@@ -24,7 +24,8 @@ from plantseek.train.engine import ENGINE_VARIABLE, FIRST_ENGINE
 #: evaluate's options that are not configuration fields (hand-written in plantseek.cli.evaluate)
 RUN_OPTIONS = {"--suite", "--jobs", "--max-batch", "--executor", "--scheduler", "--device", "--timeout",
                "--memory-limit", "--store", "--no-store", "--json", "--table", "--no-progress",
-               "--allow-failed", "--config"}
+               "--allow-failed", "--config", "--slurm-cluster", "--slurm-partition", "--slurm-time",
+               "--slurm-cpus-per-task", "--slurm-mem", "--slurm-parallelism", "--slurm-chunk", "--slurm-log-folder"}
 
 
 def options_of(command: str) -> dict[str, object]:

@@ -437,7 +437,7 @@ def test_write_leaderboard_files(tmp_path):
     files = write_leaderboard(df, tmp_path / "lb", with_plots=False, now=NOW)
     names = sorted(str(p.relative_to(tmp_path / "lb")) for p in files)
     slug = prepared(df)["_slug"].iloc[0]  # one setting: one page of its own (the design of issue 25)
-    assert names == ["README.md", "all.html", "index.html", "results.csv", f"settings/{slug}.html",
+    assert names == ["README.md", "all.html", "index.html", "results.csv", "results.parquet", f"settings/{slug}.html",
                      "settings/fingerprints.json"]
     csv = pd.read_csv(tmp_path / "lb" / "results.csv")
     assert len(csv) == len(df) and "mask" not in csv.columns and "metrics_json" in csv.columns
@@ -474,6 +474,7 @@ def test_cli_leaderboard(fake_store, tmp_path, capsys):
     out = tmp_path / "board"
     assert main(["leaderboard", "--store", str(store), "--out", str(out), "--no-plots"]) == 0
     assert (out / "index.html").exists() and (out / "README.md").exists() and (out / "results.csv").exists()
+    assert (out / "results.parquet").exists()
     assert "20 cells" in capsys.readouterr().out
 
 

@@ -126,7 +126,7 @@ def test_no_file_of_the_published_store_or_its_leaderboard_holds_a_hidden_mask(s
         assert row["status"] == "ok" and row["mask"] is None, cell_id
         assert json.loads(row["metrics_json"])["per_layer"]["recall"]  # the recovery metrics stay
     files = [f for f in store.parent.rglob("*") if f.is_file()]
-    assert {"plantseek.db", "README.md", "index.html", "results.csv"} <= {f.name for f in files}
+    assert {"plantseek.db", "README.md", "index.html", "results.csv", "results.parquet"} <= {f.name for f in files}
     everything = b"".join(f.read_bytes() for f in files)
     for cell_id in secret(scored):
         mask = scored.masks[cell_id]

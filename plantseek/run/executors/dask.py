@@ -21,6 +21,7 @@ import os
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from plantseek.core.errors import ConfigError, PlantseekError
+from plantseek.run.executors.local import refuse_slurm_options
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -91,14 +92,15 @@ def call_in_worker(fn: Callable[[T], R], item: T) -> R:
 class DaskExecutor:
     """Runs ``fn`` on every item on a Dask cluster; yields results as they complete (any order), each once."""
 
-    def __init__(self, jobs: int = 1, scheduler: str | None = None) -> None:
-        self.check_options(scheduler)
+    def __init__(self, jobs: int = 1, scheduler: str | None = None, slurm: object | None = None) -> None:
+        self.check_options(scheduler, slurm)
         self.jobs = max(1, int(jobs))
         self.scheduler = scheduler
 
     @classmethod
-    def check_options(cls, scheduler: str | None) -> None:
-        """Distributed is installed, and ``scheduler`` (if given) looks like an address."""
+    def check_options(cls, scheduler: str | None, slurm: object | None = None) -> None:
+        """Distributed is installed, ``scheduler`` (if given) looks like an address, no ``--slurm-*`` option."""
+        refuse_slurm_options(slurm)
         require_distributed()
         if scheduler is not None:
             check_address(scheduler)

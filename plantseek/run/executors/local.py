@@ -22,18 +22,26 @@ R = TypeVar("R")
 class Executor:
     """Runs ``fn`` on every item; yields results as they complete (any order)."""
 
-    def __init__(self, jobs: int = 1, scheduler: str | None = None) -> None:
-        self.check_options(scheduler)
+    def __init__(self, jobs: int = 1, scheduler: str | None = None, slurm: object | None = None) -> None:
+        self.check_options(scheduler, slurm)
         self.jobs = max(1, int(jobs))
 
     @classmethod
-    def check_options(cls, scheduler: str | None) -> None:
-        """A one-line ConfigError if this executor cannot run here, or with ``scheduler`` (a cluster's address)."""
+    def check_options(cls, scheduler: str | None, slurm: object | None = None) -> None:
+        """A one-line ConfigError if this executor cannot run here, or with ``scheduler`` (a cluster's address) or
+        ``slurm`` (the options of a SLURM array, :class:`plantseek.run.executors.slurm.SlurmOptions`)."""
         if scheduler is not None:
             raise ConfigError(f"--scheduler {scheduler}: only --executor dask connects to a scheduler")
+        refuse_slurm_options(slurm)
 
     def imap(self, fn: Callable[[T], R], items: Iterable[T], on_tick: Sink | None = None) -> Iterator[R]:
         raise NotImplementedError
+
+
+def refuse_slurm_options(slurm: object | None) -> None:
+    """The ``--slurm-*`` options belong to ``--executor slurm``: a one-line error for any other executor."""
+    if slurm is not None:
+        raise ConfigError("the --slurm-* options need --executor slurm")
 
 
 class LocalExecutor(Executor):
