@@ -34,3 +34,26 @@ def test_lower_is_better_weak_metric_and_few_methods():
     assert default_methods(summary(recall, weak, hib=False)) == ["c", "a", "b"]
     assert default_methods(summary(recall, weak, hib=False), shown=2) == ["c", "a"]
     assert default_methods(summary({}, {}).iloc[0:0]) == []
+
+
+def test_the_stored_figures_draw_only_the_chosen_methods_of_the_chosen_settings(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_leaderboard import synthetic_results
+
+    from plantseek.frame.prepared import prepared
+    from plantseek.report import plots
+
+    drawn: dict[str, set] = {}
+
+    def probe(cells, styles):
+        drawn[cells["_slug"].iloc[0]] = set(cells["_method"])
+        return None  # nothing to save
+
+    monkeypatch.setattr(plots, "_figures", lambda family: [("probe", probe)])
+    d = prepared(synthetic_results(tasks=("circle", "relu"), seeds=(0, 1)))
+    circle = d.loc[d["task"].eq("circle"), "_slug"].iloc[0]
+    plots.plots_by_setting(d, tmp_path, methods={circle: ["random", "snip"]})
+    assert drawn == {circle: {"random", "snip"}}  # relu not redrawn; circle with its two methods only
