@@ -41,7 +41,9 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
     out_dir = ([f["new"], f["dir"], odd], ["", long], [f["file"], f["file"] + "/sub", *hostile])
     config = ([f["config"]], ["", long], [f["bad_config"], f["dir"], f["new"] + ".toml"])  # run.toml: see test_fuzz
     store_in = ([f["store"]], ["", long], [f["dir"], f["new"] + ".none"])  # a non-store file: when it is read
-    suite_in = (["smoke"], [], ["", "nosuch", long, "default"])  # the store holds no cell of default's definition
+    # (a suite of which the store holds no cell, e.g. default, is refused when the store is read: a run-time error,
+    # which the in-process cases, checked without running, cannot see; tests/run/test_suite_version.py covers it)
+    suite_in = (["smoke"], [], ["", "nosuch", long])
     return {
         "list": {},
         "plant": {
@@ -154,6 +156,7 @@ def pools(files: dict[str, str]) -> dict[str, dict[str, tuple]]:
             "--jobs": (["1", "2"], ints + ["0", "1025"], []),
             "--grid-seeds": (["1", "3"], ints + ["0", "1001"], []),
             "--grid-store": ([files["dir"]], [], [files["file"], files["dir"] + "/missing", ""]),
+            "--device": (["cpu"], [], ["tpu", "", "x" * 300]),  # cuda: valid only where a GPU is present
         },
         "optimum": {  # BASE keeps the work tiny: 64 points, 1 epoch, one width triple, phase 1 only
             "--task": (["cubist-spiral"], ["", "relu", long], []),
