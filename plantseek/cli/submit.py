@@ -81,8 +81,6 @@ def default_page(args):
 
 def run(args) -> int:
     from plantseek.core.reasons import sanitise_reason
-    from plantseek.run.grid import run_cells
-    from .evaluate import auto_jobs
     from plantseek.store.results import ResultStore, load_results
     from plantseek.run.submit import check_submission, hidden_command, instances_heading, submission_cells
     from plantseek.run.suites import SUITES
@@ -112,17 +110,7 @@ def run(args) -> int:
         todo = [c for c in cells if c.cell_id not in done]
         print(f"scoring {name!r} on {heading}: {len(cells)} cells (suite {args.suite!r} and sanity ablations), "
               f"{len(todo)} to run, store {store_path}", file=sys.stderr)
-        from .progress import GridBar
-
-        bar = GridBar("submit", len(todo)) if todo and not args.no_progress else None
-        try:
-            results = run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
-                                on_result=lambda c, r: bar.on_cell() if bar is not None else None,
-                                on_work=bar.on_work if bar is not None else None,
-                                provenance={"suite": suite_tag(suite)})
-        finally:
-            if bar is not None:
-                bar.close()
+        results = _score(args, todo, store, suite_tag(suite))
         frame = store.frame()
     failed = [(c, r) for c, r in results if r.status != "ok"]
     for c, r in failed:
@@ -143,6 +131,23 @@ def run(args) -> int:
               f"leaderboard's. The leaderboard ranks on hidden instances; the maintainers score it with:\n"
               f"  {hidden_command(args.pruner, args.suite)}")
     return 1 if failed else 0
+
+
+def _score(args, todo, store, tag: str):
+    """Run the submission's cells that are not stored yet into ``store``, with a progress bar; their results."""
+    from plantseek.run.grid import run_cells
+
+    from .evaluate import auto_jobs
+    from .progress import GridBar
+
+    bar = GridBar("submit", len(todo)) if todo and not args.no_progress else None
+    try:
+        return run_cells(todo, store=store, jobs=auto_jobs(args.jobs, todo),
+                         on_result=lambda c, r: bar.on_cell() if bar is not None else None,
+                         on_work=bar.on_work if bar is not None else None, provenance={"suite": tag})
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def write_page(args, ranked, hidden: bool):

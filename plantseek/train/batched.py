@@ -22,11 +22,10 @@ float64 to 1e-10 and float32 to 1e-5 relative.
 How the data order is kept: in every epoch each network draws ``torch.randperm(n, generator=g_k)`` from its
 own generator and cuts it into consecutive batches of ``batch_size`` (the last one may be smaller) — the rule of
 ``training.batches``. Generators are consumed exactly as the per-network path consumes them (one permutation
-per epoch); if one generator object serves several networks, permutations are drawn network after network, as
-the per-network loop would.
+per epoch); one generator object serving several networks draws network after network, as the per-network loop.
 
 Engine 2: a sparse network may train compacted to its live units (:mod:`plantseek.train.compact`; equal up to float
-rounding, chosen from its mask alone, so it still trains to the same bytes alone or in any batch).
+rounding, chosen from its mask alone: the same bytes alone or in any batch).
 
 Pruned weights: masked weights are set to zero before training and never updated (their gradients are masked,
 or the optimiser works on a packed copy of the trainable entries only), so they stay exactly zero; the forward
@@ -34,7 +33,6 @@ pass therefore needs no weight masking. Masked *biases* (optional ``layers.{l}.b
 stored values, as in the per-network path (the module masks them in its forward pass): they are masked in the
 forward pass here too, get zero gradients, and move only by weight decay, exactly as there.
 """
-
 
 from __future__ import annotations
 
