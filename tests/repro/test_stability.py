@@ -89,7 +89,8 @@ def test_committed_reproduction_store_is_stable_and_honestly_undecided(committed
     assert set(reported.values()) == {UNDECIDED}  # 3 seeds: nothing decided, said so
 
 
-def test_committed_leaderboard_store_at_paper_size_never_flips(committed_identity):
+def test_committed_leaderboard_store_at_paper_size_never_flips():
+    # regenerated at the end of the December 2026 round: the public paper grids under the current cell identity
     views, grids = store_views(ROOT / "leaderboard" / "plantseek.db", "paper")
     seeds = {name: len(set(df["seed"])) for name, df in views.items() if len(df)}
     # the paper's seeds; the revival variant's grid shares synflow-multishot's cells with the multishot grid
