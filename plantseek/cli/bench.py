@@ -33,7 +33,7 @@ def add_arguments(p) -> None:
     p.add_argument("--engine", default="previous,current",
                    help="training engines for --grids: previous, current or both (default previous,current: side by "
                         "side in one run)")
-    p.add_argument("--jobs", type=a.integer(1, 1024), default=2, help="worker processes for --grids (default 2)")
+    p.add_argument("--jobs", type=a.integer(1, 1024), default=2, help="worker processes for --grids and --submission (default 2)")
     p.add_argument("--grid-seeds", type=a.integer(1, 1000), default=None,
                    help="time only the first N seeds of each --grids suite")
     p.add_argument("--grid-store", default=None, metavar="DIR",
@@ -45,6 +45,11 @@ def add_arguments(p) -> None:
                    help="measure only what isolating prune calls costs: the default suite's first cell group with "
                         "prune calls in this process, in exec-started and in template-forked workers (best of 2, "
                         "interleaved; see plantseek.perf.overhead)")
+    p.add_argument("--submission", action="store_true",
+                   help="measure only what a submitter waits for: submit --check-only on broken files, submit of a "
+                        "magnitude-cost pruner on --suite (default: submit's default) with --jobs workers, and its "
+                        "page cold and after the new cells (plantseek.perf.submission; targets 3 s, 10 min, 30 s)")
+    p.add_argument("--suite", default="default", help="the suite --submission submits to (default: default)")
 
 
 def _table(r: dict) -> str:
@@ -122,6 +127,7 @@ def check(args) -> None:
     bad = [e for e in engines if e not in ENGINE_NAMES]
     if bad or not engines:
         raise ConfigError(f"--engine {args.engine!r}: choose previous, current or previous,current")
+    SUITES.get(args.suite)  # unknown: one line, with the names
     for name in [g.strip() for g in str(args.grids).split(",") if g.strip()]:
         if name not in SUITES.names():
             raise ConfigError(f"--grids: no suite named {name!r}")
@@ -152,6 +158,13 @@ def run(args) -> int:
         say = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
         out = device_bench.run(args.device, quick=args.quick, **({"say": say} if say else {}))
         print(json.dumps(out) if args.json else device_bench.table(out))
+        return 0
+    if args.submission:
+        from plantseek.perf import submission
+
+        say = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
+        out = submission.measure(args.suite, args.jobs, **({"say": say} if say else {}))
+        print(json.dumps(out) if args.json else submission.table(out))
         return 0
     if args.isolation:
         from plantseek.perf.overhead import isolation_overhead

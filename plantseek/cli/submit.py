@@ -163,33 +163,17 @@ def write_page(args, ranked, hidden: bool):
 
 
 def ranking_frame(own, hidden: bool, suite=None):
-    """What the submission is ranked among: its store's cells and, for a public run, the committed leaderboard's
-    public cells (read only; a cell in both counts once, the submitter's copy). With ``suite``, only the cells of
-    that suite's current version (:func:`plantseek.run.suite_version.in_suite`): cells of another definition of the
-    suite, or of another suite, are never ranked with the submission; a line says how many were left out."""
-    import pandas as pd
-
+    """What the submission is ranked among (:func:`plantseek.report.submission.submission_frame`), saying how many
+    stored cells of other suites or suite versions were left out."""
     from plantseek.core import paths
-    from plantseek.frame.leak import instance_columns
-    from plantseek.run.suite_version import in_suite, suite_tag
-    from plantseek.store.results import load_results
+    from plantseek.report.submission import submission_frame
+    from plantseek.run.suite_version import suite_tag
 
-    committed = paths.leaderboard_store()
-    if hidden or not committed.exists():
-        frame = own
-    else:
-        theirs = load_results(committed)
-        theirs = theirs[~theirs["cell_id"].isin(set(own["cell_id"]))]
-        kinds, _ = instance_columns(theirs)
-        public = [k == "public" for k in kinds]
-        frame = pd.concat([own, theirs[public]], ignore_index=True)
-    if suite is None:
-        return frame
-    keep = in_suite(frame, suite)
-    if (~keep).any():
-        print(f"ranked on the cells of suite {suite_tag(suite)} only: {int((~keep).sum())} stored cell(s) of other "
+    frame, left_out = submission_frame(own, paths.leaderboard_store(), hidden, suite)
+    if left_out:
+        print(f"ranked on the cells of suite {suite_tag(suite)} only: {left_out} stored cell(s) of other "
               "suites or suite versions left out", file=sys.stderr)
-    return frame[keep].reset_index(drop=True)
+    return frame
 
 
 def print_standing(frame, name: str) -> None:

@@ -2,9 +2,11 @@
 folder, decides whether that setting's page and figures are written again.
 
 A setting's fingerprint is a SHA-256 of everything its page and figures are drawn from: its cells (every stored
-column of its rows, in any order), the list of all methods of the frame (the figures' colours depend on it),
-whether figures are drawn, and the code that draws them (the report package's source, templates and static files,
-and plantseek's version). Equal fingerprints and files still on disk: the page is up to date, as a full regeneration
+column of its rows, in any order), whether the frame holds hidden-instance cells (its leaders are then ranked on those
+alone: :func:`plantseek.frame.leak.published_cells`), with figures the list of all methods of the frame (the
+figures' colours depend on it; a page without figures does not, so a new method rewrites only the settings it has
+cells in), whether figures are drawn, and the code that draws them (the report package's source, templates and
+static files, and plantseek's version). Equal fingerprints and files still on disk: the page is up to date, as a full regeneration
 would write it. The index, ``all.html``, ``README.md``, ``results.csv`` and the critical-difference diagrams span
 every setting and are always rewritten, except a critical-difference diagram whose drawing is unchanged
 (:func:`cd_fingerprint`, kept in ``plots/cd_fingerprints.json``).
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from plantseek.core.files import atomic_write_text
+from plantseek.frame.leak import has_hidden
 from plantseek.report.cd_diagram import cd_title
 from plantseek.stats.comparisons import Comparison
 
@@ -56,7 +59,9 @@ def setting_fingerprints(d: pd.DataFrame, with_plots: bool) -> dict[str, str]:
     """``{setting slug: fingerprint}`` of a prepared frame (see the module's rule)."""
     cols = _stored_columns(d)
     rows = pd.util.hash_pandas_object(d[cols].astype(str), index=False).to_numpy(np.uint64)
-    common = hashlib.sha256("\0".join([code_fingerprint(), str(with_plots), *sorted(set(d["_method"]))]).encode())
+    methods = sorted(set(d["_method"])) if with_plots else []
+    common = hashlib.sha256("\0".join([code_fingerprint(), str(with_plots), f"hidden={has_hidden(d)}",
+                                       *methods]).encode())
     out = {}
     for slug, idx in d.groupby("_slug", sort=True).indices.items():
         h = common.copy()

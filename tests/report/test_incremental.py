@@ -67,6 +67,28 @@ def test_fingerprints_ignore_row_order_and_see_every_stored_column():
     assert incremental.setting_fingerprints(other, with_plots=True) != base
 
 
+def test_a_new_method_rewrites_only_its_settings_without_figures_and_every_setting_with_them():
+    df = prepared(synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1)))
+    old = df[~(df["pruner"].eq("synflow"))]  # synflow is a new method, its cells on circle only
+    new = df[~(df["pruner"].eq("synflow") & df["task"].eq("relu"))]
+    slug = dict(zip(df["task"], df["_slug"]))
+    before, after = (incremental.setting_fingerprints(f, with_plots=False) for f in (old, new))
+    assert before[slug["relu"]] == after[slug["relu"]] and before[slug["circle"]] != after[slug["circle"]]
+    before, after = (incremental.setting_fingerprints(f, with_plots=True) for f in (old, new))
+    assert all(before[s] != after[s] for s in before)  # the figures' colours follow the list of all methods
+
+
+def test_hidden_cells_anywhere_change_every_setting():
+    """With hidden cells in the frame, every setting's leaders are ranked on hidden cells alone."""
+    df = prepared(synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip"), seeds=(0, 1)))
+    slug = dict(zip(df["task"], df["_slug"]))
+    base = incremental.setting_fingerprints(df, with_plots=False)
+    hidden = df.copy()
+    hidden.loc[hidden.index[hidden["task"].eq("circle")][0], "instances"] = "hidden"
+    changed = incremental.setting_fingerprints(hidden, with_plots=False)
+    assert changed[slug["relu"]] != base[slug["relu"]]  # relu's own cells did not change
+
+
 def test_with_figures_the_kept_ones_and_the_pages_equal_a_full_rebuild(tmp_path):
     df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1))
     old = df[~((df["task"] == "relu") & (df["seed"] == 1))]
