@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--engine", default="previous,current",
                    help="training engines for --grids: previous, current or both (default previous,current: side by "
                         "side in one run)")
-    p.add_argument("--jobs", type=a.integer(1, 1024), default=2, help="worker processes for --grids and --submission (default 2)")
+    p.add_argument("--jobs", type=a.integer(1, 1024), default=2,
+                   help="worker processes for --grids and --submission (default 2)")
     p.add_argument("--grid-seeds", type=a.integer(1, 1000), default=None,
                    help="time only the first N seeds of each --grids suite")
     p.add_argument("--grid-store", default=None, metavar="DIR",

@@ -140,8 +140,9 @@ def table(r: dict[str, Any]) -> str:
     if p is None:
         lines.append("  page: not measured (submit failed)")
     else:
-        lines.append(f"  the submitter's page ({p['settings']} settings): cold {p['cold']['seconds']:.1f} s "
-                     f"({p['cold']['cells']} cells, {p['cold']['setting_pages_written']} setting pages), after the new "
-                     f"cells ({p['new_cells']}) {p['incremental']['seconds']:.1f} s (target <= {t['incremental_page_seconds']} s; "
-                     f"{p['incremental']['setting_pages_written']} setting pages rewritten)")
+        cold, incr = p["cold"], p["incremental"]
+        lines.append(f"  the submitter's page ({p['settings']} settings): cold {cold['seconds']:.1f} s "
+                     f"({cold['cells']} cells, {cold['setting_pages_written']} setting pages), after the new "
+                     f"cells ({p['new_cells']}) {incr['seconds']:.1f} s (target <= {t['incremental_page_seconds']} s; "
+                     f"{incr['setting_pages_written']} setting pages rewritten)")
     return "\n".join(lines)

@@ -6,10 +6,10 @@ column of its rows, in any order), whether the frame holds hidden-instance cells
 alone: :func:`plantseek.frame.leak.published_cells`), with figures the list of all methods of the frame (the
 figures' colours depend on it; a page without figures does not, so a new method rewrites only the settings it has
 cells in), whether figures are drawn, and the code that draws them (the report package's source, templates and
-static files, and plantseek's version). Equal fingerprints and files still on disk: the page is up to date, as a full regeneration
-would write it. The index, ``all.html``, ``README.md``, ``results.csv`` and the critical-difference diagrams span
-every setting and are always rewritten, except a critical-difference diagram whose drawing is unchanged
-(:func:`cd_fingerprint`, kept in ``plots/cd_fingerprints.json``).
+static files, and plantseek's version). Equal fingerprints and files still on disk: the page is up to date, as a
+full regeneration would write it. The index, ``all.html``, ``README.md``, ``results.csv`` and the
+critical-difference diagrams span every setting and are always rewritten, except a critical-difference diagram
+whose drawing is unchanged (:func:`cd_fingerprint`, kept in ``plots/cd_fingerprints.json``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import NOW, synthetic_results  # noqa: E402
-from test_page_browser import CHROMIUM, CHROMIUM_ARGS, EVIL, _unavailable  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
+from test_page_browser import EVIL  # noqa: E402
 
 from plantseek.frame.prepared import prepared  # noqa: E402
 from plantseek.report.leaderboard import write_leaderboard  # noqa: E402
@@ -52,12 +53,7 @@ def _board_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"no chromium at {CHROMIUM} (CI: apt-get install -y chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright for Python is not installed (CI: pip install playwright)")
+    require_browser()
     df = _board_frame()
     out = tmp_path_factory.mktemp("answers")
     write_leaderboard(df, out, now=NOW)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 from test_leaderboard import NOW, synthetic_results  # noqa: E402
 
 from plantseek.report.leaderboard import write_leaderboard  # noqa: E402
@@ -22,27 +23,12 @@ from plantseek.report.tables import ranking, summary_table  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("PLANTSEEK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL = '<img src=x onerror=alert(1)>"snip'
-
-
-def _unavailable(reason: str):
-    # CI sets PLANTSEEK_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip
-    if os.environ.get("PLANTSEEK_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"no chromium at {CHROMIUM} (CI: apt-get install -y chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright for Python is not installed (CI: pip install playwright)")
+    require_browser()
     df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow", "edge-popup"),
                            seeds=(0, 1))
     df.loc[df["pruner"] == "snip", "pruner"] = EVIL  # a hostile name from a user's pruner file

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_leaderboard import NOW, synthetic_results  # noqa: E402
-from test_page_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
 from plantseek.report.format import fmt  # noqa: E402
 from plantseek.report.leaderboard import write_leaderboard  # noqa: E402
@@ -20,12 +20,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"no chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright for Python is not installed")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip", "synflow"), seeds=(0, 1),
                            densities=["ticket", "0.1"], fail=False, nan=False)
     df.loc[df["task"] == "relu", ["task", "family"]] = ["bars", "conv"]  # a conv-family task

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_page_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,12 +41,7 @@ def _run(argv, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"no chromium at {CHROMIUM} (CI: apt-get install -y chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright for Python is not installed (CI: pip install playwright)")
+    require_browser()
     base = tmp_path_factory.mktemp("loop")
     checkout, elsewhere = base / "checkout", base / "elsewhere"
     checkout.mkdir()
