@@ -105,7 +105,7 @@ def write_leaderboard(df: pd.DataFrame, out_dir: str | Path, with_plots: bool = 
     written.append(write_results_parquet(df, out / "results.parquet"))
     step("results.csv")
     written.append(atomic_write_text(out / "README.md", render_markdown(d, figures, now, cd_figures=cd_rel,
-                                                                          comparisons=found)))
+                                                                          comparisons=found, leads=leads)))
     step("README.md")
     written.append(atomic_write_text(out / "all.html", render_html(d, figures, now, cd_figures=cd_rel,
                                                                        comparisons=found, intervals=intervals)))

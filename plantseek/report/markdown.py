@@ -15,11 +15,13 @@ from plantseek.families.registry import families
 from plantseek.report.format import density_label, fmt, md_escape, metric_label, pm
 from plantseek.frame.leak import LEAK_RULE, development_cells, has_hidden, leak_ceiling, published_cells
 from plantseek.frame.prepared import prepared
+from plantseek.report.answers_md import answers_markdown
 from plantseek.report.optimum_md import optimum_section
 from plantseek.report.provenance import board_note, provenance_line, submitted_sources
 from plantseek.report.rules import (COMPUTE_NOTE, DEVELOPMENT_RULE, GLOSSARY, PLOT_TITLES, RANKING_RULE, SANITY_RULE,
                                     SPREAD_RULE)
 from plantseek.stats.gap import GAP_RULE, gap_verdict, public_hidden_gap
+from plantseek.stats.leaders import leaders
 from plantseek.report.statistics_md import statistics_markdown
 from plantseek.report.tables import (SANITY_SHOWN, blocks, direction, is_best, ranking, sanity_table,
                                      sanity_verdict_text)
@@ -27,10 +29,11 @@ from plantseek.report.tables import (SANITY_SHOWN, blocks, direction, is_best, r
 
 def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = None,
                     now: _dt.datetime | None = None, cd_figures: dict[str, str] | None = None,
-                    comparisons: list | None = None) -> str:
+                    comparisons: list | None = None, leads: pd.DataFrame | None = None) -> str:
     """README.md text. ``plots`` maps a setting slug to ``{kind: relative path}`` (see
     :func:`plantseek.report.plots.plots_by_setting`), ``cd_figures`` a comparison key to its critical-difference
-    diagram (:mod:`plantseek.report.statistics_md`)."""
+    diagram (:mod:`plantseek.report.statistics_md`), ``leads`` the answers (:func:`plantseek.stats.leaders.leaders`
+    of the published cells) when already at hand."""
     d = prepared(df)
     plots = plots or {}
     out = ["# plantseek leaderboard", "", f"_{md_escape(provenance_line(df, now))}_", "",
@@ -40,6 +43,7 @@ def render_markdown(df: pd.DataFrame, plots: dict[str, dict[str, str]] | None = 
            "[results.parquet](results.parquet)), [index.html](index.html) (sortable, filterable page with the "
            "plots).", ""]
     board = published_cells(d)
+    out += answers_markdown(leaders(board) if leads is None else leads)
     out += _ranking_section(ranking(board), board_note(d))
     out += _gap_section(public_hidden_gap(d))
     if has_hidden(d):
