@@ -90,9 +90,18 @@ class Scale:
         return {g.name: self.suite(g) for g in GRIDS if g.name in self.grids}
 
 
+#: seeds of the width-1000 grid at the paper scale: the fewest that decide (two halves of MIN_SEEDS)
+WIDE_SEEDS = tuple(range(2 * MIN_SEEDS))
 SCALES.register("paper", Scale(
-    "paper", "the paper's grids: its seeds (25 single-shot and edge-popup, 10 multi-shot), epochs, densities "
-    "(ticket, 0.01, 0.1, 0.5, 1) and widths",
+    "paper", "the paper's grids: its seeds (25 single-shot and edge-popup, 10 multi-shot; the width-1000 grid "
+    f"{len(WIDE_SEEDS)}), epochs, densities (ticket, 0.01, 0.1, 0.5, 1) and widths",
+    per_grid=(("width-wide", (("seeds", WIDE_SEEDS),)),),
+    choices=(
+        f"the width-1000 grid (Circle, depth 6) runs seeds 0–{len(WIDE_SEEDS) - 1}, not the paper's 25: a width-1000 "
+        "network costs ~100 times a width-100 one, so its 625 cells at 25 seeds would take hours on 2 cores; "
+        f"{len(WIDE_SEEDS)} seeds are the fewest that decide (two halves of {MIN_SEEDS} paired seeds, the replication "
+        "rule). Its reference, the width-100 grid, keeps all 25 seeds",
+    ),
 ))
 _SMALL_TASKS = ("circle", "relu")
 # two halves of MIN_SEEDS each (plantseek.repro.rules: replication): fewer decide nothing
