@@ -23,7 +23,7 @@ import pytest
 from plantseek.repro.findings import FINDINGS, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED, UNDECIDED, verdict
 from plantseek.repro.report import judge
 from plantseek.repro.runner import grid_cells, grid_views
-from plantseek.repro.scales import SCALES
+from plantseek.repro.scales import GRID_NAMES, SCALES
 from plantseek.store.results import load_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,15 +90,18 @@ def test_committed_reproduction_store_is_stable_and_honestly_undecided(committed
 
 
 def test_committed_leaderboard_store_at_paper_size_never_flips():
-    # regenerated at the end of the December 2026 round: the public paper grids under the current cell identity
+    # regenerated at the end of the December 2026 round: every grid of the paper scale under the current cell identity
     views, grids = store_views(ROOT / "leaderboard" / "plantseek.db", "paper")
     seeds = {name: len(set(df["seed"])) for name, df in views.items() if len(df)}
-    # the paper's seeds; the revival variant's grid shares synflow-multishot's cells with the multishot grid
-    assert seeds == {"singleshot": 25, "multishot": 10, "multishot-revival": 10, "strong": 25}, seeds
+    # the paper's seeds (the width-1000 grid: 10, a choice of the scale); the revival variant's grid shares
+    # synflow-multishot's cells with the multishot grid
+    ten = {"multishot", "multishot-revival", "width-wide"}
+    assert seeds == {name: 10 if name in ten else 25 for name in GRID_NAMES}, seeds
     reported, halves = assert_stable(views, grids)
     for fid, (a, b) in halves.items():
         assert {a, b} != set(DECIDED), f"{fid} flips between the halves: {a} / {b}"
     assert any(v in DECIDED for v in reported.values())  # not vacuous: some verdicts are decided there
+    assert NOT_CHECKED not in reported.values()  # every finding's grids are in the committed store
 
 
 def cells(task, pruner, spec, weak, seeds, dense, ticket, hib=False, metric="mse"):
