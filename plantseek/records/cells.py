@@ -7,6 +7,7 @@ DataFrame (``plantseek.store.results.load_results``) with one row per cell and t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import platform
@@ -18,7 +19,7 @@ from typing import Any
 from plantseek.core.errors import ConfigError
 from plantseek.core.reasons import sanitise_reason
 from plantseek.train.config import DEFAULT_TRAINING_PROTOCOL, TrainConfig
-from plantseek.train.engine import FIRST_ENGINE, active_engine
+from plantseek.train.engine import FIRST_ENGINE, active_engine, cell_engine
 
 # Bump when a code change alters the results of an unchanged configuration, so that results stored before it
 # get new cell ids (and are recomputed) instead of being taken for current ones.
@@ -144,9 +145,9 @@ class CellConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
-        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (the active engine,
-        :func:`plantseek.train.engine.active_engine`; left out for the first engine, whose cells were stored before
-        the version existed).
+        ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (the cell's engine under
+        the active one, :func:`plantseek.train.engine.cell_engine`; left out for the first engine, whose cells were
+        stored before the version existed).
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
@@ -168,7 +169,7 @@ class CellConfig:
         out["numerics"] = NUMERICS
         if self.task in TASK_NUMERICS:
             out["task_numerics"] = TASK_NUMERICS[self.task]
-        engine = active_engine()
+        engine = cell_engine(active_engine(), registered_family(self.task))
         if engine != FIRST_ENGINE:
             out["engine"] = engine
         return out
@@ -229,6 +230,15 @@ class CellResult:
     def __post_init__(self) -> None:
         self.error = sanitise_reason(self.error) if self.error else ""  # may carry a pruner's text
 
+
+
+@functools.lru_cache(maxsize=None)
+def registered_family(task: str) -> str:
+    """The host family of the registered task ``task`` (``''`` for an unknown one): what sets a cell's engine version.
+    Imported when first needed (the task registry imports torch)."""
+    from plantseek.planted.task import task_family
+
+    return task_family(str(task))
 
 # Columns of load_results(): config columns, result columns, then flattened scalar recovery metrics
 # ("recall", "precision", "f1", "jaccard", "effective_density", "contains_ticket", "layer_collapse", ...).

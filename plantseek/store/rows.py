@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from plantseek.core.errors import StoreError
 from plantseek.records.cells import STATUSES, CellConfig, CellResult
-from plantseek.train.engine import active_engine
+from plantseek.train.engine import active_engine, cell_engine
 from plantseek.store.legacy import task_family
 from plantseek.store.schema import FLOAT_FIELDS, PROVENANCE_FIELDS, now
 
@@ -59,7 +59,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         **_floats(result, cell_id),
         "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
         "compute_json": _dumps(dict(result.compute), "compute", cell_id),
-        "engine": _engine(prov),
+        "engine": cell_engine(_engine(prov), str(result.family or task_family(config.task))),
         "mask": mask,
         **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
         "provenance_json": _dumps(prov, "provenance", cell_id),

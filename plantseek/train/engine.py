@@ -14,6 +14,13 @@ Engines:
 - **2**: as 1, but a sparse MLP whose live units make a network of less than half the host's parameters
   trains as that compacted network (:mod:`plantseek.train.compact`): equal to engine 1 up to float rounding, not
   bit for bit.
+- **3**: as 2, but the networks of every other host (convolutional, attention) are trained stacked, K at once
+  (:mod:`plantseek.train.stacked`), each held to one batch-independent reference: equal to the per-network path up to
+  float rounding. MLP networks train exactly as under engine 2, so an MLP cell's engine stays 2
+  (:func:`cell_engine`): its id, its bytes and its place on the leaderboard do not change.
+
+A cell's engine (:func:`cell_engine`) is the version of the engine that last changed how its host family trains: it
+is what the cell id hashes and what the store records per cell.
 
 ``PLANTSEEK_ENGINE`` (an environment variable, for benchmarks side by side with the previous engine) selects another
 known engine in the processes that see it: :func:`active_engine` is what trains and what cell ids hash, so the ids
@@ -30,9 +37,12 @@ from plantseek.core.errors import ConfigError
 #: The engine of cells stored before the version existed; its cell ids do not hash the version.
 FIRST_ENGINE = 1
 #: The engine this code trains with.
-ENGINE = 2
+ENGINE = 3
 #: Every engine version this code can train with.
-ENGINES = (1, 2)
+ENGINES = (1, 2, 3)
+#: Per engine, the host families (:attr:`plantseek.planted.task.Task.family`) it trains exactly as an earlier engine
+#: did, and that engine: their cells keep that engine's version (ids, bytes, settings).
+UNCHANGED: dict[int, dict[str, int]] = {3: {"MLP": 2}}
 #: The environment variable that selects another engine of :data:`ENGINES`.
 ENGINE_VARIABLE = "PLANTSEEK_ENGINE"
 
@@ -51,3 +61,14 @@ def active_engine() -> int:
 def compacts(engine: int) -> bool:
     """Whether ``engine`` trains sparse MLPs compacted to their live units."""
     return engine >= 2
+
+
+def stacks(engine: int) -> bool:
+    """Whether ``engine`` trains the networks of hosts other than the MLP stacked (:mod:`plantseek.train.stacked`)."""
+    return engine >= 3
+
+
+def cell_engine(engine: int, family: str) -> int:
+    """The engine version of a cell of host family ``family`` trained by ``engine``: ``engine``, or the earlier
+    version that trains that family the same way (:data:`UNCHANGED`)."""
+    return UNCHANGED.get(engine, {}).get(family, engine)

@@ -25,7 +25,8 @@ Training is chaotic: the two drift apart over a run like two seeds of the same p
 more correct. A cell's ``adam_kernel`` is part of its configuration.
 
 Any architecture of the network protocol (:mod:`plantseek.nets.interface`) trains here through the module its
-``build`` returns; the batched engine serves the MLP (:class:`plantseek.families.mlp.network.Architecture`) only.
+``build`` returns; the batched engine serves the MLP (:class:`plantseek.families.mlp.network.Architecture`), the
+stacked engine (:mod:`plantseek.train.stacked`) every other architecture.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import torch
 from plantseek.core.errors import ConfigError
 from plantseek.core.progress import tick
 from plantseek.train.config import TrainConfig, epoch_lr
+from plantseek.train.engine import active_engine, stacks
 from plantseek.train.flat_optimizers import padded_length
 from plantseek.families.mlp.network import Architecture, Mask
 from plantseek.nets.interface import Network
@@ -143,7 +145,8 @@ def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence
     ``device``: None = CUDA when available, else the CPU; ``chunk`` = networks stacked at once, default by
     memory); ``engine="loop"`` is the per-network reference path, one ``train_model`` after the other, on the
     CPU. Both give the same networks up to floating-point rounding and consume the generators alike. An
-    architecture other than the MLP always trains on the per-network path (through ``arch.build``).
+    architecture other than the MLP trains stacked (:mod:`plantseek.train.stacked`, engine 3 and later), or on the
+    per-network path (through ``arch.build``) under an earlier engine.
     """
     if len(generators) != len(masks):
         raise ValueError("need one generator per mask")
@@ -155,6 +158,12 @@ def train_masks(arch: Network, initial_state: dict[str, torch.Tensor] | Sequence
         return [arch.build(s, dtype).eval() for s in states]
     if engine not in ("batched", "loop"):
         raise ConfigError(f"engine must be 'batched' or 'loop', got {engine!r}")
+    if engine == "batched" and stacks(active_engine()):
+        from plantseek.train.stacked import train_masks_stacked
+
+        states = train_masks_stacked(arch, initial_state, masks, x, y, loss_fn, config, generators, dtype=dtype,
+                                     chunk=chunk, device=device)
+        return [arch.build(s, dtype).eval() for s in states]
     k = len(masks)
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state] * k
     xs = list(x) if isinstance(x, (list, tuple)) else [x] * k

@@ -94,12 +94,13 @@ def test_cell_ids_are_pinned(monkeypatch):
     """A new field must not silently orphan stored results: these ids are fixed (they change only with
     records.NUMERICS, which was 4 when they were pinned: 4 = hosts keep the paper's bias initialisation, with
     Circle's TASK_NUMERICS 2 (host-matched planting factors), and with the training engine: the first engine's ids
-    hash no engine version, engine 2's do)."""
+    hash no engine version, engine 2's do; engine 3 changed conv and attention hosts only, so these MLP cells keep
+    their engine-2 ids under it)."""
     import plantseek.records.cells as records
     from plantseek.train.engine import ENGINE, ENGINE_VARIABLE
 
     monkeypatch.setattr(records, "NUMERICS", 4)  # the ids below were pinned at numerics 4; a bump changes them all
-    assert records.TASK_NUMERICS["circle"] == 2 and ENGINE == 2
+    assert records.TASK_NUMERICS["circle"] == 2 and ENGINE == 3
     c = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1")
     three = CellConfig(task="circle", depth=5, width=100, seed=0, pruner="magnitude", density="0.1",
                        train=TrainConfig(epochs=3))
@@ -107,6 +108,8 @@ def test_cell_ids_are_pinned(monkeypatch):
             "numerics": 4, "task_numerics": 2}
     monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
     assert c.identity() == {**base, "engine": 2}
+    assert (c.cell_id, three.cell_id) == ENGINE_2_IDS
+    monkeypatch.setenv(ENGINE_VARIABLE, "2")
     assert (c.cell_id, three.cell_id) == ENGINE_2_IDS
     monkeypatch.setenv(ENGINE_VARIABLE, "1")  # the first engine: ids hash no engine version
     assert c.identity() == base

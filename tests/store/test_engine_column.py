@@ -21,8 +21,9 @@ from plantseek.train.engine import ENGINE, ENGINE_VARIABLE, ENGINES, FIRST_ENGIN
 from tampering import resign
 
 
-def cell(i: int, **kw) -> CellConfig:
-    return CellConfig(task="relu", depth=3, width=4, seed=i, pruner="random", density="0.5", **kw)
+def cell(i: int, task: str = "bars", **kw) -> CellConfig:
+    """A cell of a conv host (the current engine is its engine; an MLP cell's is 2, see below)."""
+    return CellConfig(task=task, depth=3, width=4, seed=i, pruner="random", density="0.5", **kw)
 
 
 def result(i: int, engine: int | None = None) -> CellResult:
@@ -40,20 +41,35 @@ def test_the_current_engine_is_known_and_in_the_provenance(monkeypatch):
 
 
 def test_the_engine_is_part_of_the_cell_id(monkeypatch):
-    c = cell(0)
+    c = cell(0)  # a conv host: every engine version trains it differently (engine 3 stacks it)
     ids = {}
     for engine in ENGINES:
         monkeypatch.setenv(ENGINE_VARIABLE, str(engine))
         ids[engine] = c.cell_id
         assert c.identity().get("engine") == (None if engine == FIRST_ENGINE else engine)
         assert provenance()["engine"] == engine
-    assert len(set(ids.values())) == len(ENGINES)  # every engine version gives every cell a new id
+    assert len(set(ids.values())) == len(ENGINES)  # every engine version gives the cell a new id
     monkeypatch.delenv(ENGINE_VARIABLE)
     assert c.cell_id == ids[ENGINE]
     # the first engine's ids hash no version: they are the ids cells had before the version existed
     monkeypatch.setenv(ENGINE_VARIABLE, str(FIRST_ENGINE))
     text = json.dumps(c.identity(), sort_keys=True, default=str)
     assert "engine" not in text and ids[FIRST_ENGINE] == hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def test_an_mlp_cell_keeps_the_engine_that_last_changed_how_mlps_train(monkeypatch, tmp_path):
+    """Engine 3 trains MLPs exactly as engine 2 (it changed conv and attention hosts only): an MLP cell's id and its
+    stored engine stay 2, a conv cell's move to 3."""
+    mlp, conv = cell(0, task="relu"), cell(0)
+    monkeypatch.setenv(ENGINE_VARIABLE, "2")
+    before = mlp.cell_id, conv.cell_id
+    monkeypatch.setenv(ENGINE_VARIABLE, "3")
+    assert mlp.identity()["engine"] == 2 and mlp.cell_id == before[0]
+    assert conv.identity()["engine"] == 3 and conv.cell_id != before[1]
+    with ResultStore(tmp_path / "s.db") as store:
+        store.put(mlp, result(0))
+        store.put(conv, dataclasses.replace(result(1), family="conv"))
+    assert load_results(tmp_path / "s.db")["engine"].tolist() == [2, 3]
 
 
 def test_rows_store_their_engine_and_the_frame_reads_it(tmp_path):
