@@ -73,6 +73,12 @@ MAP_ELEMENTS: dict[type, Callable[[Network], int]] = {ConvArchitecture: conv_map
 #: bytes of the largest stacked activation of one step that a chunk may fill (measured on the CPU, README conv section:
 #: activations that outgrow the caches make the elementwise passes, ReLU and pooling, dominate a step)
 CHUNK_BYTES = 8 * 2**20
+#: networks stacked at once on the CPU: pairs. Measured (``benchmarks/stacked_pairs.py``: 21 networks of densities
+#: 0.01-1.0, one epoch, one thread; docs/performance.md, "Engine 3"): pairs beat every larger stack and the per-network
+#: path on the conv-paper hosts (bars 0.50 s against 0.91-1.07 s for 4-21 and 0.97 s one by one; digits 2.91 s against
+#: 4.94-5.17 s and 3.55 s) and the attention-paper host (0.55 s against 1.12-1.13 s and 0.94 s): the activations of
+#: more networks leave the caches. A pair is also the reference every stack is held to.
+CPU_STACK = 2
 
 
 def stacked_chunk(arch: Network, k: int, batch_size: int, dtype: torch.dtype) -> int:
@@ -177,10 +183,11 @@ def train_masks_stacked(arch: Network, initial_state: State | Sequence[State], m
     """Train one copy of the initial network per mask; return their trained states (CPU, pruned weights zero).
 
     ``initial_state``, ``x``, ``y``: one for all masks, or lists with one per mask (networks of different instances
-    trained together). ``chunk`` networks are stacked at once (default :func:`stacked_chunk`), chunks one after the
-    other (generators serving several networks are drawn as the per-network path draws them). ``forward_options``:
-    keyword options of ``arch.forward_stacked`` (default: :data:`STACKED_FORWARD_OPTIONS`). ``exact`` (default: on
-    the CPU): hold every stack to the batch-independent reference (:func:`stack_plan`)."""
+    trained together). ``chunk`` networks are stacked at once (default: :data:`CPU_STACK` on the CPU,
+    :func:`stacked_chunk` elsewhere), chunks one after the other (generators serving several networks are drawn as
+    the per-network path draws them). ``forward_options``: keyword options of ``arch.forward_stacked`` (default:
+    :data:`STACKED_FORWARD_OPTIONS`). ``exact`` (default: on the CPU): hold every stack to the batch-independent
+    reference (:func:`stack_plan`)."""
     masks = list(masks)
     k = len(masks)
     if len(generators) != k:
@@ -193,7 +200,7 @@ def train_masks_stacked(arch: Network, initial_state: State | Sequence[State], m
     own_data = isinstance(x, (list, tuple))
     xs, ys = (_as_list(x, k, "x"), _as_list(y, k, "y")) if own_data else ([x] * k, [y] * k)
     options = STACKED_FORWARD_OPTIONS.get(type(arch), {}) if forward_options is None else forward_options
-    size = chunk or stacked_chunk(arch, k, config.batch_size, dtype)
+    size = chunk or (CPU_STACK if exact else stacked_chunk(arch, k, config.batch_size, dtype))
     n = xs[0].shape[0]
     drawn = draw_permutations(generators, n, config.epochs) if len({id(g) for g in generators}) < k else None
     grad_fn = loss_grad_fn(loss_fn)
