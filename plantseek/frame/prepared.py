@@ -120,16 +120,20 @@ def training_protocols(d: pd.DataFrame) -> list[str]:
 def _add_settings(d: pd.DataFrame) -> None:
     """``_training``, ``_sid``, ``_setting`` and ``_slug`` of every cell; settings sorted by (task, depth, width,
     noise, instances, training protocol), NaN noise first, public instances before hidden ones (a hidden setting's
-    label names its key's fingerprint). The training protocol is named in every setting's label; where the frame
-    holds cells of several training engines, each cell's engine is part of its setting (named in the label), so that
-    cells of different engines are never averaged or ranked together."""
+    label names its key's fingerprint). The training protocol is named in every setting's label; where a setting
+    holds cells of several training engines (e.g. a conv grid stored under engine 2 and re-run under engine 3), each
+    cell's engine is part of its setting (named in the label), so that cells of different engines are never averaged
+    or ranked together; a setting of one engine keeps its label."""
     d["_training"] = training_protocols(d)
-    if d["_engine"].nunique() > 1:
-        d["_training"] = [f"{t}, engine {e}" for t, e in zip(d["_training"], d["_engine"])]
     keys = d[["task", "depth", "width", "noise"]].copy()
     keys["noise"] = keys["noise"].fillna(-np.inf)
     keys["_inst"] = [instances_label(k, f) for k, f in zip(d["instances"], d["key_fingerprint"])]
     keys["_training"] = d["_training"]
+    engines = keys.assign(_engine=d["_engine"]).groupby(list(keys.columns), sort=False, dropna=False)["_engine"]
+    mixed = (engines.transform("nunique") > 1).to_numpy()
+    if mixed.any():
+        d["_training"] = [f"{t}, engine {e}" if m else t for t, e, m in zip(d["_training"], d["_engine"], mixed)]
+        keys["_training"] = d["_training"]
     uniq = keys.drop_duplicates().sort_values(["task", "depth", "width", "noise", "_inst", "_training"],
                                               kind="stable")
     sid_of = {tuple(r): i for i, r in enumerate(uniq.itertuples(index=False, name=None))}

@@ -88,6 +88,25 @@ def up_to_date(out_dir: str | Path, entry: dict[str, Any] | None, fingerprint: s
     return all(f and (Path(out_dir) / f).is_file() for f in files)
 
 
+def remove_listed(out_dir: str | Path, entry: Any) -> list[Path]:
+    """Delete the page and figures a manifest ``entry`` names (a setting no longer in the frame); only files directly
+    in ``settings/`` or ``plots/`` of ``out_dir`` with a page's or figure's suffix, whatever else a damaged manifest
+    says. Returns the deleted files."""
+    try:
+        files = [entry.get("page", ""), *dict(entry.get("figures", [])).values()]
+    except (AttributeError, TypeError, ValueError):
+        return []
+    gone = []
+    for f in files:
+        rel = Path(str(f))
+        if len(rel.parts) == 2 and rel.parts[0] in ("settings", "plots") and rel.suffix in (".html", ".png", ".svg"):
+            path = Path(out_dir) / rel
+            if path.is_file():
+                path.unlink()
+                gone.append(path)
+    return gone
+
+
 def write_manifest(out_dir: str | Path, manifest: dict[str, Any], name: str = MANIFEST) -> Path:
     return atomic_write_text(Path(out_dir) / name, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
@@ -101,4 +120,4 @@ def cd_fingerprint(c: Comparison, fmt: str) -> str:
 
 
 __all__ = ["MANIFEST", "CD_MANIFEST", "cd_fingerprint", "code_fingerprint", "setting_fingerprints", "read_manifest",
-           "up_to_date", "write_manifest"]
+           "remove_listed", "up_to_date", "write_manifest"]

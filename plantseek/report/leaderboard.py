@@ -24,8 +24,8 @@ from plantseek.report.markdown import render_markdown
 from plantseek.frame.leak import instance_columns, published_cells
 from plantseek.report.page import render_html
 from plantseek.frame.prepared import prepare
-from plantseek.report.incremental import (CD_MANIFEST, cd_fingerprint, read_manifest, setting_fingerprints, up_to_date,
-                                          write_manifest)
+from plantseek.report.incremental import (CD_MANIFEST, cd_fingerprint, read_manifest, remove_listed,
+                                          setting_fingerprints, up_to_date, write_manifest)
 from plantseek.report.index_page import render_index
 from plantseek.report.provenance import provenance_line
 from plantseek.report.selection import default_methods
@@ -129,6 +129,8 @@ def _setting_pages(d: pd.DataFrame, out: Path, leads: pd.DataFrame, intervals: d
     shown = {slug: default_methods(pd.DataFrame(list(b["cell"].values()))) for slug, b in settings.items()}
     prints = setting_fingerprints(d, with_plots)
     before = read_manifest(out)
+    for slug in set(before) - set(settings):  # a setting that is gone (e.g. split by engine): its files go too
+        remove_listed(out, before[slug])
     manifest = {slug: before[slug] for slug in settings if up_to_date(out, before.get(slug), prints.get(slug, ""))}
     todo = [slug for slug in settings if slug not in manifest]
     figures: dict[str, dict[str, Path]] = {}

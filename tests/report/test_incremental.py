@@ -102,3 +102,27 @@ def test_with_figures_the_kept_ones_and_the_pages_equal_a_full_rebuild(tmp_path)
     assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     for rel in files:  # figures, diagrams, pages and fingerprints: the same bytes
         assert (out / rel).read_bytes() == (fresh / rel).read_bytes(), rel
+
+
+def test_a_setting_that_is_gone_takes_its_page_along_and_a_damaged_manifest_deletes_nothing_else(tmp_path):
+    import json
+
+    df = synthetic_results(tasks=("circle", "relu"), pruners=("random", "snip"), seeds=(0, 1))
+    slug = dict(zip(df["task"], prepared(df)["_slug"]))
+    out = tmp_path / "board"
+    write_leaderboard(df, out, with_plots=False, now=NOW)
+    assert (out / "settings" / f"{slug['relu']}.html").is_file()
+    write_leaderboard(df[df["task"].eq("circle")], out, with_plots=False, now=NOW)
+    assert not (out / "settings" / f"{slug['relu']}.html").exists()  # relu's setting is gone: so is its page
+    assert _pages(out) == {f"{slug['circle']}.html": (out / "settings" / f"{slug['circle']}.html").read_bytes()}
+    # a manifest entry that names files outside settings/ and plots/ (or of other kinds) removes none of them
+    keep = [tmp_path / "precious.html", out / "README.md", out / "settings" / "notes.txt"]
+    keep[2].write_text("mine")
+    keep[0].write_text("mine")
+    manifest = json.loads((out / incremental.MANIFEST).read_text())
+    manifest["ghost"] = {"page": "../precious.html", "figures": [["a", "README.md"], ["b", "settings/notes.txt"],
+                                                                 ["c", "/etc/hostname"]]}
+    manifest["broken"] = "not an entry"
+    (out / incremental.MANIFEST).write_text(json.dumps(manifest))
+    write_leaderboard(df[df["task"].eq("circle")], out, with_plots=False, now=NOW)
+    assert all(p.is_file() for p in keep)

@@ -21,9 +21,9 @@ from plantseek.train.engine import ENGINE, ENGINE_VARIABLE, ENGINES, FIRST_ENGIN
 from tampering import resign
 
 
-def cell(i: int, task: str = "bars", **kw) -> CellConfig:
+def cell(i: int, task: str = "bars", width: int = 4, **kw) -> CellConfig:
     """A cell of a conv host (the current engine is its engine; an MLP cell's is 2, see below)."""
-    return CellConfig(task=task, depth=3, width=4, seed=i, pruner="random", density="0.5", **kw)
+    return CellConfig(task=task, depth=3, width=width, seed=i, pruner="random", density="0.5", **kw)
 
 
 def result(i: int, engine: int | None = None) -> CellResult:
@@ -152,3 +152,24 @@ def test_cells_of_two_engines_are_never_one_setting_and_the_page_names_the_engin
     assert not one["_setting"].str.contains("engine").any()  # one engine: labels as before
     assert (prepare(df.drop(columns="engine"))["_engine"] == FIRST_ENGINE).all()  # a frame without the column
     assert isinstance(d, pd.DataFrame)
+
+
+def test_only_a_setting_that_mixes_engines_names_them(tmp_path):
+    """MLP settings of engine 2 beside a conv setting of engine 3 keep their labels; a conv setting holding cells of
+    engines 2 and 3 is split in two, each named."""
+    path = tmp_path / "s.db"
+    with ResultStore(path) as store:
+        for i in range(2):
+            store.put(cell(i, task="relu"), result(i, engine=2))
+            store.put(cell(i, task="bars", width=5), result(i, engine=3))
+            store.put(cell(i, task="bars"), result(i, engine=2))
+            store.put(cell(i, task="bars", n_samples=9_999), result(i, engine=3))  # the same setting, re-run
+    df = load_results(path)
+    df["cell_id"] = range(len(df))
+    d = prepare(df)
+    labels = d.groupby("_sid")["_setting"].first()
+    assert len(labels) == 4 and d.groupby("_sid")["_engine"].nunique().eq(1).all()
+    named = sorted(label for label in labels if "engine" in label)
+    assert len(named) == 2 and all(label.startswith("bars · depth 3 · width 4") for label in named)
+    assert {label[-8:] for label in named} == {"engine 2", "engine 3"}
+    assert not any("engine" in label for label in labels if not label.startswith("bars · depth 3 · width 4"))
