@@ -22,8 +22,8 @@ is probed and nothing is promised beyond float tolerance.
 The per-network path (:func:`plantseek.train.loop.train_model`) is the reference these networks equal up to float
 rounding (tests hold float64 to 1e-9). The convolutional host runs its grouped convolutions in torch's channels-last
 memory format (:data:`STACKED_FORWARD_OPTIONS`), measured faster on the CPU than the default layout
-(docs/conv-hosts.md), and its stacks are cut into chunks that keep the largest activation of a step within
-:data:`CHUNK_BYTES`.
+(docs/conv-hosts.md). On the CPU the stacks are pairs (:data:`CPU_STACK`, measured fastest); elsewhere they are cut
+into chunks that keep the largest activation of a step within :data:`CHUNK_BYTES`.
 """
 
 from __future__ import annotations
@@ -226,7 +226,11 @@ class _Chunk:
     def _plan(self, b: int) -> str:
         if not self.exact:
             return "stack"
-        return stack_plan(self.arch, len(self.part), b, self.dtype, tuple(sorted(self.options.items())))
+        args = (self.arch, len(self.part), b, self.dtype, tuple(sorted(self.options.items())))
+        try:
+            return stack_plan(*args)
+        except TypeError:  # an architecture that cannot be hashed (a plug-in's): probed again, not cached
+            return stack_plan.__wrapped__(*args)
 
     def train(self, generators: list[torch.Generator], drawn: list[list[torch.Tensor]] | None,
               grad_fn) -> list[State]:

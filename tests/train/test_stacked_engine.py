@@ -130,3 +130,21 @@ def test_a_shared_generator_is_drawn_network_after_network_across_chunks():
     first = train_masks_stacked(arch, init, masks[:1], x, y, loss, CONFIG, [g])[0]
     second = train_masks_stacked(arch, init, masks[1:2], x, y, loss, CONFIG, [g])[0]
     assert same(one_chunk[0], first) and same(one_chunk[1], second)
+
+
+class Unhashable(ConvArchitecture):
+    """A plug-in's architecture that cannot be a cache key."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_an_architecture_that_cannot_be_hashed_is_probed_without_the_cache():
+    arch = Unhashable(1, 8, (ConvLayer(4, 3, 1, 1, 2), ConvLayer(4, 3, 1, 1, 4)), 4)
+    with pytest.raises(TypeError):
+        hash(arch)
+    init = arch.init(gen(0))
+    x, y, masks = problem(arch)
+    loss = torch.nn.functional.cross_entropy
+    pair = train_masks_stacked(arch, init, masks[:2], x, y, loss, CONFIG, [gen(1), gen(2)])
+    alone = train_masks_stacked(arch, init, masks[:1], x, y, loss, CONFIG, [gen(1)])
+    assert same(pair[0], alone[0])
