@@ -10,6 +10,15 @@ os.environ["PLANTSEEK_PLUGINS"] = "builtin"
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread during the test, as in the grid's worker processes (whatever an earlier test set)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
 

@@ -116,14 +116,6 @@ def test_path_metrics_follow_channels():
     assert layer_collapse(cut, st) and effective_density(cut, st) == 0.0
 
 
-@pytest.fixture
-def one_thread():
-    """One thread, as in the grid's worker processes (small convolutions crawl with two threads on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def small_host():
@@ -135,12 +127,12 @@ def small_host():
 
 
 @pytest.mark.parametrize("name", PRUNERS.names())
-def test_every_registered_pruner_gives_valid_masks_on_a_conv_host(name, small_host, one_thread):
+def test_every_registered_pruner_gives_valid_masks_on_a_conv_host(name, small_host, one_torch_thread):
     arch, params, data = small_host
     check_masks_of(name, arch, params, data, [0.02, 0.3])
 
 
-def test_masked_training_keeps_pruned_weights_zero(small_host, one_thread):
+def test_masked_training_keeps_pruned_weights_zero(small_host, one_torch_thread):
     arch, params, data = small_host
     mask = {n: torch.rand(s, generator=gen(9)) < 0.5 for n, s in arch.prunable_shapes().items()}
     config = TrainConfig(epochs=2, batch_size=32, lr=1e-2)

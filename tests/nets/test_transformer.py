@@ -126,13 +126,6 @@ def test_path_metrics_follow_residual_and_heads():
     assert layer_collapse(cut, st) and collapsed_layers(cut, st) != []
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def small_host():
@@ -147,6 +140,6 @@ SLOW = ("multishot", "synflow-100")  # the multi-round pruners (~3 s each here):
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.endswith(SLOW) else n
                                   for n in PRUNERS.names()])
-def test_every_registered_pruner_gives_valid_masks_on_a_transformer_host(name, small_host, one_thread):
+def test_every_registered_pruner_gives_valid_masks_on_a_transformer_host(name, small_host, one_torch_thread):
     arch, params, data = small_host
     check_masks_of(name, arch, params, data, [0.05, 0.3])

@@ -10,7 +10,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from plantseek.records.cells import CellResult
 from plantseek.run.bundle import bundle_groups, run_bundle, run_group
@@ -56,13 +55,7 @@ def attention_cells():
 HOSTS = {"mlp": mlp_cells, "cnn": conv_cells, "transformer": attention_cells}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as in the grid's worker processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in the grid's worker processes
 
 
 def by_id(results) -> dict[str, tuple]:

@@ -7,20 +7,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import torch
 
 from plantseek.run.grid import expand, group_cells
 from plantseek.run.bundle import run_group
 from plantseek.run.suites import SUITES
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread, as in the grid's worker processes (small convolutions crawl with two threads on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in the grid's worker processes
 
 
 def test_a_conv_group_records_ok_cells_with_recovery_metrics():

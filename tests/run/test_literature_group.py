@@ -5,19 +5,13 @@ requested density."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from plantseek.run.bundle import run_group
 from plantseek.run.grid import expand, group_cells
 from plantseek.run.suites import SUITES
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in the grid's worker processes
 
 
 def test_literature_default_narrowed_runs_every_method_on_every_host_kind():

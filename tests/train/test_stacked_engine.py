@@ -15,13 +15,7 @@ from plantseek.train.config import TrainConfig
 from plantseek.train.stacked import stack_plan, train_masks_stacked
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as in the grid's worker processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in the grid's worker processes
 
 
 def gen(seed: int) -> torch.Generator:
