@@ -142,17 +142,17 @@ class CellConfig:
         ref = published_pruner_ref(self.pruner)
         return self if ref == self.pruner else dataclasses.replace(self, pruner=ref)
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self, engine: int | None = None) -> dict[str, Any]:
         """The fields that differ from their defaults (always task, depth, width, seed, pruner, density; for
         the training configurations, only their own non-default fields), ``numerics`` and, for a task listed in
         ``TASK_NUMERICS``, ``task_numerics``, and the training engine's version ``engine`` (the cell's engine under
-        the active one, :func:`plantseek.train.engine.cell_engine`; left out for the first engine, whose cells were
-        stored before the version existed).
+        ``engine``, default the active one, :func:`plantseek.train.engine.cell_engine`; left out for the first engine,
+        whose cells were stored before the version existed).
 
         Hashing only these (as OpenLTH does) means a new field with a default leaves old cell ids unchanged.
         """
         if self.published() is not self:
-            return self.published().identity()
+            return self.published().identity(engine)
         defaults = CellConfig(self.task, self.depth, self.width, self.seed, self.pruner, self.density).as_dict()
         mine = self.as_dict()
         keep = {"task", "depth", "width", "seed", "pruner", "density"}
@@ -169,14 +169,19 @@ class CellConfig:
         out["numerics"] = NUMERICS
         if self.task in TASK_NUMERICS:
             out["task_numerics"] = TASK_NUMERICS[self.task]
-        engine = cell_engine(active_engine(), registered_family(self.task))
-        if engine != FIRST_ENGINE:
-            out["engine"] = engine
+        version = cell_engine(active_engine() if engine is None else engine, registered_family(self.task))
+        if version != FIRST_ENGINE:
+            out["engine"] = version
         return out
 
     @property
     def cell_id(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        """The id of this cell trained by the active engine."""
+        return self.cell_id_at(None)
+
+    def cell_id_at(self, engine: int | None) -> str:
+        """The id of this cell trained by ``engine`` (None: the active one): what a stored row of that engine has."""
+        text = json.dumps(self.identity(engine), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property

@@ -43,6 +43,7 @@ from plantseek.store.integrity import Refusal
 from plantseek.store.results import Checked, load_checked
 from plantseek.store.rows import json_default, withholds_mask
 from plantseek.train.config import biases_prunable
+from plantseek.train.engine import FIRST_ENGINE
 
 
 #: Relative tolerance of the recomputed strong metrics.
@@ -87,6 +88,12 @@ def verify_store(path: str | Path, progress: Callable[[int], None] | None = None
     return out
 
 
+def stored_engine(row: dict[str, Any]) -> int:
+    """The engine a stored row was trained by (its ``engine`` column; NULL, before the column existed: the first)."""
+    value = row.get("engine")
+    return FIRST_ENGINE if value is None else int(value)
+
+
 def refused_by_recomputation(checked: Checked, progress: Callable[[int], None] | None = None) -> list[Refusal]:
     """The ok rows of an already checked store whose recomputation does not match (withheld masks are not);
     ``progress(k)`` as in :func:`recheck_rows`."""
@@ -109,8 +116,9 @@ def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | N
             refused.append(Refusal.of(row, f"configuration: {exc}"))
             done(1)
             continue
-        if config.cell_id != row["cell_id"]:
-            refused.append(Refusal.of(row, f"its configuration hashes to cell id {config.cell_id}, not its own"))
+        expected = config.cell_id_at(stored_engine(row))  # the id under the engine that trained it
+        if expected != row["cell_id"]:
+            refused.append(Refusal.of(row, f"its configuration hashes to cell id {expected}, not its own"))
             done(1)
             continue
         if row["mask"] is None and withholds_mask(config):

@@ -173,3 +173,30 @@ def test_only_a_setting_that_mixes_engines_names_them(tmp_path):
     assert len(named) == 2 and all(label.startswith("bars · depth 3 · width 4") for label in named)
     assert {label[-8:] for label in named} == {"engine 2", "engine 3"}
     assert not any("engine" in label for label in labels if not label.startswith("bars · depth 3 · width 4"))
+
+
+def test_a_row_is_verified_against_the_id_of_the_engine_that_trained_it(monkeypatch, tmp_path):
+    """A conv cell stored by engine 2 keeps its engine-2 id; verify (the recomputation) checks it against that id,
+    not against the id the cell would have under the engine of the verifying process."""
+    from plantseek.run.grid import expand, run_cells
+    from plantseek.run.recheck import recheck_rows, stored_engine
+    from plantseek.run.suites import SUITES
+
+    conv = cell(0)
+    monkeypatch.setenv(ENGINE_VARIABLE, "2")
+    old_id = conv.cell_id
+    monkeypatch.delenv(ENGINE_VARIABLE)
+    assert conv.cell_id != old_id and conv.cell_id_at(2) == old_id and conv.cell_id_at(None) == conv.cell_id
+    assert stored_engine({"engine": None}) == FIRST_ENGINE and stored_engine({"engine": 2}) == 2
+
+    suite = SUITES.get("conv-default").with_overrides(tasks=["bars"], pruners=["random"], densities=["0.5"],
+                                                      seeds=[0])
+    path = tmp_path / "s.db"
+    monkeypatch.setenv(ENGINE_VARIABLE, "2")  # the worker processes inherit it
+    with ResultStore(path) as store:
+        run_cells(expand(suite), store=store, jobs=1)
+    monkeypatch.delenv(ENGINE_VARIABLE)
+    rows = [r for r in load_checked(path).rows if r["status"] == "ok"]
+    assert rows and {r["engine"] for r in rows} == {2}
+    refused, withheld = recheck_rows(rows)
+    assert refused == [] and withheld == 0
