@@ -117,6 +117,8 @@ def recheck_rows(rows: list[dict[str, Any]], progress: Callable[[int], None] | N
             done(1)
             continue
         expected = config.cell_id_at(stored_engine(row))  # the id under the engine that trained it
+        if row.get("engine") is None and row["cell_id"] == config.cell_id:
+            expected = config.cell_id  # a row stored without an engine column but under this engine's ids
         if expected != row["cell_id"]:
             refused.append(Refusal.of(row, f"its configuration hashes to cell id {expected}, not its own"))
             done(1)
