@@ -10,7 +10,6 @@ included), and the only metrics version-1 stores were written with are ``accurac
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -36,10 +35,10 @@ def v1_columns(pruner: str, config_json: str, metric_name: str) -> tuple[str, st
     return (str(name) if name else str(pruner), str(ablation), V1_METRIC_DIRECTION.get(str(metric_name).lower()))
 
 
-@functools.lru_cache(maxsize=None)
 def task_family(task: str) -> str:
     """The host family of a row written before schema version 5 (which has no ``family`` column): the registered
-    task's (:func:`plantseek.planted.task.task_family`; imports the tasks, so torch), ``''`` for an unknown task."""
-    from plantseek.planted.task import task_family as registered_family
+    task's (:func:`plantseek.records.cells.registered_family`; imports the tasks, so torch), ``''`` for an unknown
+    task."""
+    from plantseek.records.cells import registered_family
 
     return registered_family(str(task))

@@ -36,10 +36,11 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
     options = dict(config.task_options)
     prov = dict(result.provenance)
     hib = result.higher_is_better
+    family = str(result.family or task_family(config.task))
     return {
         "cell_id": cell_id,
         "task": config.task,
-        "family": str(result.family or task_family(config.task)),
+        "family": family,
         "depth": depth,
         "width": width,
         "seed": seed,
@@ -59,7 +60,7 @@ def cell_row(config: CellConfig, result: CellResult) -> dict[str, Any]:
         **_floats(result, cell_id),
         "metrics_json": _dumps(dict(result.metrics), "metrics", cell_id),
         "compute_json": _dumps(dict(result.compute), "compute", cell_id),
-        "engine": cell_engine(_engine(prov), str(result.family or task_family(config.task))),
+        "engine": cell_engine(_engine(prov), family),
         "mask": mask,
         **{f: None if prov.get(f) is None else str(prov[f]) for f in PROVENANCE_FIELDS},
         "provenance_json": _dumps(prov, "provenance", cell_id),
